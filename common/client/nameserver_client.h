@@ -1,0 +1,61 @@
+// The one way to talk to the NameServer. Finds the leader through ZooKeeper's /leader
+// (watched, first line host:port), follows "not leader" answers (UNAVAILABLE with the
+// chainfs-leader trailing metadata), and retries UNAVAILABLE with backoff until the call's
+// deadline. Every call carries a deadline. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/zk/zookeeper.h"
+#include "proto/chainfs.grpc.pb.h"
+
+namespace chainfs {
+
+struct NameServerClientSettings {
+  Duration call_timeout = std::chrono::seconds(10);     // per call, retries included
+  Duration retry_backoff_min = std::chrono::milliseconds(20);
+  Duration retry_backoff_max = std::chrono::seconds(1);
+};
+
+class NameServerClient {
+ public:
+  // Discovers the leader through `zk` (not owned; must outlive the client).
+  NameServerClient(zk::ZooKeeper* zk, NameServerClientSettings settings = {});
+  // Talks to a fixed address (tests and tools); redirects are still followed.
+  explicit NameServerClient(std::string address, NameServerClientSettings settings = {});
+  ~NameServerClient();
+
+  // The leader address currently believed in ("" when unknown).
+  std::string leader() const;
+
+  absl::StatusOr<v1::DoCreateReply> DoCreate(const v1::DoCreateRequest& req);
+  absl::StatusOr<v1::DoReadReply> DoRead(const v1::DoReadRequest& req);
+  absl::StatusOr<v1::DoDeleteReply> DoDelete(const v1::DoDeleteRequest& req);
+  absl::StatusOr<v1::ListReply> List(const v1::ListRequest& req);
+  absl::StatusOr<v1::StatReply> Stat(const v1::StatRequest& req);
+  absl::StatusOr<v1::ListDirectoryReply> ListDirectory(const v1::ListDirectoryRequest& req);
+  absl::StatusOr<v1::RenameReply> Rename(const v1::RenameRequest& req);
+  absl::StatusOr<v1::SetAttributesReply> SetAttributes(const v1::SetAttributesRequest& req);
+  absl::StatusOr<v1::StatFsReply> StatFs(const v1::StatFsRequest& req);
+  absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(const v1::ClusterStatusRequest& req);
+  absl::StatusOr<v1::HeartBeatReply> HeartBeat(const v1::HeartBeatRequest& req);
+  absl::StatusOr<v1::AddFileOrTombstoneReply> AddFileOrTombstone(
+      const v1::AddFileOrTombstoneRequest& req);
+  absl::StatusOr<v1::ReportBadReplicaReply> ReportBadReplica(
+      const v1::ReportBadReplicaRequest& req);
+  // Streams `files` in batches; the whole registration is retried against a new leader.
+  absl::Status RegisterFilesAndTombstones(const std::string& filestore,
+                                          const std::vector<v1::FileInfo>& files,
+                                          int64_t bytes_used, int64_t bytes_available);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chainfs

@@ -1,0 +1,59 @@
+// Time comes through a Clock so that unit tests drive it by hand (FakeClock) and daemons
+// use the steady clock (SystemClock). Logic never calls std::chrono::*::now() itself.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace chainfs {
+
+using Duration = std::chrono::nanoseconds;
+using TimePoint = std::chrono::time_point<std::chrono::steady_clock, Duration>;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint Now() const = 0;
+  // Wall-clock time for file attributes (mtime), nanoseconds since the Unix epoch.
+  virtual int64_t WallNanos() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  TimePoint Now() const override;
+  int64_t WallNanos() const override;
+  // The process-wide instance.
+  static SystemClock* Get();
+};
+
+// A clock that only moves when told to.
+class FakeClock final : public Clock {
+ public:
+  TimePoint Now() const override;
+  int64_t WallNanos() const override;
+  void Advance(Duration d);
+
+ private:
+  mutable std::mutex mu_;
+  TimePoint now_{Duration(1'000'000'000)};
+  int64_t wall_ns_ = 1'700'000'000'000'000'000;
+};
+
+// Sleeps of background loops: a wait that Stop() cuts short. Loops call
+// `while (ticker.WaitFor(interval)) { ... }`, which returns false once stopped.
+class Ticker {
+ public:
+  bool WaitFor(Duration d);
+  void Wake();  // run the loop body now
+  void Stop();
+  bool stopped() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  bool woken_ = false;
+};
+
+}  // namespace chainfs

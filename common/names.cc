@@ -1,0 +1,63 @@
+#include "common/names.h"
+
+#include <fmt/format.h>
+
+namespace chainfs {
+
+absl::Status ValidateName(std::string_view name, bool allow_root) {
+  if (name.empty()) return absl::InvalidArgumentError("name is empty");
+  if (name.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("name is {} bytes, the limit is {}", name.size(), kMaxNameBytes));
+  }
+  if (name.front() != '/') return absl::InvalidArgumentError("name is not absolute");
+  if (name == "/") {
+    return allow_root ? absl::OkStatus() : absl::InvalidArgumentError("name is the root");
+  }
+  if (name.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("name contains a NUL byte");
+  }
+  size_t start = 1;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view component = name.substr(start, end - start);
+    if (component.empty()) return absl::InvalidArgumentError("name has an empty component");
+    if (component == "." || component == "..") {
+      return absl::InvalidArgumentError("name has a '.' or '..' component");
+    }
+    if (component.size() > kMaxComponentBytes) {
+      return absl::InvalidArgumentError(fmt::format("name component is {} bytes, the limit is {}",
+                                                  component.size(), kMaxComponentBytes));
+    }
+    start = end + 1;
+  }
+  return absl::OkStatus();
+}
+
+std::string_view ParentOf(std::string_view name) {
+  size_t slash = name.rfind('/');
+  if (slash == 0 || slash == std::string_view::npos) return "/";
+  return name.substr(0, slash);
+}
+
+std::string_view BaseName(std::string_view name) {
+  size_t slash = name.rfind('/');
+  if (slash == std::string_view::npos) return name;
+  return name.substr(slash + 1);
+}
+
+std::string JoinName(std::string_view dir, std::string_view child) {
+  std::string out(dir == "/" ? "" : dir);
+  out += '/';
+  out += child;
+  return out;
+}
+
+bool IsUnder(std::string_view name, std::string_view dir) {
+  if (dir == "/") return name.size() > 1 && name.front() == '/';
+  return name.size() > dir.size() + 1 && name.substr(0, dir.size()) == dir &&
+         name[dir.size()] == '/';
+}
+
+}  // namespace chainfs

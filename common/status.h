@@ -1,0 +1,44 @@
+// Errors are values: absl::Status everywhere inside chainfs. This header is the one place
+// they are mapped to and from gRPC status codes (errno mapping lives in fuse/errors.h).
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace chainfs {
+
+// Trailing-metadata key that carries the current leader's host:port with an UNAVAILABLE
+// "not leader" answer.
+inline constexpr char kLeaderMetadataKey[] = "chainfs-leader";
+
+grpc::Status ToGrpc(const absl::Status& status);
+absl::Status FromGrpc(const grpc::Status& status);
+
+// "version too old" is FAILED_PRECONDITION with this message prefix.
+absl::Status VersionTooOld(std::string_view detail);
+bool IsVersionTooOld(const absl::Status& status);
+
+// Evaluates an expression yielding absl::Status and returns it from the caller if not OK.
+#define CHAINFS_RETURN_IF_ERROR(expr)            \
+  do {                                           \
+    if (::absl::Status _st = (expr); !_st.ok()) { \
+      return _st;                                \
+    }                                            \
+  } while (0)
+
+#define CHAINFS_CONCAT_INNER(a, b) a##b
+#define CHAINFS_CONCAT(a, b) CHAINFS_CONCAT_INNER(a, b)
+// CHAINFS_ASSIGN_OR_RETURN(auto x, FunctionReturningStatusOr());
+#define CHAINFS_ASSIGN_OR_RETURN(lhs, expr) \
+  CHAINFS_ASSIGN_OR_RETURN_IMPL(CHAINFS_CONCAT(_statusor_, __LINE__), lhs, expr)
+#define CHAINFS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                  \
+  if (!tmp.ok()) return tmp.status();                 \
+  lhs = std::move(*tmp)
+
+}  // namespace chainfs
