@@ -1,0 +1,1 @@
+# FileStore chain benchmark.
