@@ -84,5 +84,8 @@ std::unique_ptr<ZooKeeper> NewMemoryZooKeeper(std::shared_ptr<MemoryEnsemble> en
 void MemorySuspend(ZooKeeper* zk);
 void MemoryResume(ZooKeeper* zk);
 void MemoryExpire(ZooKeeper* zk);
+// Blocks until every callback queued so far for this memory instance has run, so unit
+// tests can assert on what watches and session listeners did without sleeping.
+void MemoryWaitIdle(ZooKeeper* zk);
 
 }  // namespace chainfs::zk

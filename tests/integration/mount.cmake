@@ -1,1 +1,3 @@
-# Integration tests of mount.
+# Integration tests of mount: a real ZooKeeper, NameServers, FileStores and FUSE mounts.
+chainfs_integration_test(mount_cluster_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_cluster_test.cc LIBS mount_lib)

@@ -1,1 +1,13 @@
-# Unit tests of common.
+# Unit tests of common: names, settings, files, checksums, clock, status mapping, and the
+# NameServer client against a fake NameServer in the test process.
+chainfs_unit_test(common_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_names_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_settings_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_file_util_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_checksum_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_clock_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_status_test.cc
+  LIBS chainfs_common)
+chainfs_unit_test(common_nameserver_client_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_nameserver_client_test.cc
+  LIBS chainfs_client)

@@ -1,1 +1,9 @@
-# Unit tests of mount.
+# Unit tests of mount: errno mapping, inode table, staging files, mount options.
+chainfs_unit_test(mount_errors_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_errors_test.cc
+  LIBS mount_lib)
+chainfs_unit_test(mount_inode_table_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_inode_table_test.cc LIBS mount_lib)
+chainfs_unit_test(mount_staging_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_staging_test.cc
+  LIBS mount_lib)
+chainfs_unit_test(mount_options_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_options_test.cc
+  LIBS mount_lib)

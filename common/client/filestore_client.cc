@@ -1,0 +1,359 @@
+#include "common/client/filestore_client.h"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "common/checksum.h"
+#include "common/file_util.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace chainfs {
+namespace {
+
+// Room for a 1 MiB chunk plus the message around it, and for listing batches.
+constexpr int kMaxMessageBytes = 8 << 20;
+
+std::chrono::system_clock::time_point DeadlineAfter(Duration d) {
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
+}
+
+absl::Status WithContext(const grpc::Status& status, const std::string& what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      fmt::format("{}: {}", what, status.error_message()));
+}
+
+}  // namespace
+
+struct FileStoreClient::Impl {
+  FileStoreClientSettings settings;
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<v1::FileStore::Stub>> stubs;
+};
+
+FileStoreClient::FileStoreClient(FileStoreClientSettings settings)
+    : impl_(std::make_unique<Impl>()) {
+  if (settings.chunk_bytes == 0 || settings.chunk_bytes > kMaxChunkBytes) {
+    settings.chunk_bytes = kMaxChunkBytes;
+  }
+  impl_->settings = settings;
+}
+
+FileStoreClient::~FileStoreClient() = default;
+
+std::shared_ptr<v1::FileStore::Stub> FileStoreClient::Stub(const std::string& address) {
+  std::lock_guard lock(impl_->mu);
+  auto& stub = impl_->stubs[address];
+  if (!stub) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    args.SetMaxSendMessageSize(kMaxMessageBytes);
+    stub = v1::FileStore::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  }
+  return stub;
+}
+
+absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file,
+                                                        const std::vector<std::string>& chain,
+                                                        const ContentSource& source,
+                                                        int64_t expected_size) {
+  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
+  auto stub = Stub(chain[0]);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
+  v1::CreateReply reply;
+  auto stream = stub->Create(&ctx, &reply);
+  const std::string what = fmt::format("create {}@{} on {}", file.name(), file.version(), chain[0]);
+
+  v1::CreateRequest req;
+  v1::CreateHeader* header = req.mutable_header();
+  *header->mutable_file() = file;
+  for (size_t i = 1; i < chain.size(); ++i) header->add_chain(chain[i]);
+  header->set_expected_size(expected_size);
+  bool alive = stream->Write(req);
+
+  // One buffer for the whole upload: the request's own data field.
+  StreamingChecksum checksum;
+  int64_t size = 0;
+  std::string* data = req.mutable_data();
+  const size_t chunk = impl_->settings.chunk_bytes;
+  while (alive) {
+    data->resize(chunk);
+    absl::StatusOr<size_t> n = source(data->data(), chunk);
+    if (!n.ok()) {
+      ctx.TryCancel();
+      stream->Finish();
+      return n.status();
+    }
+    if (*n == 0) break;
+    data->resize(*n);
+    checksum.Update(*data);
+    size += static_cast<int64_t>(*n);
+    alive = stream->Write(req);
+  }
+  if (alive) {
+    v1::CreateClose* close = req.mutable_close();
+    close->set_size(size);
+    close->set_checksum(checksum.Digest());
+    alive = stream->Write(req);
+  }
+  if (alive) stream->WritesDone();
+  grpc::Status status = stream->Finish();
+  if (status.ok() && !alive) status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream broke");
+  CHAINFS_RETURN_IF_ERROR(WithContext(status, what));
+  return reply;
+}
+
+absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromString(
+    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string_view content) {
+  size_t pos = 0;
+  return Create(
+      file, chain,
+      [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
+        size_t n = std::min(max, content.size() - pos);
+        std::memcpy(buf, content.data() + pos, n);
+        pos += n;
+        return n;
+      },
+      static_cast<int64_t>(content.size()));
+}
+
+absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo& file,
+                                                              const std::vector<std::string>& chain,
+                                                              int fd) {
+  int64_t expected = 0;
+  if (off_t end = ::lseek(fd, 0, SEEK_END); end > 0) expected = end;
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  int64_t offset = 0;
+  return Create(
+      file, chain,
+      [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
+        size_t done = 0;
+        while (done < max) {
+          ssize_t n = ::pread(fd, buf + done, max - done, offset);
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            return ErrnoStatus("read upload source", errno);
+          }
+          if (n == 0) break;
+          done += static_cast<size_t>(n);
+          offset += n;
+        }
+        return done;
+      },
+      expected);
+}
+
+absl::Status FileStoreClient::Delete(const std::string& address, const std::string& name,
+                                     int64_t version) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.call_timeout));
+  v1::DeleteRequest req;
+  req.set_name(name);
+  req.set_version(version);
+  v1::DeleteReply reply;
+  return WithContext(Stub(address)->Delete(&ctx, req, &reply),
+                     fmt::format("delete {}@{} on {}", name, version, address));
+}
+
+absl::StatusOr<v1::CopyFileReply> FileStoreClient::CopyFile(const std::string& address,
+                                                            const v1::CopyFileRequest& req) {
+  grpc::ClientContext ctx;
+  // A copy moves a whole file: it gets the stream timeout.
+  ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
+  v1::CopyFileReply reply;
+  CHAINFS_RETURN_IF_ERROR(WithContext(Stub(address)->CopyFile(&ctx, req, &reply),
+                                      fmt::format("copy {} to {}", req.name(), address)));
+  return reply;
+}
+
+absl::StatusOr<v1::BumpVersionReply> FileStoreClient::BumpVersion(
+    const std::string& address, const v1::BumpVersionRequest& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.call_timeout));
+  v1::BumpVersionReply reply;
+  CHAINFS_RETURN_IF_ERROR(WithContext(Stub(address)->BumpVersion(&ctx, req, &reply),
+                                      fmt::format("bump version on {}", address)));
+  return reply;
+}
+
+absl::StatusOr<v1::CloneReply> FileStoreClient::Clone(const std::string& address,
+                                                      const v1::CloneRequest& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.call_timeout));
+  v1::CloneReply reply;
+  CHAINFS_RETURN_IF_ERROR(WithContext(
+      Stub(address)->Clone(&ctx, req, &reply),
+      fmt::format("clone {}@{} on {}", req.source().name(), req.source().version(), address)));
+  return reply;
+}
+
+absl::StatusOr<std::vector<v1::FileInfo>> FileStoreClient::ListFilesAndTombstones(
+    const std::string& address) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
+  auto stream = Stub(address)->ListFilesAndTombstones(&ctx, v1::ListFilesAndTombstonesRequest());
+  std::vector<v1::FileInfo> out;
+  v1::FileInfoBatch batch;
+  while (stream->Read(&batch)) {
+    for (auto& f : *batch.mutable_files()) out.push_back(std::move(f));
+  }
+  CHAINFS_RETURN_IF_ERROR(WithContext(stream->Finish(), fmt::format("list {}", address)));
+  return out;
+}
+
+namespace {
+
+// One open Read stream to one holder.
+struct ReadStream {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ReadRequest, v1::ReadReply>> stream;
+
+  absl::Status Fail(const std::string& what) {
+    ctx.TryCancel();
+    grpc::Status st = stream->Finish();
+    if (st.ok()) st = grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream ended early");
+    return WithContext(st, what);
+  }
+};
+
+class ReaderImpl final : public FileStoreClient::Reader {
+ public:
+  ReaderImpl(FileStoreClient* client, Duration timeout, std::string name,
+             std::vector<std::string> holders)
+      : client_(client), timeout_(timeout), name_(std::move(name)), holders_(std::move(holders)) {}
+
+  ~ReaderImpl() override { Close(); }
+
+  // Opens name@version on holders_[next_], then the following ones, until one answers.
+  absl::Status OpenNext(int64_t version) {
+    absl::Status last = absl::NotFoundError(fmt::format("{}: no holder to read from", name_));
+    while (next_ < holders_.size()) {
+      const std::string& address = holders_[next_++];
+      auto s = std::make_unique<ReadStream>();
+      s->ctx.set_deadline(DeadlineAfter(timeout_));
+      s->stream = client_->Stub(address)->Read(&s->ctx);
+      v1::ReadRequest req;
+      req.mutable_open()->set_name(name_);
+      req.mutable_open()->set_version(version);
+      v1::ReadReply reply;
+      const std::string what = fmt::format("read {}@{} from {}", name_, version, address);
+      if (!s->stream->Write(req) || !s->stream->Read(&reply) || !reply.has_info()) {
+        last = s->Fail(what);
+        Logger("client")->debug("{}", std::string(last.message()));
+        continue;
+      }
+      if (info_.version() != 0 && reply.info().version() != info_.version()) {
+        last = absl::NotFoundError(fmt::format("{}: holds version {}", what, reply.info().version()));
+        s->Fail(what).IgnoreError();
+        continue;
+      }
+      info_ = reply.info();
+      current_ = std::move(s);
+      address_ = address;
+      return absl::OkStatus();
+    }
+    return last;
+  }
+
+  const v1::FileInfo& info() const override { return info_; }
+
+  absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf) override {
+    if (offset < 0) return absl::InvalidArgumentError("negative offset");
+    if (offset >= info_.size() || length == 0) return 0;
+    length = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(length),
+                                                   info_.size() - offset));
+    size_t done = 0;
+    while (true) {
+      absl::Status st = ReadFromCurrent(offset, length, buf, &done);
+      if (st.ok()) return done;
+      Logger("client")->warn("{}; trying the next holder", std::string(st.message()));
+      Close();
+      absl::Status opened = OpenNext(info_.version());
+      if (!opened.ok()) return st;
+    }
+  }
+
+ private:
+  // Reads [offset + *done, offset + length) from the current holder.
+  absl::Status ReadFromCurrent(int64_t offset, size_t length, char* buf, size_t* done) {
+    if (!current_) return absl::UnavailableError(fmt::format("{}: no open holder", name_));
+    const std::string what = fmt::format("read {}@{} from {}", name_, info_.version(), address_);
+    v1::ReadRequest req;
+    req.mutable_range()->set_offset(offset + static_cast<int64_t>(*done));
+    req.mutable_range()->set_length(static_cast<int64_t>(length - *done));
+    if (!current_->stream->Write(req)) return current_->Fail(what);
+    while (true) {
+      if (!current_->stream->Read(&reply_) || !reply_.has_chunk()) return current_->Fail(what);
+      const v1::DataChunk& chunk = reply_.chunk();
+      if (chunk.offset() != offset + static_cast<int64_t>(*done) ||
+          chunk.data().size() > length - *done) {
+        return absl::DataLossError(fmt::format("{}: unexpected chunk at {}", what, chunk.offset()));
+      }
+      std::memcpy(buf + *done, chunk.data().data(), chunk.data().size());
+      *done += chunk.data().size();
+      if (chunk.last()) break;
+    }
+    if (*done < length) {
+      return absl::DataLossError(fmt::format("{}: short read ({} of {} bytes)", what, *done,
+                                             length));
+    }
+    return absl::OkStatus();
+  }
+
+  void Close() {
+    if (!current_) return;
+    current_->ctx.TryCancel();
+    current_->stream->Finish().ok();
+    current_.reset();
+  }
+
+  FileStoreClient* client_;
+  Duration timeout_;
+  std::string name_;
+  std::vector<std::string> holders_;
+  size_t next_ = 0;
+  v1::FileInfo info_;
+  std::unique_ptr<ReadStream> current_;
+  std::string address_;
+  v1::ReadReply reply_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileStoreClient::Reader>> FileStoreClient::OpenReader(
+    const std::string& name, int64_t version, const std::vector<std::string>& holders) {
+  auto reader =
+      std::make_unique<ReaderImpl>(this, impl_->settings.stream_timeout, name, holders);
+  CHAINFS_RETURN_IF_ERROR(reader->OpenNext(version));
+  return std::unique_ptr<Reader>(std::move(reader));
+}
+
+absl::StatusOr<std::string> FileStoreClient::ReadAll(const std::string& name, int64_t version,
+                                                     const std::vector<std::string>& holders) {
+  CHAINFS_ASSIGN_OR_RETURN(auto reader, OpenReader(name, version, holders));
+  std::string out;
+  out.resize(static_cast<size_t>(reader->info().size()));
+  size_t done = 0;
+  while (done < out.size()) {
+    size_t want = std::min(out.size() - done, size_t{16} << 20);
+    CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(static_cast<int64_t>(done), want,
+                                                     out.data() + done));
+    if (n == 0) return absl::DataLossError(fmt::format("{}: ended early", name));
+    done += n;
+  }
+  return out;
+}
+
+}  // namespace chainfs

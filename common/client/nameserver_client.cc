@@ -1,0 +1,306 @@
+#include "common/client/nameserver_client.h"
+
+#include <fmt/format.h>
+#include <grpc/support/time.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <map>
+#include <thread>
+
+#include "common/log.h"
+#include "common/status.h"
+
+namespace chainfs {
+namespace {
+
+using Stub = v1::NameServer::Stub;
+
+constexpr int kMaxMessageBytes = 64 << 20;
+constexpr size_t kRegisterBatch = 1000;
+// Redirects followed at once before backing off (two NameServers naming each other while
+// an election settles must not spin).
+constexpr int kMaxImmediateRedirects = 2;
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// The leader named by a "not leader" answer, or "".
+std::string LeaderHint(const grpc::ClientContext& ctx) {
+  for (const auto* metadata :
+       {&ctx.GetServerTrailingMetadata(), &ctx.GetServerInitialMetadata()}) {
+    if (auto it = metadata->find(kLeaderMetadataKey); it != metadata->end()) {
+      return std::string(it->second.data(), it->second.size());
+    }
+  }
+  return "";
+}
+
+// The leader as /leader in ZooKeeper names it, re-read whenever that node changes. Shared
+// with the watch callback, which holds it weakly so that it may outlive the client.
+class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
+ public:
+  explicit LeaderWatch(zk::ZooKeeper* zk) : zk_(zk) {}
+
+  // Reads /leader now, arming a watch unless one is pending. "" when there is no leader
+  // or ZooKeeper cannot be reached.
+  std::string Refresh() {
+    bool arm;
+    {
+      std::lock_guard lock(mu_);
+      arm = !armed_;
+      armed_ = true;
+    }
+    zk::WatchFn watch;
+    if (arm) {
+      watch = [weak = weak_from_this()] {
+        if (auto self = weak.lock()) {
+          self->Disarm();
+          self->Refresh();
+        }
+      };
+    }
+    auto node = zk_->Get("/leader", std::move(watch));
+    bool armed = node.ok() || absl::IsNotFound(node.status());
+    std::string address = node.ok() ? FirstLine(node->data) : "";
+    std::lock_guard lock(mu_);
+    if (arm && !armed) armed_ = false;
+    if (!node.ok() && !absl::IsNotFound(node.status())) return "";
+    if (address != leader_) {
+      Logger("client")->info("NameServer leader is {}", address.empty() ? "unknown" : address);
+    }
+    leader_ = address;
+    return address;
+  }
+
+  // What the last read found, while a watch keeps it fresh; else a new read.
+  std::string Leader() {
+    {
+      std::lock_guard lock(mu_);
+      if (armed_ && !leader_.empty()) return leader_;
+    }
+    return Refresh();
+  }
+
+ private:
+  void Disarm() {
+    std::lock_guard lock(mu_);
+    armed_ = false;
+  }
+
+  zk::ZooKeeper* const zk_;
+  std::mutex mu_;
+  std::string leader_;
+  bool armed_ = false;
+};
+
+}  // namespace
+
+struct NameServerClient::Impl {
+  NameServerClientSettings settings;
+  std::shared_ptr<LeaderWatch> discovery;  // null for a fixed address
+  std::shared_ptr<spdlog::logger> log = Logger("client");
+
+  std::mutex mu;
+  std::string leader;  // believed in: from /leader, a redirect, or the fixed address
+  std::string last_from_zk;
+  std::map<std::string, std::shared_ptr<Stub>> stubs;
+
+  // The address to call: the last redirect's, unless /leader changed since.
+  std::string Leader() {
+    if (discovery == nullptr) {
+      std::lock_guard lock(mu);
+      return leader;
+    }
+    std::string from_zk = discovery->Leader();
+    std::lock_guard lock(mu);
+    if (from_zk != last_from_zk || leader.empty()) leader = from_zk;
+    last_from_zk = from_zk;
+    return leader;
+  }
+
+  void SetLeader(const std::string& address) {
+    std::lock_guard lock(mu);
+    leader = address;
+  }
+
+  // After a failure of `address` without a hint: ask ZooKeeper again (a fixed address
+  // stays what it is).
+  void Forget(const std::string& address) {
+    if (discovery == nullptr) return;
+    std::lock_guard lock(mu);
+    if (leader == address) leader.clear();
+  }
+
+  std::shared_ptr<Stub> StubFor(const std::string& address) {
+    std::lock_guard lock(mu);
+    auto& stub = stubs[address];
+    if (stub == nullptr) {
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+      args.SetMaxSendMessageSize(kMaxMessageBytes);
+      // A NameServer that comes back (or a new leader on an old address) is found quickly.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      stub = v1::NameServer::NewStub(
+          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    }
+    return stub;
+  }
+
+  // Runs `rpc(stub, context, reply)` against the leader until it answers something other
+  // than UNAVAILABLE or settings.call_timeout has passed: follows redirects, re-reads
+  // /leader, backs off exponentially.
+  template <typename Reply, typename Rpc>
+  absl::StatusOr<Reply> Call(const char* name, Rpc rpc) {
+    Clock* clock = SystemClock::Get();
+    TimePoint deadline = clock->Now() + settings.call_timeout;
+    Duration backoff = settings.retry_backoff_min;
+    int redirects = 0;
+    absl::Status last = absl::UnavailableError("no NameServer leader is known");
+    while (true) {
+      std::string address = Leader();
+      if (!address.empty()) {
+        grpc::ClientContext ctx;
+        Duration remaining = std::max(Duration::zero(), deadline - clock->Now());
+        ctx.set_deadline(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                      gpr_time_from_nanos(remaining.count(), GPR_TIMESPAN)));
+        Reply reply;
+        grpc::Status st = rpc(*StubFor(address), &ctx, &reply);
+        if (st.ok()) return reply;
+        last = FromGrpc(st);
+        if (st.error_code() != grpc::StatusCode::UNAVAILABLE) {
+          return absl::Status(last.code(), fmt::format("NameServer {} at {}: {}", name, address,
+                                                       std::string(last.message())));
+        }
+        std::string hint = LeaderHint(ctx);
+        if (!hint.empty() && hint != address) {
+          log->debug("{}: {} is not the leader, {} is", name, address, hint);
+          SetLeader(hint);
+          if (++redirects <= kMaxImmediateRedirects) continue;
+        } else {
+          Forget(address);
+        }
+        last = absl::UnavailableError(
+            fmt::format("NameServer {} at {}: {}", name, address, std::string(last.message())));
+      }
+      if (clock->Now() + backoff >= deadline) {
+        return absl::UnavailableError(fmt::format("NameServer {}: gave up after {}: {}", name,
+                                                  FormatDuration(settings.call_timeout),
+                                                  std::string(last.message())));
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, settings.retry_backoff_max);
+      redirects = 0;
+    }
+  }
+
+  template <typename Request, typename Reply>
+  absl::StatusOr<Reply> Unary(const char* name,
+                              grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                           Reply*),
+                              const Request& req) {
+    return Call<Reply>(name, [&](Stub& stub, grpc::ClientContext* ctx, Reply* reply) {
+      return (stub.*method)(ctx, req, reply);
+    });
+  }
+};
+
+NameServerClient::NameServerClient(zk::ZooKeeper* zk, NameServerClientSettings settings)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->settings = settings;
+  impl_->discovery = std::make_shared<LeaderWatch>(zk);
+}
+
+NameServerClient::NameServerClient(std::string address, NameServerClientSettings settings)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->settings = settings;
+  impl_->leader = std::move(address);
+}
+
+NameServerClient::~NameServerClient() = default;
+
+std::string NameServerClient::leader() const { return impl_->Leader(); }
+
+absl::StatusOr<v1::DoCreateReply> NameServerClient::DoCreate(const v1::DoCreateRequest& req) {
+  return impl_->Unary("DoCreate", &Stub::DoCreate, req);
+}
+
+absl::StatusOr<v1::DoReadReply> NameServerClient::DoRead(const v1::DoReadRequest& req) {
+  return impl_->Unary("DoRead", &Stub::DoRead, req);
+}
+
+absl::StatusOr<v1::DoDeleteReply> NameServerClient::DoDelete(const v1::DoDeleteRequest& req) {
+  return impl_->Unary("DoDelete", &Stub::DoDelete, req);
+}
+
+absl::StatusOr<v1::ListReply> NameServerClient::List(const v1::ListRequest& req) {
+  return impl_->Unary("List", &Stub::List, req);
+}
+
+absl::StatusOr<v1::StatReply> NameServerClient::Stat(const v1::StatRequest& req) {
+  return impl_->Unary("Stat", &Stub::Stat, req);
+}
+
+absl::StatusOr<v1::ListDirectoryReply> NameServerClient::ListDirectory(
+    const v1::ListDirectoryRequest& req) {
+  return impl_->Unary("ListDirectory", &Stub::ListDirectory, req);
+}
+
+absl::StatusOr<v1::RenameReply> NameServerClient::Rename(const v1::RenameRequest& req) {
+  return impl_->Unary("Rename", &Stub::Rename, req);
+}
+
+absl::StatusOr<v1::SetAttributesReply> NameServerClient::SetAttributes(
+    const v1::SetAttributesRequest& req) {
+  return impl_->Unary("SetAttributes", &Stub::SetAttributes, req);
+}
+
+absl::StatusOr<v1::StatFsReply> NameServerClient::StatFs(const v1::StatFsRequest& req) {
+  return impl_->Unary("StatFs", &Stub::StatFs, req);
+}
+
+absl::StatusOr<v1::ClusterStatusReply> NameServerClient::ClusterStatus(
+    const v1::ClusterStatusRequest& req) {
+  return impl_->Unary("ClusterStatus", &Stub::ClusterStatus, req);
+}
+
+absl::StatusOr<v1::HeartBeatReply> NameServerClient::HeartBeat(const v1::HeartBeatRequest& req) {
+  return impl_->Unary("HeartBeat", &Stub::HeartBeat, req);
+}
+
+absl::StatusOr<v1::AddFileOrTombstoneReply> NameServerClient::AddFileOrTombstone(
+    const v1::AddFileOrTombstoneRequest& req) {
+  return impl_->Unary("AddFileOrTombstone", &Stub::AddFileOrTombstone, req);
+}
+
+absl::StatusOr<v1::ReportBadReplicaReply> NameServerClient::ReportBadReplica(
+    const v1::ReportBadReplicaRequest& req) {
+  return impl_->Unary("ReportBadReplica", &Stub::ReportBadReplica, req);
+}
+
+absl::Status NameServerClient::RegisterFilesAndTombstones(const std::string& filestore,
+                                                          const std::vector<v1::FileInfo>& files,
+                                                          int64_t bytes_used,
+                                                          int64_t bytes_available) {
+  auto register_all = [&](Stub& stub, grpc::ClientContext* ctx, v1::RegisterReply* reply) {
+    auto writer = stub.RegisterFilesAndTombstones(ctx, reply);
+    size_t next = 0;
+    do {
+      v1::RegisterRequest batch;
+      if (next == 0) {
+        batch.set_filestore(filestore);
+        batch.set_bytes_used(bytes_used);
+        batch.set_bytes_available(bytes_available);
+      }
+      size_t end = std::min(files.size(), next + kRegisterBatch);
+      for (; next < end; ++next) *batch.add_files() = files[next];
+      if (!writer->Write(batch)) break;  // the server ended the call; Finish says why
+    } while (next < files.size());
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  return impl_->Call<v1::RegisterReply>("RegisterFilesAndTombstones", register_all).status();
+}
+
+}  // namespace chainfs

@@ -1,0 +1,630 @@
+#include "fuse/filesystem.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/fs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include "common/log.h"
+#include "common/names.h"
+#include "common/status.h"
+#include "fuse/errors.h"
+
+namespace chainfs::mount {
+
+namespace {
+
+constexpr int kListPage = 1000;
+constexpr size_t kDownloadChunk = 4 << 20;
+
+mode_t KindBits(v1::Kind kind) {
+  switch (kind) {
+    case v1::KIND_DIRECTORY:
+      return S_IFDIR;
+    case v1::KIND_SYMLINK:
+      return S_IFLNK;
+    default:
+      return S_IFREG;
+  }
+}
+
+std::string Msg(const absl::Status& status) { return std::string(status.message()); }
+
+}  // namespace
+
+Filesystem::Filesystem(NameServerClient* nameserver, FileStoreClient* filestores, Clock* clock,
+                       FilesystemSettings settings)
+    : nameserver_(nameserver),
+      filestores_(filestores),
+      clock_(clock),
+      settings_(std::move(settings)),
+      start_ns_(clock->WallNanos()) {}
+
+struct stat Filesystem::ToStat(uint64_t ino, const v1::FileInfo& info) {
+  struct stat st = {};
+  st.st_ino = ino;
+  mode_t perm = info.attributes().mode() & 07777;
+  if (info.kind() == v1::KIND_DIRECTORY && perm == 0) perm = 0755;
+  if (info.kind() == v1::KIND_SYMLINK) perm = 0777;
+  st.st_mode = KindBits(info.kind()) | perm;
+  st.st_nlink = info.kind() == v1::KIND_DIRECTORY ? 2 : 1;
+  st.st_uid = info.attributes().uid();
+  st.st_gid = info.attributes().gid();
+  st.st_size = info.size();
+  st.st_blksize = 1 << 20;
+  st.st_blocks = (info.size() + 511) / 512;
+  int64_t ns = info.attributes().mtime_ns();
+  st.st_mtim.tv_sec = ns / 1'000'000'000;
+  st.st_mtim.tv_nsec = ns % 1'000'000'000;
+  st.st_atim = st.st_mtim;
+  st.st_ctim = st.st_mtim;
+  return st;
+}
+
+absl::StatusOr<std::string> Filesystem::PathOf(uint64_t ino) const {
+  auto path = inodes_.Path(ino);
+  if (!path) return ErrnoError(ENOENT, fmt::format("inode {} is gone", ino));
+  return *path;
+}
+
+absl::StatusOr<v1::FileInfo> Filesystem::StatPath(const std::string& path) {
+  v1::StatRequest req;
+  req.set_path(path);
+  auto reply = nameserver_->Stat(req);
+  if (path == "/" && (!reply.ok() || reply->file().version() == 0)) {
+    // The root always exists; without an entry of its own it belongs to the mounting user.
+    if (!reply.ok() && reply.status().code() != absl::StatusCode::kNotFound &&
+        reply.status().code() != absl::StatusCode::kInvalidArgument) {
+      return reply.status();
+    }
+    v1::FileInfo root;
+    root.set_name("/");
+    root.set_kind(v1::KIND_DIRECTORY);
+    root.mutable_attributes()->set_mode(0755);
+    root.mutable_attributes()->set_uid(settings_.root_uid);
+    root.mutable_attributes()->set_gid(settings_.root_gid);
+    root.mutable_attributes()->set_mtime_ns(start_ns_);
+    return root;
+  }
+  if (!reply.ok()) return reply.status();
+  return reply->file();
+}
+
+struct stat Filesystem::StagedStat(uint64_t ino, StagedFile& staged) {
+  v1::FileInfo info;
+  info.set_kind(v1::KIND_FILE);
+  *info.mutable_attributes() = staged.attributes();
+  auto size = staged.Size();
+  info.set_size(size.ok() ? *size : 0);
+  return ToStat(ino, info);
+}
+
+v1::Attributes Filesystem::NewAttributes(mode_t mode, uid_t uid, gid_t gid) const {
+  v1::Attributes attributes;
+  attributes.set_mode(mode & 07777);
+  attributes.set_uid(uid);
+  attributes.set_gid(gid);
+  attributes.set_mtime_ns(clock_->WallNanos());
+  return attributes;
+}
+
+absl::StatusOr<Entry> Filesystem::Lookup(uint64_t parent, const std::string& name) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
+  if (auto ino = inodes_.Find(path)) {
+    if (auto staged = inodes_.Staged(*ino)) {
+      Entry entry{.ino = inodes_.Ref(path)};
+      entry.attr = StagedStat(entry.ino, *staged);
+      return entry;
+    }
+  }
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+  Entry entry{.ino = inodes_.Ref(path)};
+  entry.attr = ToStat(entry.ino, info);
+  return entry;
+}
+
+absl::StatusOr<struct stat> Filesystem::GetAttr(uint64_t ino) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  if (auto staged = inodes_.Staged(ino)) return StagedStat(ino, *staged);
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+  return ToStat(ino, info);
+}
+
+absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat& attr, int to_set,
+                                                FileHandle* fh) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  std::shared_ptr<StagedFile> staged = fh && fh->staged ? fh->staged : inodes_.Staged(ino);
+  int64_t now = clock_->WallNanos();
+
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    if (attr.st_size < 0) return ErrnoError(EINVAL, "negative size");
+    if (staged) {
+      CHAINFS_RETURN_IF_ERROR(staged->Truncate(attr.st_size, now));
+    } else {
+      // truncate(2) of a file nobody here has open: stage, truncate, upload.
+      std::unique_ptr<StagedFile> temp;
+      if (attr.st_size == 0) {
+        CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+        if (info.kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
+        CHAINFS_ASSIGN_OR_RETURN(temp, NewStaged(info.attributes()));
+      } else {
+        CHAINFS_ASSIGN_OR_RETURN(temp, StageExisting(path));
+      }
+      CHAINFS_RETURN_IF_ERROR(temp->Truncate(attr.st_size, now));
+      CHAINFS_RETURN_IF_ERROR(UploadStaged(ino, *temp));
+    }
+  }
+
+  v1::Attributes wanted;
+  wanted.set_mode(attr.st_mode & 07777);
+  wanted.set_uid(attr.st_uid);
+  wanted.set_gid(attr.st_gid);
+  bool set_mtime = to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+    wanted.set_mtime_ns(now);
+  } else {
+    wanted.set_mtime_ns(int64_t{attr.st_mtim.tv_sec} * 1'000'000'000 + attr.st_mtim.tv_nsec);
+  }
+  bool set_mode = to_set & FUSE_SET_ATTR_MODE;
+  bool set_uid = to_set & FUSE_SET_ATTR_UID;
+  bool set_gid = to_set & FUSE_SET_ATTR_GID;
+  if (set_mode || set_uid || set_gid || set_mtime) {
+    if (staged) staged->SetAttributes(wanted, set_mode, set_uid, set_gid, set_mtime);
+    if (!staged || !staged->dirty()) {
+      v1::SetAttributesRequest req;
+      req.set_path(path);
+      *req.mutable_attributes() = wanted;
+      req.set_set_mode(set_mode);
+      req.set_set_uid(set_uid);
+      req.set_set_gid(set_gid);
+      req.set_set_mtime(set_mtime);
+      auto reply = nameserver_->SetAttributes(req);
+      if (!reply.ok()) return reply.status();
+      if (!staged) return ToStat(ino, reply->file());
+    }
+  }
+  return GetAttr(ino);
+}
+
+absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::NewStaged(
+    const v1::Attributes& attributes) {
+  uint64_t seq;
+  {
+    std::lock_guard lock(staged_name_mu_);
+    seq = ++staged_seq_;
+  }
+  return StagedFile::Create(fmt::format("{}/staged-{}", settings_.cache_dir, seq), attributes);
+}
+
+absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std::string& path) {
+  v1::DoReadRequest req;
+  req.set_path(path);
+  CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply file, nameserver_->DoRead(req));
+  if (file.file().kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
+  CHAINFS_ASSIGN_OR_RETURN(auto staged, NewStaged(file.file().attributes()));
+  int64_t size = file.file().size();
+  if (size > 0) {
+    CHAINFS_ASSIGN_OR_RETURN(
+        auto reader, filestores_->OpenReader(path, file.file().version(),
+                                             {file.holders().begin(), file.holders().end()}));
+    std::unique_ptr<char[]> buffer(new char[kDownloadChunk]);
+    int64_t offset = 0;
+    while (offset < size) {
+      size_t want = std::min<int64_t>(kDownloadChunk, size - offset);
+      CHAINFS_ASSIGN_OR_RETURN(size_t got, reader->ReadAt(offset, want, buffer.get()));
+      if (got == 0) return ErrnoError(EIO, fmt::format("{} ended early at {}", path, offset));
+      ssize_t n = ::pwrite(staged->fd(), buffer.get(), got, offset);
+      if (n != static_cast<ssize_t>(got)) {
+        return ErrnoError(errno ? errno : EIO, fmt::format("write {}", staged->path()));
+      }
+      offset += got;
+    }
+  }
+  staged->MarkUploaded(staged->generation());
+  return staged;
+}
+
+absl::StatusOr<int64_t> Filesystem::Upload(const std::string& path, v1::Kind kind,
+                                           const v1::Attributes& attributes, bool exclusive,
+                                           StagedFile* staged, const std::string& content) {
+  int64_t size = static_cast<int64_t>(content.size());
+  if (staged) {
+    CHAINFS_ASSIGN_OR_RETURN(size, staged->Size());
+  }
+  absl::Status last;
+  for (int attempt = 0; attempt < settings_.upload_attempts; ++attempt) {
+    v1::DoCreateRequest req;
+    req.set_path(path);
+    req.set_exclusive(exclusive && attempt == 0);
+    req.set_expected_size(size);
+    auto created = nameserver_->DoCreate(req);
+    if (!created.ok()) {
+      last = created.status();
+      if (last.code() == absl::StatusCode::kAlreadyExists ||
+          last.code() == absl::StatusCode::kInvalidArgument ||
+          last.code() == absl::StatusCode::kNotFound) {
+        return last;
+      }
+      continue;
+    }
+    v1::FileInfo info;
+    info.set_name(path);
+    info.set_version(created->version());
+    info.set_kind(kind);
+    *info.mutable_attributes() = attributes;
+    std::vector<std::string> chain(created->chain().begin(), created->chain().end());
+    auto reply = staged ? filestores_->CreateFromFd(info, chain, staged->fd())
+                        : filestores_->CreateFromString(info, chain, content);
+    if (reply.ok()) return created->version();
+    last = reply.status();
+    Logger("mount")->warn("upload of {} version {} to {} failed (attempt {}): {}", path,
+                          created->version(), fmt::join(chain, ","), attempt + 1, Msg(last));
+    if (last.code() == absl::StatusCode::kInvalidArgument) break;
+  }
+  return last;
+}
+
+absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
+  std::lock_guard upload(staged.upload_mutex());
+  if (!staged.dirty()) return absl::OkStatus();
+  auto path = inodes_.Path(ino);
+  if (!path) {
+    // Unlinked while open: its bytes go nowhere, as on a local filesystem.
+    staged.MarkUploaded(staged.generation());
+    return absl::OkStatus();
+  }
+  uint64_t generation = staged.generation();
+  auto version = Upload(*path, v1::KIND_FILE, staged.attributes(), false, &staged, "");
+  if (!version.ok()) {
+    Logger("mount")->error("could not store {}: {}; its data is kept in {}", *path,
+                           Msg(version.status()), staged.path());
+    staged.Keep();
+    return version.status();
+  }
+  staged.MarkUploaded(generation);
+  inodes_.SetVersion(ino, *version);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::string& name,
+                                               v1::Kind kind, const v1::Attributes& attributes,
+                                               const std::string& content) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
+  CHAINFS_ASSIGN_OR_RETURN(int64_t version, Upload(path, kind, attributes, true, nullptr, content));
+  v1::FileInfo info;
+  info.set_name(path);
+  info.set_version(version);
+  info.set_kind(kind);
+  info.set_size(kind == v1::KIND_DIRECTORY ? 0 : content.size());
+  *info.mutable_attributes() = attributes;
+  Entry entry{.ino = inodes_.Ref(path)};
+  entry.attr = ToStat(entry.ino, info);
+  return entry;
+}
+
+absl::StatusOr<Entry> Filesystem::Mkdir(uint64_t parent, const std::string& name, mode_t mode,
+                                        uid_t uid, gid_t gid) {
+  return CreateObject(parent, name, v1::KIND_DIRECTORY, NewAttributes(mode, uid, gid), "");
+}
+
+absl::StatusOr<Entry> Filesystem::Symlink(const std::string& target, uint64_t parent,
+                                          const std::string& name, uid_t uid, gid_t gid) {
+  if (target.empty() || target.size() > kMaxNameBytes) {
+    return ErrnoError(target.empty() ? ENOENT : ENAMETOOLONG, "bad symlink target");
+  }
+  return CreateObject(parent, name, v1::KIND_SYMLINK, NewAttributes(0777, uid, gid), target);
+}
+
+absl::StatusOr<std::string> Filesystem::ReadLink(uint64_t ino) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  v1::DoReadRequest req;
+  req.set_path(path);
+  CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply file, nameserver_->DoRead(req));
+  if (file.file().kind() != v1::KIND_SYMLINK) return ErrnoError(EINVAL, "not a symlink");
+  return filestores_->ReadAll(path, file.file().version(),
+                              {file.holders().begin(), file.holders().end()});
+}
+
+absl::Status Filesystem::Unlink(uint64_t parent, const std::string& name) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
+  v1::DoDeleteRequest req;
+  req.set_path(path);
+  req.set_directory_must_be_empty(true);
+  auto reply = nameserver_->DoDelete(req);
+  if (!reply.ok()) {
+    // A file created here and not yet uploaded exists only in its staging file.
+    auto ino = inodes_.Find(path);
+    bool staged_only = ino && inodes_.Staged(*ino);
+    if (!(staged_only && reply.status().code() == absl::StatusCode::kNotFound)) {
+      return reply.status();
+    }
+  }
+  inodes_.Detach(path);
+  return absl::OkStatus();
+}
+
+absl::Status Filesystem::Rmdir(uint64_t parent, const std::string& name) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
+  v1::ListDirectoryRequest list;
+  list.set_path(path);
+  list.set_limit(1);
+  CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply children, nameserver_->ListDirectory(list));
+  if (children.entries_size() > 0) return ErrnoError(ENOTEMPTY, "directory not empty");
+  v1::DoDeleteRequest req;
+  req.set_path(path);
+  req.set_directory_must_be_empty(true);
+  auto reply = nameserver_->DoDelete(req);
+  if (!reply.ok()) return reply.status();
+  inodes_.Detach(path);
+  return absl::OkStatus();
+}
+
+absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                                const std::string& new_name, unsigned int flags) {
+  if (flags & ~RENAME_NOREPLACE) return ErrnoError(EINVAL, "rename flags not supported");
+  CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
+  CHAINFS_ASSIGN_OR_RETURN(std::string from, ChildPath(dir, name));
+  CHAINFS_ASSIGN_OR_RETURN(std::string new_dir, PathOf(new_parent));
+  CHAINFS_ASSIGN_OR_RETURN(std::string to, ChildPath(new_dir, new_name));
+  if (from == to) return absl::OkStatus();
+  if (IsUnder(to, from)) return ErrnoError(EINVAL, "cannot move a directory into itself");
+
+  auto source = StatPath(from);
+  auto from_ino = inodes_.Find(from);
+  bool staged_only = from_ino && inodes_.Staged(*from_ino) && !source.ok() &&
+                     source.status().code() == absl::StatusCode::kNotFound;
+  if (!source.ok() && !staged_only) return source.status();
+
+  auto target = StatPath(to);
+  if (target.ok()) {
+    if (flags & RENAME_NOREPLACE) return ErrnoError(EEXIST, "target exists");
+    bool source_dir = source.ok() && source->kind() == v1::KIND_DIRECTORY;
+    bool target_dir = target->kind() == v1::KIND_DIRECTORY;
+    if (target_dir && !source_dir) return ErrnoError(EISDIR, "target is a directory");
+    if (!target_dir && source_dir) return ErrnoError(ENOTDIR, "target is not a directory");
+    if (target_dir) {
+      v1::ListDirectoryRequest list;
+      list.set_path(to);
+      list.set_limit(1);
+      CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply children, nameserver_->ListDirectory(list));
+      if (children.entries_size() > 0) return ErrnoError(ENOTEMPTY, "target directory not empty");
+    }
+  } else if (target.status().code() != absl::StatusCode::kNotFound) {
+    return target.status();
+  }
+
+  if (!staged_only) {
+    v1::RenameRequest req;
+    req.set_from(from);
+    req.set_to(to);
+    req.set_no_replace(flags & RENAME_NOREPLACE);
+    auto reply = nameserver_->Rename(req);
+    if (!reply.ok()) return reply.status();
+  }
+  inodes_.Rename(from, to);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<struct statvfs> Filesystem::StatFs() {
+  CHAINFS_ASSIGN_OR_RETURN(v1::StatFsReply fs, nameserver_->StatFs(v1::StatFsRequest()));
+  struct statvfs st = {};
+  constexpr uint64_t kBlock = 4096;
+  st.f_bsize = 1 << 20;
+  st.f_frsize = kBlock;
+  st.f_blocks = fs.bytes_total() / kBlock;
+  st.f_bfree = fs.bytes_available() / kBlock;
+  st.f_bavail = st.f_bfree;
+  st.f_files = fs.files() + st.f_bfree;
+  st.f_ffree = st.f_bfree;
+  st.f_favail = st.f_bfree;
+  st.f_namemax = kMaxComponentBytes;
+  return st;
+}
+
+absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep_cache) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  auto fh = std::make_unique<FileHandle>();
+  fh->ino = ino;
+  fh->path = path;
+  fh->writer = (flags & O_ACCMODE) != O_RDONLY;
+  *keep_cache = false;
+  if (fh->writer) {
+    std::lock_guard lock(open_mu_);
+    std::shared_ptr<StagedFile> staged = inodes_.Staged(ino);
+    if (!staged) {
+      if (flags & O_TRUNC) {
+        CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+        if (info.kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
+        CHAINFS_ASSIGN_OR_RETURN(staged, NewStaged(info.attributes()));
+      } else {
+        CHAINFS_ASSIGN_OR_RETURN(staged, StageExisting(path));
+      }
+      inodes_.SetStaged(ino, staged);
+    }
+    if (flags & O_TRUNC) CHAINFS_RETURN_IF_ERROR(staged->Truncate(0, clock_->WallNanos()));
+    ++staged->writers;
+    fh->staged = std::move(staged);
+    return fh.release();
+  }
+  if (auto staged = inodes_.Staged(ino)) {
+    fh->staged = std::move(staged);
+    return fh.release();
+  }
+  // Close-to-open: every open asks the NameServer for the latest version.
+  v1::DoReadRequest req;
+  req.set_path(path);
+  CHAINFS_ASSIGN_OR_RETURN(fh->file, nameserver_->DoRead(req));
+  if (fh->file.file().kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
+  int64_t previous = inodes_.ExchangeVersion(ino, fh->file.file().version());
+  *keep_cache = previous == fh->file.file().version();
+  if (!*keep_cache && previous != 0 && invalidate_attributes_) invalidate_attributes_(ino);
+  return fh.release();
+}
+
+absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent,
+                                                                 const std::string& name,
+                                                                 mode_t mode, int flags,
+                                                                 uid_t uid, gid_t gid) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
+  if (flags & O_EXCL) {
+    auto existing = StatPath(path);
+    if (existing.ok()) return ErrnoError(EEXIST, "file exists");
+    if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
+  }
+  v1::Attributes attributes = NewAttributes(mode, uid, gid);
+  CHAINFS_ASSIGN_OR_RETURN(std::shared_ptr<StagedFile> staged, NewStaged(attributes));
+  staged->MarkDirty();  // even an empty new file is uploaded on close
+  staged->writers = 1;
+  Entry entry{.ino = inodes_.Ref(path)};
+  {
+    std::lock_guard lock(open_mu_);
+    inodes_.SetStaged(entry.ino, staged);
+  }
+  entry.attr = StagedStat(entry.ino, *staged);
+  auto fh = std::make_unique<FileHandle>();
+  fh->ino = entry.ino;
+  fh->path = path;
+  fh->writer = true;
+  fh->staged = std::move(staged);
+  return std::make_pair(entry, fh.release());
+}
+
+absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
+                              const std::function<void(const char*, size_t)>& reply) {
+  std::lock_guard lock(fh->mu);
+  if (fh->staged) {
+    if (fh->buffer_capacity < size) {
+      fh->buffer.reset(new char[size]);
+      fh->buffer_capacity = size;
+    }
+    CHAINFS_ASSIGN_OR_RETURN(size_t got, fh->staged->Read(fh->buffer.get(), size, offset));
+    reply(fh->buffer.get(), got);
+    return absl::OkStatus();
+  }
+  int64_t file_size = fh->file.file().size();
+  if (offset >= file_size || size == 0) {
+    reply(nullptr, 0);
+    return absl::OkStatus();
+  }
+  size = std::min<int64_t>(size, file_size - offset);
+  bool cached = offset >= fh->buffer_offset &&
+                offset + static_cast<int64_t>(size) <=
+                    fh->buffer_offset + static_cast<int64_t>(fh->buffer_length);
+  if (!cached) {
+    // Fetch a read-ahead window from the start of the 1 MiB block holding `offset`, so that
+    // kernel read-ahead requests arriving slightly out of order still hit the buffer.
+    int64_t start = offset - offset % (1 << 20);
+    size_t window = std::max<size_t>(settings_.read_ahead, offset - start + size);
+    window = std::min<int64_t>(window, file_size - start);
+    if (fh->buffer_capacity < window) {
+      fh->buffer.reset(new char[window]);
+      fh->buffer_capacity = window;
+    }
+    if (!fh->reader) {
+      CHAINFS_ASSIGN_OR_RETURN(
+          fh->reader,
+          filestores_->OpenReader(fh->path, fh->file.file().version(),
+                                  {fh->file.holders().begin(), fh->file.holders().end()}));
+    }
+    fh->buffer_length = 0;
+    fh->buffer_offset = start;
+    while (fh->buffer_length < window) {
+      CHAINFS_ASSIGN_OR_RETURN(
+          size_t got, fh->reader->ReadAt(start + fh->buffer_length, window - fh->buffer_length,
+                                         fh->buffer.get() + fh->buffer_length));
+      if (got == 0) break;
+      fh->buffer_length += got;
+    }
+    if (offset >= fh->buffer_offset + static_cast<int64_t>(fh->buffer_length)) {
+      reply(nullptr, 0);
+      return absl::OkStatus();
+    }
+    size = std::min<int64_t>(size, fh->buffer_offset + fh->buffer_length - offset);
+  }
+  reply(fh->buffer.get() + (offset - fh->buffer_offset), size);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Filesystem::Write(FileHandle* fh, const char* data, size_t size,
+                                         int64_t offset) {
+  if (!fh->writer || !fh->staged) return ErrnoError(EBADF, "not open for writing");
+  return fh->staged->Write(data, size, offset, clock_->WallNanos());
+}
+
+absl::Status Filesystem::Flush(FileHandle* fh) {
+  if (!fh->writer || !fh->staged) return absl::OkStatus();
+  return UploadStaged(fh->ino, *fh->staged);
+}
+
+void Filesystem::Release(FileHandle* fh) {
+  std::unique_ptr<FileHandle> owned(fh);
+  if (!fh->writer || !fh->staged) return;
+  std::lock_guard lock(open_mu_);
+  if (--fh->staged->writers > 0) return;
+  if (fh->staged->dirty() && inodes_.Path(fh->ino)) {
+    Logger("mount")->error("{} closed with changes that were not stored; they are kept in {}",
+                           fh->path, fh->staged->path());
+    fh->staged->Keep();
+  }
+  inodes_.ClearStaged(fh->ino, fh->staged.get());
+}
+
+absl::StatusOr<DirHandle*> Filesystem::OpenDir(uint64_t ino) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  auto dh = std::make_unique<DirHandle>();
+  dh->path = path;
+  return dh.release();
+}
+
+absl::Status Filesystem::ReadDir(
+    DirHandle* dh, int64_t offset, bool plus,
+    const std::function<bool(const std::string&, const Entry&, int64_t)>& add) {
+  std::lock_guard lock(dh->mu);
+  for (int64_t i = offset;; ++i) {
+    while (i >= static_cast<int64_t>(dh->entries.size()) && dh->more) {
+      v1::ListDirectoryRequest req;
+      req.set_path(dh->path);
+      req.set_limit(kListPage);
+      if (!dh->entries.empty()) req.set_start_after(dh->entries.back().name());
+      CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply page, nameserver_->ListDirectory(req));
+      for (auto& e : *page.mutable_entries()) dh->entries.push_back(std::move(e));
+      dh->more = page.more() && page.entries_size() > 0;
+    }
+    if (i >= static_cast<int64_t>(dh->entries.size())) return absl::OkStatus();
+    const v1::FileInfo& info = dh->entries[i];
+    std::string path = JoinName(dh->path, info.name());
+    Entry entry;
+    if (plus) {
+      entry.ino = inodes_.Ref(path);
+      if (auto staged = inodes_.Staged(entry.ino)) {
+        entry.attr = StagedStat(entry.ino, *staged);
+      } else {
+        entry.attr = ToStat(entry.ino, info);
+      }
+    } else {
+      entry.ino = inodes_.Find(path).value_or(0);
+      entry.attr = ToStat(entry.ino, info);
+      // Without a lookup the kernel ignores d_ino, but it must not be 0 for readdir(3).
+      if (entry.attr.st_ino == 0) entry.attr.st_ino = std::hash<std::string>()(path) | 1;
+    }
+    if (!add(info.name(), entry, i + 1)) {
+      if (plus) inodes_.Forget(entry.ino, 1);
+      return absl::OkStatus();
+    }
+  }
+}
+
+void Filesystem::ReleaseDir(DirHandle* dh) { delete dh; }
+
+}  // namespace chainfs::mount

@@ -1,0 +1,150 @@
+// The POSIX side of the mount, free of the kernel interface: each call takes inode numbers
+// and names as the FUSE low-level API gives them, and answers with a struct stat or an
+// absl::Status that fuse/errors.h turns into an errno. Namespace calls go to the
+// NameServer; bytes go to FileStores:
+// - reads stream ranges from a holder with read-ahead into a per-handle buffer that is
+//   reused, failing over between holders inside FileStoreClient::Reader;
+// - writes go to a StagedFile and are uploaded (doCreate, then the chain) on flush/fsync;
+//   a failed chain is retried with a fresh doCreate, a final failure is returned and the
+//   staged file kept;
+// - open() revalidates with the NameServer (close-to-open), and tells the kernel to keep
+//   its page cache only when the version did not change since the inode's last open.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/client/filestore_client.h"
+#include "common/client/nameserver_client.h"
+#include "common/clock.h"
+#include "fuse/inode_table.h"
+#include "fuse/staging.h"
+
+namespace chainfs::mount {
+
+struct FilesystemSettings {
+  std::string cache_dir;                     // staging files go here (must exist)
+  size_t read_ahead = 8 << 20;               // bytes fetched per remote read
+  int upload_attempts = 3;                   // doCreate + chain, each with a fresh doCreate
+  uint32_t root_uid = 0;                     // owner of "/" when it has no entry of its own
+  uint32_t root_gid = 0;
+};
+
+// An open file (fuse_file_info::fh).
+struct FileHandle {
+  uint64_t ino = 0;
+  bool writer = false;
+  std::shared_ptr<StagedFile> staged;  // set when the inode is being written
+  // Remote reads.
+  std::string path;
+  v1::DoReadReply file;
+  std::unique_ptr<FileStoreClient::Reader> reader;
+  std::unique_ptr<char[]> buffer;
+  size_t buffer_capacity = 0;
+  int64_t buffer_offset = 0;
+  size_t buffer_length = 0;
+  std::mutex mu;
+};
+
+// An open directory (fuse_file_info::fh): entries fetched page by page as readdir advances.
+struct DirHandle {
+  std::string path;
+  std::vector<v1::FileInfo> entries;
+  bool more = true;
+  std::mutex mu;
+};
+
+struct Entry {
+  uint64_t ino = 0;
+  struct stat attr = {};
+};
+
+class Filesystem {
+ public:
+  Filesystem(NameServerClient* nameserver, FileStoreClient* filestores, Clock* clock,
+             FilesystemSettings settings);
+
+  InodeTable& inodes() { return inodes_; }
+  // Tells the kernel to drop its cached attributes of an inode (set once the session
+  // exists); open() calls it when the version changed, so a stale size cannot clip reads.
+  void SetAttributeInvalidator(std::function<void(uint64_t ino)> invalidate) {
+    invalidate_attributes_ = std::move(invalidate);
+  }
+
+  absl::StatusOr<Entry> Lookup(uint64_t parent, const std::string& name);
+  absl::StatusOr<struct stat> GetAttr(uint64_t ino);
+  // `to_set` holds FUSE_SET_ATTR_* bits; `fh` is the handle for ftruncate/futimens, or null.
+  absl::StatusOr<struct stat> SetAttr(uint64_t ino, const struct stat& attr, int to_set,
+                                      FileHandle* fh);
+  absl::StatusOr<Entry> Mkdir(uint64_t parent, const std::string& name, mode_t mode, uid_t uid,
+                              gid_t gid);
+  absl::StatusOr<Entry> Symlink(const std::string& target, uint64_t parent,
+                                const std::string& name, uid_t uid, gid_t gid);
+  absl::StatusOr<std::string> ReadLink(uint64_t ino);
+  absl::Status Unlink(uint64_t parent, const std::string& name);
+  absl::Status Rmdir(uint64_t parent, const std::string& name);
+  absl::Status Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                      const std::string& new_name, unsigned int flags);
+  absl::StatusOr<struct statvfs> StatFs();
+
+  // Opens a file; keep_cache says whether the kernel may keep cached pages.
+  absl::StatusOr<FileHandle*> Open(uint64_t ino, int flags, bool* keep_cache);
+  absl::StatusOr<std::pair<Entry, FileHandle*>> Create(uint64_t parent, const std::string& name,
+                                                       mode_t mode, int flags, uid_t uid,
+                                                       gid_t gid);
+  // Calls `reply` with the bytes (valid only during the call).
+  absl::Status Read(FileHandle* fh, size_t size, int64_t offset,
+                    const std::function<void(const char*, size_t)>& reply);
+  absl::StatusOr<size_t> Write(FileHandle* fh, const char* data, size_t size, int64_t offset);
+  // Uploads the staged content when it changed; close() and fsync() return this.
+  absl::Status Flush(FileHandle* fh);
+  void Release(FileHandle* fh);
+
+  absl::StatusOr<DirHandle*> OpenDir(uint64_t ino);
+  // Calls `add(entry, next_offset)` from `offset` on until it returns false. With `plus`,
+  // every entry added counts a lookup (`add` returning false undoes it).
+  absl::Status ReadDir(DirHandle* dh, int64_t offset, bool plus,
+                       const std::function<bool(const std::string& name, const Entry& entry,
+                                                int64_t next_offset)>& add);
+  void ReleaseDir(DirHandle* dh);
+
+  // Attributes of a namespace entry as the kernel wants them.
+  static struct stat ToStat(uint64_t ino, const v1::FileInfo& info);
+
+ private:
+  absl::StatusOr<std::string> PathOf(uint64_t ino) const;
+  absl::StatusOr<v1::FileInfo> StatPath(const std::string& path);
+  struct stat StagedStat(uint64_t ino, StagedFile& staged);
+  // doCreate + chain upload with retries; content from a staged file or a string.
+  absl::StatusOr<int64_t> Upload(const std::string& path, v1::Kind kind,
+                                 const v1::Attributes& attributes, bool exclusive,
+                                 StagedFile* staged, const std::string& content);
+  absl::Status UploadStaged(uint64_t ino, StagedFile& staged);
+  absl::StatusOr<std::unique_ptr<StagedFile>> NewStaged(const v1::Attributes& attributes);
+  // A staging file holding the current remote content of `path`.
+  absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);
+  absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
+                                     const v1::Attributes& attributes,
+                                     const std::string& content);
+  v1::Attributes NewAttributes(mode_t mode, uid_t uid, gid_t gid) const;
+
+  NameServerClient* const nameserver_;
+  FileStoreClient* const filestores_;
+  Clock* const clock_;
+  const FilesystemSettings settings_;
+  const int64_t start_ns_;
+  InodeTable inodes_;
+  std::function<void(uint64_t)> invalidate_attributes_;
+  std::mutex open_mu_;  // serializes creating an inode's staging
+  std::mutex staged_name_mu_;
+  uint64_t staged_seq_ = 0;
+};
+
+}  // namespace chainfs::mount

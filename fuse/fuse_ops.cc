@@ -1,0 +1,311 @@
+#include "fuse/fuse_ops.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "common/log.h"
+#include "fuse/errors.h"
+
+namespace chainfs::mount {
+
+namespace {
+
+constexpr unsigned kMaxWrite = 1 << 20;
+
+MountContext* Ctx(fuse_req_t req) { return static_cast<MountContext*>(fuse_req_userdata(req)); }
+Filesystem* Fs(fuse_req_t req) { return Ctx(req)->fs; }
+FileHandle* Fh(fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi->fh); }
+DirHandle* Dh(fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
+
+int ReplyError(fuse_req_t req, const absl::Status& status, const char* op) {
+  int err = ErrnoFromStatus(status);
+  if (err == EIO) Logger("mount")->warn("{}: {}", op, std::string(status.message()));
+  return fuse_reply_err(req, err);
+}
+
+fuse_entry_param ToEntryParam(fuse_req_t req, const Entry& entry) {
+  fuse_entry_param e = {};
+  e.ino = entry.ino;
+  e.attr = entry.attr;
+  e.attr_timeout = Ctx(req)->attr_timeout;
+  e.entry_timeout = Ctx(req)->entry_timeout;
+  return e;
+}
+
+void ReplyEntry(fuse_req_t req, const absl::StatusOr<Entry>& entry, const char* op) {
+  if (!entry.ok()) {
+    ReplyError(req, entry.status(), op);
+    return;
+  }
+  fuse_entry_param e = ToEntryParam(req, *entry);
+  if (fuse_reply_entry(req, &e) != 0) Fs(req)->inodes().Forget(entry->ino, 1);
+}
+
+void Init(void* userdata, fuse_conn_info* conn) {
+  (void)userdata;
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  if (conn->capable & FUSE_CAP_READDIRPLUS) {
+    conn->want |= FUSE_CAP_READDIRPLUS;
+    conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;  // ls -l on big directories: one round trip
+  }
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // Locks stay local to this machine: the kernel handles them.
+  conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  conn->max_write = kMaxWrite;
+  Logger("mount")->debug("kernel connection: max_write {} max_readahead {}", conn->max_write,
+                         conn->max_readahead);
+}
+
+void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyEntry(req, Fs(req)->Lookup(parent, name), "lookup");
+}
+
+void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Fs(req)->inodes().Forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) Fs(req)->inodes().Forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
+  auto attr = Fs(req)->GetAttr(ino);
+  if (!attr.ok()) {
+    ReplyError(req, attr.status(), "getattr");
+    return;
+  }
+  fuse_reply_attr(req, &*attr, Ctx(req)->attr_timeout);
+}
+
+void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  auto result = Fs(req)->SetAttr(ino, *attr, to_set, fi ? Fh(fi) : nullptr);
+  if (!result.ok()) {
+    ReplyError(req, result.status(), "setattr");
+    return;
+  }
+  fuse_reply_attr(req, &*result, Ctx(req)->attr_timeout);
+}
+
+void ReadLink(fuse_req_t req, fuse_ino_t ino) {
+  auto target = Fs(req)->ReadLink(ino);
+  if (!target.ok()) {
+    ReplyError(req, target.status(), "readlink");
+    return;
+  }
+  fuse_reply_readlink(req, target->c_str());
+}
+
+void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t /*rdev*/) {
+  if (!S_ISREG(mode)) {
+    Logger("mount")->info("mknod of {}: only regular files are supported", name);
+    fuse_reply_err(req, ENOTSUP);
+    return;
+  }
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  auto created = Fs(req)->Create(parent, name, mode, O_WRONLY | O_EXCL, ctx->uid, ctx->gid);
+  if (!created.ok()) {
+    ReplyError(req, created.status(), "mknod");
+    return;
+  }
+  absl::Status stored = Fs(req)->Flush(created->second);
+  Fs(req)->Release(created->second);
+  if (!stored.ok()) {
+    Fs(req)->inodes().Forget(created->first.ino, 1);
+    ReplyError(req, stored, "mknod");
+    return;
+  }
+  ReplyEntry(req, created->first, "mknod");
+}
+
+void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  ReplyEntry(req, Fs(req)->Mkdir(parent, name, mode, ctx->uid, ctx->gid), "mkdir");
+}
+
+void Symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  ReplyEntry(req, Fs(req)->Symlink(link, parent, name, ctx->uid, ctx->gid), "symlink");
+}
+
+void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyError(req, Fs(req)->Unlink(parent, name), "unlink");
+}
+
+void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  ReplyError(req, Fs(req)->Rmdir(parent, name), "rmdir");
+}
+
+void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+            const char* newname, unsigned int flags) {
+  ReplyError(req, Fs(req)->Rename(parent, name, newparent, newname, flags), "rename");
+}
+
+void Link(fuse_req_t req, fuse_ino_t /*ino*/, fuse_ino_t /*newparent*/, const char* newname) {
+  Logger("mount")->info("hard link {} refused: chainfs has no hard links", newname);
+  fuse_reply_err(req, EPERM);
+}
+
+void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  bool keep_cache = false;
+  auto fh = Fs(req)->Open(ino, fi->flags, &keep_cache);
+  if (!fh.ok()) {
+    ReplyError(req, fh.status(), "open");
+    return;
+  }
+  fi->fh = reinterpret_cast<uint64_t>(*fh);
+  fi->keep_cache = keep_cache;
+  if (fuse_reply_open(req, fi) != 0) Fs(req)->Release(*fh);
+}
+
+void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+            fuse_file_info* fi) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  auto created = Fs(req)->Create(parent, name, mode, fi->flags, ctx->uid, ctx->gid);
+  if (!created.ok()) {
+    ReplyError(req, created.status(), "create");
+    return;
+  }
+  fi->fh = reinterpret_cast<uint64_t>(created->second);
+  fuse_entry_param e = ToEntryParam(req, created->first);
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    Fs(req)->Release(created->second);
+    Fs(req)->inodes().Forget(created->first.ino, 1);
+  }
+}
+
+void Read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
+  absl::Status status = Fs(req)->Read(Fh(fi), size, off, [req](const char* data, size_t n) {
+    fuse_reply_buf(req, data, n);
+  });
+  if (!status.ok()) ReplyError(req, status, "read");
+}
+
+void Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t off,
+           fuse_file_info* fi) {
+  auto written = Fs(req)->Write(Fh(fi), buf, size, off);
+  if (!written.ok()) {
+    ReplyError(req, written.status(), "write");
+    return;
+  }
+  fuse_reply_write(req, *written);
+}
+
+void Flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+  ReplyError(req, Fs(req)->Flush(Fh(fi)), "flush");
+}
+
+void Release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+  Fs(req)->Release(Fh(fi));
+  fuse_reply_err(req, 0);
+}
+
+void Fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* fi) {
+  ReplyError(req, Fs(req)->Flush(Fh(fi)), "fsync");
+}
+
+void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto dh = Fs(req)->OpenDir(ino);
+  if (!dh.ok()) {
+    ReplyError(req, dh.status(), "opendir");
+    return;
+  }
+  fi->fh = reinterpret_cast<uint64_t>(*dh);
+  if (fuse_reply_open(req, fi) != 0) Fs(req)->ReleaseDir(*dh);
+}
+
+void ReadDirCommon(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
+  std::unique_ptr<char[]> buf(new char[size]);
+  size_t used = 0;
+  absl::Status status = Fs(req)->ReadDir(
+      Dh(fi), offset, plus, [&](const std::string& name, const Entry& entry, int64_t next) {
+        size_t n;
+        if (plus) {
+          fuse_entry_param e = ToEntryParam(req, entry);
+          n = fuse_add_direntry_plus(req, buf.get() + used, size - used, name.c_str(), &e, next);
+        } else {
+          n = fuse_add_direntry(req, buf.get() + used, size - used, name.c_str(), &entry.attr,
+                                next);
+        }
+        if (n > size - used) return false;
+        used += n;
+        return true;
+      });
+  if (!status.ok() && used == 0) {
+    ReplyError(req, status, "readdir");
+    return;
+  }
+  fuse_reply_buf(req, buf.get(), used);
+}
+
+void ReadDir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirCommon(req, size, off, fi, false);
+}
+
+void ReadDirPlus(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off,
+                 fuse_file_info* fi) {
+  ReadDirCommon(req, size, off, fi, true);
+}
+
+void ReleaseDir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+  Fs(req)->ReleaseDir(Dh(fi));
+  fuse_reply_err(req, 0);
+}
+
+void FsyncDir(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* /*fi*/) {
+  fuse_reply_err(req, 0);  // directory changes are stored before their call returns
+}
+
+void StatFs(fuse_req_t req, fuse_ino_t /*ino*/) {
+  auto st = Fs(req)->StatFs();
+  if (!st.ok()) {
+    ReplyError(req, st.status(), "statfs");
+    return;
+  }
+  fuse_reply_statfs(req, &*st);
+}
+
+fuse_lowlevel_ops MakeOperations() {
+  fuse_lowlevel_ops ops = {};
+  ops.init = Init;
+  ops.lookup = Lookup;
+  ops.forget = Forget;
+  ops.forget_multi = ForgetMulti;
+  ops.getattr = GetAttr;
+  ops.setattr = SetAttr;
+  ops.readlink = ReadLink;
+  ops.mknod = MkNod;
+  ops.mkdir = MkDir;
+  ops.symlink = Symlink;
+  ops.unlink = Unlink;
+  ops.rmdir = RmDir;
+  ops.rename = Rename;
+  ops.link = Link;
+  ops.open = Open;
+  ops.create = Create;
+  ops.read = Read;
+  ops.write = Write;
+  ops.flush = Flush;
+  ops.release = Release;
+  ops.fsync = Fsync;
+  ops.opendir = OpenDir;
+  ops.readdir = ReadDir;
+  ops.readdirplus = ReadDirPlus;
+  ops.releasedir = ReleaseDir;
+  ops.fsyncdir = FsyncDir;
+  ops.statfs = StatFs;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& Operations() {
+  static const fuse_lowlevel_ops ops = MakeOperations();
+  return ops;
+}
+
+}  // namespace chainfs::mount

@@ -1,0 +1,21 @@
+// The libfuse low-level operations table over a Filesystem: each handler calls into the
+// Filesystem and answers with exactly one fuse_reply_*.
+#pragma once
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include "fuse/filesystem.h"
+
+namespace chainfs::mount {
+
+// The session's userdata.
+struct MountContext {
+  Filesystem* fs = nullptr;
+  double attr_timeout = 1.0;   // seconds
+  double entry_timeout = 1.0;  // seconds
+};
+
+const fuse_lowlevel_ops& Operations();
+
+}  // namespace chainfs::mount

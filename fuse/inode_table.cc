@@ -1,0 +1,146 @@
+#include "fuse/inode_table.h"
+
+#include <cerrno>
+#include <vector>
+
+#include "common/names.h"
+#include "fuse/errors.h"
+#include "fuse/staging.h"
+
+namespace chainfs::mount {
+
+absl::StatusOr<std::string> ChildPath(const std::string& parent, const std::string& name) {
+  if (name.size() > kMaxComponentBytes) return ErrnoError(ENAMETOOLONG, "name over 255 bytes");
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    return ErrnoError(EINVAL, "invalid name");
+  }
+  std::string path = JoinName(parent, name);
+  if (path.size() > kMaxNameBytes) return ErrnoError(ENAMETOOLONG, "path over 4096 bytes");
+  return path;
+}
+
+InodeTable::InodeTable() {
+  inodes_[kRootInode].path = "/";
+  inodes_[kRootInode].lookups = 1;
+  by_path_["/"] = kRootInode;
+}
+
+uint64_t InodeTable::Ref(const std::string& path) {
+  std::lock_guard lock(mu_);
+  auto it = by_path_.find(path);
+  if (it != by_path_.end()) {
+    ++inodes_[it->second].lookups;
+    return it->second;
+  }
+  uint64_t ino = next_ino_++;
+  Inode& inode = inodes_[ino];
+  inode.path = path;
+  inode.lookups = 1;
+  by_path_[path] = ino;
+  return ino;
+}
+
+void InodeTable::Forget(uint64_t ino, uint64_t n) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || ino == kRootInode) return;
+  Inode& inode = it->second;
+  inode.lookups = n >= inode.lookups ? 0 : inode.lookups - n;
+  if (inode.lookups > 0) return;
+  if (!inode.path.empty()) {
+    auto p = by_path_.find(inode.path);
+    if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
+  }
+  inodes_.erase(it);
+}
+
+std::optional<std::string> InodeTable::Path(uint64_t ino) const {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || it->second.path.empty()) return std::nullopt;
+  return it->second.path;
+}
+
+std::optional<uint64_t> InodeTable::Find(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  auto it = by_path_.find(path);
+  if (it == by_path_.end()) return std::nullopt;
+  return it->second;
+}
+
+void InodeTable::DetachLocked(const std::string& path) {
+  std::vector<std::string> gone;
+  auto it = by_path_.find(path);
+  if (it != by_path_.end()) gone.push_back(path);
+  std::string prefix = path == "/" ? "/" : path + "/";
+  for (auto p = by_path_.lower_bound(prefix); p != by_path_.end() && p->first.starts_with(prefix);
+       ++p) {
+    gone.push_back(p->first);
+  }
+  for (const std::string& name : gone) {
+    uint64_t ino = by_path_[name];
+    if (ino == kRootInode) continue;
+    inodes_[ino].path.clear();
+    by_path_.erase(name);
+  }
+}
+
+void InodeTable::Rename(const std::string& from, const std::string& to) {
+  std::lock_guard lock(mu_);
+  if (from == to) return;
+  DetachLocked(to);
+  std::vector<std::pair<std::string, uint64_t>> moved;
+  auto it = by_path_.find(from);
+  if (it != by_path_.end()) moved.emplace_back(from, it->second);
+  std::string prefix = from + "/";
+  for (auto p = by_path_.lower_bound(prefix); p != by_path_.end() && p->first.starts_with(prefix);
+       ++p) {
+    moved.emplace_back(p->first, p->second);
+  }
+  for (const auto& [old_path, ino] : moved) by_path_.erase(old_path);
+  for (const auto& [old_path, ino] : moved) {
+    std::string new_path = to + old_path.substr(from.size());
+    inodes_[ino].path = new_path;
+    by_path_[new_path] = ino;
+  }
+}
+
+void InodeTable::Detach(const std::string& path) {
+  std::lock_guard lock(mu_);
+  DetachLocked(path);
+}
+
+int64_t InodeTable::ExchangeVersion(uint64_t ino, int64_t version) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return 0;
+  return std::exchange(it->second.version, version);
+}
+
+void InodeTable::SetVersion(uint64_t ino, int64_t version) { ExchangeVersion(ino, version); }
+
+std::shared_ptr<StagedFile> InodeTable::Staged(uint64_t ino) const {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  return it == inodes_.end() ? nullptr : it->second.staged;
+}
+
+void InodeTable::SetStaged(uint64_t ino, std::shared_ptr<StagedFile> staged) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  if (it != inodes_.end()) it->second.staged = std::move(staged);
+}
+
+void InodeTable::ClearStaged(uint64_t ino, const StagedFile* staged) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  if (it != inodes_.end() && it->second.staged.get() == staged) it->second.staged.reset();
+}
+
+size_t InodeTable::size() const {
+  std::lock_guard lock(mu_);
+  return inodes_.size();
+}
+
+}  // namespace chainfs::mount

@@ -1,0 +1,72 @@
+// The mount's inode table, as in libfuse's passthrough_hp: every inode the kernel knows maps
+// to a path in the chainfs namespace, with the kernel's lookup count. An inode lives until
+// the kernel forgets every lookup; rename moves paths (and everything beneath a directory)
+// to the new name; unlink detaches the path so the inode answers ENOENT. The root is inode
+// FUSE_ROOT_ID (1) and never goes away. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
+
+namespace chainfs::mount {
+
+class StagedFile;
+
+inline constexpr uint64_t kRootInode = 1;
+
+// parent + "/" + name, refusing names the kernel should never send us and names over the
+// limits (ENAMETOOLONG), before any call goes out.
+absl::StatusOr<std::string> ChildPath(const std::string& parent, const std::string& name);
+
+class InodeTable {
+ public:
+  InodeTable();
+
+  // The inode of `path` (a new one if unknown), counting one kernel lookup.
+  uint64_t Ref(const std::string& path);
+  // Drops `n` lookups; the inode is removed when none remain (never the root).
+  void Forget(uint64_t ino, uint64_t n);
+  // The current path of an inode; nullopt when unknown or detached.
+  std::optional<std::string> Path(uint64_t ino) const;
+  // The inode of a path, without counting a lookup.
+  std::optional<uint64_t> Find(const std::string& path) const;
+  // `from` and everything beneath it now live under `to`; whatever was at `to` is detached.
+  void Rename(const std::string& from, const std::string& to);
+  // The path and everything beneath it no longer exist (unlink, rmdir).
+  void Detach(const std::string& path);
+
+  // The version last opened through this inode; returns the previous one.
+  int64_t ExchangeVersion(uint64_t ino, int64_t version);
+  void SetVersion(uint64_t ino, int64_t version);
+
+  // The staging file of an inode being written (nullptr when none).
+  std::shared_ptr<StagedFile> Staged(uint64_t ino) const;
+  void SetStaged(uint64_t ino, std::shared_ptr<StagedFile> staged);
+  // Clears the staging only if it still is `staged`.
+  void ClearStaged(uint64_t ino, const StagedFile* staged);
+
+  size_t size() const;
+
+ private:
+  struct Inode {
+    std::string path;  // "" when detached
+    uint64_t lookups = 0;
+    int64_t version = 0;
+    std::shared_ptr<StagedFile> staged;
+  };
+  void DetachLocked(const std::string& path);
+
+  mutable std::mutex mu_;
+  uint64_t next_ino_ = kRootInode + 1;
+  std::unordered_map<uint64_t, Inode> inodes_;
+  std::map<std::string, uint64_t> by_path_;  // ordered: a directory's subtree is a range
+};
+
+}  // namespace chainfs::mount

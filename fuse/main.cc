@@ -1,0 +1,61 @@
+// chainfs-mount: mounts chainfs at a directory. Also run by mount(8) as mount.chainfs (and
+// mount.fuse.chainfs), which calls `mount.chainfs ZK-SPEC MOUNTPOINT [-o OPTIONS]`.
+#include <CLI/CLI.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/settings.h"
+#include "fuse/mount.h"
+
+namespace {
+
+int Usage(const std::string& message) {
+  fprintf(stderr, "chainfs-mount: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  chainfs::mount::MountOptions options;
+  CLI::App app{"chainfs-mount: mount chainfs at a directory"};
+  std::vector<std::string> positionals;
+  std::vector<std::string> opts;
+  app.add_option("--zk", options.zk, "ZooKeeper HOST:PORT[,HOST:PORT...]/CHROOT");
+  app.add_option("source_and_mountpoint", positionals, "[ZK-SPEC] MOUNTPOINT")->required();
+  app.add_option("-o", opts, "mount options (comma separated)");
+  app.add_flag("-f,--foreground", options.foreground, "stay in the foreground");
+  app.add_flag("-d,--debug", options.debug, "trace FUSE requests (implies -f)");
+  bool ignored = false;
+  app.add_flag("-n,-s,-v", ignored, "ignored (mount(8) helper flags)");
+  app.add_option("--cache-dir", options.cache_dir, "where staged writes are kept");
+  chainfs::AddDurationOption(app, "--attr-timeout", options.attr_timeout,
+                             "how long the kernel caches attributes");
+  chainfs::AddDurationOption(app, "--entry-timeout", options.entry_timeout,
+                             "how long the kernel caches names");
+  chainfs::AddDurationOption(app, "--connect-timeout", options.connect_timeout,
+                             "give up when ZooKeeper does not answer within this");
+  chainfs::AddDurationOption(app, "--session-timeout", options.session_timeout,
+                             "ZooKeeper session timeout");
+  chainfs::AddDurationOption(app, "--call-timeout", options.call_timeout,
+                             "per NameServer call, retries and failover included");
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error");
+  CLI11_PARSE(app, argc, argv);
+
+  if (positionals.size() == 2) {
+    options.zk = positionals[0];
+  } else if (positionals.size() != 1) {
+    return Usage("expected [ZK-SPEC] MOUNTPOINT");
+  }
+  options.mountpoint = positionals.back();
+  for (const std::string& o : opts) {
+    if (auto st = chainfs::mount::ApplyMountOptions(o, &options); !st.ok()) {
+      return Usage(std::string(st.message()));
+    }
+  }
+  if (options.zk.empty()) return Usage("--zk HOST:PORT/CHROOT is required");
+  if (options.debug) options.foreground = true;
+  return chainfs::mount::RunMount(options);
+}

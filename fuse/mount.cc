@@ -1,0 +1,229 @@
+#include "fuse/mount.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "common/client/filestore_client.h"
+#include "common/client/nameserver_client.h"
+#include "common/log.h"
+#include "common/settings.h"
+#include "common/zk/zookeeper.h"
+#include "fuse/filesystem.h"
+#include "fuse/fuse_ops.h"
+
+namespace chainfs::mount {
+
+namespace {
+
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+void Fail(const std::string& message) { fmt::print(stderr, "chainfs-mount: {}\n", message); }
+
+// The base of the staging directory: --cache-dir, else /var/cache/chainfs when we may write
+// there, else the temp directory.
+std::string CacheBase(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  if (::mkdir("/var/cache/chainfs", 0700) == 0 || errno == EEXIST) {
+    if (::access("/var/cache/chainfs", W_OK) == 0) return "/var/cache/chainfs";
+  }
+  const char* tmp = ::getenv("TMPDIR");
+  return tmp && *tmp ? tmp : "/tmp";
+}
+
+// Tells the waiting parent how mounting went (background mode); a no-op in the foreground.
+class Readiness {
+ public:
+  explicit Readiness(int fd) : fd_(fd) {}
+  void Report(int code) {
+    if (fd_ < 0) return;
+    unsigned char byte = code;
+    if (::write(fd_, &byte, 1) != 1) {
+      // The parent is gone; nothing to tell.
+    }
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::string& cache_dir,
+          Readiness& readiness) {
+  auto log = Logger("mount");
+  auto zk = zk::NewZooKeeper(zk_address, options.session_timeout);
+  if (!zk.ok()) {
+    Fail(fmt::format("cannot use ZooKeeper {}: {}", options.zk, std::string(zk.status().message())));
+    return 1;
+  }
+  if (absl::Status st = (*zk)->WaitConnected(options.connect_timeout); !st.ok()) {
+    Fail(fmt::format("ZooKeeper {} unreachable within {}", options.zk,
+                     FormatDuration(options.connect_timeout)));
+    return 1;
+  }
+  NameServerClientSettings ns_settings;
+  ns_settings.call_timeout = options.call_timeout;
+  NameServerClient nameserver(zk->get(), ns_settings);
+  FileStoreClient filestores;
+  FilesystemSettings fs_settings;
+  fs_settings.cache_dir = cache_dir;
+  fs_settings.root_uid = ::getuid();
+  fs_settings.root_gid = ::getgid();
+  Filesystem filesystem(&nameserver, &filestores, SystemClock::Get(), fs_settings);
+  MountContext context{.fs = &filesystem,
+                       .attr_timeout = Seconds(options.attr_timeout),
+                       .entry_timeout = Seconds(options.entry_timeout)};
+
+  std::string fuse_opts = "fsname=chainfs,subtype=chainfs,default_permissions";
+  for (const std::string& o : options.fuse_options) fuse_opts += "," + o;
+  std::vector<std::string> argv_strings = {"chainfs-mount", "-o", fuse_opts};
+  if (options.debug) argv_strings.push_back("-d");
+  std::vector<char*> argv;
+  for (std::string& s : argv_strings) argv.push_back(s.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_session* se =
+      fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), &context);
+  if (se == nullptr) {
+    Fail(fmt::format("bad mount options: {}", fuse_opts));
+    return 1;
+  }
+  filesystem.SetAttributeInvalidator([se](uint64_t ino) {
+    // A negative offset invalidates only the attributes: safe inside a request handler.
+    fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+  });
+  int code = 1;
+  if (fuse_set_signal_handlers(se) != 0) {
+    Fail("cannot install signal handlers");
+  } else if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
+    Fail(fmt::format("cannot mount on {} (see the message above; a user needs user_allow_other "
+                     "in /etc/fuse.conf for allow_other)",
+                     options.mountpoint));
+    fuse_remove_signal_handlers(se);
+  } else {
+    log->info("mounted chainfs {} on {} (staging in {})", options.zk, options.mountpoint,
+              cache_dir);
+    readiness.Report(0);
+    if (!options.foreground) {
+      int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        ::dup2(null, STDIN_FILENO);
+        ::dup2(null, STDOUT_FILENO);
+        if (::isatty(STDERR_FILENO)) ::dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO) ::close(null);
+      }
+    }
+    fuse_loop_config config = {.clone_fd = 0, .max_idle_threads = 16};
+    code = fuse_session_loop_mt(se, &config) == 0 ? 0 : 1;
+    fuse_session_unmount(se);
+    fuse_remove_signal_handlers(se);
+    log->info("unmounted {}", options.mountpoint);
+  }
+  fuse_session_destroy(se);
+  fuse_opt_free_args(&args);
+  return code;
+}
+
+}  // namespace
+
+absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    std::string key = item.substr(0, item.find('='));
+    std::string value = item.find('=') == std::string::npos ? "" : item.substr(item.find('=') + 1);
+    auto duration = [&](Duration* out) -> absl::Status {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return absl::InvalidArgumentError(fmt::format("bad {}: {}", key, value));
+      *out = *d;
+      return absl::OkStatus();
+    };
+    if (key == "zk") {
+      options->zk = value;
+    } else if (key == "cache_dir") {
+      options->cache_dir = value;
+    } else if (key == "log_level") {
+      options->log_level = value;
+    } else if (key == "attr_timeout") {
+      if (auto st = duration(&options->attr_timeout); !st.ok()) return st;
+    } else if (key == "entry_timeout") {
+      if (auto st = duration(&options->entry_timeout); !st.ok()) return st;
+    } else if (key == "defaults" || key == "_netdev" || key == "auto" || key == "noauto" ||
+               key == "nofail" || key == "user" || key == "users" || key == "nouser" ||
+               key == "comment" || key.starts_with("x-")) {
+      continue;
+    } else {
+      options->fuse_options.push_back(item);
+    }
+  }
+  return absl::OkStatus();
+}
+
+int RunMount(const MountOptions& options) {
+  SetLogLevel(options.log_level);
+  struct stat st;
+  if (::stat(options.mountpoint.c_str(), &st) != 0) {
+    Fail(fmt::format("cannot mount on {}: {}", options.mountpoint, std::strerror(errno)));
+    return 1;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    Fail(fmt::format("cannot mount on {}: not a directory", options.mountpoint));
+    return 1;
+  }
+  auto zk_address = ParseZkAddress(options.zk);
+  if (!zk_address.ok()) {
+    Fail(fmt::format("bad --zk {}: {}", options.zk, std::string(zk_address.status().message())));
+    return 2;
+  }
+  std::string base = CacheBase(options.cache_dir);
+  if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST) {
+    Fail(fmt::format("cannot create cache directory {}: {}", base, std::strerror(errno)));
+    return 1;
+  }
+  std::string cache_template = base + "/chainfs-mount-XXXXXX";
+  if (::mkdtemp(cache_template.data()) == nullptr) {
+    Fail(fmt::format("cannot create a staging directory in {}: {}", base, std::strerror(errno)));
+    return 1;
+  }
+  const std::string cache_dir = cache_template;
+
+  int ready_fd = -1;
+  if (!options.foreground) {
+    // Fork before any thread exists (ZooKeeper and gRPC start threads); the parent returns
+    // the child's verdict once the mount serves or failed.
+    int fds[2];
+    if (::pipe(fds) != 0) {
+      Fail(fmt::format("pipe: {}", std::strerror(errno)));
+      return 1;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      Fail(fmt::format("fork: {}", std::strerror(errno)));
+      return 1;
+    }
+    if (pid > 0) {
+      ::close(fds[1]);
+      unsigned char byte = 1;
+      if (::read(fds[0], &byte, 1) != 1) byte = 1;
+      return byte;
+    }
+    ::close(fds[0]);
+    ::setsid();
+    ready_fd = fds[1];
+  }
+  Readiness readiness(ready_fd);
+  int code = Serve(options, *zk_address, cache_dir, readiness);
+  readiness.Report(code);
+  // Kept staged files (failed uploads) keep the directory; an empty one goes.
+  ::rmdir(cache_dir.c_str());
+  return code;
+}
+
+}  // namespace chainfs::mount

@@ -1,0 +1,39 @@
+// Mounting chainfs: the settings of chainfs-mount (also run as mount.chainfs by mount(8)),
+// the "-o" option parsing they share, and RunMount, which connects to ZooKeeper, mounts,
+// serves until unmounted and cleans up.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+
+namespace chainfs::mount {
+
+struct MountOptions {
+  std::string zk;          // HOST:PORT[,...]/CHROOT
+  std::string mountpoint;
+  std::vector<std::string> fuse_options;  // passed to libfuse ("allow_other", "ro", ...)
+  bool foreground = false;
+  bool debug = false;                     // libfuse request tracing
+  std::string cache_dir;                  // "" = /var/cache/chainfs if writable, else /tmp
+  Duration attr_timeout = std::chrono::seconds(1);
+  Duration entry_timeout = std::chrono::seconds(1);
+  Duration connect_timeout = std::chrono::seconds(10);  // ZooKeeper must answer within this
+  Duration session_timeout = std::chrono::seconds(10);
+  Duration call_timeout = std::chrono::seconds(60);     // per NameServer call, across failover
+  std::string log_level = "info";
+};
+
+// Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
+// attr_timeout=, entry_timeout=, log_level=) set fields, mount(8) bookkeeping (defaults,
+// _netdev, auto, noauto, nofail, user, users, x-*, comment=) is dropped, the rest goes to
+// libfuse.
+absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);
+
+// Mounts and serves. Without `foreground` it returns in the parent once the mount serves
+// (or failed), and the child serves in the background. Returns the exit code.
+int RunMount(const MountOptions& options);
+
+}  // namespace chainfs::mount

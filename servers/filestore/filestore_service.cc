@@ -1,0 +1,407 @@
+#include "servers/filestore/filestore_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "common/names.h"
+#include "common/settings.h"
+#include "common/status.h"
+
+namespace chainfs::filestore {
+namespace {
+
+constexpr int kMaxChain = 16;
+constexpr size_t kListBatchBytes = 1 << 20;
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto log = Logger("filestore");
+  return log;
+}
+
+absl::Status ValidateAddress(const std::string& address) {
+  auto split = SplitHostPort(address);
+  if (!split.ok()) {
+    return absl::InvalidArgumentError(fmt::format("bad FileStore address: {}",
+                                                  std::string(split.status().message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateVersion(int64_t version) {
+  if (version <= 0) return absl::InvalidArgumentError(fmt::format("bad version {}", version));
+  return absl::OkStatus();
+}
+
+absl::Status Annotate(const absl::Status& st, const std::string& what) {
+  return absl::Status(st.code(), fmt::format("{}: {}", what, std::string(st.message())));
+}
+
+// Cancels an unfinished downstream Create, so the rest of the chain commits nothing.
+struct Downstream {
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientWriter<v1::CreateRequest>> writer;
+  v1::CreateReply reply;
+  std::string address;
+  bool finished = false;
+
+  ~Downstream() {
+    if (writer && !finished) {
+      ctx->TryCancel();
+      writer->Finish();
+    }
+  }
+  // The downstream status after a failed Write or at the end.
+  absl::Status Finish() {
+    finished = true;
+    grpc::Status st = writer->Finish();
+    if (st.ok()) return absl::OkStatus();
+    return Annotate(FromGrpc(st), fmt::format("downstream {}", address));
+  }
+  // The downstream status after a failed Write: never OK.
+  absl::Status Broken() {
+    absl::Status st = Finish();
+    if (st.ok()) return absl::UnavailableError(fmt::format("downstream {}: stream broke", address));
+    return st;
+  }
+};
+
+}  // namespace
+
+class FileStoreService::StreamSlot {
+ public:
+  StreamSlot(std::atomic<int>* count, int max) : count_(count) { ok_ = ++*count_ <= max; }
+  ~StreamSlot() { --*count_; }
+  bool ok() const { return ok_; }
+
+ private:
+  std::atomic<int>* count_;
+  bool ok_;
+};
+
+FileStoreService::FileStoreService(ObjectStore* store, FileStoreClient* client, Reporter* reporter,
+                                   FileStoreSettings settings)
+    : store_(store), client_(client), settings_(std::move(settings)), reporter_(reporter) {}
+
+void FileStoreService::SetSelf(const std::string& self, Reporter* reporter) {
+  std::lock_guard lock(mu_);
+  settings_.self = self;
+  reporter_ = reporter;
+}
+
+std::string FileStoreService::self() const {
+  std::lock_guard lock(mu_);
+  return settings_.self;
+}
+
+Reporter* FileStoreService::reporter() const {
+  std::lock_guard lock(mu_);
+  return reporter_;
+}
+
+void FileStoreService::Report(const v1::FileInfo& file) {
+  if (Reporter* r = reporter()) r->Report(file);
+}
+
+void FileStoreService::Corrupt(const std::string& name, int64_t version, const absl::Status& st) {
+  Log()->error("corrupt replica {}@{}: {}", name, version, std::string(st.message()));
+  store_->DropCorrupt(name, version);
+  if (Reporter* r = reporter()) r->ReportBadReplica(name, version);
+}
+
+// ---------------------------------------------------------------------------------------
+// Create
+
+grpc::Status FileStoreService::Create(grpc::ServerContext* ctx,
+                                      grpc::ServerReader<v1::CreateRequest>* reader,
+                                      v1::CreateReply* reply) {
+  StreamSlot slot(&streams_, settings_.max_streams);
+  if (!slot.ok()) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
+  }
+  auto result = DoCreate(ctx, reader);
+  if (!result.ok()) {
+    Log()->info("create from {} failed: {}", ctx->peer(), std::string(result.status().message()));
+    return ToGrpc(result.status());
+  }
+  *reply = std::move(*result);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
+    grpc::ServerContext* ctx, grpc::ServerReader<v1::CreateRequest>* reader) {
+  v1::CreateRequest req;
+  if (!reader->Read(&req)) return absl::CancelledError("create stream ended before its header");
+  if (!req.has_header()) return absl::InvalidArgumentError("create must start with a header");
+  const v1::CreateHeader header = req.header();
+  v1::FileInfo file = header.file();
+  CHAINFS_RETURN_IF_ERROR(ValidateName(file.name()));
+  CHAINFS_RETURN_IF_ERROR(ValidateVersion(file.version()));
+  if (!v1::Kind_IsValid(file.kind())) return absl::InvalidArgumentError("bad kind");
+  if (header.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
+  if (header.chain_size() > kMaxChain) return absl::InvalidArgumentError("chain is too long");
+  for (const std::string& address : header.chain()) {
+    CHAINFS_RETURN_IF_ERROR(ValidateAddress(address));
+    if (address == self()) {
+      return absl::InvalidArgumentError("chain names this FileStore twice");
+    }
+  }
+  const std::string what = fmt::format("create {}@{}", file.name(), file.version());
+  CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(file, header.expected_size()));
+
+  Downstream down;
+  if (header.chain_size() > 0) {
+    down.address = header.chain(0);
+    down.ctx = grpc::ClientContext::FromServerContext(*ctx);
+    auto limit = std::chrono::system_clock::now() +
+                 std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                     settings_.stream_timeout);
+    if (ctx->deadline() > limit) down.ctx->set_deadline(limit);
+    down.writer = client_->Stub(down.address)->Create(down.ctx.get(), &down.reply);
+    v1::CreateHeader* next = req.mutable_header();
+    next->mutable_chain()->DeleteSubrange(0, 1);
+    if (!down.writer->Write(req)) return down.Broken();
+  }
+
+  bool closed = false;
+  while (!closed && reader->Read(&req)) {
+    switch (req.part_case()) {
+      case v1::CreateRequest::kData:
+        if (req.data().size() > kMaxChunkBytes) {
+          return absl::InvalidArgumentError(
+              fmt::format("{}: chunk of {} bytes, the limit is {}", what, req.data().size(),
+                          kMaxChunkBytes));
+        }
+        // Forward first, so the next FileStore works while this one writes.
+        if (down.writer && !down.writer->Write(req)) return down.Broken();
+        CHAINFS_RETURN_IF_ERROR(writer->Append(req.data()));
+        break;
+      case v1::CreateRequest::kClose:
+        closed = true;
+        break;
+      default:
+        return absl::InvalidArgumentError(fmt::format("{}: a second header", what));
+    }
+  }
+  if (!closed) return absl::CancelledError(fmt::format("{}: stream ended before close", what));
+  const v1::CreateClose close = req.close();
+  if (close.size() != writer->size() || close.checksum() != writer->checksum()) {
+    return absl::DataLossError(fmt::format("{}: received {} bytes, the sender announced {} (or "
+                                           "the checksum differs)",
+                                           what, writer->size(), close.size()));
+  }
+  if (down.writer) {
+    if (!down.writer->Write(req)) return down.Broken();
+    down.writer->WritesDone();
+    CHAINFS_RETURN_IF_ERROR(down.Finish());
+  }
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, writer->Commit(close.size(), close.checksum()));
+  Report(info);
+  Log()->debug("committed {} ({} bytes)", what, info.size());
+  v1::CreateReply reply;
+  *reply.mutable_file() = info;
+  reply.add_committed_on(self());
+  for (const std::string& address : down.reply.committed_on()) reply.add_committed_on(address);
+  return reply;
+}
+
+// ---------------------------------------------------------------------------------------
+// Read
+
+grpc::Status FileStoreService::Read(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream) {
+  StreamSlot slot(&streams_, settings_.max_streams);
+  if (!slot.ok()) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
+  }
+  absl::Status st = DoRead(stream);
+  if (!st.ok()) Log()->info("read from {} failed: {}", ctx->peer(), std::string(st.message()));
+  return ToGrpc(st);
+}
+
+absl::Status FileStoreService::DoRead(
+    grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream) {
+  v1::ReadRequest req;
+  if (!stream->Read(&req)) return absl::OkStatus();
+  if (!req.has_open()) return absl::InvalidArgumentError("read must start with open");
+  const std::string name = req.open().name();
+  CHAINFS_RETURN_IF_ERROR(ValidateName(name));
+  if (req.open().version() < 0) return absl::InvalidArgumentError("negative version");
+  CHAINFS_ASSIGN_OR_RETURN(auto object, store_->OpenObject(name, req.open().version()));
+  const int64_t size = object->info().size();
+  v1::ReadReply reply;
+  *reply.mutable_info() = object->info();
+  if (!stream->Write(reply)) return absl::OkStatus();
+
+  // One reply, and so one data buffer, for every chunk of the stream.
+  v1::DataChunk* chunk = reply.mutable_chunk();
+  std::string* data = chunk->mutable_data();
+  while (stream->Read(&req)) {
+    if (!req.has_range()) return absl::InvalidArgumentError("expected a range after open");
+    const int64_t offset = req.range().offset();
+    const int64_t length = req.range().length();
+    if (offset < 0 || length < 0) return absl::InvalidArgumentError("negative offset or length");
+    const int64_t end = offset >= size ? offset : offset + std::min(length, size - offset);
+    int64_t pos = offset;
+    do {
+      size_t n = static_cast<size_t>(std::min<int64_t>(kMaxChunkBytes, end - pos));
+      data->resize(n);
+      if (n > 0) {
+        auto got = object->ReadAt(pos, n, data->data());
+        if (!got.ok()) {
+          if (got.status().code() == absl::StatusCode::kDataLoss) {
+            Corrupt(name, object->info().version(), got.status());
+          }
+          return got.status();
+        }
+        if (*got != n) return absl::DataLossError(fmt::format("{}: short read", name));
+      }
+      chunk->set_offset(pos);
+      pos += static_cast<int64_t>(n);
+      chunk->set_last(pos >= end);
+      if (!stream->Write(reply)) return absl::OkStatus();
+    } while (pos < end);
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+// Unary calls
+
+grpc::Status FileStoreService::Delete(grpc::ServerContext*, const v1::DeleteRequest* req,
+                                      v1::DeleteReply*) {
+  absl::Status st = ValidateName(req->name());
+  if (st.ok()) st = ValidateVersion(req->version());
+  if (!st.ok()) return ToGrpc(st);
+  auto info = store_->AddTombstone(req->name(), req->version());
+  if (!info.ok()) return ToGrpc(info.status());
+  Report(*info);
+  return grpc::Status::OK;
+}
+
+grpc::Status FileStoreService::ListFilesAndTombstones(grpc::ServerContext*,
+                                                      const v1::ListFilesAndTombstonesRequest*,
+                                                      grpc::ServerWriter<v1::FileInfoBatch>* writer) {
+  v1::FileInfoBatch batch;
+  size_t bytes = 0;
+  for (v1::FileInfo& file : store_->List()) {
+    bytes += file.ByteSizeLong();
+    *batch.add_files() = std::move(file);
+    if (bytes >= kListBatchBytes) {
+      if (!writer->Write(batch)) return grpc::Status::OK;
+      batch.Clear();
+      bytes = 0;
+    }
+  }
+  if (batch.files_size() > 0) writer->Write(batch);
+  return grpc::Status::OK;
+}
+
+grpc::Status FileStoreService::CopyFile(grpc::ServerContext*, const v1::CopyFileRequest* req,
+                                        v1::CopyFileReply* reply) {
+  StreamSlot slot(&streams_, settings_.max_streams);
+  if (!slot.ok()) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
+  }
+  auto info = DoCopy(*req);
+  if (!info.ok()) {
+    Log()->info("copy {}@{} failed: {}", req->name(), req->version(),
+                std::string(info.status().message()));
+    return ToGrpc(info.status());
+  }
+  *reply->mutable_file() = *info;
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const v1::CopyFileRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.name()));
+  if (req.version() < 0) return absl::InvalidArgumentError("negative version");
+  if (req.sources().empty()) return absl::InvalidArgumentError("copy needs a source");
+  std::vector<std::string> sources;
+  for (const std::string& address : req.sources()) {
+    CHAINFS_RETURN_IF_ERROR(ValidateAddress(address));
+    if (address != self()) sources.push_back(address);
+  }
+  if (auto held = store_->Lookup(req.name()); held && held->version() == req.version()) {
+    return *held;
+  }
+  CHAINFS_ASSIGN_OR_RETURN(auto reader, client_->OpenReader(req.name(), req.version(), sources));
+  const v1::FileInfo source = reader->info();
+  if (source.name() != req.name() || source.version() <= 0) {
+    return absl::DataLossError(fmt::format("copy {}: the source answered for {}@{}", req.name(),
+                                           source.name(), source.version()));
+  }
+  if (auto held = store_->Lookup(req.name()); held && held->version() == source.version()) {
+    return *held;
+  }
+  v1::FileInfo info;
+  if (source.tombstone()) {
+    CHAINFS_ASSIGN_OR_RETURN(info, store_->AddTombstone(source.name(), source.version()));
+  } else {
+    CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(source, source.size()));
+    std::string buf(kMaxChunkBytes, '\0');
+    int64_t offset = 0;
+    while (offset < source.size()) {
+      CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(offset, buf.size(), buf.data()));
+      if (n == 0) break;
+      CHAINFS_RETURN_IF_ERROR(writer->Append(std::string_view(buf.data(), n)));
+      offset += static_cast<int64_t>(n);
+    }
+    if (offset != source.size()) {
+      return absl::DataLossError(fmt::format("copy {}@{}: got {} of {} bytes", source.name(),
+                                             source.version(), offset, source.size()));
+    }
+    CHAINFS_ASSIGN_OR_RETURN(info, writer->Commit(writer->size(), writer->checksum()));
+  }
+  Log()->info("copied {}@{}{}", info.name(), info.version(), info.tombstone() ? " (tombstone)" : "");
+  Report(info);
+  return info;
+}
+
+grpc::Status FileStoreService::BumpVersion(grpc::ServerContext*, const v1::BumpVersionRequest* req,
+                                           v1::BumpVersionReply* reply) {
+  absl::Status st = ValidateVersion(req->new_version());
+  for (const v1::NameVersion& file : req->files()) {
+    if (st.ok()) st = ValidateName(file.name());
+  }
+  if (!st.ok()) return ToGrpc(st);
+  int64_t bumped = 0;
+  for (const v1::NameVersion& file : req->files()) {
+    int64_t stored = 0;
+    auto done = store_->Bump(file.name(), file.version(), req->new_version(), &stored);
+    if (done.ok() && *done) {
+      ++bumped;
+      if (auto info = store_->Lookup(file.name())) {
+        if (Reporter* r = reporter()) r->ReportLater(*info);
+      }
+      continue;
+    }
+    if (!done.ok()) {
+      Log()->warn("bump {}@{} failed: {}", file.name(), file.version(),
+                  std::string(done.status().message()));
+    }
+    v1::NameVersion* skipped = reply->add_skipped();
+    skipped->set_name(file.name());
+    skipped->set_version(stored);
+  }
+  reply->set_bumped(bumped);
+  Log()->info("bumped {} of {} names to version {}", bumped, req->files_size(), req->new_version());
+  return grpc::Status::OK;
+}
+
+grpc::Status FileStoreService::Clone(grpc::ServerContext*, const v1::CloneRequest* req,
+                                     v1::CloneReply* reply) {
+  absl::Status st = ValidateName(req->source().name());
+  if (st.ok()) st = ValidateVersion(req->source().version());
+  if (st.ok()) st = ValidateName(req->target().name());
+  if (st.ok()) st = ValidateVersion(req->target().version());
+  if (!st.ok()) return ToGrpc(st);
+  auto info = store_->Clone(req->source(), req->target());
+  if (!info.ok()) return ToGrpc(info.status());
+  Report(*info);
+  *reply->mutable_file() = *info;
+  return grpc::Status::OK;
+}
+
+}  // namespace chainfs::filestore

@@ -1,0 +1,69 @@
+// The FileStore gRPC service (proto/chainfs.proto): validates every request at the edge,
+// stores through the ObjectStore, forwards Create down the chain while the bytes arrive,
+// pulls copies through the FileStoreClient and reports through the Reporter.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "common/client/filestore_client.h"
+#include "common/clock.h"
+#include "proto/chainfs.grpc.pb.h"
+#include "servers/filestore/object_store.h"
+#include "servers/filestore/reporter.h"
+
+namespace chainfs::filestore {
+
+struct FileStoreSettings {
+  std::string self;                                   // advertised host:port
+  int max_streams = 64;                               // concurrent Create/Read/Copy streams
+  Duration stream_timeout = std::chrono::minutes(30);  // whole streams, downstream included
+};
+
+class FileStoreService final : public v1::FileStore::Service {
+ public:
+  // None is owned; reporter may be null.
+  FileStoreService(ObjectStore* store, FileStoreClient* client, Reporter* reporter,
+                   FileStoreSettings settings);
+
+  // Late wiring for daemons listening on port 0: the address is known once serving.
+  void SetSelf(const std::string& self, Reporter* reporter);
+
+  grpc::Status Create(grpc::ServerContext* ctx, grpc::ServerReader<v1::CreateRequest>* reader,
+                      v1::CreateReply* reply) override;
+  grpc::Status Read(grpc::ServerContext* ctx,
+                    grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream) override;
+  grpc::Status Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
+                      v1::DeleteReply* reply) override;
+  grpc::Status ListFilesAndTombstones(grpc::ServerContext* ctx,
+                                      const v1::ListFilesAndTombstonesRequest* req,
+                                      grpc::ServerWriter<v1::FileInfoBatch>* writer) override;
+  grpc::Status CopyFile(grpc::ServerContext* ctx, const v1::CopyFileRequest* req,
+                        v1::CopyFileReply* reply) override;
+  grpc::Status BumpVersion(grpc::ServerContext* ctx, const v1::BumpVersionRequest* req,
+                           v1::BumpVersionReply* reply) override;
+  grpc::Status Clone(grpc::ServerContext* ctx, const v1::CloneRequest* req,
+                     v1::CloneReply* reply) override;
+
+ private:
+  // A slot among max_streams; released when destroyed.
+  class StreamSlot;
+  absl::StatusOr<v1::CreateReply> DoCreate(grpc::ServerContext* ctx,
+                                           grpc::ServerReader<v1::CreateRequest>* reader);
+  absl::Status DoRead(grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream);
+  absl::StatusOr<v1::FileInfo> DoCopy(const v1::CopyFileRequest& req);
+  std::string self() const;
+  Reporter* reporter() const;
+  void Report(const v1::FileInfo& file);
+  void Corrupt(const std::string& name, int64_t version, const absl::Status& status);
+
+  ObjectStore* store_;
+  FileStoreClient* client_;
+  FileStoreSettings settings_;
+  mutable std::mutex mu_;
+  Reporter* reporter_;  // guarded by mu_, with settings_.self
+  std::atomic<int> streams_{0};
+};
+
+}  // namespace chainfs::filestore

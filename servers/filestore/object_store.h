@@ -1,0 +1,166 @@
+// The FileStore's object store on disk: the latest version of each name (a file or a
+// tombstone), crash-atomic commits, checksummed content.
+//
+// Layout: <dir>/objects/<2 hex>/<digest>-<version>.data and .meta, where digest is the
+// XXH3-128 of the name in hex: a name from the network never becomes part of a path.
+// Commit: data temp -> fsync -> meta temp -> fsync -> rename data -> rename meta (the
+// commit point) -> fsync dir; the older version of the name is then unlinked. Open()
+// removes temp files and data without meta, keeps the newest meta of each name and
+// rebuilds the index from the metas. <dir>/minver holds the last /minver seen.
+//
+// Version rules: a new version of a name must be above the stored latest one and not
+// below the minimum version, else FAILED_PRECONDITION "version too old".
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/checksum.h"
+#include "proto/chainfs.pb.h"
+
+namespace chainfs::filestore {
+
+inline constexpr uint32_t kBlockBytes = 64 * 1024;
+
+// What is known of one stored object; kept in memory for every object held.
+struct ObjectMeta {
+  v1::FileInfo file;
+  uint64_t checksum = 0;  // XXH3-64 of the whole content
+  uint32_t block_bytes = kBlockBytes;
+  std::vector<uint64_t> block_checksums;  // XXH3-64 of each block
+
+  std::string Serialize() const;
+  bool Parse(const std::string& bytes);
+};
+
+struct ObjectStoreOptions {
+  std::string dir;
+  int64_t capacity = 0;  // bytes of content; 0 = whatever the disk holds
+};
+
+class ObjectStore;
+
+// A file being written. Destroying it uncommitted removes everything it wrote. It must not
+// outlive its store.
+class ObjectWriter {
+ public:
+  ~ObjectWriter();
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  absl::Status Append(std::string_view data);
+  // Verifies the size and checksum the sender announced, then commits durably.
+  absl::StatusOr<v1::FileInfo> Commit(int64_t size, uint64_t checksum);
+  int64_t size() const { return size_; }
+  uint64_t checksum() const { return whole_.Digest(); }
+
+ private:
+  friend class ObjectStore;
+  ObjectWriter(ObjectStore* store, v1::FileInfo file, std::string temp_path, int fd);
+  void FinishBlock();
+
+  ObjectStore* store_;
+  v1::FileInfo file_;
+  std::string temp_path_;
+  int fd_;
+  int64_t size_ = 0;
+  int64_t reserved_ = 0;
+  StreamingChecksum whole_;
+  StreamingChecksum block_;
+  uint32_t block_fill_ = 0;
+  ObjectMeta meta_;
+};
+
+// A committed object opened for reading; it stays readable after a newer version
+// replaces it. Every byte returned was verified against its block checksum.
+class ObjectReader {
+ public:
+  ~ObjectReader();
+  ObjectReader(const ObjectReader&) = delete;
+  ObjectReader& operator=(const ObjectReader&) = delete;
+
+  const v1::FileInfo& info() const { return meta_->file; }
+  // Up to `length` bytes at `offset` into buf; 0 at or past the end. DATA_LOSS when a
+  // block does not match its checksum.
+  absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf);
+
+ private:
+  friend class ObjectStore;
+  ObjectReader(std::shared_ptr<const ObjectMeta> meta, int fd);
+  absl::Status ReadBlocks(int64_t first_block, int64_t end, char* out);
+
+  std::shared_ptr<const ObjectMeta> meta_;
+  int fd_;
+  std::string scratch_;
+};
+
+class ObjectStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<ObjectStore>> Open(const ObjectStoreOptions& options);
+  ~ObjectStore();
+
+  // Starts a new version of file.name() (kind, attributes from `file`). Fails early on
+  // the version rules and, with expected_size, on capacity.
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> StartCreate(const v1::FileInfo& file,
+                                                            int64_t expected_size = 0);
+  // Records name@version deleted. The same tombstone again is OK.
+  absl::StatusOr<v1::FileInfo> AddTombstone(const std::string& name, int64_t version);
+  // name@version (0 = latest), NOT_FOUND when not held.
+  absl::StatusOr<std::unique_ptr<ObjectReader>> OpenObject(const std::string& name,
+                                                           int64_t version);
+  std::optional<v1::FileInfo> Lookup(const std::string& name) const;
+  std::vector<v1::FileInfo> List() const;
+  // Relabels name@expected as new_version when it is the latest and not a tombstone.
+  // Returns the stored version when it does not match (nothing changed).
+  absl::StatusOr<bool> Bump(const std::string& name, int64_t expected, int64_t new_version,
+                            int64_t* stored_version);
+  // source name@version -> target (name, version, attributes; kind from the source) by a
+  // hard link of the content.
+  absl::StatusOr<v1::FileInfo> Clone(const v1::NameVersion& source, const v1::FileInfo& target);
+  // Drops every object and tombstone below min_version and refuses such versions later.
+  absl::Status SetMinVersion(int64_t min_version);
+  int64_t min_version() const;
+  // Forgets a corrupt object (its files are removed).
+  void DropCorrupt(const std::string& name, int64_t version);
+
+  int64_t bytes_used() const;
+  int64_t bytes_available() const;
+  const std::string& dir() const { return options_.dir; }
+  // Path of an object file; exposed for tests that damage objects on purpose.
+  std::string ObjectPath(const std::string& name, int64_t version, bool meta) const;
+
+ private:
+  friend class ObjectWriter;
+  struct Entry {
+    std::shared_ptr<const ObjectMeta> meta;
+  };
+
+  explicit ObjectStore(ObjectStoreOptions options);
+  absl::Status Recover();
+  absl::Status CheckVersionLocked(const std::string& name, int64_t version) const;
+  absl::Status Reserve(int64_t bytes);
+  void Release(int64_t bytes);
+  // Writes the meta, makes data_temp (if any) the object's data, and replaces the older
+  // version of the name. Takes the version rules into account once more.
+  // With require_latest >= 0, the name's latest version must still be that one.
+  absl::StatusOr<v1::FileInfo> Install(const ObjectMeta& meta, const std::string& data_temp,
+                                       int64_t require_latest = -1);
+  void RemoveFilesLocked(const ObjectMeta& meta);
+  std::string NewTempPath(const std::string& name);
+
+  ObjectStoreOptions options_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> index_;
+  int64_t min_version_ = 0;
+  int64_t used_ = 0;      // content bytes of committed objects
+  int64_t reserved_ = 0;  // content bytes of objects being written
+  uint64_t temp_counter_ = 0;
+};
+
+}  // namespace chainfs::filestore

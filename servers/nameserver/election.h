@@ -1,0 +1,70 @@
+// Leadership through ZooKeeper's ephemeral /leader ("host:port\nhostname"). Every
+// NameServer tries to create it; the winner leads until its process exits or its session
+// expires; the others watch it and try again when it goes.
+//
+// Session events only set flags and wake the campaign thread, which makes every
+// ZooKeeper call (none run inside the wrapper's callbacks):
+// - suspended (connection lost): is_leader() is false until the session reconnects;
+// - expired: leadership is lost (on_deposed) and, once reconnected, the campaign resumes.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "common/zk/zookeeper.h"
+
+namespace chainfs::nameserver {
+
+inline constexpr char kLeaderPath[] = "/leader";
+
+class Election {
+ public:
+  struct Callbacks {
+    // Runs on the campaign thread right after /leader was created; an error resigns.
+    std::function<absl::Status()> on_elected;
+    // Runs on the campaign thread when leadership is lost.
+    std::function<void()> on_deposed;
+  };
+
+  // `retry` is how often the campaign re-checks /leader without a watch firing.
+  Election(zk::ZooKeeper* zk, std::string address, std::string hostname, Callbacks callbacks,
+           Duration retry);
+  ~Election();
+
+  void Start();
+  // Stops campaigning and, when leading, deletes /leader so a standby takes over at once.
+  void Stop();
+  // One campaign step (the thread's loop body; tests call it directly).
+  void Step();
+
+  // Leading with a connected session.
+  bool is_leader() const;
+  // host:port of the current leader as last read from /leader ("" when unknown).
+  std::string leader_address() const;
+  const std::string& address() const { return address_; }
+
+ private:
+  void Depose();
+  zk::WatchFn Watch();
+
+  zk::ZooKeeper* const zk_;
+  const std::string address_;
+  const std::string data_;
+  const Callbacks callbacks_;
+  const Duration retry_;
+  Ticker ticker_;
+  std::thread thread_;
+  std::mutex step_mu_;  // one Step at a time
+  std::atomic<bool> leader_{false};
+  std::atomic<bool> expired_{false};
+  std::atomic<bool> watch_armed_{false};
+  mutable std::mutex mu_;
+  std::string leader_address_;
+};
+
+}  // namespace chainfs::nameserver

@@ -1,0 +1,31 @@
+// The FileStore calls the NameServer makes (delete, copy, bump, clone), behind an
+// interface so unit tests run against an in-memory fake. The real one goes through
+// common/client's FileStoreClient.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/client/filestore_client.h"
+#include "proto/chainfs.grpc.pb.h"
+
+namespace chainfs::nameserver {
+
+class FileStoreOps {
+ public:
+  virtual ~FileStoreOps() = default;
+  virtual absl::Status Delete(const std::string& address, const std::string& name,
+                              int64_t version) = 0;
+  virtual absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
+                                                     const v1::CopyFileRequest& req) = 0;
+  virtual absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,
+                                                           const v1::BumpVersionRequest& req) = 0;
+  virtual absl::StatusOr<v1::CloneReply> Clone(const std::string& address,
+                                               const v1::CloneRequest& req) = 0;
+};
+
+// FileStoreOps over a FileStoreClient (not owned).
+std::unique_ptr<FileStoreOps> NewFileStoreOps(FileStoreClient* client);
+
+}  // namespace chainfs::nameserver

@@ -1,0 +1,65 @@
+// Garbage collection, as the spec has it. Every gc_interval the leader reserves a
+// version (never handed to a client) and remembers when. A round runs when more than
+// gc_min_new_versions versions were allocated since the last one: it takes the newest
+// reserved version G at least gc_version_age old, relabels every live latest file below G
+// to G with bumpVersion on the FileStores holding that latest version — (name, expected
+// version) pairs, so an outdated copy is never promoted —, makes sure everything is fully
+// replicated, and only then sets /minver to G (conditional set: a deposed leader's write
+// fails). FileStores then drop every file and tombstone below G.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/zk/zookeeper.h"
+#include "servers/nameserver/filestore_ops.h"
+#include "servers/nameserver/namespace.h"
+#include "servers/nameserver/replicator.h"
+#include "servers/nameserver/settings.h"
+#include "servers/nameserver/version_allocator.h"
+
+namespace chainfs::nameserver {
+
+inline constexpr char kMinVerPath[] = "/minver";
+
+class GarbageCollector {
+ public:
+  GarbageCollector(Namespace* ns, FileStoreOps* ops, VersionAllocator* allocator,
+                   Replicator* replicator, zk::ZooKeeper* zk, Clock* clock,
+                   const NameServerSettings& settings);
+
+  // Just became leader (the allocator has its lease): reads /minver, reserves a version.
+  absl::Status TakeOver();
+  // One GC tick: reserves a version and runs a round when one is due. Returns the new
+  // /minver, 0 when no round was due, or why the round stopped short.
+  absl::StatusOr<int64_t> RunOnce();
+
+  int64_t min_version() const;
+
+ private:
+  struct Reserved {
+    int64_t version;
+    TimePoint at;
+  };
+  absl::Status Reserve();
+
+  Namespace* const ns_;
+  FileStoreOps* const ops_;
+  VersionAllocator* const allocator_;
+  Replicator* const replicator_;
+  zk::ZooKeeper* const zk_;
+  Clock* const clock_;
+  const NameServerSettings settings_;
+
+  mutable std::mutex mu_;
+  std::deque<Reserved> reserved_;
+  int64_t min_version_ = 0;
+  int32_t minver_znode_version_ = -1;
+  int64_t baseline_next_ = 0;  // allocator_->next() after the last round
+  int64_t reserved_since_baseline_ = 0;
+};
+
+}  // namespace chainfs::nameserver

@@ -1,0 +1,516 @@
+#include "servers/nameserver/nameserver.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/names.h"
+#include "common/settings.h"
+#include "common/status.h"
+
+namespace chainfs::nameserver {
+
+namespace {
+
+constexpr size_t kDefaultListLimit = 1000;
+constexpr size_t kMaxListLimit = 10'000;
+
+std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
+
+// Runs fn(0..n-1) concurrently (n is a handful of FileStores).
+template <typename Fn>
+void ParallelFor(size_t n, Fn fn) {
+  if (n == 1) {
+    fn(0);
+    return;
+  }
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i) threads.emplace_back([&fn, i] { fn(i); });
+  for (auto& t : threads) t.join();
+}
+
+absl::Status ValidateFileStore(const std::string& address) {
+  if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
+  return SplitHostPort(address).status();
+}
+
+bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
+
+}  // namespace
+
+NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk,
+                       FileStoreOps* ops, std::string address, std::string hostname)
+    : settings_(settings),
+      clock_(clock),
+      zk_(zk),
+      ops_(ops),
+      allocator_(zk, settings.maxver_step),
+      replicator_(&ns_, ops, &placement_, settings_),
+      gc_(&ns_, ops, &allocator_, &replicator_, zk, clock, settings_),
+      election_(zk, std::move(address), std::move(hostname),
+                Election::Callbacks{.on_elected = [this] { return OnElected(); },
+                                    .on_deposed = [this] { OnDeposed(); }},
+                settings.election_retry) {}
+
+NameServer::~NameServer() { Stop(); }
+
+void NameServer::Start() {
+  election_.Start();
+  Duration housekeeping =
+      std::clamp<Duration>(settings_.heartbeat_interval / 4, std::chrono::milliseconds(10),
+                           std::chrono::seconds(1));
+  threads_.emplace_back([this, housekeeping] {
+    Loop(housekeeping_ticker_, housekeeping, &NameServer::Housekeep);
+  });
+  threads_.emplace_back([this] {
+    Loop(replication_ticker_, settings_.replication_interval, &NameServer::ReplicationTick);
+  });
+  threads_.emplace_back(
+      [this] { Loop(gc_ticker_, settings_.gc_interval, &NameServer::GcTick); });
+}
+
+void NameServer::Stop() {
+  housekeeping_ticker_.Stop();
+  replication_ticker_.Stop();
+  gc_ticker_.Stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  election_.Stop();
+}
+
+void NameServer::Loop(Ticker& ticker, Duration interval, void (NameServer::*body)()) {
+  while (ticker.WaitFor(interval)) (this->*body)();
+}
+
+bool NameServer::serving() const { return serving_ && election_.is_leader(); }
+
+// --- leadership ---
+
+absl::Status NameServer::OnElected() {
+  ns_.Clear();
+  CHAINFS_RETURN_IF_ERROR(allocator_.TakeOver());
+  CHAINFS_RETURN_IF_ERROR(gc_.TakeOver());
+  {
+    std::lock_guard lock(mu_);
+    elected_at_ = clock_->Now();
+    deadline_checked_ = false;
+  }
+  serving_ = false;
+  waiting_ = true;
+  Log()->info("{} is the leader; start-up wait of up to {} for the FileStores to register",
+              election_.address(), FormatDuration(settings_.startup_wait));
+  housekeeping_ticker_.Wake();
+  return absl::OkStatus();
+}
+
+void NameServer::OnDeposed() {
+  serving_ = false;
+  waiting_ = false;
+  allocator_.Deactivate();
+  ns_.Clear();
+  Log()->warn("{} stopped serving: no longer the leader", election_.address());
+}
+
+absl::Status NameServer::CheckLeader() const {
+  if (election_.is_leader() && (waiting_ || serving_)) return absl::OkStatus();
+  std::string leader = election_.leader_address();
+  if (leader.empty() || leader == election_.address()) {
+    return absl::UnavailableError("not leader; the leader is unknown");
+  }
+  return absl::UnavailableError(fmt::format("not leader; the leader is {}", leader));
+}
+
+absl::Status NameServer::CheckServing() const {
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  if (!serving_) {
+    return absl::UnavailableError("starting up: waiting for the FileStores to register");
+  }
+  return absl::OkStatus();
+}
+
+// --- background duties ---
+
+void NameServer::Housekeep() {
+  if (!election_.is_leader() || !(waiting_ || serving_)) return;
+  TimePoint now = clock_->Now();
+  std::vector<std::string> dropped = ns_.ExpireFileStores(now - 2 * settings_.heartbeat_interval);
+  for (const std::string& a : dropped) {
+    Log()->warn("FileStore {} missed two heartbeats: dropped with everything it reported", a);
+  }
+  if (!dropped.empty()) replication_ticker_.Wake();
+  TimePoint elected_at;
+  {
+    std::lock_guard lock(mu_);
+    elected_at = elected_at_;
+  }
+  if (waiting_) {
+    bool over = now - elected_at >= settings_.startup_wait;
+    if (!over) {
+      absl::StatusOr<std::vector<std::string>> listed = zk_->Children(kFileStoresPath);
+      // An empty /filestores proves nothing (FileStores may not have announced
+      // themselves yet): then only the full wait ends it.
+      over = listed.ok() && !listed->empty() && ns_.AllRegistered(*listed);
+    }
+    if (over && waiting_.exchange(false)) {
+      serving_ = true;
+      Log()->info("{} is serving: {} FileStores, {} names", election_.address(),
+                  ns_.live_filestores(), ns_.names());
+      replication_ticker_.Wake();
+    }
+  }
+  if (serving_ && now - elected_at >= settings_.replication_deadline) {
+    bool check;
+    {
+      std::lock_guard lock(mu_);
+      check = !deadline_checked_;
+      deadline_checked_ = true;
+    }
+    if (check) {
+      size_t under = ns_.CountUnderReplicated(static_cast<size_t>(settings_.replication));
+      if (under > 0) {
+        Log()->warn("{} names are still under-replicated at the replication deadline", under);
+      }
+    }
+  }
+}
+
+Replicator::Result NameServer::Replicate() {
+  if (!serving()) return {};
+  return replicator_.RunOnce();
+}
+
+void NameServer::ReplicationTick() { Replicate(); }
+
+absl::StatusOr<int64_t> NameServer::CollectGarbage() {
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  return gc_.RunOnce();
+}
+
+void NameServer::GcTick() {
+  if (!serving()) return;
+  absl::StatusOr<int64_t> r = CollectGarbage();
+  if (!r.ok()) Log()->warn("{}", std::string(r.status().message()));
+}
+
+// --- client calls ---
+
+absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  if (req.exclusive() && ns_.Stat(req.path()).ok()) {
+    return absl::AlreadyExistsError(fmt::format("{} exists", req.path()));
+  }
+  std::vector<FileStoreInfo> chain =
+      placement_.Choose(ns_.FileStores(), static_cast<size_t>(settings_.replication), {},
+                        req.expected_size());
+  if (chain.empty()) return absl::UnavailableError("no FileStore is available");
+  CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
+  for (const FileStoreInfo& fs : chain) reply->add_chain(fs.address);
+  reply->set_version(version);
+  Log()->debug("doCreate {} -> version {}", req.path(), version);
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::DoRead(const v1::DoReadRequest& req, v1::DoReadReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  CHAINFS_ASSIGN_OR_RETURN(NameState state, ns_.GetLive(req.path()));
+  for (std::string& h : state.holders) reply->add_holders(std::move(h));
+  *reply->mutable_file() = std::move(state.info);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> NameServer::Tombstone(const NameState& state) {
+  CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
+  v1::FileInfo tomb;
+  tomb.set_name(state.info.name());
+  tomb.set_version(version);
+  tomb.set_tombstone(true);
+  tomb.set_kind(state.info.kind());
+  std::vector<std::string> targets = state.holders;
+  size_t factor = static_cast<size_t>(settings_.replication);
+  if (targets.size() < factor) {
+    for (const FileStoreInfo& fs :
+         placement_.Choose(ns_.FileStores(), factor - targets.size(), targets)) {
+      targets.push_back(fs.address);
+    }
+  }
+  std::vector<absl::Status> results(targets.size());
+  ParallelFor(targets.size(), [&](size_t i) {
+    results[i] = ops_->Delete(targets[i], tomb.name(), version);
+    if (results[i].ok()) ns_.Apply(targets[i], tomb);
+  });
+  size_t acked = 0;
+  absl::Status first_error;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (results[i].ok()) {
+      acked += i < state.holders.size();
+    } else {
+      Log()->warn("delete of {}@{} on {} failed: {}", tomb.name(), version, targets[i],
+                  std::string(results[i].message()));
+      if (first_error.ok()) first_error = results[i];
+    }
+  }
+  if (acked == 0 && !state.holders.empty()) return first_error;
+  Log()->debug("deleted {} with tombstone version {}", tomb.name(), version);
+  return version;
+}
+
+absl::Status NameServer::DoDelete(const v1::DoDeleteRequest& req, v1::DoDeleteReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  // Refused for a directory with live children whether or not the caller asked for
+  // rmdir semantics: deleting them one by one is the caller's job.
+  if (ns_.HasLiveDescendant(req.path())) {
+    return absl::FailedPreconditionError(fmt::format("{}: directory not empty", req.path()));
+  }
+  CHAINFS_ASSIGN_OR_RETURN(NameState state, ns_.GetLive(req.path()));
+  CHAINFS_ASSIGN_OR_RETURN(int64_t version, Tombstone(state));
+  reply->set_version(version);
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::List(const v1::ListRequest& req, v1::ListReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.glob(), /*allow_root=*/true));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  for (std::string& p : ns_.List(req.glob())) reply->add_paths(std::move(p));
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::Stat(const v1::StatRequest& req, v1::StatReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  CHAINFS_ASSIGN_OR_RETURN(*reply->mutable_file(), ns_.Stat(req.path()));
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
+                                       v1::ListDirectoryReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
+  if (!req.start_after().empty()) {
+    CHAINFS_RETURN_IF_ERROR(ValidateName("/" + req.start_after()));
+    if (req.start_after().find('/') != std::string::npos) {
+      return absl::InvalidArgumentError("start_after must be a child name, not a path");
+    }
+  }
+  if (req.limit() < 0) return absl::InvalidArgumentError("limit is negative");
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo dir, ns_.Stat(req.path()));
+  if (!IsDirectory(dir)) {
+    return absl::FailedPreconditionError(fmt::format("{}: not a directory", req.path()));
+  }
+  size_t limit = req.limit() == 0 ? kDefaultListLimit
+                                  : std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
+  ns_.ListDirectory(req.path(), req.start_after(), limit, reply);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state,
+                                                         v1::FileInfo target) {
+  v1::CloneRequest req;
+  req.mutable_source()->set_name(state.info.name());
+  req.mutable_source()->set_version(state.info.version());
+  target.set_kind(state.info.kind());
+  target.set_size(state.info.size());
+  *req.mutable_target() = target;
+  std::vector<absl::StatusOr<v1::CloneReply>> results(state.holders.size(),
+                                                      absl::UnknownError("not run"));
+  ParallelFor(state.holders.size(), [&](size_t i) {
+    results[i] = ops_->Clone(state.holders[i], req);
+    if (results[i].ok()) {
+      ns_.Apply(state.holders[i],
+                results[i]->file().name() == target.name() ? results[i]->file() : target);
+    }
+  });
+  absl::Status first_error = absl::UnavailableError("no holder");
+  bool any = false;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].ok()) {
+      any = true;
+    } else {
+      Log()->warn("clone of {}@{} to {}@{} on {} failed: {}", state.info.name(),
+                  state.info.version(), target.name(), target.version(), state.holders[i],
+                  std::string(results[i].status().message()));
+      if (first_error.code() == absl::StatusCode::kUnavailable) first_error = results[i].status();
+    }
+  }
+  if (!any) return first_error;
+  return target;
+}
+
+absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) {
+  const std::string& from = req.from();
+  const std::string& to = req.to();
+  CHAINFS_RETURN_IF_ERROR(ValidateName(from));
+  CHAINFS_RETURN_IF_ERROR(ValidateName(to));
+  if (IsUnder(to, from)) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot move {} beneath itself ({})", from, to));
+  }
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
+  if (from == to) return absl::OkStatus();
+  absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to);
+  if (dst.ok()) {
+    if (req.no_replace()) return absl::AlreadyExistsError(fmt::format("{} exists", to));
+    if (IsDirectory(*dst) && ns_.HasLiveDescendant(to)) {
+      return absl::FailedPreconditionError(fmt::format("{}: directory not empty", to));
+    }
+    if (IsDirectory(*dst) && !IsDirectory(src)) {
+      return absl::FailedPreconditionError(fmt::format("{}: is a directory", to));
+    }
+    if (!IsDirectory(*dst) && IsDirectory(src)) {
+      return absl::FailedPreconditionError(fmt::format("{}: not a directory", to));
+    }
+  }
+  // The source and everything beneath it, parents before children.
+  std::vector<NameState> items;
+  if (absl::StatusOr<NameState> own = ns_.GetLive(from); own.ok()) items.push_back(*own);
+  if (IsDirectory(src)) {
+    std::vector<NameState> below = ns_.LiveDescendants(from);
+    items.insert(items.end(), below.rbegin(), below.rend());
+  }
+  // Destinations first: a failure part way leaves duplicates, never losses.
+  for (const NameState& item : items) {
+    CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
+    v1::FileInfo target;
+    target.set_name(to + item.info.name().substr(from.size()));
+    target.set_version(version);
+    *target.mutable_attributes() = item.info.attributes();
+    CHAINFS_RETURN_IF_ERROR(CloneOnHolders(item, target).status());
+  }
+  absl::Status result;
+  for (auto it = items.rbegin(); it != items.rend(); ++it) {
+    absl::StatusOr<int64_t> v = Tombstone(*it);
+    if (!v.ok() && result.ok()) result = v.status();
+  }
+  Log()->debug("renamed {} to {} ({} names)", from, to, items.size());
+  return result;
+}
+
+absl::Status NameServer::SetAttributes(const v1::SetAttributesRequest& req,
+                                       v1::SetAttributesReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  absl::StatusOr<NameState> state = ns_.GetLive(req.path());
+  if (!state.ok()) {
+    if (ns_.HasLiveDescendant(req.path())) {
+      return absl::FailedPreconditionError(
+          fmt::format("{}: implied directory without an entry of its own", req.path()));
+    }
+    return state.status();
+  }
+  v1::Attributes attrs = state->info.attributes();
+  const v1::Attributes& in = req.attributes();
+  if (req.set_mode()) attrs.set_mode(in.mode() & 07777);
+  if (req.set_uid()) attrs.set_uid(in.uid());
+  if (req.set_gid()) attrs.set_gid(in.gid());
+  if (req.set_mtime()) attrs.set_mtime_ns(in.mtime_ns());
+  CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
+  v1::FileInfo target;
+  target.set_name(req.path());
+  target.set_version(version);
+  *target.mutable_attributes() = attrs;
+  CHAINFS_ASSIGN_OR_RETURN(*reply->mutable_file(), CloneOnHolders(*state, target));
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::StatFs(const v1::StatFsRequest&, v1::StatFsReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  int64_t used = 0, available = 0;
+  for (const FileStoreInfo& fs : ns_.FileStores()) {
+    used += fs.bytes_used;
+    available += fs.bytes_available;
+  }
+  reply->set_bytes_used(used);
+  reply->set_bytes_available(available);
+  reply->set_bytes_total(used + available);
+  reply->set_files(static_cast<int64_t>(ns_.live_names()));
+  reply->set_replication(settings_.replication);
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
+                                       v1::ClusterStatusReply* reply) {
+  reply->set_leader(election_.leader_address());
+  reply->set_serving(serving());
+  TimePoint now = clock_->Now();
+  for (const FileStoreInfo& fs : ns_.FileStores(/*count_files=*/true)) {
+    v1::FileStoreStatus* s = reply->add_filestores();
+    s->set_address(fs.address);
+    s->set_bytes_used(fs.bytes_used);
+    s->set_bytes_available(fs.bytes_available);
+    s->set_files(fs.files);
+    s->set_last_heartbeat_age_ms(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - fs.last_heartbeat).count());
+  }
+  reply->set_names(static_cast<int64_t>(ns_.names()));
+  reply->set_under_replicated(
+      static_cast<int64_t>(ns_.CountUnderReplicated(static_cast<size_t>(settings_.replication))));
+  reply->set_min_version(gc_.min_version());
+  reply->set_max_version(allocator_.limit());
+  reply->set_next_version(allocator_.next());
+  return absl::OkStatus();
+}
+
+// --- FileStore calls ---
+
+absl::StatusOr<FileStoreId> NameServer::RegisterBegin(const v1::RegisterRequest& first) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(first.filestore()));
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  FileStoreId id = ns_.BeginRegistration(first.filestore(), first.bytes_used(),
+                                         first.bytes_available(), clock_->Now());
+  CHAINFS_RETURN_IF_ERROR(RegisterFiles(id, first));
+  return id;
+}
+
+absl::Status NameServer::RegisterFiles(FileStoreId id, const v1::RegisterRequest& msg) {
+  for (const v1::FileInfo& f : msg.files()) {
+    CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
+    ns_.Apply(id, f);
+  }
+  return absl::OkStatus();
+}
+
+void NameServer::RegisterEnd(FileStoreId id) {
+  ns_.EndRegistration(id);
+  Log()->info("FileStore registered ({} FileStores, {} names)", ns_.live_filestores(),
+              ns_.names());
+  housekeeping_ticker_.Wake();
+}
+
+absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBeatReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  bool known =
+      ns_.HeartBeat(req.filestore(), req.bytes_used(), req.bytes_available(), clock_->Now());
+  reply->set_reregister(!known);
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
+                                            v1::AddFileOrTombstoneReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.file().name()));
+  if (req.file().version() <= 0) return absl::InvalidArgumentError("version must be positive");
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  reply->set_reregister(!ns_.Apply(req.filestore(), req.file()));
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::ReportBadReplica(const v1::ReportBadReplicaRequest& req,
+                                          v1::ReportBadReplicaReply*) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.file().name()));
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  std::optional<FileStoreId> id = ns_.Find(req.filestore());
+  if (!id) return absl::OkStatus();
+  Log()->warn("FileStore {} reports a bad replica of {}@{}", req.filestore(), req.file().name(),
+              req.file().version());
+  ns_.RemoveHolder(*id, req.file().name(), req.file().version());
+  replication_ticker_.Wake();
+  return absl::OkStatus();
+}
+
+}  // namespace chainfs::nameserver

@@ -1,0 +1,117 @@
+// The NameServer: the spec's client and FileStore calls over the soft-state Namespace,
+// plus its background duties (FileStore expiry, start-up wait, replication, GC) and its
+// leadership. The gRPC service (service.h) is a thin adapter over this class; tests
+// construct it directly with a FakeClock, the memory ZooKeeper and fake FileStore calls.
+//
+// Client calls answer UNAVAILABLE "not leader" unless this NameServer leads and its
+// start-up wait is over; FileStore calls are accepted by the leader during the wait.
+// The namespace lock is never held across an RPC.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/zk/zookeeper.h"
+#include "proto/chainfs.grpc.pb.h"
+#include "servers/nameserver/election.h"
+#include "servers/nameserver/filestore_ops.h"
+#include "servers/nameserver/garbage_collector.h"
+#include "servers/nameserver/namespace.h"
+#include "servers/nameserver/placement.h"
+#include "servers/nameserver/replicator.h"
+#include "servers/nameserver/settings.h"
+#include "servers/nameserver/version_allocator.h"
+
+namespace chainfs::nameserver {
+
+inline constexpr char kFileStoresPath[] = "/filestores";
+
+class NameServer {
+ public:
+  // `address` is this NameServer's advertised host:port (written to /leader).
+  NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk, FileStoreOps* ops,
+             std::string address, std::string hostname);
+  ~NameServer();
+
+  // Starts campaigning and the background loops. Without Start() nothing runs by itself:
+  // tests drive election().Step(), Housekeep(), Replicate() and CollectGarbage().
+  void Start();
+  // Stops the loops and resigns leadership.
+  void Stop();
+
+  Election& election() { return election_; }
+  Namespace& names() { return ns_; }
+  VersionAllocator& allocator() { return allocator_; }
+  bool serving() const;
+  std::string leader_address() const { return election_.leader_address(); }
+
+  // Expires silent FileStores and ends the start-up wait when it is over.
+  void Housekeep();
+  Replicator::Result Replicate();
+  absl::StatusOr<int64_t> CollectGarbage();
+
+  // --- client calls ---
+  absl::Status DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply);
+  absl::Status DoRead(const v1::DoReadRequest& req, v1::DoReadReply* reply);
+  absl::Status DoDelete(const v1::DoDeleteRequest& req, v1::DoDeleteReply* reply);
+  absl::Status List(const v1::ListRequest& req, v1::ListReply* reply);
+  absl::Status Stat(const v1::StatRequest& req, v1::StatReply* reply);
+  absl::Status ListDirectory(const v1::ListDirectoryRequest& req, v1::ListDirectoryReply* reply);
+  absl::Status Rename(const v1::RenameRequest& req, v1::RenameReply* reply);
+  absl::Status SetAttributes(const v1::SetAttributesRequest& req, v1::SetAttributesReply* reply);
+  absl::Status StatFs(const v1::StatFsRequest& req, v1::StatFsReply* reply);
+  absl::Status ClusterStatus(const v1::ClusterStatusRequest& req, v1::ClusterStatusReply* reply);
+
+  // --- FileStore calls ---
+  // A registration stream: Begin with the first message, Files for every message, End.
+  absl::StatusOr<FileStoreId> RegisterBegin(const v1::RegisterRequest& first);
+  absl::Status RegisterFiles(FileStoreId id, const v1::RegisterRequest& msg);
+  void RegisterEnd(FileStoreId id);
+  absl::Status HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBeatReply* reply);
+  absl::Status AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
+                                  v1::AddFileOrTombstoneReply* reply);
+  absl::Status ReportBadReplica(const v1::ReportBadReplicaRequest& req,
+                                v1::ReportBadReplicaReply* reply);
+
+ private:
+  absl::Status OnElected();
+  void OnDeposed();
+  absl::Status CheckLeader() const;
+  absl::Status CheckServing() const;
+  // Tombstones `state` with a new version on its holders and on enough other FileStores
+  // to reach the replication factor; OK once at least one holder acknowledged.
+  absl::StatusOr<int64_t> Tombstone(const NameState& state);
+  // Clone name@version onto every holder as `target` (new name and/or attributes).
+  absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target);
+  void Loop(Ticker& ticker, Duration interval, void (NameServer::*body)());
+  void ReplicationTick();
+  void GcTick();
+
+  const NameServerSettings settings_;
+  Clock* const clock_;
+  zk::ZooKeeper* const zk_;
+  FileStoreOps* const ops_;
+  Namespace ns_;
+  Placement placement_;
+  VersionAllocator allocator_;
+  Replicator replicator_;
+  GarbageCollector gc_;
+  Election election_;
+
+  mutable std::mutex mu_;
+  TimePoint elected_at_;
+  std::atomic<bool> waiting_{false};  // leader, in the start-up wait
+  std::atomic<bool> serving_{false};  // leader, start-up wait over
+  bool deadline_checked_ = false;
+
+  Ticker housekeeping_ticker_, replication_ticker_, gc_ticker_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace chainfs::nameserver

@@ -1,0 +1,479 @@
+#include "servers/nameserver/namespace.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "common/names.h"
+#include "servers/nameserver/glob.h"
+
+namespace chainfs::nameserver {
+
+namespace {
+
+// '/' sorts first, NUL (never in a name) right after it: name + '\0' is the first key
+// past name's subtree.
+inline int Rank(unsigned char c) { return c == '/' ? 0 : c + 1; }
+
+bool StartsWith(const std::string& s, std::string_view prefix) {
+  return s.size() >= prefix.size() && std::string_view(s).substr(0, prefix.size()) == prefix;
+}
+
+// "/" -> "/", "/a" -> "/a/": the prefix of every name beneath dir.
+std::string DirPrefix(const std::string& dir) { return dir == "/" ? dir : dir + "/"; }
+
+std::string PastSubtree(std::string_view name) {
+  std::string key(name);
+  key.push_back('\0');
+  return key;
+}
+
+template <typename V, typename T>
+bool Contains(const V& v, const T& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+}  // namespace
+
+bool PathLess::operator()(const std::string& a, const std::string& b) const {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) {
+      return Rank(static_cast<unsigned char>(a[i])) < Rank(static_cast<unsigned char>(b[i]));
+    }
+  }
+  return a.size() < b.size();
+}
+
+void Namespace::Clear() {
+  std::unique_lock lock(mu_);
+  map_.clear();
+  live_names_ = 0;
+  filestores_.clear();
+  ids_.clear();
+  alive_.clear();
+}
+
+// --- FileStores ---
+
+FileStoreId Namespace::BeginRegistration(const std::string& address, int64_t bytes_used,
+                                         int64_t bytes_available, TimePoint now) {
+  std::unique_lock lock(mu_);
+  FileStoreId id;
+  auto it = ids_.find(address);
+  if (it == ids_.end()) {
+    id = static_cast<FileStoreId>(filestores_.size());
+    ids_[address] = id;
+    filestores_.push_back(FileStoreInfo{});
+    filestores_.back().id = id;
+    filestores_.back().address = address;
+    alive_.push_back(false);
+  } else {
+    id = it->second;
+    if (alive_[id]) DropLocked(id);
+  }
+  alive_[id] = true;
+  FileStoreInfo& fs = filestores_[id];
+  fs.bytes_used = bytes_used;
+  fs.bytes_available = bytes_available;
+  fs.last_heartbeat = now;
+  fs.registered = false;
+  return id;
+}
+
+void Namespace::EndRegistration(FileStoreId id) {
+  std::unique_lock lock(mu_);
+  if (id < filestores_.size() && alive_[id]) filestores_[id].registered = true;
+}
+
+bool Namespace::HeartBeat(const std::string& address, int64_t bytes_used,
+                          int64_t bytes_available, TimePoint now) {
+  std::unique_lock lock(mu_);
+  auto it = ids_.find(address);
+  if (it == ids_.end() || !alive_[it->second]) return false;
+  FileStoreInfo& fs = filestores_[it->second];
+  fs.bytes_used = bytes_used;
+  fs.bytes_available = bytes_available;
+  fs.last_heartbeat = now;
+  return true;
+}
+
+std::optional<FileStoreId> Namespace::Find(const std::string& address) const {
+  std::shared_lock lock(mu_);
+  auto it = ids_.find(address);
+  if (it == ids_.end() || !alive_[it->second]) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> Namespace::ExpireFileStores(TimePoint deadline) {
+  std::unique_lock lock(mu_);
+  std::vector<std::string> dropped;
+  for (FileStoreId id = 0; id < filestores_.size(); ++id) {
+    if (alive_[id] && filestores_[id].last_heartbeat < deadline) {
+      DropLocked(id);
+      dropped.push_back(filestores_[id].address);
+    }
+  }
+  return dropped;
+}
+
+void Namespace::DropFileStore(FileStoreId id) {
+  std::unique_lock lock(mu_);
+  if (id < alive_.size() && alive_[id]) DropLocked(id);
+}
+
+void Namespace::DropLocked(FileStoreId id) {
+  alive_[id] = false;
+  filestores_[id].registered = false;
+  for (auto it = map_.begin(); it != map_.end();) {
+    it = ForgetLocked(it->second, id) ? EraseLocked(it) : std::next(it);
+  }
+}
+
+bool Namespace::ForgetLocked(Entry& e, FileStoreId id) {
+  auto h = std::find(e.holders.begin(), e.holders.end(), id);
+  if (h != e.holders.end()) e.holders.erase(h);
+  if (e.stale) {
+    std::erase_if(*e.stale, [id](const StaleCopy& s) { return s.id == id; });
+    if (e.stale->empty()) e.stale.reset();
+  }
+  // A latest version nobody live holds is forgotten with what its holders reported.
+  return e.holders.empty();
+}
+
+Namespace::Map::iterator Namespace::EraseLocked(Map::iterator it) {
+  if (!it->second.tombstone) --live_names_;
+  return map_.erase(it);
+}
+
+std::vector<FileStoreInfo> Namespace::FileStores(bool count_files) const {
+  std::shared_lock lock(mu_);
+  std::vector<FileStoreInfo> out;
+  std::vector<int64_t> files(filestores_.size(), 0);
+  if (count_files) {
+    for (const auto& [name, e] : map_) {
+      for (FileStoreId h : e.holders) ++files[h];
+    }
+  }
+  for (FileStoreId id = 0; id < filestores_.size(); ++id) {
+    if (!alive_[id]) continue;
+    out.push_back(filestores_[id]);
+    out.back().files = files[id];
+  }
+  return out;
+}
+
+size_t Namespace::live_filestores() const {
+  std::shared_lock lock(mu_);
+  return LiveFileStoresLocked();
+}
+
+size_t Namespace::LiveFileStoresLocked() const {
+  return static_cast<size_t>(std::count(alive_.begin(), alive_.end(), true));
+}
+
+bool Namespace::AllRegistered(const std::vector<std::string>& addresses) const {
+  std::shared_lock lock(mu_);
+  for (const std::string& a : addresses) {
+    auto it = ids_.find(a);
+    if (it == ids_.end() || !alive_[it->second] || !filestores_[it->second].registered) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// --- names ---
+
+void Namespace::Apply(FileStoreId id, const v1::FileInfo& file) {
+  std::unique_lock lock(mu_);
+  if (id < alive_.size() && alive_[id]) ApplyLocked(id, file);
+}
+
+bool Namespace::Apply(const std::string& address, const v1::FileInfo& file) {
+  std::unique_lock lock(mu_);
+  auto it = ids_.find(address);
+  if (it == ids_.end() || !alive_[it->second]) return false;
+  ApplyLocked(it->second, file);
+  return true;
+}
+
+void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
+  auto [it, inserted] = map_.try_emplace(file.name());
+  Entry& e = it->second;
+  auto add_stale = [&e](FileStoreId fs, int64_t version) {
+    if (!e.stale) e.stale = std::make_unique<std::vector<StaleCopy>>();
+    for (StaleCopy& s : *e.stale) {
+      if (s.id == fs) {
+        s.version = std::max(s.version, version);
+        return;
+      }
+    }
+    e.stale->push_back({fs, version});
+  };
+  auto remove_stale = [&e](FileStoreId fs) {
+    if (!e.stale) return;
+    std::erase_if(*e.stale, [fs](const StaleCopy& s) { return s.id == fs; });
+    if (e.stale->empty()) e.stale.reset();
+  };
+  if (!inserted && file.version() < e.version) {
+    if (!Contains(e.holders, id)) add_stale(id, file.version());
+    return;
+  }
+  if (!inserted && file.version() == e.version) {
+    if (!Contains(e.holders, id)) e.holders.push_back(id);
+    remove_stale(id);
+    return;
+  }
+  // A new latest version: the previous holders now hold a stale copy.
+  if (!inserted) {
+    for (FileStoreId h : e.holders) {
+      if (h != id) add_stale(h, e.version);
+    }
+    if (!e.tombstone) --live_names_;
+  }
+  remove_stale(id);
+  e.holders.assign(1, id);
+  e.version = file.version();
+  e.tombstone = file.tombstone();
+  e.kind = static_cast<uint8_t>(file.kind());
+  e.size = file.tombstone() ? 0 : file.size();
+  e.mode = file.attributes().mode();
+  e.uid = file.attributes().uid();
+  e.gid = file.attributes().gid();
+  e.mtime_ns = file.attributes().mtime_ns();
+  if (!e.tombstone) ++live_names_;
+}
+
+void Namespace::ApplyBump(const std::string& address, const std::string& name,
+                          int64_t expected, int64_t new_version) {
+  std::unique_lock lock(mu_);
+  auto fs = ids_.find(address);
+  if (fs == ids_.end() || !alive_[fs->second]) return;
+  auto it = map_.find(name);
+  if (it == map_.end()) return;
+  const Entry& e = it->second;
+  if (e.tombstone || (e.version != expected && e.version != new_version)) return;
+  v1::FileInfo info = InfoLocked(name, e);
+  info.set_version(new_version);
+  ApplyLocked(fs->second, info);
+}
+
+void Namespace::RemoveHolder(FileStoreId id, const std::string& name, int64_t version) {
+  std::unique_lock lock(mu_);
+  auto it = map_.find(name);
+  if (it == map_.end() || it->second.version != version) return;
+  Entry& e = it->second;
+  auto h = std::find(e.holders.begin(), e.holders.end(), id);
+  if (h == e.holders.end()) return;
+  e.holders.erase(h);
+  if (e.holders.empty()) EraseLocked(it);
+}
+
+v1::FileInfo Namespace::InfoLocked(const std::string& name, const Entry& e) const {
+  v1::FileInfo info;
+  info.set_name(name);
+  info.set_version(e.version);
+  info.set_tombstone(e.tombstone);
+  info.set_kind(static_cast<v1::Kind>(e.kind));
+  info.set_size(e.size);
+  auto* a = info.mutable_attributes();
+  a->set_mode(e.mode);
+  a->set_uid(e.uid);
+  a->set_gid(e.gid);
+  a->set_mtime_ns(e.mtime_ns);
+  return info;
+}
+
+NameState Namespace::StateLocked(const std::string& name, const Entry& e) const {
+  NameState s;
+  s.info = InfoLocked(name, e);
+  s.holders.reserve(e.holders.size());
+  for (FileStoreId h : e.holders) s.holders.push_back(filestores_[h].address);
+  return s;
+}
+
+std::optional<NameState> Namespace::Get(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = map_.find(name);
+  if (it == map_.end()) return std::nullopt;
+  return StateLocked(it->first, it->second);
+}
+
+absl::StatusOr<NameState> Namespace::GetLive(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = map_.find(name);
+  if (it == map_.end() || it->second.tombstone) {
+    return absl::NotFoundError(fmt::format("{}: no such file", name));
+  }
+  return StateLocked(it->first, it->second);
+}
+
+namespace {
+v1::FileInfo ImpliedDirectory(const std::string& name) {
+  v1::FileInfo info;
+  info.set_name(name);
+  info.set_kind(v1::KIND_DIRECTORY);
+  info.mutable_attributes()->set_mode(0755);
+  return info;
+}
+}  // namespace
+
+absl::StatusOr<v1::FileInfo> Namespace::Stat(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  if (name != "/") {
+    auto it = map_.find(name);
+    if (it != map_.end() && !it->second.tombstone) return InfoLocked(it->first, it->second);
+    if (!HasLiveDescendantLocked(name)) {
+      return absl::NotFoundError(fmt::format("{}: no such file or directory", name));
+    }
+  }
+  return ImpliedDirectory(name);
+}
+
+bool Namespace::HasLiveDescendant(const std::string& dir) const {
+  std::shared_lock lock(mu_);
+  return HasLiveDescendantLocked(dir);
+}
+
+bool Namespace::HasLiveDescendantLocked(const std::string& dir) const {
+  std::string prefix = DirPrefix(dir);
+  for (auto it = map_.lower_bound(prefix); it != map_.end() && StartsWith(it->first, prefix);
+       ++it) {
+    if (!it->second.tombstone) return true;
+  }
+  return false;
+}
+
+std::vector<NameState> Namespace::LiveDescendants(const std::string& dir) const {
+  std::shared_lock lock(mu_);
+  std::vector<NameState> out;
+  std::string prefix = DirPrefix(dir);
+  for (auto it = map_.lower_bound(prefix); it != map_.end() && StartsWith(it->first, prefix);
+       ++it) {
+    if (!it->second.tombstone) out.push_back(StateLocked(it->first, it->second));
+  }
+  // The map order puts a directory before its contents; callers want the reverse.
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+void Namespace::ListDirectory(const std::string& dir, const std::string& start_after,
+                              size_t limit, v1::ListDirectoryReply* reply) const {
+  std::shared_lock lock(mu_);
+  std::string prefix = DirPrefix(dir);
+  auto it = start_after.empty() ? map_.lower_bound(prefix)
+                                : map_.lower_bound(PastSubtree(prefix + start_after));
+  while (it != map_.end() && StartsWith(it->first, prefix)) {
+    if (static_cast<size_t>(reply->entries_size()) >= limit) {
+      reply->set_more(true);
+      return;
+    }
+    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    std::string_view child = rest.substr(0, rest.find('/'));
+    std::string child_name = prefix + std::string(child);
+    if (child.size() == rest.size() && !it->second.tombstone) {
+      v1::FileInfo* info = reply->add_entries();
+      *info = InfoLocked(std::string(child), it->second);
+    } else if (HasLiveDescendantLocked(child_name)) {
+      *reply->add_entries() = ImpliedDirectory(std::string(child));
+    }
+    it = map_.lower_bound(PastSubtree(child_name));
+  }
+  reply->set_more(false);
+}
+
+std::vector<std::string> Namespace::List(std::string_view glob) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  std::string_view prefix = GlobLiteralPrefix(glob);
+  for (auto it = map_.lower_bound(std::string(prefix));
+       it != map_.end() && StartsWith(it->first, prefix); ++it) {
+    if (!it->second.tombstone && GlobMatch(glob, it->first)) out.push_back(it->first);
+  }
+  return out;
+}
+
+std::vector<ReplicationTask> Namespace::UnderReplicated(size_t replication,
+                                                        size_t max_tasks) const {
+  std::shared_lock lock(mu_);
+  std::vector<ReplicationTask> out;
+  size_t want = std::min(replication, LiveFileStoresLocked());
+  for (const auto& [name, e] : map_) {
+    if (e.holders.size() >= want) continue;
+    if (out.size() >= max_tasks) break;
+    ReplicationTask t;
+    t.info = InfoLocked(name, e);
+    t.holder_ids.assign(e.holders.begin(), e.holders.end());
+    for (FileStoreId h : e.holders) t.sources.push_back(filestores_[h].address);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+size_t Namespace::CountUnderReplicated(size_t replication) const {
+  std::shared_lock lock(mu_);
+  size_t want = std::min(replication, LiveFileStoresLocked());
+  size_t n = 0;
+  for (const auto& [name, e] : map_) n += e.holders.size() < want;
+  return n;
+}
+
+absl::flat_hash_map<std::string, std::vector<v1::NameVersion>> Namespace::LiveFilesBelow(
+    int64_t version) const {
+  std::shared_lock lock(mu_);
+  absl::flat_hash_map<std::string, std::vector<v1::NameVersion>> out;
+  for (const auto& [name, e] : map_) {
+    if (e.tombstone || e.version >= version) continue;
+    for (FileStoreId h : e.holders) {
+      v1::NameVersion nv;
+      nv.set_name(name);
+      nv.set_version(e.version);
+      out[filestores_[h].address].push_back(std::move(nv));
+    }
+  }
+  return out;
+}
+
+size_t Namespace::CountLiveFilesBelow(int64_t version) const {
+  std::shared_lock lock(mu_);
+  size_t n = 0;
+  for (const auto& [name, e] : map_) n += !e.tombstone && e.version < version;
+  return n;
+}
+
+void Namespace::ApplyMinVersion(int64_t min_version) {
+  std::unique_lock lock(mu_);
+  for (auto it = map_.begin(); it != map_.end();) {
+    Entry& e = it->second;
+    if (e.stale) {
+      std::erase_if(*e.stale, [&](const StaleCopy& s) { return s.version < min_version; });
+      if (e.stale->empty()) e.stale.reset();
+    }
+    if (e.tombstone && e.version < min_version) {
+      it = map_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t Namespace::names() const {
+  std::shared_lock lock(mu_);
+  return map_.size();
+}
+
+size_t Namespace::live_names() const {
+  std::shared_lock lock(mu_);
+  return live_names_;
+}
+
+size_t Namespace::stale_copies() const {
+  std::shared_lock lock(mu_);
+  size_t n = 0;
+  for (const auto& [name, e] : map_) n += e.stale ? e.stale->size() : 0;
+  return n;
+}
+
+}  // namespace chainfs::nameserver

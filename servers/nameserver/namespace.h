@@ -1,0 +1,169 @@
+// The NameServer's soft state: every name with its latest version, kind, size, attributes,
+// tombstone flag and the live FileStores holding that version, plus every FileStore with
+// its last heartbeat and byte counts. Rebuilt from FileStore reports only; nothing here is
+// persisted.
+//
+// Names live in an ordered map whose order treats '/' as the smallest byte, so everything
+// beneath a directory is one contiguous range right after the directory's own name: a
+// directory listing is a range scan that skips each child's subtree with one seek.
+// Holders are small FileStore ids, not strings, to stay well under 300 bytes per name.
+//
+// Thread-safe; every method takes the lock for its own duration only, so callers never
+// hold it across RPCs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "proto/chainfs.grpc.pb.h"
+
+namespace chainfs::nameserver {
+
+using FileStoreId = uint16_t;
+
+// Orders names with '/' below every other byte (see the header comment).
+struct PathLess {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+
+struct FileStoreInfo {
+  FileStoreId id = 0;
+  std::string address;
+  int64_t bytes_used = 0;
+  int64_t bytes_available = 0;
+  int64_t files = 0;  // latest versions it holds
+  TimePoint last_heartbeat;
+  bool registered = false;  // its registration stream completed
+};
+
+// A name's latest version with the addresses of its holders.
+struct NameState {
+  v1::FileInfo info;
+  std::vector<std::string> holders;
+};
+
+struct ReplicationTask {
+  v1::FileInfo info;                  // the latest version (file or tombstone)
+  std::vector<std::string> sources;   // its live holders
+  std::vector<FileStoreId> holder_ids;
+};
+
+class Namespace {
+ public:
+  Namespace() = default;
+  Namespace(const Namespace&) = delete;
+  Namespace& operator=(const Namespace&) = delete;
+
+  // Forgets everything (leadership lost or gained).
+  void Clear();
+
+  // --- FileStores ---
+
+  // Starts a registration: a known FileStore first loses everything it reported before.
+  FileStoreId BeginRegistration(const std::string& address, int64_t bytes_used,
+                                int64_t bytes_available, TimePoint now);
+  void EndRegistration(FileStoreId id);
+  // False when the FileStore is unknown (it must register).
+  bool HeartBeat(const std::string& address, int64_t bytes_used, int64_t bytes_available,
+                 TimePoint now);
+  std::optional<FileStoreId> Find(const std::string& address) const;
+  // Drops FileStores silent since before `deadline`, with everything they reported.
+  std::vector<std::string> ExpireFileStores(TimePoint deadline);
+  void DropFileStore(FileStoreId id);
+  // Live FileStores; `count_files` fills `files` (a scan of every name).
+  std::vector<FileStoreInfo> FileStores(bool count_files = false) const;
+  size_t live_filestores() const;
+  bool AllRegistered(const std::vector<std::string>& addresses) const;
+
+  // --- names ---
+
+  // Records that FileStore `id` now holds `file` (a newer version replaces the latest and
+  // turns the previous holders into stale copies; an older one is a stale copy).
+  void Apply(FileStoreId id, const v1::FileInfo& file);
+  // Applies a report from a FileStore by address; false when it is unknown.
+  bool Apply(const std::string& address, const v1::FileInfo& file);
+  // FileStore `address` relabelled name@expected to new_version (GC's bumpVersion).
+  void ApplyBump(const std::string& address, const std::string& name, int64_t expected,
+                 int64_t new_version);
+  // FileStore `id` no longer has name@version (a corrupt replica).
+  void RemoveHolder(FileStoreId id, const std::string& name, int64_t version);
+
+  // The latest version, tombstones included; nullopt when the name is unknown.
+  std::optional<NameState> Get(const std::string& name) const;
+  // Live file/directory/symlink with its holders; NOT_FOUND for tombstones and unknowns.
+  absl::StatusOr<NameState> GetLive(const std::string& name) const;
+  // Live entry, or an implied directory (version 0) for a name with live descendants; the
+  // root is always a directory.
+  absl::StatusOr<v1::FileInfo> Stat(const std::string& name) const;
+  bool HasLiveDescendant(const std::string& dir) const;
+  // Live names beneath `dir` (deepest first, so a directory follows its contents).
+  std::vector<NameState> LiveDescendants(const std::string& dir) const;
+  // Direct children of `dir` (entries and implied directories), names as basenames.
+  void ListDirectory(const std::string& dir, const std::string& start_after, size_t limit,
+                     v1::ListDirectoryReply* reply) const;
+  std::vector<std::string> List(std::string_view glob) const;
+
+  // Latest versions with fewer live holders than min(replication, live FileStores).
+  std::vector<ReplicationTask> UnderReplicated(size_t replication, size_t max_tasks) const;
+  size_t CountUnderReplicated(size_t replication) const;
+  // For GC: per FileStore address, the (name, version) of every live latest file below
+  // `version` that it holds.
+  absl::flat_hash_map<std::string, std::vector<v1::NameVersion>> LiveFilesBelow(
+      int64_t version) const;
+  size_t CountLiveFilesBelow(int64_t version) const;
+  // /minver moved: tombstones and stale copies below it are gone from the FileStores.
+  void ApplyMinVersion(int64_t min_version);
+
+  size_t names() const;
+  size_t live_names() const;
+  size_t stale_copies() const;
+
+ private:
+  struct StaleCopy {
+    FileStoreId id;
+    int64_t version;
+  };
+  // ~100 bytes plus the key: version, metadata, holder ids inline, stale copies rare.
+  struct Entry {
+    int64_t version = 0;
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    uint32_t mode = 0;
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    uint8_t kind = 0;
+    bool tombstone = false;
+    absl::InlinedVector<FileStoreId, 3> holders;
+    std::unique_ptr<std::vector<StaleCopy>> stale;
+  };
+  using Map = absl::btree_map<std::string, Entry, PathLess>;
+
+  v1::FileInfo InfoLocked(const std::string& name, const Entry& e) const;
+  NameState StateLocked(const std::string& name, const Entry& e) const;
+  bool HasLiveDescendantLocked(const std::string& dir) const;
+  void ApplyLocked(FileStoreId id, const v1::FileInfo& file);
+  void DropLocked(FileStoreId id);
+  // Removes holder/stale references to `id` from one entry; true when the entry must go.
+  static bool ForgetLocked(Entry& e, FileStoreId id);
+  Map::iterator EraseLocked(Map::iterator it);
+  size_t LiveFileStoresLocked() const;
+
+  mutable std::shared_mutex mu_;
+  Map map_;
+  size_t live_names_ = 0;
+  std::vector<FileStoreInfo> filestores_;  // by id; address "" once dropped
+  absl::flat_hash_map<std::string, FileStoreId> ids_;
+  std::vector<bool> alive_;
+};
+
+}  // namespace chainfs::nameserver

@@ -1,0 +1,67 @@
+#include "servers/nameserver/replicator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "common/log.h"
+
+namespace chainfs::nameserver {
+
+namespace {
+constexpr size_t kMaxTasksPerPass = 100'000;
+}  // namespace
+
+Replicator::Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement,
+                       const NameServerSettings& settings)
+    : ns_(ns), ops_(ops), placement_(placement), settings_(settings) {}
+
+Replicator::Result Replicator::RunOnce() {
+  const size_t factor = static_cast<size_t>(std::max(settings_.replication, 1));
+  std::vector<ReplicationTask> tasks = ns_->UnderReplicated(factor, kMaxTasksPerPass);
+  if (tasks.empty()) return {};
+  std::vector<FileStoreInfo> live = ns_->FileStores();
+  size_t want = std::min(factor, live.size());
+  struct Copy {
+    const ReplicationTask* task;
+    std::string target;
+  };
+  std::vector<Copy> copies;
+  for (const ReplicationTask& t : tasks) {
+    if (t.sources.size() >= want) continue;
+    for (const FileStoreInfo& fs : placement_->Choose(live, want - t.sources.size(), t.sources)) {
+      copies.push_back({&t, fs.address});
+    }
+  }
+  std::atomic<size_t> next{0}, copied{0}, failed{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < copies.size(); i = next++) {
+      const Copy& c = copies[i];
+      v1::CopyFileRequest req;
+      req.set_name(c.task->info.name());
+      req.set_version(c.task->info.version());
+      for (const std::string& s : c.task->sources) req.add_sources(s);
+      absl::StatusOr<v1::CopyFileReply> reply = ops_->CopyFile(c.target, req);
+      if (!reply.ok()) {
+        ++failed;
+        Logger("nameserver")->warn("copy of {}@{} to {} failed: {}", req.name(), req.version(),
+                                   c.target, std::string(reply.status().message()));
+        continue;
+      }
+      ++copied;
+      ns_->Apply(c.target, reply->file().name() == req.name() ? reply->file() : c.task->info);
+      Logger("nameserver")->debug("copied {}@{} to {}", req.name(), req.version(), c.target);
+    }
+  };
+  size_t n = std::min(copies.size(), static_cast<size_t>(std::max(1, settings_.max_concurrent_copies)));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  if (copied + failed > 0) {
+    Logger("nameserver")->info("replication: {} under-replicated names, {} copies made, {} failed",
+                               tasks.size(), copied.load(), failed.load());
+  }
+  return {copied, failed};
+}
+
+}  // namespace chainfs::nameserver

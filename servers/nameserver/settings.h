@@ -1,0 +1,31 @@
+// Every timing and limit of the NameServer, with the spec's defaults. main.cc fills it
+// from the command line; tests use short timings.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "common/clock.h"
+
+namespace chainfs::nameserver {
+
+struct NameServerSettings {
+  // The FileStores' heartbeat interval; two missed heartbeats drop a FileStore.
+  Duration heartbeat_interval = std::chrono::seconds(15);
+  // After winning the election: wait this long, or until every FileStore listed under
+  // /filestores has registered, before serving clients.
+  Duration startup_wait = std::chrono::seconds(30);
+  // Everything fully replicated within this time of becoming leader.
+  Duration replication_deadline = std::chrono::seconds(60);
+  Duration replication_interval = std::chrono::seconds(5);
+  Duration gc_interval = std::chrono::seconds(60);
+  int64_t gc_min_new_versions = 10;
+  Duration gc_version_age = std::chrono::seconds(120);
+  int64_t maxver_step = 10;
+  int replication = 3;
+  int max_concurrent_copies = 8;
+  // How often the campaign re-checks /leader when no watch fired.
+  Duration election_retry = std::chrono::seconds(1);
+};
+
+}  // namespace chainfs::nameserver

@@ -1,0 +1,473 @@
+// The mount on a real cluster: ZooKeeper, NameServers and FileStores as processes with short
+// timings, chainfs-mount in the foreground, Unix tools and system calls on the mount.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/client/nameserver_client.h"
+#include "common/settings.h"
+#include "common/zk/zookeeper.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/zk_server.h"
+
+namespace chainfs::mount {
+namespace {
+
+using chainfs::testing::Daemon;
+using chainfs::testing::Process;
+using chainfs::testing::TempDir;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr long kFuseSuperMagic = 0x65735546;
+
+struct Shell {
+  int code;
+  std::string output;
+};
+
+// Runs a bash command line; stdout and stderr together.
+Shell Sh(const std::string& command) {
+  std::string full = fmt::format("bash -c '{}' 2>&1", command);
+  FILE* pipe = ::popen(full.c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+#define EXPECT_SH(cmd)                                       \
+  do {                                                       \
+    Shell _r = Sh(cmd);                                      \
+    EXPECT_EQ(_r.code, 0) << (cmd) << "\n" << _r.output;     \
+  } while (0)
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng();
+    memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+bool WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), data.size());
+  return static_cast<bool>(out);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool IsFuseMount(const std::string& dir) {
+  struct statfs st;
+  return ::statfs(dir.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic;
+}
+
+// One cluster per test: FileStores, NameServers and mounts, each stopped by pid (mounts are
+// unmounted first, lazily when busy).
+class MountTest : public ::testing::Test {
+ protected:
+  struct Mounted {
+    std::string dir;
+    std::string cache;
+    std::unique_ptr<Process> process;
+  };
+
+  void SetUp() override {
+    zk_ = chainfs::testing::SharedZkServer();
+    ASSERT_NE(zk_, nullptr);
+    zk_spec_ = zk_->ConnectString(chainfs::testing::UniqueChroot());
+  }
+
+  void TearDown() override {
+    for (auto& m : mounts_) Unmount(*m);
+    mounts_.clear();
+    nameservers_.clear();
+    filestores_.clear();
+  }
+
+  void StartFileStore(int64_t capacity = 0) {
+    int i = static_cast<int>(filestores_.size());
+    std::string data = fmt::format("{}/fs{}", dir_.path(), i);
+    std::filesystem::create_directories(data);
+    auto daemon = chainfs::testing::StartDaemon(
+        chainfs::testing::BinaryPath("servers/filestore/chainfs-filestore"),
+        {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--data-dir", data, "--capacity",
+         std::to_string(capacity), "--heartbeat-interval", "1s", "--session-timeout", "2s"},
+        fmt::format("{}/fs{}.log", dir_.path(), i));
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    filestores_.push_back(std::move(*daemon));
+  }
+
+  void StartNameServer() {
+    int i = static_cast<int>(nameservers_.size());
+    auto daemon = chainfs::testing::StartDaemon(
+        chainfs::testing::BinaryPath("servers/nameserver/chainfs-nameserver"),
+        {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--heartbeat-interval", "1s",
+         "--startup-wait", "5s", "--replication-deadline", "5s", "--replication-interval",
+         "500ms", "--session-timeout", "2s"},
+        fmt::format("{}/ns{}.log", dir_.path(), i));
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    nameservers_.push_back(std::move(*daemon));
+  }
+
+  // Waits until the cluster answers a NameServer call.
+  void WaitServing() {
+    auto address = ParseZkAddress(zk_spec_);
+    ASSERT_TRUE(address.ok());
+    auto zk = zk::NewZooKeeper(*address, seconds(10));
+    ASSERT_TRUE(zk.ok());
+    ASSERT_TRUE((*zk)->WaitConnected(seconds(10)).ok());
+    NameServerClientSettings settings;
+    settings.call_timeout = seconds(30);
+    NameServerClient client(zk->get(), settings);
+    auto status = client.StatFs(v1::StatFsRequest());
+    ASSERT_TRUE(status.ok()) << status.status();
+  }
+
+  void StartCluster(int filestores = 3, int nameservers = 1, int64_t capacity = 0) {
+    for (int i = 0; i < filestores; ++i) ASSERT_NO_FATAL_FAILURE(StartFileStore(capacity));
+    for (int i = 0; i < nameservers; ++i) ASSERT_NO_FATAL_FAILURE(StartNameServer());
+    ASSERT_NO_FATAL_FAILURE(WaitServing());
+  }
+
+  // Mounts the cluster at a fresh directory in the foreground; returns the mount.
+  Mounted& Mount() {
+    auto m = std::make_unique<Mounted>();
+    int i = static_cast<int>(mounts_.size());
+    m->dir = fmt::format("{}/mnt{}", dir_.path(), i);
+    m->cache = fmt::format("{}/cache{}", dir_.path(), i);
+    std::filesystem::create_directories(m->dir);
+    std::filesystem::create_directories(m->cache);
+    auto process = Process::Start(chainfs::testing::BinaryPath("fuse/chainfs-mount"),
+                                  {"--zk", zk_spec_, m->dir, "-f", "--cache-dir", m->cache,
+                                   "--call-timeout", "40s", "--session-timeout", "4s"},
+                                  fmt::format("{}/mount{}.log", dir_.path(), i));
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (process.ok()) m->process = std::move(*process);
+    for (int tries = 0; tries < 400 && !IsFuseMount(m->dir); ++tries) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    EXPECT_TRUE(IsFuseMount(m->dir)) << "mount did not come up";
+    mounts_.push_back(std::move(m));
+    return *mounts_.back();
+  }
+
+  void Unmount(Mounted& m) {
+    if (IsFuseMount(m.dir) && Sh("fusermount3 -u " + m.dir).code != 0) {
+      Sh("fusermount3 -u -z " + m.dir);
+    }
+    if (m.process) m.process->Stop();
+  }
+
+  // The FileStore serving `address`.
+  Daemon* FileStoreAt(const std::string& address) {
+    for (auto& d : filestores_) {
+      if (d.address == address) return &d;
+    }
+    return nullptr;
+  }
+
+  std::unique_ptr<NameServerClient> Client() {
+    auto address = ParseZkAddress(zk_spec_);
+    auto zk = zk::NewZooKeeper(*address, seconds(10));
+    if (!zk.ok() || !(*zk)->WaitConnected(seconds(10)).ok()) return nullptr;
+    zk_clients_.push_back(std::move(*zk));
+    NameServerClientSettings settings;
+    settings.call_timeout = seconds(30);
+    return std::make_unique<NameServerClient>(zk_clients_.back().get(), settings);
+  }
+
+  chainfs::testing::ZkServer* zk_ = nullptr;
+  std::string zk_spec_;
+  TempDir dir_;
+  std::vector<std::unique_ptr<zk::ZooKeeper>> zk_clients_;
+  std::vector<Daemon> filestores_;
+  std::vector<Daemon> nameservers_;
+  std::vector<std::unique_ptr<Mounted>> mounts_;
+};
+
+// A local tree with files of several sizes, a subdirectory and symlinks.
+std::string MakeLocalTree(const std::string& root) {
+  std::string tree = root + "/tree";
+  std::filesystem::create_directories(tree + "/sub/deeper");
+  WriteFile(tree + "/empty", "");
+  WriteFile(tree + "/small.txt", "hello chainfs\n");
+  WriteFile(tree + "/big.bin", RandomBytes(3 * 1024 * 1024 + 17, 1));
+  WriteFile(tree + "/sub/a.txt", "a\n");
+  WriteFile(tree + "/sub/deeper/b.bin", RandomBytes(70000, 2));
+  std::filesystem::create_symlink("small.txt", tree + "/link-to-small");
+  std::filesystem::create_symlink("../big.bin", tree + "/sub/link-up");
+  return tree;
+}
+
+TEST_F(MountTest, UnixTools_CopyListCompareArchiveAndRemove) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount();
+  std::string local = MakeLocalTree(dir_.path());
+  std::string mnt = m.dir;
+
+  EXPECT_SH(fmt::format("cp -a {} {}/tree", local, mnt));
+  EXPECT_SH(fmt::format("diff -r {} {}/tree", local, mnt));
+  EXPECT_SH(fmt::format("diff -r --no-dereference {} {}/tree", local, mnt));
+  Shell ls = Sh(fmt::format("ls -l {}/tree", mnt));
+  EXPECT_EQ(ls.code, 0) << ls.output;
+  EXPECT_NE(ls.output.find("link-to-small -> small.txt"), std::string::npos) << ls.output;
+  EXPECT_NE(ls.output.find("3145745"), std::string::npos) << ls.output;
+  EXPECT_EQ(Sh(fmt::format("cd {} && sha256sum big.bin", local)).output,
+            Sh(fmt::format("cd {}/tree && sha256sum big.bin", mnt)).output);
+  EXPECT_EQ(Sh(fmt::format("cat {}/tree/sub/link-up | sha256sum", mnt)).output,
+            Sh(fmt::format("sha256sum < {}/big.bin", local)).output);
+
+  // tar c of the mounted tree and tar x into the mount.
+  EXPECT_SH(fmt::format("mkdir {0}/untar && tar c -C {1}/tree . | tar x -C {0}/untar", dir_.path(),
+                        mnt));
+  EXPECT_SH(fmt::format("diff -r --no-dereference {} {}/untar", local, dir_.path()));
+  EXPECT_SH(fmt::format("mkdir {0}/x && tar c -C {1} . | tar x -C {0}/x", mnt, local));
+  EXPECT_SH(fmt::format("diff -r --no-dereference {} {}/x", local, mnt));
+
+  // mv of a file and of a directory.
+  EXPECT_SH(fmt::format("mv {0}/tree/small.txt {0}/tree/moved.txt", mnt));
+  EXPECT_EQ(ReadFile(mnt + "/tree/moved.txt"), "hello chainfs\n");
+  EXPECT_FALSE(std::filesystem::exists(mnt + "/tree/small.txt"));
+  EXPECT_SH(fmt::format("mv {0}/tree/sub {0}/sub-moved", mnt));
+  EXPECT_SH(fmt::format("diff -r --no-dereference {}/sub {}/sub-moved", local, mnt));
+  EXPECT_FALSE(std::filesystem::exists(mnt + "/tree/sub"));
+
+  EXPECT_SH(fmt::format("rm -r {0}/tree {0}/x {0}/sub-moved", mnt));
+  EXPECT_EQ(Sh(fmt::format("ls -A {}", mnt)).output, "");
+}
+
+TEST_F(MountTest, Directories_AttributesAndSymlinks) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount();
+  std::string mnt = m.dir;
+  EXPECT_SH(fmt::format("mkdir -p {}/a/b/c", mnt));
+  EXPECT_TRUE(std::filesystem::is_directory(mnt + "/a/b/c"));
+  EXPECT_SH(fmt::format("rmdir {}/a/b/c", mnt));
+  EXPECT_FALSE(std::filesystem::exists(mnt + "/a/b/c"));
+  EXPECT_TRUE(std::filesystem::is_directory(mnt + "/a/b"));
+
+  EXPECT_SH(fmt::format("echo data > {}/a/f", mnt));
+  EXPECT_SH(fmt::format("touch -d \"2001-02-03 04:05:06 UTC\" {}/a/f", mnt));
+  EXPECT_EQ(Sh(fmt::format("stat -c %Y {}/a/f", mnt)).output, "981173106\n");
+  EXPECT_SH(fmt::format("chmod 640 {}/a/f", mnt));
+  EXPECT_EQ(Sh(fmt::format("stat -c %a {}/a/f", mnt)).output, "640\n");
+  EXPECT_SH(fmt::format("touch {}/a/new", mnt));
+  EXPECT_EQ(Sh(fmt::format("stat -c %s {}/a/new", mnt)).output, "0\n");
+  EXPECT_SH(fmt::format("ln -s f {}/a/link", mnt));
+  EXPECT_EQ(Sh(fmt::format("readlink {}/a/link", mnt)).output, "f\n");
+  EXPECT_EQ(Sh(fmt::format("cat {}/a/link", mnt)).output, "data\n");
+  // The attributes survive a new mount (they are stored, not cached).
+  Mounted& other = Mount();
+  EXPECT_EQ(Sh(fmt::format("stat -c %a:%Y {}/a/f", other.dir)).output, "640:981173106\n");
+  EXPECT_TRUE(std::filesystem::is_directory(other.dir + "/a/b"));
+}
+
+TEST_F(MountTest, RandomWritesAppendsAndTruncation_GiveTheBytesOfALocalFile) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount();
+  std::string local = dir_.path() + "/local.bin";
+  std::string remote = m.dir + "/remote.bin";
+  std::string seed = RandomBytes(2 * 1024 * 1024 + 3, 7);
+  ASSERT_TRUE(WriteFile(local, seed));
+  ASSERT_TRUE(WriteFile(remote, seed));
+  for (const std::string& f : {local, remote}) {
+    EXPECT_SH(fmt::format("dd if=/dev/urandom of=/tmp/patch-{} bs=1000 count=5 2>/dev/null; "
+                          "dd if=/tmp/patch-{} of={} bs=1000 seek=700 conv=notrunc 2>/dev/null",
+                          getpid(), getpid(), f));
+    EXPECT_SH(fmt::format("dd if=/tmp/patch-{} of={} bs=1000 seek=700 conv=notrunc 2>/dev/null; "
+                          "echo appended >> {}",
+                          getpid(), f, f));
+    EXPECT_SH(fmt::format("truncate -s 1500000 {}", f));
+    EXPECT_SH(fmt::format("truncate -s 1600000 {}", f));  // grows with zeros
+    EXPECT_SH(fmt::format("echo tail >> {}", f));
+  }
+  // The same system calls through one descriptor: pwrite at random places, ftruncate.
+  std::mt19937 rng(42);
+  int fds[2] = {::open(local.c_str(), O_RDWR), ::open(remote.c_str(), O_RDWR)};
+  ASSERT_GE(fds[0], 0);
+  ASSERT_GE(fds[1], 0);
+  for (int i = 0; i < 50; ++i) {
+    std::string chunk = RandomBytes(1 + rng() % 20000, i);
+    off_t off = rng() % 2'000'000;
+    for (int fd : fds) ASSERT_EQ(::pwrite(fd, chunk.data(), chunk.size(), off), (ssize_t)chunk.size());
+    if (i == 25) {
+      for (int fd : fds) ASSERT_EQ(::ftruncate(fd, 123457), 0);
+    }
+  }
+  for (int fd : fds) EXPECT_EQ(::close(fd), 0);
+  Sh(fmt::format("rm -f /tmp/patch-{}", getpid()));
+  EXPECT_SH(fmt::format("cmp {} {}", local, remote));
+  // And as another mount sees it.
+  Mounted& other = Mount();
+  EXPECT_SH(fmt::format("cmp {} {}/remote.bin", local, other.dir));
+}
+
+TEST_F(MountTest, TwoMounts_CloseInOne_NextOpenInTheOtherSeesIt) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& a = Mount();
+  Mounted& b = Mount();
+  for (int round = 0; round < 5; ++round) {
+    std::string content = RandomBytes(1000 + round * 50000, round);
+    ASSERT_TRUE(WriteFile(a.dir + "/shared", content));  // closed when WriteFile returns
+    EXPECT_EQ(ReadFile(b.dir + "/shared"), content) << "round " << round;
+    ASSERT_TRUE(WriteFile(b.dir + "/shared", content + "!"));
+    EXPECT_EQ(ReadFile(a.dir + "/shared"), content + "!") << "round " << round;
+  }
+  EXPECT_SH(fmt::format("rm {}/shared", a.dir));
+  EXPECT_FALSE(std::filesystem::exists(b.dir + "/shared"));
+}
+
+TEST_F(MountTest, FileStoreKilledDuringALargeRead_ReadCompletesWithTheRightBytes) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount();
+  std::string content = RandomBytes(64 * 1024 * 1024, 11);
+  ASSERT_TRUE(WriteFile(m.dir + "/large", content));
+  auto client = Client();
+  ASSERT_NE(client, nullptr);
+  v1::DoReadRequest req;
+  req.set_path("/large");
+  auto file = client->DoRead(req);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_GE(file->holders_size(), 2);
+
+  Mounted& reader = Mount();  // a cold mount: every byte comes from a FileStore
+  int fd = ::open((reader.dir + "/large").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string got(content.size(), '\0');
+  size_t done = 0;
+  bool killed = false;
+  while (done < got.size()) {
+    ssize_t n = ::read(fd, got.data() + done, std::min<size_t>(1 << 20, got.size() - done));
+    ASSERT_GT(n, 0) << "read failed at " << done << ": " << strerror(errno);
+    done += n;
+    if (!killed && done >= 10 * 1024 * 1024) {
+      // The holder the mount reads from is the first one that answers: kill them all but
+      // the last, so the read has to fail over.
+      for (int i = 0; i + 1 < file->holders_size(); ++i) {
+        Daemon* victim = FileStoreAt(file->holders(i));
+        ASSERT_NE(victim, nullptr);
+        victim->process->Kill(SIGKILL);
+      }
+      killed = true;
+    }
+  }
+  ::close(fd);
+  EXPECT_TRUE(got == content) << "bytes differ";
+}
+
+TEST_F(MountTest, LeaderNameServerKilled_OperationsResumeAfterFailover) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3, 2));
+  Mounted& m = Mount();
+  ASSERT_TRUE(WriteFile(m.dir + "/before", "before failover"));
+  auto client = Client();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->StatFs(v1::StatFsRequest()).ok());
+  std::string leader = client->leader();
+  bool killed = false;
+  for (auto& ns : nameservers_) {
+    if (ns.address == leader) {
+      ns.process->Kill(SIGKILL);
+      killed = true;
+    }
+  }
+  ASSERT_TRUE(killed) << "leader " << leader << " not one of ours";
+  // Calls block (retrying) until the standby serves.
+  ASSERT_TRUE(WriteFile(m.dir + "/after", "after failover"));
+  EXPECT_EQ(ReadFile(m.dir + "/after"), "after failover");
+  EXPECT_EQ(ReadFile(m.dir + "/before"), "before failover");
+  EXPECT_SH(fmt::format("mkdir {0}/d && mv {0}/after {0}/d/ && ls {0}/d", m.dir));
+}
+
+TEST_F(MountTest, AllFileStoresFull_CloseFailsWithEnospc_AndTheStagedFileIsKept) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3, 1, /*capacity=*/256 * 1024));
+  Mounted& m = Mount();
+  std::string content = RandomBytes(1024 * 1024, 5);
+  int fd = ::open((m.dir + "/toobig").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, content.data(), content.size()), (ssize_t)content.size());
+  errno = 0;
+  EXPECT_EQ(::close(fd), -1);
+  EXPECT_EQ(errno, ENOSPC) << strerror(errno);
+  bool kept = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(m.cache)) {
+    if (e.is_regular_file() && ReadFile(e.path()) == content) kept = true;
+  }
+  EXPECT_TRUE(kept) << "no staged copy under " << m.cache;
+  // The mount keeps serving.
+  EXPECT_SH(fmt::format("echo small > {0}/small && cat {0}/small", m.dir));
+}
+
+TEST_F(MountTest, Errors_AreTheErrnosUsersExpect) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount();
+  std::string mnt = m.dir;
+  ASSERT_EQ(::mkdir((mnt + "/d").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(mnt + "/d/f", "x"));
+  errno = 0;
+  EXPECT_EQ(::rmdir((mnt + "/d").c_str()), -1);
+  EXPECT_EQ(errno, ENOTEMPTY);
+  errno = 0;
+  EXPECT_EQ(::open((mnt + "/missing").c_str(), O_RDONLY), -1);
+  EXPECT_EQ(errno, ENOENT);
+  errno = 0;
+  EXPECT_EQ(::open((mnt + "/" + std::string(256, 'n')).c_str(), O_WRONLY | O_CREAT, 0644), -1);
+  EXPECT_EQ(errno, ENAMETOOLONG);
+  errno = 0;
+  EXPECT_EQ(::link((mnt + "/d/f").c_str(), (mnt + "/hard").c_str()), -1);
+  EXPECT_EQ(errno, EPERM);
+  errno = 0;
+  EXPECT_EQ(::mkdir((mnt + "/d").c_str(), 0755), -1);
+  EXPECT_EQ(errno, EEXIST);
+  errno = 0;
+  EXPECT_EQ(::unlink((mnt + "/d").c_str()), -1);
+  EXPECT_EQ(errno, EISDIR);
+  errno = 0;
+  EXPECT_EQ(::open((mnt + "/d").c_str(), O_WRONLY), -1);
+  EXPECT_EQ(errno, EISDIR);
+  errno = 0;
+  EXPECT_EQ(::mkdir((mnt + "/d/f/sub").c_str(), 0755), -1);
+  EXPECT_EQ(errno, ENOTDIR);
+  EXPECT_SH(fmt::format("ln {0}/d/f {0}/hard2 2>&1 | grep -q \"not permitted\"", mnt));
+  EXPECT_EQ(ReadFile(mnt + "/d/f"), "x");  // the mount survived all of it
+  EXPECT_TRUE(m.process->Running());
+}
+
+TEST(MountCommand, MissingDirectoryOrUnreachableZooKeeper_ClearMessageAndNonZeroExit) {
+  Shell missing = Sh(fmt::format("{} --zk 127.0.0.1:1/x /nonexistent/dir -f",
+                                 chainfs::testing::BinaryPath("fuse/chainfs-mount")));
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.output.find("/nonexistent/dir"), std::string::npos) << missing.output;
+  TempDir dir;
+  Shell unreachable = Sh(fmt::format("{} --zk 127.0.0.1:1/x {} --connect-timeout 1s",
+                                     chainfs::testing::BinaryPath("fuse/chainfs-mount"),
+                                     dir.path()));
+  EXPECT_NE(unreachable.code, 0);
+  EXPECT_NE(unreachable.output.find("unreachable"), std::string::npos) << unreachable.output;
+  EXPECT_FALSE(IsFuseMount(dir.path()));
+}
+
+}  // namespace
+}  // namespace chainfs::mount

@@ -1,0 +1,62 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/names.h"
+
+namespace chainfs {
+namespace {
+
+bool Valid(std::string_view name) { return ValidateName(name).ok(); }
+
+TEST(ValidateName, AcceptsOrdinaryAbsoluteNames) {
+  EXPECT_TRUE(Valid("/a"));
+  EXPECT_TRUE(Valid("/a/b.txt"));
+  EXPECT_TRUE(Valid("/with space/ünïcode/..dots/.hidden/a..b"));
+  EXPECT_TRUE(Valid("/" + std::string(kMaxComponentBytes, 'x')));
+}
+
+TEST(ValidateName, RejectsHostileNames) {
+  for (std::string_view bad :
+       {"", "a", "a/b", "//", "/a//b", "/a/", "/.", "/..", "/a/./b", "/a/../b", "/../etc/passwd",
+        "/a/.."}) {
+    auto st = ValidateName(bad);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << "'" << bad << "'";
+    EXPECT_FALSE(st.message().empty());
+  }
+  EXPECT_FALSE(Valid(std::string("/a\0b", 4)));
+}
+
+TEST(ValidateName, RejectsOverlongNamesAndComponents) {
+  EXPECT_FALSE(Valid("/" + std::string(kMaxComponentBytes + 1, 'x')));
+  std::string long_name;
+  while (long_name.size() <= kMaxNameBytes) long_name += "/abcdefgh";
+  EXPECT_FALSE(Valid(long_name));
+}
+
+TEST(ValidateName, RootIsValidOnlyWhenAllowed) {
+  EXPECT_FALSE(ValidateName("/").ok());
+  EXPECT_TRUE(ValidateName("/", /*allow_root=*/true).ok());
+}
+
+TEST(NameHelpers, SplitAndJoinNames) {
+  EXPECT_EQ(ParentOf("/a/b"), "/a");
+  EXPECT_EQ(ParentOf("/a"), "/");
+  EXPECT_EQ(ParentOf("/"), "/");
+  EXPECT_EQ(BaseName("/a/b"), "b");
+  EXPECT_EQ(BaseName("/"), "");
+  EXPECT_EQ(JoinName("/a", "b"), "/a/b");
+  EXPECT_EQ(JoinName("/", "b"), "/b");
+}
+
+TEST(NameHelpers, IsUnderMeansStrictlyBeneath) {
+  EXPECT_TRUE(IsUnder("/a/b", "/a"));
+  EXPECT_TRUE(IsUnder("/a/b/c", "/a"));
+  EXPECT_TRUE(IsUnder("/a", "/"));
+  EXPECT_FALSE(IsUnder("/a", "/a"));
+  EXPECT_FALSE(IsUnder("/ab", "/a"));
+  EXPECT_FALSE(IsUnder("/", "/"));
+}
+
+}  // namespace
+}  // namespace chainfs

@@ -1,0 +1,230 @@
+// The NameServer client against fake NameServers in this process: leader discovery through
+// (memory) ZooKeeper, redirects in trailing metadata, retries until the deadline.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/client/nameserver_client.h"
+#include "common/status.h"
+#include "common/zk/zookeeper.h"
+
+namespace chainfs {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A NameServer that either answers (DoRead names the answering server in file.name) or
+// refuses as "not leader", optionally naming another one.
+class FakeNameServer final : public v1::NameServer::Service {
+ public:
+  FakeNameServer() {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+    address_ = "127.0.0.1:" + std::to_string(port);
+  }
+  ~FakeNameServer() override { server_->Shutdown(); }
+
+  const std::string& address() const { return address_; }
+  void RedirectTo(const std::string& leader) {
+    std::lock_guard lock(mu_);
+    leader_ = leader;
+    leading_ = false;
+  }
+  void Answer(grpc::Status status) {
+    std::lock_guard lock(mu_);
+    answer_ = status;
+  }
+  int calls() const { return calls_; }
+  std::vector<v1::RegisterRequest> registered() {
+    std::lock_guard lock(mu_);
+    return registered_;
+  }
+
+  grpc::Status DoRead(grpc::ServerContext* ctx, const v1::DoReadRequest* req,
+                      v1::DoReadReply* reply) override {
+    ++calls_;
+    if (grpc::Status refused = Refusal(ctx); !refused.ok()) return refused;
+    reply->mutable_file()->set_name(address_ + req->path());
+    std::lock_guard lock(mu_);
+    return answer_;
+  }
+
+  grpc::Status RegisterFilesAndTombstones(grpc::ServerContext* ctx,
+                                          grpc::ServerReader<v1::RegisterRequest>* reader,
+                                          v1::RegisterReply*) override {
+    ++calls_;
+    if (grpc::Status refused = Refusal(ctx); !refused.ok()) return refused;
+    v1::RegisterRequest req;
+    while (reader->Read(&req)) {
+      std::lock_guard lock(mu_);
+      registered_.push_back(req);
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  grpc::Status Refusal(grpc::ServerContext* ctx) {
+    std::lock_guard lock(mu_);
+    if (leading_) return grpc::Status::OK;
+    if (!leader_.empty()) ctx->AddTrailingMetadata(kLeaderMetadataKey, leader_);
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not leader");
+  }
+
+  std::mutex mu_;
+  bool leading_ = true;
+  std::string leader_;
+  grpc::Status answer_ = grpc::Status::OK;
+  std::atomic<int> calls_{0};
+  std::vector<v1::RegisterRequest> registered_;
+  std::string address_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+v1::DoReadRequest Read(const std::string& path) {
+  v1::DoReadRequest req;
+  req.set_path(path);
+  return req;
+}
+
+NameServerClientSettings Fast(Duration call_timeout = seconds(5)) {
+  NameServerClientSettings s;
+  s.call_timeout = call_timeout;
+  s.retry_backoff_min = milliseconds(5);
+  s.retry_backoff_max = milliseconds(50);
+  return s;
+}
+
+class NameServerClientTest : public ::testing::Test {
+ protected:
+  void SetLeader(const std::string& address) {
+    std::string data = address + "\nsome-host";
+    if (!zk_->Set("/leader", data, -1).ok()) ASSERT_TRUE(zk_->Create("/leader", data, true).ok());
+    zk::MemoryWaitIdle(zk_.get());
+  }
+  std::shared_ptr<zk::MemoryEnsemble> ensemble_ = zk::NewMemoryEnsemble();
+  std::unique_ptr<zk::ZooKeeper> zk_ = zk::NewMemoryZooKeeper(ensemble_);
+};
+
+TEST_F(NameServerClientTest, FollowsTheLeaderNamedInZooKeeper) {
+  FakeNameServer a, b;
+  SetLeader(a.address());
+  NameServerClient client(zk_.get(), Fast());
+  auto reply = client.DoRead(Read("/f"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().name(), a.address() + "/f");
+  EXPECT_EQ(client.leader(), a.address());
+
+  SetLeader(b.address());  // the watch on /leader re-reads it
+  reply = client.DoRead(Read("/g"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().name(), b.address() + "/g");
+  EXPECT_EQ(client.leader(), b.address());
+}
+
+TEST_F(NameServerClientTest, FollowsARedirectGivenInTrailingMetadata) {
+  FakeNameServer standby, leader;
+  standby.RedirectTo(leader.address());
+  NameServerClient client(standby.address(), Fast());
+  auto reply = client.DoRead(Read("/f"));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().name(), leader.address() + "/f");
+  EXPECT_EQ(client.leader(), leader.address());
+  EXPECT_EQ(standby.calls(), 1);
+  ASSERT_TRUE(client.DoRead(Read("/g")).ok());
+  EXPECT_EQ(standby.calls(), 1);  // the redirect is remembered
+}
+
+TEST_F(NameServerClientTest, RetriesUntilALeaderAppears) {
+  FakeNameServer a;
+  NameServerClient client(zk_.get(), Fast());
+  std::thread elect([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    SetLeader(a.address());
+  });
+  auto reply = client.DoRead(Read("/f"));
+  elect.join();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().name(), a.address() + "/f");
+}
+
+TEST_F(NameServerClientTest, MovesOnWhenTheLeaderDiesAndZooKeeperNamesAnother) {
+  FakeNameServer b;
+  std::string dead;
+  {
+    FakeNameServer a;
+    dead = a.address();
+  }
+  SetLeader(dead);
+  NameServerClient client(zk_.get(), Fast());
+  std::thread elect([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    SetLeader(b.address());
+  });
+  auto reply = client.DoRead(Read("/f"));
+  elect.join();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().name(), b.address() + "/f");
+}
+
+TEST_F(NameServerClientTest, GivesUpWithUnavailableAtTheDeadline) {
+  FakeNameServer standby;
+  standby.RedirectTo("");  // not leader, and does not know who is
+  NameServerClient client(standby.address(), Fast(milliseconds(300)));
+  auto start = SystemClock::Get()->Now();
+  auto reply = client.DoRead(Read("/f"));
+  Duration took = SystemClock::Get()->Now() - start;
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_GT(standby.calls(), 2);  // retried
+  EXPECT_LT(took, seconds(2));
+}
+
+TEST_F(NameServerClientTest, GivesUpWhenZooKeeperNamesNoLeader) {
+  NameServerClient client(zk_.get(), Fast(milliseconds(200)));
+  auto reply = client.DoRead(Read("/f"));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_EQ(client.leader(), "");
+}
+
+TEST_F(NameServerClientTest, OtherErrorsAreReturnedAtOnce) {
+  FakeNameServer a;
+  a.Answer(grpc::Status(grpc::StatusCode::NOT_FOUND, "no /f"));
+  NameServerClient client(a.address(), Fast());
+  auto reply = client.DoRead(Read("/f"));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(reply.status().message()).find("no /f"), std::string::npos);
+  EXPECT_EQ(a.calls(), 1);
+}
+
+TEST_F(NameServerClientTest, RegisterStreamsFilesInBatchesNamingTheFileStoreFirst) {
+  FakeNameServer a;
+  NameServerClient client(a.address(), Fast());
+  std::vector<v1::FileInfo> files(2500);
+  for (size_t i = 0; i < files.size(); ++i) files[i].set_name("/f" + std::to_string(i));
+  ASSERT_TRUE(client.RegisterFilesAndTombstones("h:7000", files, 11, 22).ok());
+  auto got = a.registered();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].filestore(), "h:7000");
+  EXPECT_EQ(got[0].bytes_used(), 11);
+  EXPECT_EQ(got[0].bytes_available(), 22);
+  EXPECT_EQ(got[0].files_size() + got[1].files_size() + got[2].files_size(), 2500);
+  EXPECT_EQ(got[2].files(got[2].files_size() - 1).name(), "/f2499");
+}
+
+TEST_F(NameServerClientTest, RegisterWithNoFilesStillNamesTheFileStore) {
+  FakeNameServer standby, a;
+  standby.RedirectTo(a.address());
+  NameServerClient client(standby.address(), Fast());
+  ASSERT_TRUE(client.RegisterFilesAndTombstones("h:7000", {}, 0, 0).ok());
+  auto got = a.registered();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].filestore(), "h:7000");
+}
+
+}  // namespace
+}  // namespace chainfs

@@ -1,0 +1,666 @@
+// The NameServer's calls and background duties, driven by hand: a FakeClock, the memory
+// ZooKeeper and in-memory FileStores. Nothing here sleeps on the timings under test.
+#include "servers/nameserver/nameserver.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+namespace chainfs::nameserver {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// In-memory FileStores: name -> latest stored FileInfo per address. Operations follow
+// the FileStore contract (Delete records a tombstone, BumpVersion only relabels the
+// expected version of a live file, Clone copies metadata).
+class FakeFileStores final : public FileStoreOps {
+ public:
+  absl::Status Delete(const std::string& address, const std::string& name,
+                      int64_t version) override {
+    std::lock_guard lock(mu_);
+    CHAINFS_RETURN_IF_ERROR(Check(address));
+    v1::FileInfo f;
+    f.set_name(name);
+    f.set_version(version);
+    f.set_tombstone(true);
+    stores_[address][name] = f;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
+                                             const v1::CopyFileRequest& req) override {
+    std::lock_guard lock(mu_);
+    CHAINFS_RETURN_IF_ERROR(Check(address));
+    for (const std::string& s : req.sources()) {
+      if (!Check(s).ok()) continue;
+      auto it = stores_[s].find(req.name());
+      if (it == stores_[s].end() || it->second.version() != req.version()) continue;
+      stores_[address][req.name()] = it->second;
+      ++copies;
+      v1::CopyFileReply reply;
+      *reply.mutable_file() = it->second;
+      return reply;
+    }
+    return absl::NotFoundError("no source has it");
+  }
+  absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,
+                                                   const v1::BumpVersionRequest& req) override {
+    std::lock_guard lock(mu_);
+    CHAINFS_RETURN_IF_ERROR(Check(address));
+    bumps[address].push_back(req);
+    v1::BumpVersionReply reply;
+    for (const v1::NameVersion& nv : req.files()) {
+      auto it = stores_[address].find(nv.name());
+      if (it == stores_[address].end() || it->second.version() != nv.version() ||
+          it->second.tombstone()) {
+        v1::NameVersion* s = reply.add_skipped();
+        s->set_name(nv.name());
+        s->set_version(it == stores_[address].end() ? 0 : it->second.version());
+        continue;
+      }
+      it->second.set_version(req.new_version());
+      reply.set_bumped(reply.bumped() + 1);
+    }
+    return reply;
+  }
+  absl::StatusOr<v1::CloneReply> Clone(const std::string& address,
+                                       const v1::CloneRequest& req) override {
+    std::lock_guard lock(mu_);
+    CHAINFS_RETURN_IF_ERROR(Check(address));
+    auto it = stores_[address].find(req.source().name());
+    if (it == stores_[address].end() || it->second.version() != req.source().version()) {
+      return absl::NotFoundError("no such source");
+    }
+    v1::FileInfo f = it->second;
+    f.set_name(req.target().name());
+    f.set_version(req.target().version());
+    *f.mutable_attributes() = req.target().attributes();
+    stores_[address][f.name()] = f;
+    v1::CloneReply reply;
+    *reply.mutable_file() = f;
+    return reply;
+  }
+
+  void Put(const std::string& address, const v1::FileInfo& f) {
+    std::lock_guard lock(mu_);
+    stores_[address][f.name()] = f;
+  }
+  std::optional<v1::FileInfo> Held(const std::string& address, const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto it = stores_[address].find(name);
+    if (it == stores_[address].end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<v1::FileInfo> All(const std::string& address) {
+    std::lock_guard lock(mu_);
+    std::vector<v1::FileInfo> out;
+    for (auto& [n, f] : stores_[address]) out.push_back(f);
+    return out;
+  }
+  void SetDown(const std::string& address, bool down) {
+    std::lock_guard lock(mu_);
+    if (down) {
+      down_.insert(address);
+    } else {
+      down_.erase(address);
+    }
+  }
+
+  std::map<std::string, std::vector<v1::BumpVersionRequest>> bumps;
+  int copies = 0;
+
+ private:
+  absl::Status Check(const std::string& address) {
+    if (down_.contains(address)) return absl::UnavailableError(address + " is down");
+    return absl::OkStatus();
+  }
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, v1::FileInfo>> stores_;
+  std::set<std::string> down_;
+};
+
+v1::FileInfo File(const std::string& name, int64_t version, bool tombstone = false,
+                  v1::Kind kind = v1::KIND_FILE) {
+  v1::FileInfo f;
+  f.set_name(name);
+  f.set_version(version);
+  f.set_tombstone(tombstone);
+  f.set_kind(kind);
+  f.set_size(tombstone ? 0 : 3);
+  f.mutable_attributes()->set_mode(0644);
+  return f;
+}
+
+NameServerSettings TestSettings() {
+  NameServerSettings s;
+  s.heartbeat_interval = seconds(15);
+  s.startup_wait = seconds(30);
+  s.gc_interval = seconds(60);
+  s.gc_version_age = seconds(120);
+  s.gc_min_new_versions = 10;
+  return s;
+}
+
+class NameServerTest : public ::testing::Test {
+ protected:
+  NameServerTest()
+      : ensemble_(zk::NewMemoryEnsemble()),
+        zk_(zk::NewMemoryZooKeeper(ensemble_)),
+        ns_(TestSettings(), &clock_, zk_.get(), &stores_, "ns1:9000", "host1") {
+    (void)zk_->EnsurePath(kFileStoresPath);
+  }
+
+  // Announces a FileStore in /filestores (as the real one does) and registers its files.
+  void Register(const std::string& address, bool announce = true) {
+    if (announce) (void)zk_->Create(std::string(kFileStoresPath) + "/" + address, "", false);
+    v1::RegisterRequest first;
+    first.set_filestore(address);
+    first.set_bytes_available(1000);
+    for (const v1::FileInfo& f : stores_.All(address)) *first.add_files() = f;
+    absl::StatusOr<FileStoreId> id = ns_.RegisterBegin(first);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ns_.RegisterEnd(*id);
+  }
+  void HeartBeat(const std::string& address) {
+    v1::HeartBeatRequest req;
+    req.set_filestore(address);
+    v1::HeartBeatReply reply;
+    ASSERT_TRUE(ns_.HeartBeat(req, &reply).ok());
+    EXPECT_FALSE(reply.reregister());
+  }
+  // Stores f on the FileStores and reports it as they would.
+  void Store(const v1::FileInfo& f, const std::vector<std::string>& on) {
+    for (const std::string& a : on) {
+      stores_.Put(a, f);
+      v1::AddFileOrTombstoneRequest req;
+      req.set_filestore(a);
+      *req.mutable_file() = f;
+      v1::AddFileOrTombstoneReply reply;
+      ASSERT_TRUE(ns_.AddFileOrTombstone(req, &reply).ok());
+      EXPECT_FALSE(reply.reregister());
+    }
+  }
+  // Elected, four FileStores registered, serving.
+  void StartServing(const std::vector<std::string>& filestores = {"a:1", "b:1", "c:1", "d:1"}) {
+    ns_.election().Step();
+    ASSERT_TRUE(ns_.election().is_leader());
+    for (const std::string& a : filestores) Register(a);
+    ns_.Housekeep();
+    ASSERT_TRUE(ns_.serving());
+  }
+  int64_t Create(const std::string& path, const std::vector<std::string>& on,
+                 v1::Kind kind = v1::KIND_FILE) {
+    v1::DoCreateRequest req;
+    req.set_path(path);
+    v1::DoCreateReply reply;
+    absl::Status st = ns_.DoCreate(req, &reply);
+    EXPECT_TRUE(st.ok()) << st;
+    Store(File(path, reply.version(), false, kind), on);
+    return reply.version();
+  }
+  absl::StatusOr<v1::DoReadReply> Read(const std::string& path) {
+    v1::DoReadRequest req;
+    req.set_path(path);
+    v1::DoReadReply reply;
+    CHAINFS_RETURN_IF_ERROR(ns_.DoRead(req, &reply));
+    return reply;
+  }
+  absl::Status Delete(const std::string& path, bool must_be_empty = false) {
+    v1::DoDeleteRequest req;
+    req.set_path(path);
+    req.set_directory_must_be_empty(must_be_empty);
+    v1::DoDeleteReply reply;
+    return ns_.DoDelete(req, &reply);
+  }
+  absl::Status Rename(const std::string& from, const std::string& to, bool no_replace = false) {
+    v1::RenameRequest req;
+    req.set_from(from);
+    req.set_to(to);
+    req.set_no_replace(no_replace);
+    v1::RenameReply reply;
+    return ns_.Rename(req, &reply);
+  }
+
+  FakeClock clock_;
+  std::shared_ptr<zk::MemoryEnsemble> ensemble_;
+  std::unique_ptr<zk::ZooKeeper> zk_;
+  FakeFileStores stores_;
+  NameServer ns_;
+};
+
+// --- start-up wait, election, expiry ---
+
+TEST_F(NameServerTest, StartupWaitEndsOnceEveryAnnouncedFileStoreRegistered) {
+  ns_.election().Step();
+  ASSERT_TRUE(ns_.election().is_leader());
+  (void)zk_->Create(std::string(kFileStoresPath) + "/a:1", "", false);
+  (void)zk_->Create(std::string(kFileStoresPath) + "/b:1", "", false);
+  Register("a:1", /*announce=*/false);
+  ns_.Housekeep();
+  EXPECT_FALSE(ns_.serving());
+  v1::DoReadReply reply;
+  v1::DoReadRequest req;
+  req.set_path("/x");
+  EXPECT_TRUE(absl::IsUnavailable(ns_.DoRead(req, &reply)));
+  Register("b:1", /*announce=*/false);
+  ns_.Housekeep();
+  EXPECT_TRUE(ns_.serving());
+}
+
+TEST_F(NameServerTest, StartupWaitEndsAfterTheWaitWhenAFileStoreNeverRegisters) {
+  ns_.election().Step();
+  (void)zk_->Create(std::string(kFileStoresPath) + "/a:1", "", false);
+  (void)zk_->Create(std::string(kFileStoresPath) + "/silent:1", "", false);
+  Register("a:1", /*announce=*/false);
+  clock_.Advance(seconds(10));
+  HeartBeat("a:1");
+  ns_.Housekeep();
+  EXPECT_FALSE(ns_.serving());
+  clock_.Advance(seconds(10));
+  HeartBeat("a:1");
+  ns_.Housekeep();
+  EXPECT_FALSE(ns_.serving());
+  clock_.Advance(seconds(10));
+  HeartBeat("a:1");
+  ns_.Housekeep();
+  EXPECT_TRUE(ns_.serving());
+}
+
+TEST_F(NameServerTest, EmptyFileStoreListWaitsTheFullStartupWait) {
+  ns_.election().Step();
+  ns_.Housekeep();
+  EXPECT_FALSE(ns_.serving());
+  clock_.Advance(seconds(30));
+  ns_.Housekeep();
+  EXPECT_TRUE(ns_.serving());
+}
+
+TEST_F(NameServerTest, StandbyAnswersUnavailableWithTheLeader) {
+  auto zk2 = zk::NewMemoryZooKeeper(ensemble_);
+  NameServer standby(TestSettings(), &clock_, zk2.get(), &stores_, "ns2:9000", "host2");
+  ns_.election().Step();
+  standby.election().Step();
+  EXPECT_TRUE(ns_.election().is_leader());
+  EXPECT_FALSE(standby.election().is_leader());
+  EXPECT_EQ(standby.leader_address(), "ns1:9000");
+  v1::DoCreateRequest req;
+  req.set_path("/x");
+  v1::DoCreateReply reply;
+  absl::Status st = standby.DoCreate(req, &reply);
+  EXPECT_TRUE(absl::IsUnavailable(st));
+  EXPECT_NE(std::string(st.message()).find("ns1:9000"), std::string::npos);
+  v1::HeartBeatRequest hb;
+  hb.set_filestore("a:1");
+  v1::HeartBeatReply hb_reply;
+  EXPECT_TRUE(absl::IsUnavailable(standby.HeartBeat(hb, &hb_reply)));
+}
+
+TEST_F(NameServerTest, StandbyTakesOverWhenTheLeaderSessionExpires) {
+  auto zk2 = zk::NewMemoryZooKeeper(ensemble_);
+  NameServer standby(TestSettings(), &clock_, zk2.get(), &stores_, "ns2:9000", "host2");
+  StartServing();
+  int64_t v1 = Create("/f", {"a:1", "b:1", "c:1"});
+  standby.election().Step();
+  zk::MemoryExpire(zk_.get());
+  // Session events arrive on the memory ZooKeeper's event thread.
+  for (int i = 0; i < 200 && ns_.election().is_leader(); ++i) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ns_.election().Step();
+  standby.election().Step();
+  EXPECT_TRUE(standby.election().is_leader());
+  EXPECT_FALSE(ns_.election().is_leader());
+  EXPECT_FALSE(ns_.serving());
+  EXPECT_EQ(ns_.names().names(), 0u);  // soft state dropped with leadership
+  // The new leader assigns above everything the old one could have handed out.
+  EXPECT_GT(standby.allocator().next(), v1);
+  EXPECT_GT(standby.allocator().next(), ns_.allocator().limit());
+}
+
+TEST_F(NameServerTest, SuspendedLeaderStopsServingUntilReconnected) {
+  StartServing();
+  zk::MemorySuspend(zk_.get());
+  EXPECT_FALSE(ns_.serving());
+  zk::MemoryResume(zk_.get());
+  EXPECT_TRUE(ns_.serving());
+}
+
+TEST_F(NameServerTest, FileStoreMissingTwoHeartbeatsIsDroppedWithItsFiles) {
+  StartServing({"a:1", "b:1"});
+  Create("/only-a", {"a:1"});
+  Create("/both", {"a:1", "b:1"});
+  clock_.Advance(seconds(20));
+  HeartBeat("b:1");
+  ns_.Housekeep();
+  EXPECT_TRUE(Read("/only-a").ok());  // one missed heartbeat is fine
+  clock_.Advance(seconds(11));
+  HeartBeat("b:1");
+  ns_.Housekeep();
+  EXPECT_TRUE(absl::IsNotFound(Read("/only-a").status()));
+  auto both = Read("/both");
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->holders(), std::vector<std::string>{"b:1"});
+  // It must register again.
+  v1::HeartBeatRequest req;
+  req.set_filestore("a:1");
+  v1::HeartBeatReply reply;
+  ASSERT_TRUE(ns_.HeartBeat(req, &reply).ok());
+  EXPECT_TRUE(reply.reregister());
+  v1::AddFileOrTombstoneRequest add;
+  add.set_filestore("a:1");
+  *add.mutable_file() = File("/z", 99);
+  v1::AddFileOrTombstoneReply add_reply;
+  ASSERT_TRUE(ns_.AddFileOrTombstone(add, &add_reply).ok());
+  EXPECT_TRUE(add_reply.reregister());
+}
+
+// --- calls ---
+
+TEST_F(NameServerTest, CreateGivesDistinctChainAndIncreasingVersions) {
+  StartServing();
+  int64_t last = 0;
+  for (int i = 0; i < 30; ++i) {
+    v1::DoCreateRequest req;
+    req.set_path("/f" + std::to_string(i));
+    v1::DoCreateReply reply;
+    ASSERT_TRUE(ns_.DoCreate(req, &reply).ok());
+    std::set<std::string> chain(reply.chain().begin(), reply.chain().end());
+    EXPECT_EQ(chain.size(), 3u);
+    EXPECT_GT(reply.version(), last);
+    last = reply.version();
+  }
+}
+
+TEST_F(NameServerTest, ExclusiveCreateOfALiveNameIsAlreadyExists) {
+  StartServing();
+  Create("/f", {"a:1"});
+  v1::DoCreateRequest req;
+  req.set_path("/f");
+  req.set_exclusive(true);
+  v1::DoCreateReply reply;
+  EXPECT_TRUE(absl::IsAlreadyExists(ns_.DoCreate(req, &reply)));
+}
+
+TEST_F(NameServerTest, BadNamesAreInvalidArgument) {
+  StartServing();
+  for (std::string bad : {"", "relative", "/a//b", "/a/./b", "/a/../b", std::string("/a\0b", 4),
+                          "/" + std::string(300, 'x')}) {
+    v1::DoReadRequest req;
+    req.set_path(bad);
+    v1::DoReadReply reply;
+    EXPECT_TRUE(absl::IsInvalidArgument(ns_.DoRead(req, &reply))) << bad;
+    v1::DoCreateRequest create;
+    create.set_path(bad);
+    v1::DoCreateReply create_reply;
+    EXPECT_TRUE(absl::IsInvalidArgument(ns_.DoCreate(create, &create_reply))) << bad;
+  }
+  v1::DoDeleteRequest root;
+  root.set_path("/");
+  v1::DoDeleteReply reply;
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.DoDelete(root, &reply)));
+}
+
+TEST_F(NameServerTest, DeleteTombstonesOnHoldersAndUpToTheReplicationFactor) {
+  StartServing();
+  int64_t v = Create("/f", {"a:1"});
+  ASSERT_TRUE(Delete("/f").ok());
+  EXPECT_TRUE(absl::IsNotFound(Read("/f").status()));
+  auto held = stores_.Held("a:1", "/f");
+  ASSERT_TRUE(held.has_value());
+  EXPECT_TRUE(held->tombstone());
+  EXPECT_GT(held->version(), v);
+  int tombstones = 0;
+  for (const char* a : {"a:1", "b:1", "c:1", "d:1"}) {
+    auto h = stores_.Held(a, "/f");
+    tombstones += h.has_value() && h->tombstone();
+  }
+  EXPECT_EQ(tombstones, 3);
+  EXPECT_TRUE(absl::IsNotFound(Delete("/f")));
+  v1::StatRequest stat;
+  stat.set_path("/f");
+  v1::StatReply stat_reply;
+  EXPECT_TRUE(absl::IsNotFound(ns_.Stat(stat, &stat_reply)));
+}
+
+TEST_F(NameServerTest, DeletingANonEmptyDirectoryIsRefused) {
+  StartServing();
+  Create("/d", {"a:1"}, v1::KIND_DIRECTORY);
+  Create("/d/f", {"a:1"});
+  absl::Status st = Delete("/d", /*must_be_empty=*/true);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st));
+  EXPECT_NE(std::string(st.message()).find("directory not empty"), std::string::npos);
+  EXPECT_TRUE(absl::IsFailedPrecondition(Delete("/d")));
+  ASSERT_TRUE(Delete("/d/f").ok());
+  EXPECT_TRUE(Delete("/d", true).ok());
+}
+
+TEST_F(NameServerTest, RenameFileClonesThenTombstonesTheSource) {
+  StartServing();
+  int64_t v = Create("/f", {"a:1", "b:1"});
+  ASSERT_TRUE(Rename("/f", "/g").ok());
+  EXPECT_TRUE(absl::IsNotFound(Read("/f").status()));
+  auto g = Read("/g");
+  ASSERT_TRUE(g.ok());
+  EXPECT_GT(g->file().version(), v);
+  EXPECT_EQ(g->holders().size(), 2);
+  auto f_tomb = stores_.Held("a:1", "/f");
+  ASSERT_TRUE(f_tomb.has_value());
+  EXPECT_TRUE(f_tomb->tombstone());
+  // The destination's version is older than the source's tombstone.
+  EXPECT_LT(g->file().version(), f_tomb->version());
+}
+
+TEST_F(NameServerTest, RenameDirectoryMovesEverythingBeneath) {
+  StartServing();
+  Create("/d", {"a:1"}, v1::KIND_DIRECTORY);
+  Create("/d/x", {"a:1", "b:1"});
+  Create("/d/sub/y", {"c:1"});
+  ASSERT_TRUE(Rename("/d", "/e").ok());
+  EXPECT_TRUE(Read("/e").ok());
+  EXPECT_TRUE(Read("/e/x").ok());
+  EXPECT_TRUE(Read("/e/sub/y").ok());
+  EXPECT_TRUE(absl::IsNotFound(Read("/d/x").status()));
+  EXPECT_TRUE(absl::IsNotFound(Read("/d/sub/y").status()));
+  v1::StatRequest stat;
+  stat.set_path("/d");
+  v1::StatReply stat_reply;
+  EXPECT_TRUE(absl::IsNotFound(ns_.Stat(stat, &stat_reply)));
+}
+
+TEST_F(NameServerTest, RenameRulesForExistingDestinations) {
+  StartServing();
+  Create("/a", {"a:1"});
+  Create("/b", {"a:1"});
+  Create("/full", {"a:1"}, v1::KIND_DIRECTORY);
+  Create("/full/x", {"a:1"});
+  Create("/dir2", {"a:1"}, v1::KIND_DIRECTORY);
+  EXPECT_TRUE(absl::IsAlreadyExists(Rename("/a", "/b", /*no_replace=*/true)));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Rename("/dir2", "/full")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Rename("/a", "/dir2")));
+  EXPECT_TRUE(absl::IsInvalidArgument(Rename("/full", "/full/x/y")));
+  EXPECT_TRUE(absl::IsNotFound(Rename("/missing", "/c")));
+  ASSERT_TRUE(Rename("/a", "/b").ok());  // replaces a file
+  EXPECT_TRUE(absl::IsNotFound(Read("/a").status()));
+  EXPECT_TRUE(Read("/b").ok());
+}
+
+TEST_F(NameServerTest, SetAttributesMakesANewVersionOnEveryHolder) {
+  StartServing();
+  int64_t v = Create("/f", {"a:1", "b:1"});
+  v1::SetAttributesRequest req;
+  req.set_path("/f");
+  req.mutable_attributes()->set_mode(0600);
+  req.set_set_mode(true);
+  v1::SetAttributesReply reply;
+  ASSERT_TRUE(ns_.SetAttributes(req, &reply).ok());
+  EXPECT_EQ(reply.file().attributes().mode(), 0600u);
+  EXPECT_GT(reply.file().version(), v);
+  auto r = Read("/f");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->file().attributes().mode(), 0600u);
+  EXPECT_EQ(r->holders().size(), 2);
+  EXPECT_EQ(stores_.Held("b:1", "/f")->attributes().mode(), 0600u);
+}
+
+TEST_F(NameServerTest, ListDirectoryAndStatFsAndList) {
+  StartServing();
+  Create("/d/a", {"a:1"});
+  Create("/d/b", {"a:1"});
+  Create("/d/sub/c", {"a:1"});
+  v1::ListDirectoryRequest req;
+  req.set_path("/d");
+  req.set_limit(2);
+  v1::ListDirectoryReply reply;
+  ASSERT_TRUE(ns_.ListDirectory(req, &reply).ok());
+  ASSERT_EQ(reply.entries_size(), 2);
+  EXPECT_TRUE(reply.more());
+  req.set_start_after(reply.entries(1).name());
+  v1::ListDirectoryReply rest;
+  ASSERT_TRUE(ns_.ListDirectory(req, &rest).ok());
+  ASSERT_EQ(rest.entries_size(), 1);
+  EXPECT_EQ(rest.entries(0).name(), "sub");
+  EXPECT_EQ(rest.entries(0).kind(), v1::KIND_DIRECTORY);
+  v1::ListDirectoryRequest file_req;
+  file_req.set_path("/d/a");
+  v1::ListDirectoryReply file_reply;
+  EXPECT_TRUE(absl::IsFailedPrecondition(ns_.ListDirectory(file_req, &file_reply)));
+
+  v1::ListRequest list;
+  list.set_glob("/d/?");
+  v1::ListReply list_reply;
+  ASSERT_TRUE(ns_.List(list, &list_reply).ok());
+  EXPECT_EQ(list_reply.paths_size(), 2);
+
+  v1::StatFsReply fs;
+  ASSERT_TRUE(ns_.StatFs({}, &fs).ok());
+  EXPECT_EQ(fs.bytes_available(), 4000);
+  EXPECT_EQ(fs.files(), 3);
+}
+
+// --- replication ---
+
+TEST_F(NameServerTest, UnderReplicatedFilesAndTombstonesGetCopied) {
+  StartServing();
+  Create("/f", {"a:1"});
+  Create("/t", {"b:1"});
+  ASSERT_TRUE(Delete("/t").ok());
+  auto r = ns_.Replicate();
+  EXPECT_EQ(r.failed, 0u);
+  auto f = Read("/f");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->holders().size(), 3);
+  EXPECT_EQ(ns_.names().CountUnderReplicated(3), 0u);
+}
+
+TEST_F(NameServerTest, DroppedFileStoreIsReplacedByReplication) {
+  StartServing();
+  Create("/f", {"a:1", "b:1", "c:1"});
+  clock_.Advance(seconds(31));
+  for (const char* a : {"b:1", "c:1", "d:1"}) HeartBeat(a);
+  ns_.Housekeep();
+  ns_.Replicate();
+  auto f = Read("/f");
+  ASSERT_TRUE(f.ok());
+  std::set<std::string> holders(f->holders().begin(), f->holders().end());
+  EXPECT_EQ(holders, (std::set<std::string>{"b:1", "c:1", "d:1"}));
+}
+
+// --- garbage collection ---
+
+TEST_F(NameServerTest, GcWaitsForEnoughNewVersionsAndAnOldEnoughVersion) {
+  StartServing();
+  for (int i = 0; i < 5; ++i) Create("/f" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  clock_.Advance(seconds(200));
+  // Only 5 new versions: no round.
+  EXPECT_EQ(*ns_.CollectGarbage(), 0);
+  for (int i = 5; i < 20; ++i) Create("/f" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  // Enough versions, and the version reserved at take-over is 200 s old.
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_GT(*g, 0);
+  EXPECT_EQ(zk_->Get(kMinVerPath)->data, std::to_string(*g));
+  // Right after a round: too few new versions, and the newest reserved one is too young.
+  for (int i = 20; i < 40; ++i) Create("/f" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  clock_.Advance(seconds(60));
+  EXPECT_EQ(*ns_.CollectGarbage(), 0);  // reserved versions are at most 60 s old
+  clock_.Advance(seconds(61));
+  absl::StatusOr<int64_t> g2 = ns_.CollectGarbage();
+  ASSERT_TRUE(g2.ok()) << g2.status();
+  EXPECT_GT(*g2, *g);
+}
+
+TEST_F(NameServerTest, GcBumpsOnlyLatestLiveFilesOnTheirHolders) {
+  StartServing();
+  // /f: latest on a and b; c has an outdated copy.
+  int64_t old_v = Create("/f", {"a:1", "b:1", "c:1"});
+  int64_t new_v = Create("/f", {"a:1", "b:1"});
+  ASSERT_GT(new_v, old_v);
+  // /t: deleted (tombstones are never bumped).
+  Create("/t", {"a:1", "b:1", "c:1"});
+  ASSERT_TRUE(Delete("/t").ok());
+  for (int i = 0; i < 15; ++i) Create("/g" + std::to_string(i), {"b:1", "c:1", "d:1"});
+  clock_.Advance(seconds(121));
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GT(*g, 0);
+  // The reserved version predates every create here, so nothing is below it except
+  // what was created before take-over: nothing. Bumps only happen for older files.
+  for (auto& [address, reqs] : stores_.bumps) {
+    for (auto& req : reqs) {
+      for (auto& nv : req.files()) {
+        EXPECT_NE(nv.name(), "/t");
+        if (nv.name() == "/f") {
+          EXPECT_EQ(nv.version(), new_v);
+          EXPECT_NE(address, "c:1");
+        }
+      }
+    }
+  }
+}
+
+TEST_F(NameServerTest, GcRelabelsOldFilesAndMovesMinVer) {
+  // FileStores that already hold files from an earlier leader's time.
+  stores_.Put("a:1", File("/old", 3));
+  stores_.Put("b:1", File("/old", 3));
+  stores_.Put("c:1", File("/old", 2));  // outdated copy
+  stores_.Put("a:1", File("/dead", 4, true));
+  stores_.Put("b:1", File("/dead", 4, true));
+  stores_.Put("c:1", File("/dead", 4, true));
+  ASSERT_TRUE(zk_->Create(kMaxVerPath, "5", false).ok());
+  StartServing();
+  for (int i = 0; i < 15; ++i) Create("/n" + std::to_string(i), {"a:1", "b:1", "d:1"});
+  clock_.Advance(seconds(121));
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GT(*g, 5);
+  EXPECT_EQ(zk_->Get(kMinVerPath)->data, std::to_string(*g));
+  // Latest copies relabelled; the outdated copy on c untouched (it was never asked).
+  EXPECT_EQ(stores_.Held("a:1", "/old")->version(), *g);
+  EXPECT_EQ(stores_.Held("b:1", "/old")->version(), *g);
+  ASSERT_EQ(stores_.bumps.count("c:1"), 0u);
+  // Replication brought /old back to three holders at G (c or d got a fresh copy).
+  auto r = Read("/old");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->file().version(), *g);
+  EXPECT_EQ(r->holders().size(), 3);
+  // The old tombstone is gone from the namespace.
+  EXPECT_FALSE(ns_.names().Get("/dead").has_value());
+  EXPECT_EQ(ns_.names().CountLiveFilesBelow(*g), 0u);
+}
+
+TEST_F(NameServerTest, GcDoesNotMoveMinVerWhenABumpFails) {
+  stores_.Put("a:1", File("/old", 3));
+  ASSERT_TRUE(zk_->Create(kMaxVerPath, "5", false).ok());
+  StartServing();
+  for (int i = 0; i < 15; ++i) Create("/n" + std::to_string(i), {"b:1", "c:1", "d:1"});
+  clock_.Advance(seconds(121));
+  stores_.SetDown("a:1", true);
+  EXPECT_FALSE(ns_.CollectGarbage().ok());
+  EXPECT_EQ(zk_->Get(kMinVerPath)->data, "0");
+}
+
+}  // namespace
+}  // namespace chainfs::nameserver
