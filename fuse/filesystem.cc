@@ -450,6 +450,8 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
         CHAINFS_ASSIGN_OR_RETURN(staged, StageExisting(path));
       }
       inodes_.SetStaged(ino, staged);
+      // The kernel's size may predate the content just staged (O_APPEND writes at it).
+      if (invalidate_attributes_) invalidate_attributes_(ino);
     }
     if (flags & O_TRUNC) CHAINFS_RETURN_IF_ERROR(staged->Truncate(0, clock_->WallNanos()));
     ++staged->writers;
@@ -473,8 +475,8 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
 
 absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent,
                                                                  const std::string& name,
-                                                                 mode_t mode, int flags,
-                                                                 uid_t uid, gid_t gid) {
+                                                                 mode_t mode, int flags, uid_t uid,
+                                                                 gid_t gid) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
   if (flags & O_EXCL) {

@@ -30,10 +30,10 @@
 namespace chainfs::mount {
 
 struct FilesystemSettings {
-  std::string cache_dir;                     // staging files go here (must exist)
-  size_t read_ahead = 8 << 20;               // bytes fetched per remote read
-  int upload_attempts = 3;                   // doCreate + chain, each with a fresh doCreate
-  uint32_t root_uid = 0;                     // owner of "/" when it has no entry of its own
+  std::string cache_dir;        // staging files go here (must exist)
+  size_t read_ahead = 8 << 20;  // bytes fetched per remote read
+  int upload_attempts = 3;      // doCreate + chain, each with a fresh doCreate
+  uint32_t root_uid = 0;        // owner of "/" when it has no entry of its own
   uint32_t root_gid = 0;
 };
 
@@ -85,8 +85,8 @@ class Filesystem {
                                       FileHandle* fh);
   absl::StatusOr<Entry> Mkdir(uint64_t parent, const std::string& name, mode_t mode, uid_t uid,
                               gid_t gid);
-  absl::StatusOr<Entry> Symlink(const std::string& target, uint64_t parent,
-                                const std::string& name, uid_t uid, gid_t gid);
+  absl::StatusOr<Entry> Symlink(const std::string& target, uint64_t parent, const std::string& name,
+                                uid_t uid, gid_t gid);
   absl::StatusOr<std::string> ReadLink(uint64_t ino);
   absl::Status Unlink(uint64_t parent, const std::string& name);
   absl::Status Rmdir(uint64_t parent, const std::string& name);
@@ -131,8 +131,7 @@ class Filesystem {
   // A staging file holding the current remote content of `path`.
   absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);
   absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
-                                     const v1::Attributes& attributes,
-                                     const std::string& content);
+                                     const v1::Attributes& attributes, const std::string& content);
   v1::Attributes NewAttributes(mode_t mode, uid_t uid, gid_t gid) const;
 
   NameServerClient* const nameserver_;

@@ -162,8 +162,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) != 0) Fs(req)->Release(*fh);
 }
 
-void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-            fuse_file_info* fi) {
+void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
   auto created = Fs(req)->Create(parent, name, mode, fi->flags, ctx->uid, ctx->gid);
   if (!created.ok()) {
@@ -179,9 +178,8 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void Read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
-  absl::Status status = Fs(req)->Read(Fh(fi), size, off, [req](const char* data, size_t n) {
-    fuse_reply_buf(req, data, n);
-  });
+  absl::Status status = Fs(req)->Read(
+      Fh(fi), size, off, [req](const char* data, size_t n) { fuse_reply_buf(req, data, n); });
   if (!status.ok()) ReplyError(req, status, "read");
 }
 
@@ -246,8 +244,7 @@ void ReadDir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
   ReadDirCommon(req, size, off, fi, false);
 }
 
-void ReadDirPlus(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off,
-                 fuse_file_info* fi) {
+void ReadDirPlus(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
   ReadDirCommon(req, size, off, fi, true);
 }
 

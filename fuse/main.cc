@@ -1,7 +1,6 @@
 // chainfs-mount: mounts chainfs at a directory. Also run by mount(8) as mount.chainfs (and
 // mount.fuse.chainfs), which calls `mount.chainfs ZK-SPEC MOUNTPOINT [-o OPTIONS]`.
 #include <CLI/CLI.hpp>
-
 #include <cstring>
 #include <string>
 #include <vector>

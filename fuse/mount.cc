@@ -60,7 +60,8 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
   auto log = Logger("mount");
   auto zk = zk::NewZooKeeper(zk_address, options.session_timeout);
   if (!zk.ok()) {
-    Fail(fmt::format("cannot use ZooKeeper {}: {}", options.zk, std::string(zk.status().message())));
+    Fail(
+        fmt::format("cannot use ZooKeeper {}: {}", options.zk, std::string(zk.status().message())));
     return 1;
   }
   if (absl::Status st = (*zk)->WaitConnected(options.connect_timeout); !st.ok()) {
@@ -88,8 +89,7 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
   std::vector<char*> argv;
   for (std::string& s : argv_strings) argv.push_back(s.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  fuse_session* se =
-      fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), &context);
+  fuse_session* se = fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), &context);
   if (se == nullptr) {
     Fail(fmt::format("bad mount options: {}", fuse_opts));
     return 1;
@@ -102,9 +102,10 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
   if (fuse_set_signal_handlers(se) != 0) {
     Fail("cannot install signal handlers");
   } else if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
-    Fail(fmt::format("cannot mount on {} (see the message above; a user needs user_allow_other "
-                     "in /etc/fuse.conf for allow_other)",
-                     options.mountpoint));
+    Fail(
+        fmt::format("cannot mount on {} (see the message above; a user needs user_allow_other "
+                    "in /etc/fuse.conf for allow_other)",
+                    options.mountpoint));
     fuse_remove_signal_handlers(se);
   } else {
     log->info("mounted chainfs {} on {} (staging in {})", options.zk, options.mountpoint,

@@ -12,17 +12,17 @@
 namespace chainfs::mount {
 
 struct MountOptions {
-  std::string zk;          // HOST:PORT[,...]/CHROOT
+  std::string zk;  // HOST:PORT[,...]/CHROOT
   std::string mountpoint;
   std::vector<std::string> fuse_options;  // passed to libfuse ("allow_other", "ro", ...)
   bool foreground = false;
-  bool debug = false;                     // libfuse request tracing
-  std::string cache_dir;                  // "" = /var/cache/chainfs if writable, else /tmp
+  bool debug = false;     // libfuse request tracing
+  std::string cache_dir;  // "" = /var/cache/chainfs if writable, else /tmp
   Duration attr_timeout = std::chrono::seconds(1);
   Duration entry_timeout = std::chrono::seconds(1);
   Duration connect_timeout = std::chrono::seconds(10);  // ZooKeeper must answer within this
   Duration session_timeout = std::chrono::seconds(10);
-  Duration call_timeout = std::chrono::seconds(60);     // per NameServer call, across failover
+  Duration call_timeout = std::chrono::seconds(60);  // per NameServer call, across failover
   std::string log_level = "info";
 };
 

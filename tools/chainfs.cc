@@ -28,8 +28,15 @@
 namespace chainfs::cli {
 namespace {
 
-enum Exit { kOk = 0, kError = 1, kUsage = 2, kNotFound = 3, kExists = 4, kUnavailable = 5,
-            kNoSpace = 6 };
+enum Exit {
+  kOk = 0,
+  kError = 1,
+  kUsage = 2,
+  kNotFound = 3,
+  kExists = 4,
+  kUnavailable = 5,
+  kNoSpace = 6
+};
 
 constexpr int64_t kProgressMinBytes = 16 << 20;
 constexpr size_t kBufferBytes = 4 << 20;
@@ -68,7 +75,8 @@ std::string HumanBytes(double bytes) {
     bytes /= 1024;
     ++u;
   }
-  return u == 0 ? fmt::format("{:.0f} {}", bytes, units[u]) : fmt::format("{:.1f} {}", bytes, units[u]);
+  return u == 0 ? fmt::format("{:.0f} {}", bytes, units[u])
+                : fmt::format("{:.1f} {}", bytes, units[u]);
 }
 
 // A progress bar on stderr, drawn only on a terminal and for large transfers.
@@ -113,9 +121,7 @@ struct Clients {
   FileStoreClient fs;
 };
 
-absl::Status ValidPath(const std::string& path) {
-  return ValidateName(path, /*allow_root=*/true);
-}
+absl::Status ValidPath(const std::string& path) { return ValidateName(path, /*allow_root=*/true); }
 
 // doCreate + chain upload, retried with a fresh doCreate when a chain fails.
 absl::Status Upload(Clients& c, const v1::FileInfo& file, int64_t size,
@@ -134,8 +140,8 @@ absl::Status Upload(Clients& c, const v1::FileInfo& file, int64_t size,
     }
     v1::FileInfo info = file;
     info.set_version(created->version());
-    auto reply = c.fs.Create(info, {created->chain().begin(), created->chain().end()}, source,
-                             size);
+    auto reply =
+        c.fs.Create(info, {created->chain().begin(), created->chain().end()}, source, size);
     if (reply.ok()) return absl::OkStatus();
     last = reply.status();
   }
@@ -199,8 +205,8 @@ int Get(Clients& c, const std::string& remote, std::string local) {
     std::unique_ptr<char[]> buf(new char[kBufferBytes]);
     Progress progress("get " + remote, size);
     for (int64_t offset = 0; offset < size && result.ok();) {
-      auto got = (*reader)->ReadAt(offset, std::min<int64_t>(kBufferBytes, size - offset),
-                                   buf.get());
+      auto got =
+          (*reader)->ReadAt(offset, std::min<int64_t>(kBufferBytes, size - offset), buf.get());
       if (!got.ok()) {
         result = got.status();
         break;
@@ -331,8 +337,7 @@ absl::Status MakeDirectory(Clients& c, const std::string& path, bool parents) {
   req.set_exclusive(true);
   CHAINFS_ASSIGN_OR_RETURN(v1::DoCreateReply created, c.ns->DoCreate(req));
   file.set_version(created.version());
-  return c.fs.CreateFromString(file, {created.chain().begin(), created.chain().end()}, "")
-      .status();
+  return c.fs.CreateFromString(file, {created.chain().begin(), created.chain().end()}, "").status();
 }
 
 int Stat(Clients& c, const std::string& path) {
@@ -341,10 +346,11 @@ int Stat(Clients& c, const std::string& path) {
   auto st = c.ns->Stat(req);
   if (!st.ok()) return Report(path, st.status());
   const v1::FileInfo& f = st->file();
-  fmt::print("path:    {}\nkind:    {}\nsize:    {}\nversion: {}\nmode:    {:04o}\n"
-             "uid:     {}\ngid:     {}\nmtime:   {}\n",
-             path, KindName(f.kind()), f.size(), f.version(), f.attributes().mode(),
-             f.attributes().uid(), f.attributes().gid(), FormatTime(f.attributes().mtime_ns()));
+  fmt::print(
+      "path:    {}\nkind:    {}\nsize:    {}\nversion: {}\nmode:    {:04o}\n"
+      "uid:     {}\ngid:     {}\nmtime:   {}\n",
+      path, KindName(f.kind()), f.size(), f.version(), f.attributes().mode(), f.attributes().uid(),
+      f.attributes().gid(), FormatTime(f.attributes().mtime_ns()));
   if (f.kind() != v1::KIND_DIRECTORY) {
     v1::DoReadRequest rreq;
     rreq.set_path(path);
@@ -360,12 +366,13 @@ int Status(Clients& c, Duration heartbeat) {
   if (!status.ok()) return Report("status", status.status());
   fmt::print("leader:           {}{}\n", status->leader(),
              status->serving() ? "" : " (starting: waiting for FileStores)");
-  fmt::print("names:            {}\nunder-replicated: {}\nversions:         min {} next {} max {}\n",
-             status->names(), status->under_replicated(), status->min_version(),
-             status->next_version(), status->max_version());
+  fmt::print(
+      "names:            {}\nunder-replicated: {}\nversions:         min {} next {} max {}\n",
+      status->names(), status->under_replicated(), status->min_version(), status->next_version(),
+      status->max_version());
   fmt::print("filestores:       {}\n", status->filestores_size());
-  fmt::print("  {:<24} {:>12} {:>12} {:>9} {:>10}  {}\n", "address", "used", "available",
-             "files", "heartbeat", "state");
+  fmt::print("  {:<24} {:>12} {:>12} {:>9} {:>10}  {}\n", "address", "used", "available", "files",
+             "heartbeat", "state");
   for (const v1::FileStoreStatus& fs : status->filestores()) {
     auto age = std::chrono::milliseconds(fs.last_heartbeat_age_ms());
     const char* state = age <= heartbeat + heartbeat / 2 ? "live" : "late";
@@ -444,8 +451,8 @@ int Main(int argc, char** argv) {
     if (!zk.ok()) return Report("ZooKeeper " + zk_spec, zk.status());
     if (auto st = (*zk)->WaitConnected(connect_timeout); !st.ok()) {
       return Report("ZooKeeper " + zk_spec,
-                    absl::UnavailableError(fmt::format("unreachable within {}",
-                                                       FormatDuration(connect_timeout))));
+                    absl::UnavailableError(
+                        fmt::format("unreachable within {}", FormatDuration(connect_timeout))));
     }
     c.zk = std::move(*zk);
     c.ns = std::make_unique<NameServerClient>(c.zk.get(), settings);

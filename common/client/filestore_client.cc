@@ -21,16 +21,18 @@ namespace {
 
 // Room for a 1 MiB chunk plus the message around it, and for listing batches.
 constexpr int kMaxMessageBytes = 8 << 20;
+constexpr int kLookaheadBytes = 8 << 20;
 
 std::chrono::system_clock::time_point DeadlineAfter(Duration d) {
   return std::chrono::system_clock::now() +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
 }
 
+// Context goes after the message, so that prefixes such as "version too old" survive.
 absl::Status WithContext(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      fmt::format("{}: {}", what, status.error_message()));
+                      fmt::format("{} ({})", status.error_message(), what));
 }
 
 }  // namespace
@@ -58,6 +60,8 @@ std::shared_ptr<v1::FileStore::Stub> FileStoreClient::Stub(const std::string& ad
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(kMaxMessageBytes);
     args.SetMaxSendMessageSize(kMaxMessageBytes);
+    // A receive window of several chunks keeps ranged reads streaming without stalls.
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookaheadBytes);
     stub = v1::FileStore::NewStub(
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
   }
@@ -219,12 +223,22 @@ namespace {
 struct ReadStream {
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ReadRequest, v1::ReadReply>> stream;
+  bool finished = false;
 
-  absl::Status Fail(const std::string& what) {
-    ctx.TryCancel();
+  // The status after a failed Read or Write (the call is over then). With cancel, the
+  // call may still be going and is cancelled first.
+  absl::Status Fail(const std::string& what, bool cancel = false) {
+    if (cancel) ctx.TryCancel();
+    finished = true;
     grpc::Status st = stream->Finish();
     if (st.ok()) st = grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream ended early");
     return WithContext(st, what);
+  }
+  ~ReadStream() {
+    if (stream && !finished) {
+      ctx.TryCancel();
+      stream->Finish();
+    }
   }
 };
 
@@ -249,14 +263,19 @@ class ReaderImpl final : public FileStoreClient::Reader {
       req.mutable_open()->set_version(version);
       v1::ReadReply reply;
       const std::string what = fmt::format("read {}@{} from {}", name_, version, address);
-      if (!s->stream->Write(req) || !s->stream->Read(&reply) || !reply.has_info()) {
+      if (!s->stream->Write(req) || !s->stream->Read(&reply)) {
         last = s->Fail(what);
+        Logger("client")->debug("{}", std::string(last.message()));
+        continue;
+      }
+      if (!reply.has_info()) {
+        last = s->Fail(what, /*cancel=*/true);
         Logger("client")->debug("{}", std::string(last.message()));
         continue;
       }
       if (info_.version() != 0 && reply.info().version() != info_.version()) {
         last = absl::NotFoundError(fmt::format("{}: holds version {}", what, reply.info().version()));
-        s->Fail(what).IgnoreError();
+        s->Fail(what, /*cancel=*/true).IgnoreError();
         continue;
       }
       info_ = reply.info();
@@ -295,10 +314,12 @@ class ReaderImpl final : public FileStoreClient::Reader {
     req.mutable_range()->set_length(static_cast<int64_t>(length - *done));
     if (!current_->stream->Write(req)) return current_->Fail(what);
     while (true) {
-      if (!current_->stream->Read(&reply_) || !reply_.has_chunk()) return current_->Fail(what);
+      if (!current_->stream->Read(&reply_)) return current_->Fail(what);
+      if (!reply_.has_chunk()) return current_->Fail(what, /*cancel=*/true);
       const v1::DataChunk& chunk = reply_.chunk();
       if (chunk.offset() != offset + static_cast<int64_t>(*done) ||
           chunk.data().size() > length - *done) {
+        current_->Fail(what, /*cancel=*/true).IgnoreError();
         return absl::DataLossError(fmt::format("{}: unexpected chunk at {}", what, chunk.offset()));
       }
       std::memcpy(buf + *done, chunk.data().data(), chunk.data().size());
@@ -312,12 +333,7 @@ class ReaderImpl final : public FileStoreClient::Reader {
     return absl::OkStatus();
   }
 
-  void Close() {
-    if (!current_) return;
-    current_->ctx.TryCancel();
-    current_->stream->Finish().ok();
-    current_.reset();
-  }
+  void Close() { current_.reset(); }
 
   FileStoreClient* client_;
   Duration timeout_;

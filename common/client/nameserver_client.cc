@@ -26,8 +26,7 @@ std::string FirstLine(const std::string& text) { return text.substr(0, text.find
 
 // The leader named by a "not leader" answer, or "".
 std::string LeaderHint(const grpc::ClientContext& ctx) {
-  for (const auto* metadata :
-       {&ctx.GetServerTrailingMetadata(), &ctx.GetServerInitialMetadata()}) {
+  for (const auto* metadata : {&ctx.GetServerTrailingMetadata(), &ctx.GetServerInitialMetadata()}) {
     if (auto it = metadata->find(kLeaderMetadataKey); it != metadata->end()) {
       return std::string(it->second.data(), it->second.size());
     }
@@ -45,10 +44,12 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
   // or ZooKeeper cannot be reached.
   std::string Refresh() {
     bool arm;
+    uint64_t read;
     {
       std::lock_guard lock(mu_);
       arm = !armed_;
       armed_ = true;
+      read = ++reads_started_;
     }
     zk::WatchFn watch;
     if (arm) {
@@ -60,11 +61,15 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
       };
     }
     auto node = zk_->Get("/leader", std::move(watch));
-    bool armed = node.ok() || absl::IsNotFound(node.status());
+    bool found = node.ok() || absl::IsNotFound(node.status());
     std::string address = node.ok() ? FirstLine(node->data) : "";
     std::lock_guard lock(mu_);
-    if (arm && !armed) armed_ = false;
-    if (!node.ok() && !absl::IsNotFound(node.status())) return "";
+    if (arm && !found) armed_ = false;  // the watch was not armed
+    if (!found) return "";
+    // Reads of one session are ordered: a read that started later saw newer data, so an
+    // older read finishing last must not overwrite it.
+    if (read < read_applied_) return leader_;
+    read_applied_ = read;
     if (address != leader_) {
       Logger("client")->info("NameServer leader is {}", address.empty() ? "unknown" : address);
     }
@@ -91,6 +96,8 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
   std::mutex mu_;
   std::string leader_;
   bool armed_ = false;
+  uint64_t reads_started_ = 0;
+  uint64_t read_applied_ = 0;
 };
 
 }  // namespace
@@ -105,13 +112,16 @@ struct NameServerClient::Impl {
   std::string last_from_zk;
   std::map<std::string, std::shared_ptr<Stub>> stubs;
 
-  // The address to call: the last redirect's, unless /leader changed since.
+  // The address to call: the last redirect's, unless /leader changed since. After a
+  // failure (leader forgotten) /leader is read afresh.
   std::string Leader() {
-    if (discovery == nullptr) {
+    bool fresh;
+    {
       std::lock_guard lock(mu);
-      return leader;
+      if (discovery == nullptr) return leader;
+      fresh = leader.empty();
     }
-    std::string from_zk = discovery->Leader();
+    std::string from_zk = fresh ? discovery->Refresh() : discovery->Leader();
     std::lock_guard lock(mu);
     if (from_zk != last_from_zk || leader.empty()) leader = from_zk;
     last_from_zk = from_zk;

@@ -5,6 +5,7 @@
 // Lock order: MemoryEnsemble::mu before MemoryZooKeeper::mu_, never the other way round.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +41,8 @@ class MemoryEnsemble {
 namespace {
 
 constexpr Duration kMemorySessionTimeout = std::chrono::seconds(10);
+// Waits beyond this are treated as "forever" (and do not overflow the clock).
+constexpr Duration kForever = std::chrono::hours(24 * 365);
 
 bool ValidPath(const std::string& path) {
   if (path.empty() || path[0] != '/') return false;
@@ -96,7 +99,7 @@ class MemoryZooKeeper final : public ZooKeeper {
 
   absl::Status WaitConnected(Duration timeout) override {
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [this] { return connected_; })) {
+    if (!cv_.wait_for(lock, std::min(timeout, kForever), [this] { return connected_; })) {
       return absl::UnavailableError("memory ZooKeeper: not connected");
     }
     return absl::OkStatus();

@@ -8,9 +8,12 @@
 // Chroot: paths are prefixed with the chroot here (the C client's chrooted connect
 // string cannot create the chroot itself); the chroot is ensured on every connect before
 // the session is reported connected.
+#include "common/zk/zookeeper.h"
+
 #include <fmt/format.h>
 #include <zookeeper/zookeeper.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -23,7 +26,6 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/zk/event_loop.h"
-#include "common/zk/zookeeper.h"
 
 namespace chainfs::zk {
 namespace {
@@ -73,6 +75,17 @@ void LogFromClient(const char* message) {
   log->debug("client: {}", message);
 }
 
+// Paths are absolute within the chroot; the server checks the rest.
+absl::Status CheckPath(const std::string& path) {
+  if (path.empty() || path[0] != '/' || (path.size() > 1 && path.back() == '/')) {
+    return absl::InternalError(fmt::format("ZooKeeper: bad path '{}'", path));
+  }
+  return absl::OkStatus();
+}
+
+// Waits beyond this are treated as "forever" (and do not overflow the clock).
+constexpr Duration kForever = std::chrono::hours(24 * 365);
+
 class RealZooKeeper final : public ZooKeeper {
  public:
   RealZooKeeper(ZkAddress address, Duration session_timeout)
@@ -101,7 +114,7 @@ class RealZooKeeper final : public ZooKeeper {
 
   absl::Status WaitConnected(Duration timeout) override {
     std::unique_lock lock(mu_);
-    if (!connected_cv_.wait_for(lock, timeout, [this] { return connected_; })) {
+    if (!connected_cv_.wait_for(lock, std::min(timeout, kForever), [this] { return connected_; })) {
       return absl::UnavailableError(
           fmt::format("no ZooKeeper session with {} yet", address_.ConnectString()));
     }
@@ -115,6 +128,7 @@ class RealZooKeeper final : public ZooKeeper {
   }
 
   absl::Status Create(const std::string& path, std::string_view data, bool ephemeral) override {
+    CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
     return Call(fmt::format("create {}", full), [&](zhandle_t* zh) {
       return zoo_create(zh, full.c_str(), data.data(), static_cast<int>(data.size()),
@@ -124,12 +138,14 @@ class RealZooKeeper final : public ZooKeeper {
   }
 
   absl::Status EnsurePath(const std::string& path) override {
+    CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
     return Call(fmt::format("ensure {}", full),
                 [&](zhandle_t* zh) { return EnsureFullPath(zh, full); });
   }
 
   absl::StatusOr<Node> Get(const std::string& path, WatchFn watch) override {
+    CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
     uint64_t id = AddWatch(std::move(watch));
     watcher_fn fn = id != 0 ? OnWatch : nullptr;
@@ -154,9 +170,8 @@ class RealZooKeeper final : public ZooKeeper {
         return st;
       }
       // Absent: arm the watch for the node's creation instead.
-      st = Call(fmt::format("exists {}", full), [&](zhandle_t* zh) {
-        return zoo_wexists(zh, full.c_str(), fn, context, &stat);
-      });
+      st = Call(fmt::format("exists {}", full),
+                [&](zhandle_t* zh) { return zoo_wexists(zh, full.c_str(), fn, context, &stat); });
       if (absl::IsNotFound(st)) return absl::NotFoundError(fmt::format("no node {}", full));
       if (!st.ok()) {
         DropWatch(id);
@@ -168,6 +183,7 @@ class RealZooKeeper final : public ZooKeeper {
 
   absl::StatusOr<int32_t> Set(const std::string& path, std::string_view data,
                               int32_t expected_version) override {
+    CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
     Stat stat{};
     CHAINFS_RETURN_IF_ERROR(Call(fmt::format("set {}", full), [&](zhandle_t* zh) {
@@ -178,14 +194,15 @@ class RealZooKeeper final : public ZooKeeper {
   }
 
   absl::Status Delete(const std::string& path, int32_t expected_version) override {
+    CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
-    return Call(fmt::format("delete {}", full), [&](zhandle_t* zh) {
-      return zoo_delete(zh, full.c_str(), expected_version);
-    });
+    return Call(fmt::format("delete {}", full),
+                [&](zhandle_t* zh) { return zoo_delete(zh, full.c_str(), expected_version); });
   }
 
   absl::StatusOr<std::vector<std::string>> Children(const std::string& path,
                                                     WatchFn watch) override {
+    CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
     uint64_t id = AddWatch(std::move(watch));
     String_vector names{};
@@ -395,7 +412,7 @@ class RealZooKeeper final : public ZooKeeper {
   std::vector<WatchFn> expired_watches_;
 
   std::optional<SessionEvent> last_event_;  // event thread only
-  EventLoop events_;  // last member: its thread stops first
+  EventLoop events_;                        // last member: its thread stops first
 };
 
 }  // namespace

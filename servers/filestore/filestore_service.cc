@@ -34,8 +34,9 @@ absl::Status ValidateVersion(int64_t version) {
   return absl::OkStatus();
 }
 
+// Context goes after the message, so that prefixes such as "version too old" survive.
 absl::Status Annotate(const absl::Status& st, const std::string& what) {
-  return absl::Status(st.code(), fmt::format("{}: {}", what, std::string(st.message())));
+  return absl::Status(st.code(), fmt::format("{} ({})", std::string(st.message()), what));
 }
 
 // Cancels an unfinished downstream Create, so the rest of the chain commits nothing.
@@ -194,8 +195,10 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   if (down.writer) {
     if (!down.writer->Write(req)) return down.Broken();
     down.writer->WritesDone();
-    CHAINFS_RETURN_IF_ERROR(down.Finish());
   }
+  // Sync here while the rest of the chain syncs and commits; commit only after it did.
+  CHAINFS_RETURN_IF_ERROR(writer->Finish(close.size(), close.checksum()));
+  if (down.writer) CHAINFS_RETURN_IF_ERROR(down.Finish());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, writer->Commit(close.size(), close.checksum()));
   Report(info);
   Log()->debug("committed {} ({} bytes)", what, info.size());

@@ -68,6 +68,8 @@ int Run(const Settings& s) {
   builder.AddListeningPort(s.listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // A receive window of several chunks keeps chain uploads streaming without stalls.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
   grpc::ResourceQuota quota("filestore");
   quota.SetMaxThreads(s.max_streams * 2 + 16);
   builder.SetResourceQuota(quota);

@@ -22,6 +22,8 @@
 namespace chainfs::filestore {
 namespace {
 
+constexpr int64_t kWritebackBytes = 8 << 20;
+
 std::shared_ptr<spdlog::logger> Log() {
   static auto log = Logger("filestore");
   return log;
@@ -109,6 +111,11 @@ absl::Status ObjectWriter::Append(std::string_view data) {
   reserved_ += static_cast<int64_t>(data.size());
   CHAINFS_RETURN_IF_ERROR(WriteAll(fd_, data.data(), data.size(), temp_path_));
   size_ += static_cast<int64_t>(data.size());
+  if (size_ - flushed_ >= kWritebackBytes) {
+    // Start writeback early so that the final fsync finds little left to do.
+    ::sync_file_range(fd_, flushed_, size_ - flushed_, SYNC_FILE_RANGE_WRITE);
+    flushed_ = size_;
+  }
   whole_.Update(data);
   while (!data.empty()) {
     size_t take = std::min<size_t>(data.size(), kBlockBytes - block_fill_);
@@ -126,7 +133,8 @@ void ObjectWriter::FinishBlock() {
   block_fill_ = 0;
 }
 
-absl::StatusOr<v1::FileInfo> ObjectWriter::Commit(int64_t size, uint64_t checksum) {
+absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum) {
+  if (finished_) return absl::OkStatus();
   if (fd_ < 0) return absl::FailedPreconditionError("object writer is closed");
   if (size != size_ || checksum != whole_.Digest()) {
     return absl::DataLossError(
@@ -138,6 +146,13 @@ absl::StatusOr<v1::FileInfo> ObjectWriter::Commit(int64_t size, uint64_t checksu
   if (::fsync(fd_) != 0) return ErrnoStatus(fmt::format("fsync {}", temp_path_), errno);
   ::close(fd_);
   fd_ = -1;
+  finished_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::FileInfo> ObjectWriter::Commit(int64_t size, uint64_t checksum) {
+  CHAINFS_RETURN_IF_ERROR(Finish(size, checksum));
+  if (temp_path_.empty()) return absl::FailedPreconditionError("object already committed");
   meta_.file = file_;
   meta_.file.set_size(size_);
   meta_.file.set_tombstone(false);

@@ -55,7 +55,10 @@ class ObjectWriter {
   ObjectWriter& operator=(const ObjectWriter&) = delete;
 
   absl::Status Append(std::string_view data);
-  // Verifies the size and checksum the sender announced, then commits durably.
+  // Verifies the size and checksum the sender announced and makes the content durable;
+  // not yet visible. Lets a chain member sync while the rest of the chain commits.
+  absl::Status Finish(int64_t size, uint64_t checksum);
+  // Finish (once) and commit: the object becomes the name's latest version.
   absl::StatusOr<v1::FileInfo> Commit(int64_t size, uint64_t checksum);
   int64_t size() const { return size_; }
   uint64_t checksum() const { return whole_.Digest(); }
@@ -70,6 +73,8 @@ class ObjectWriter {
   std::string temp_path_;
   int fd_;
   int64_t size_ = 0;
+  int64_t flushed_ = 0;  // bytes handed to writeback so far
+  bool finished_ = false;
   int64_t reserved_ = 0;
   StreamingChecksum whole_;
   StreamingChecksum block_;

@@ -52,10 +52,10 @@ Shell Sh(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-#define EXPECT_SH(cmd)                                       \
-  do {                                                       \
-    Shell _r = Sh(cmd);                                      \
-    EXPECT_EQ(_r.code, 0) << (cmd) << "\n" << _r.output;     \
+#define EXPECT_SH(cmd)                                   \
+  do {                                                   \
+    Shell _r = Sh(cmd);                                  \
+    EXPECT_EQ(_r.code, 0) << (cmd) << "\n" << _r.output; \
   } while (0)
 
 std::string RandomBytes(size_t n, uint32_t seed) {
@@ -125,8 +125,8 @@ class MountTest : public ::testing::Test {
     auto daemon = chainfs::testing::StartDaemon(
         chainfs::testing::BinaryPath("servers/nameserver/chainfs-nameserver"),
         {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--heartbeat-interval", "1s",
-         "--startup-wait", "5s", "--replication-deadline", "5s", "--replication-interval",
-         "500ms", "--session-timeout", "2s"},
+         "--startup-wait", "5s", "--replication-deadline", "5s", "--replication-interval", "500ms",
+         "--session-timeout", "2s"},
         fmt::format("{}/ns{}.log", dir_.path(), i));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     nameservers_.push_back(std::move(*daemon));
@@ -241,8 +241,8 @@ TEST_F(MountTest, UnixTools_CopyListCompareArchiveAndRemove) {
             Sh(fmt::format("sha256sum < {}/big.bin", local)).output);
 
   // tar c of the mounted tree and tar x into the mount.
-  EXPECT_SH(fmt::format("mkdir {0}/untar && tar c -C {1}/tree . | tar x -C {0}/untar", dir_.path(),
-                        mnt));
+  EXPECT_SH(
+      fmt::format("mkdir {0}/untar && tar c -C {1}/tree . | tar x -C {0}/untar", dir_.path(), mnt));
   EXPECT_SH(fmt::format("diff -r --no-dereference {} {}/untar", local, dir_.path()));
   EXPECT_SH(fmt::format("mkdir {0}/x && tar c -C {1} . | tar x -C {0}/x", mnt, local));
   EXPECT_SH(fmt::format("diff -r --no-dereference {} {}/x", local, mnt));
@@ -294,12 +294,14 @@ TEST_F(MountTest, RandomWritesAppendsAndTruncation_GiveTheBytesOfALocalFile) {
   ASSERT_TRUE(WriteFile(local, seed));
   ASSERT_TRUE(WriteFile(remote, seed));
   for (const std::string& f : {local, remote}) {
-    EXPECT_SH(fmt::format("dd if=/dev/urandom of=/tmp/patch-{} bs=1000 count=5 2>/dev/null; "
-                          "dd if=/tmp/patch-{} of={} bs=1000 seek=700 conv=notrunc 2>/dev/null",
-                          getpid(), getpid(), f));
-    EXPECT_SH(fmt::format("dd if=/tmp/patch-{} of={} bs=1000 seek=700 conv=notrunc 2>/dev/null; "
-                          "echo appended >> {}",
-                          getpid(), f, f));
+    EXPECT_SH(
+        fmt::format("dd if=/dev/urandom of=/tmp/patch-{} bs=1000 count=5 2>/dev/null; "
+                    "dd if=/tmp/patch-{} of={} bs=1000 seek=700 conv=notrunc 2>/dev/null",
+                    getpid(), getpid(), f));
+    EXPECT_SH(
+        fmt::format("dd if=/tmp/patch-{} of={} bs=1000 seek=700 conv=notrunc 2>/dev/null; "
+                    "echo appended >> {}",
+                    getpid(), f, f));
     EXPECT_SH(fmt::format("truncate -s 1500000 {}", f));
     EXPECT_SH(fmt::format("truncate -s 1600000 {}", f));  // grows with zeros
     EXPECT_SH(fmt::format("echo tail >> {}", f));
@@ -312,7 +314,8 @@ TEST_F(MountTest, RandomWritesAppendsAndTruncation_GiveTheBytesOfALocalFile) {
   for (int i = 0; i < 50; ++i) {
     std::string chunk = RandomBytes(1 + rng() % 20000, i);
     off_t off = rng() % 2'000'000;
-    for (int fd : fds) ASSERT_EQ(::pwrite(fd, chunk.data(), chunk.size(), off), (ssize_t)chunk.size());
+    for (int fd : fds)
+      ASSERT_EQ(::pwrite(fd, chunk.data(), chunk.size(), off), (ssize_t)chunk.size());
     if (i == 25) {
       for (int fd : fds) ASSERT_EQ(::ftruncate(fd, 123457), 0);
     }
@@ -461,9 +464,9 @@ TEST(MountCommand, MissingDirectoryOrUnreachableZooKeeper_ClearMessageAndNonZero
   EXPECT_NE(missing.code, 0);
   EXPECT_NE(missing.output.find("/nonexistent/dir"), std::string::npos) << missing.output;
   TempDir dir;
-  Shell unreachable = Sh(fmt::format("{} --zk 127.0.0.1:1/x {} --connect-timeout 1s",
-                                     chainfs::testing::BinaryPath("fuse/chainfs-mount"),
-                                     dir.path()));
+  Shell unreachable =
+      Sh(fmt::format("{} --zk 127.0.0.1:1/x {} --connect-timeout 1s",
+                     chainfs::testing::BinaryPath("fuse/chainfs-mount"), dir.path()));
   EXPECT_NE(unreachable.code, 0);
   EXPECT_NE(unreachable.output.find("unreachable"), std::string::npos) << unreachable.output;
   EXPECT_FALSE(IsFuseMount(dir.path()));

@@ -74,8 +74,8 @@ TEST(ProcessFixture, StartDaemonReturnsTheAddressTheDaemonWrote) {
 
 TEST(ProcessFixture, StartDaemonReportsTheLogWhenTheDaemonDies) {
   TempDir dir;
-  auto daemon = StartDaemon("/bin/sh", {"-c", "echo cannot bind; exit 1", "sh"},
-                            dir.path() + "/daemon.log");
+  auto daemon =
+      StartDaemon("/bin/sh", {"-c", "echo cannot bind; exit 1", "sh"}, dir.path() + "/daemon.log");
   ASSERT_FALSE(daemon.ok());
   EXPECT_NE(std::string(daemon.status().message()).find("cannot bind"), std::string::npos)
       << daemon.status();
@@ -98,7 +98,8 @@ TEST(ProcessFixture, TempDirIsRemovedWithItsContent) {
 }
 
 TEST(ProcessFixture, BinaryPathIsUnderTheBuildDirectory) {
-  EXPECT_TRUE(std::filesystem::exists(BinaryPath("CMakeCache.txt"))) << BinaryPath("CMakeCache.txt");
+  EXPECT_TRUE(std::filesystem::exists(BinaryPath("CMakeCache.txt")))
+      << BinaryPath("CMakeCache.txt");
 }
 
 TEST(ZkServerFixture, SharedServerServesSessions) {

@@ -17,9 +17,8 @@ TEST(ValidateName, AcceptsOrdinaryAbsoluteNames) {
 }
 
 TEST(ValidateName, RejectsHostileNames) {
-  for (std::string_view bad :
-       {"", "a", "a/b", "//", "/a//b", "/a/", "/.", "/..", "/a/./b", "/a/../b", "/../etc/passwd",
-        "/a/.."}) {
+  for (std::string_view bad : {"", "a", "a/b", "//", "/a//b", "/a/", "/.", "/..", "/a/./b",
+                               "/a/../b", "/../etc/passwd", "/a/.."}) {
     auto st = ValidateName(bad);
     EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << "'" << bad << "'";
     EXPECT_FALSE(st.message().empty());

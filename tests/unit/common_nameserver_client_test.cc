@@ -104,7 +104,9 @@ class NameServerClientTest : public ::testing::Test {
  protected:
   void SetLeader(const std::string& address) {
     std::string data = address + "\nsome-host";
-    if (!zk_->Set("/leader", data, -1).ok()) ASSERT_TRUE(zk_->Create("/leader", data, true).ok());
+    if (!zk_->Set("/leader", data, -1).ok()) {
+      ASSERT_TRUE(zk_->Create("/leader", data, true).ok());
+    }
     zk::MemoryWaitIdle(zk_.get());
   }
   std::shared_ptr<zk::MemoryEnsemble> ensemble_ = zk::NewMemoryEnsemble();

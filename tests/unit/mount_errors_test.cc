@@ -1,8 +1,8 @@
-#include "fuse/errors.h"
-
 #include <gtest/gtest.h>
 
 #include <cerrno>
+
+#include "fuse/errors.h"
 
 namespace chainfs::mount {
 namespace {

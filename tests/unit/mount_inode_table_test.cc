@@ -1,11 +1,10 @@
-#include "fuse/inode_table.h"
-
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <string>
 
 #include "fuse/errors.h"
+#include "fuse/inode_table.h"
 
 namespace chainfs::mount {
 namespace {

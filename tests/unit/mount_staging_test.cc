@@ -1,11 +1,11 @@
-#include "fuse/staging.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
+
+#include "fuse/staging.h"
 
 namespace chainfs::mount {
 namespace {

@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "common/status.h"
+
 namespace chainfs::nameserver {
 namespace {
 
@@ -309,8 +311,8 @@ TEST_F(NameServerTest, StandbyTakesOverWhenTheLeaderSessionExpires) {
   for (int i = 0; i < 200 && ns_.election().is_leader(); ++i) {
     std::this_thread::sleep_for(milliseconds(5));
   }
+  standby.election().Step();  // the standby's watch fired first
   ns_.election().Step();
-  standby.election().Step();
   EXPECT_TRUE(standby.election().is_leader());
   EXPECT_FALSE(ns_.election().is_leader());
   EXPECT_FALSE(ns_.serving());
@@ -342,7 +344,8 @@ TEST_F(NameServerTest, FileStoreMissingTwoHeartbeatsIsDroppedWithItsFiles) {
   EXPECT_TRUE(absl::IsNotFound(Read("/only-a").status()));
   auto both = Read("/both");
   ASSERT_TRUE(both.ok());
-  EXPECT_EQ(both->holders(), std::vector<std::string>{"b:1"});
+  ASSERT_EQ(both->holders_size(), 1);
+  EXPECT_EQ(both->holders(0), "b:1");
   // It must register again.
   v1::HeartBeatRequest req;
   req.set_filestore("a:1");
@@ -386,7 +389,7 @@ TEST_F(NameServerTest, ExclusiveCreateOfALiveNameIsAlreadyExists) {
 
 TEST_F(NameServerTest, BadNamesAreInvalidArgument) {
   StartServing();
-  for (std::string bad : {"", "relative", "/a//b", "/a/./b", "/a/../b", std::string("/a\0b", 4),
+  for (std::string bad : std::vector<std::string>{"", "relative", "/a//b", "/a/./b", "/a/../b", std::string("/a\0b", 4),
                           "/" + std::string(300, 'x')}) {
     v1::DoReadRequest req;
     req.set_path(bad);

@@ -146,8 +146,7 @@ TEST_F(MemoryZooKeeper, SuspendFailsCallsAndDefersWatchesUntilResume) {
   MemorySuspend(a_.get());
   EXPECT_FALSE(a_->connected());
   EXPECT_EQ(a_->Get("/eph").status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(a_->WaitConnected(std::chrono::milliseconds(1)).code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(a_->WaitConnected(std::chrono::milliseconds(1)).code(), absl::StatusCode::kUnavailable);
   ASSERT_TRUE(b_->Create("/minver", "5", false).ok());
   MemoryWaitIdle(a_.get());
   EXPECT_EQ(fired.count, 0);

@@ -1,0 +1,504 @@
+// Real chainfs-filestore processes, a real ZooKeeper, and the FileStoreClient.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "common/checksum.h"
+#include "common/client/filestore_client.h"
+#include "common/status.h"
+#include "common/zk/zookeeper.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/zk_server.h"
+
+namespace chainfs {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::BinaryPath;
+using testing::Daemon;
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+// Waits up to 20 s for cond() to hold.
+template <typename F>
+bool Eventually(F cond) {
+  for (int i = 0; i < 400; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return cond();
+}
+
+// Pseudo-random content, generated on the fly (never the whole file in memory).
+class RandomSource {
+ public:
+  RandomSource(int64_t size, uint64_t seed) : size_(size), rng_(seed) {}
+  absl::StatusOr<size_t> operator()(char* buf, size_t max) {
+    size_t n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(max), size_ - pos_));
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      uint64_t v = rng_();
+      std::memcpy(buf + i, &v, 8);
+    }
+    for (size_t i = n - n % 8; i < n; ++i) buf[i] = static_cast<char>(rng_());
+    pos_ += static_cast<int64_t>(n);
+    checksum_.Update(std::string_view(buf, n));
+    return n;
+  }
+  int64_t pos() const { return pos_; }
+  uint64_t checksum() const { return checksum_.Digest(); }
+
+ private:
+  int64_t size_;
+  int64_t pos_ = 0;
+  std::mt19937_64 rng_;
+  StreamingChecksum checksum_;
+};
+
+v1::FileInfo Info(const std::string& name, int64_t version) {
+  v1::FileInfo info;
+  info.set_name(name);
+  info.set_version(version);
+  info.mutable_attributes()->set_mode(0644);
+  return info;
+}
+
+class FileStoreChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    zk_server_ = testing::SharedZkServer();
+    chroot_ = testing::UniqueChroot();
+  }
+
+  std::string DataDir(int i) const { return fmt::format("{}/fs{}", dir_.path(), i); }
+
+  // Starts FileStore i (data dir fs<i>), replacing a previous process i.
+  std::string StartStore(int i, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--data-dir",     DataDir(i),
+                                     "--listen",       "127.0.0.1:0",
+                                     "--zk",           zk_server_->ConnectString(chroot_),
+                                     "--session-timeout", "2s",
+                                     "--heartbeat-interval", "200ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto daemon = testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"), args,
+                                       fmt::format("{}/fs{}.log", dir_.path(), i));
+    EXPECT_TRUE(daemon.ok()) << daemon.status();
+    if (!daemon.ok()) return "";
+    if (stores_.size() <= static_cast<size_t>(i)) stores_.resize(i + 1);
+    stores_[i] = std::move(*daemon);
+    return stores_[i].address;
+  }
+
+  std::vector<std::string> StartChain(int n) {
+    std::vector<std::string> chain;
+    for (int i = 0; i < n; ++i) chain.push_back(StartStore(i));
+    return chain;
+  }
+
+  std::vector<v1::FileInfo> List(const std::string& address) {
+    auto list = client_.ListFilesAndTombstones(address);
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? *list : std::vector<v1::FileInfo>{};
+  }
+
+  bool Holds(const std::string& address, const std::string& name, int64_t version) {
+    for (const auto& f : List(address)) {
+      if (f.name() == name && f.version() == version) return true;
+    }
+    return false;
+  }
+
+  std::unique_ptr<zk::ZooKeeper> ConnectZk() {
+    auto address = ParseZkAddress(zk_server_->ConnectString(chroot_));
+    EXPECT_TRUE(address.ok());
+    auto zk = zk::NewZooKeeper(*address, seconds(5));
+    EXPECT_TRUE(zk.ok()) << zk.status();
+    EXPECT_TRUE((*zk)->WaitConnected(seconds(10)).ok());
+    return std::move(*zk);
+  }
+
+  testing::ZkServer* zk_server_ = nullptr;
+  std::string chroot_;
+  TempDir dir_;
+  std::vector<Daemon> stores_;
+  FileStoreClient client_;
+};
+
+TEST_F(FileStoreChainTest, SixtyFourMiBCreate_ByteIdenticalOnAllThree) {
+  auto chain = StartChain(3);
+  const int64_t size = 64 << 20;
+  RandomSource source(size, 1);
+  auto reply = client_.Create(Info("/big", 7), chain, std::ref(source), size);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().size(), size);
+  ASSERT_EQ(reply->committed_on_size(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(reply->committed_on(i), chain[i]);
+  for (const std::string& holder : chain) {
+    auto content = client_.ReadAll("/big", 7, {holder});
+    ASSERT_TRUE(content.ok()) << content.status();
+    ASSERT_EQ(static_cast<int64_t>(content->size()), size);
+    EXPECT_EQ(Checksum(*content), source.checksum()) << holder;
+  }
+}
+
+TEST_F(FileStoreChainTest, MiddleKilledMidStream_ErrorAndNoStoreListsTheVersion) {
+  auto chain = StartChain(3);
+  ASSERT_TRUE(client_.CreateFromString(Info("/f", 1), chain, "old").ok());
+  RandomSource random(64 << 20, 2);
+  bool killed = false;
+  auto reply = client_.Create(Info("/f", 2), chain, [&](char* buf, size_t max) {
+    if (!killed && random.pos() >= (8 << 20)) {
+      stores_[1].process->Kill(SIGKILL);
+      killed = true;
+    }
+    return random(buf, max);
+  });
+  EXPECT_FALSE(reply.ok());
+  EXPECT_TRUE(killed);
+  EXPECT_FALSE(Holds(chain[0], "/f", 2));
+  EXPECT_FALSE(Holds(chain[2], "/f", 2));
+  EXPECT_TRUE(Holds(chain[0], "/f", 1));
+  EXPECT_TRUE(Holds(chain[2], "/f", 1));
+  // Restarted, the middle one has no trace of it either.
+  StartStore(1);
+  EXPECT_FALSE(Holds(stores_[1].address, "/f", 2));
+  EXPECT_TRUE(Holds(stores_[1].address, "/f", 1));
+}
+
+TEST_F(FileStoreChainTest, KilledMidWriteAndRestarted_NoPartialObjectNoTempFiles) {
+  auto chain = StartChain(1);
+  ASSERT_TRUE(client_.CreateFromString(Info("/kept", 1), chain, "kept").ok());
+  RandomSource random(64 << 20, 3);
+  bool killed = false;
+  auto reply = client_.Create(Info("/partial", 2), chain, [&](char* buf, size_t max) {
+    if (!killed && random.pos() >= (16 << 20)) {
+      stores_[0].process->Kill(SIGKILL);
+      killed = true;
+    }
+    return random(buf, max);
+  });
+  EXPECT_FALSE(reply.ok());
+  bool had_temp = false;
+  for (const auto& e : fs::recursive_directory_iterator(DataDir(0))) {
+    had_temp |= e.path().string().ends_with(".tmp");
+  }
+  EXPECT_TRUE(had_temp) << "the kill should have left a temp file for recovery to remove";
+  std::string address = StartStore(0);
+  auto list = List(address);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name(), "/kept");
+  for (const auto& e : fs::recursive_directory_iterator(DataDir(0))) {
+    EXPECT_FALSE(e.path().string().ends_with(".tmp")) << e.path();
+  }
+  EXPECT_EQ(*client_.ReadAll("/kept", 0, {address}), "kept");
+}
+
+TEST_F(FileStoreChainTest, RangedReadsAtOddOffsets_MatchAndFailOver) {
+  auto chain = StartChain(2);
+  std::string content(3 * (1 << 20) + 17, '\0');
+  std::mt19937 rng(4);
+  for (char& c : content) c = static_cast<char>(rng());
+  ASSERT_TRUE(client_.CreateFromString(Info("/r", 3), chain, content).ok());
+  // The first holder does not exist: the reader moves on to the next.
+  auto reader = client_.OpenReader("/r", 0, {"127.0.0.1:1", chain[1], chain[0]});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->info().version(), 3);
+  EXPECT_EQ((*reader)->info().size(), static_cast<int64_t>(content.size()));
+  std::vector<std::pair<int64_t, size_t>> ranges = {
+      {0, 1}, {1, 65535}, {65535, 2}, {12345, 1 << 20}, {(1 << 20) - 3, (1 << 20) + 7},
+      {static_cast<int64_t>(content.size()) - 5, 100}, {static_cast<int64_t>(content.size()), 10},
+      {3, content.size()}};
+  std::string buf;
+  for (auto [offset, length] : ranges) {
+    buf.assign(length, '\0');
+    auto n = (*reader)->ReadAt(offset, length, buf.data());
+    ASSERT_TRUE(n.ok()) << n.status();
+    size_t want = offset >= static_cast<int64_t>(content.size())
+                      ? 0
+                      : std::min(length, content.size() - static_cast<size_t>(offset));
+    ASSERT_EQ(*n, want) << offset;
+    EXPECT_TRUE(buf.compare(0, want, content, static_cast<size_t>(offset), want) == 0) << offset;
+  }
+  // The holder in use dies: the reader continues from the other one.
+  stores_[1].process->Kill(SIGKILL);
+  buf.assign(content.size(), '\0');
+  auto n = (*reader)->ReadAt(0, content.size(), buf.data());
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(buf, content);
+}
+
+TEST_F(FileStoreChainTest, CopyFile_PullsFileAndTombstoneWithTheSameVersion) {
+  auto chain = StartChain(2);
+  ASSERT_TRUE(client_.CreateFromString(Info("/c", 5), {chain[0]}, "copy me").ok());
+  ASSERT_TRUE(client_.Delete(chain[0], "/t", 6).ok());
+  v1::CopyFileRequest req;
+  req.set_name("/c");
+  req.add_sources("127.0.0.1:1");  // dead: the next source is used
+  req.add_sources(chain[0]);
+  auto copied = client_.CopyFile(chain[1], req);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(copied->file().version(), 5);
+  EXPECT_EQ(*client_.ReadAll("/c", 5, {chain[1]}), "copy me");
+  req.set_name("/t");
+  req.set_version(6);
+  copied = client_.CopyFile(chain[1], req);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_TRUE(copied->file().tombstone());
+  EXPECT_TRUE(Holds(chain[1], "/t", 6));
+  req.set_name("/missing");
+  req.set_version(0);
+  EXPECT_FALSE(client_.CopyFile(chain[1], req).ok());
+}
+
+TEST_F(FileStoreChainTest, BumpVersion_WrongExpectedChangesNothing) {
+  auto chain = StartChain(1);
+  ASSERT_TRUE(client_.CreateFromString(Info("/b", 5), chain, "bump").ok());
+  v1::BumpVersionRequest req;
+  req.set_new_version(50);
+  auto* file = req.add_files();
+  file->set_name("/b");
+  file->set_version(4);
+  auto reply = client_.BumpVersion(chain[0], req);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->bumped(), 0);
+  ASSERT_EQ(reply->skipped_size(), 1);
+  EXPECT_EQ(reply->skipped(0).version(), 5);
+  EXPECT_TRUE(Holds(chain[0], "/b", 5));
+  file->set_version(5);
+  reply = client_.BumpVersion(chain[0], req);
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->bumped(), 1);
+  EXPECT_TRUE(Holds(chain[0], "/b", 50));
+  EXPECT_EQ(*client_.ReadAll("/b", 50, chain), "bump");
+}
+
+TEST_F(FileStoreChainTest, Clone_NewNameAndVersionServeTheSameContent) {
+  auto chain = StartChain(1);
+  ASSERT_TRUE(client_.CreateFromString(Info("/src", 5), chain, "cloned").ok());
+  v1::CloneRequest req;
+  req.mutable_source()->set_name("/src");
+  req.mutable_source()->set_version(5);
+  *req.mutable_target() = Info("/dst", 9);
+  req.mutable_target()->mutable_attributes()->set_mode(0600);
+  auto reply = client_.Clone(chain[0], req);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().attributes().mode(), 0600u);
+  EXPECT_EQ(*client_.ReadAll("/dst", 9, chain), "cloned");
+}
+
+TEST_F(FileStoreChainTest, MinVersionInZooKeeper_DropsOlderObjectsAndTombstones) {
+  auto chain = StartChain(1);
+  ASSERT_TRUE(client_.CreateFromString(Info("/old", 5), chain, "old").ok());
+  ASSERT_TRUE(client_.Delete(chain[0], "/gone", 6).ok());
+  ASSERT_TRUE(client_.CreateFromString(Info("/new", 20), chain, "new").ok());
+  auto zk = ConnectZk();
+  ASSERT_TRUE(zk->Create("/minver", "10", false).ok());
+  EXPECT_TRUE(Eventually([&] { return List(chain[0]).size() == 1; }));
+  auto list = List(chain[0]);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name(), "/new");
+  auto too_old = client_.CreateFromString(Info("/other", 9), chain, "x");
+  EXPECT_TRUE(IsVersionTooOld(too_old.status())) << too_old.status();
+  // A later raise is seen too (the watch is re-armed).
+  ASSERT_TRUE(zk->Set("/minver", "30", -1).ok());
+  EXPECT_TRUE(Eventually([&] { return List(chain[0]).empty(); }));
+}
+
+// A NameServer that only records what FileStores tell it.
+class FakeNameServer final : public v1::NameServer::Service {
+ public:
+  grpc::Status RegisterFilesAndTombstones(grpc::ServerContext*,
+                                          grpc::ServerReader<v1::RegisterRequest>* reader,
+                                          v1::RegisterReply*) override {
+    v1::RegisterRequest req;
+    std::vector<v1::FileInfo> files;
+    std::string filestore;
+    while (reader->Read(&req)) {
+      if (!req.filestore().empty()) filestore = req.filestore();
+      for (const auto& f : req.files()) files.push_back(f);
+    }
+    std::lock_guard lock(mu);
+    registrations.push_back({filestore, files});
+    return grpc::Status::OK;
+  }
+  grpc::Status HeartBeat(grpc::ServerContext*, const v1::HeartBeatRequest* req,
+                         v1::HeartBeatReply* reply) override {
+    std::lock_guard lock(mu);
+    heartbeats.push_back(*req);
+    reply->set_reregister(ask_reregister.exchange(false));
+    return grpc::Status::OK;
+  }
+  grpc::Status AddFileOrTombstone(grpc::ServerContext*, const v1::AddFileOrTombstoneRequest* req,
+                                  v1::AddFileOrTombstoneReply*) override {
+    std::lock_guard lock(mu);
+    adds.push_back(*req);
+    return grpc::Status::OK;
+  }
+
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::vector<v1::FileInfo>>> registrations;
+  std::vector<v1::HeartBeatRequest> heartbeats;
+  std::vector<v1::AddFileOrTombstoneRequest> adds;
+  std::atomic<bool> ask_reregister{false};
+};
+
+TEST_F(FileStoreChainTest, FakeNameServer_SeesRegisterHeartbeatAndAdds) {
+  auto chain = StartChain(1);
+  const std::string& self = chain[0];
+  // Before any NameServer exists the FileStore works.
+  ASSERT_TRUE(client_.CreateFromString(Info("/before", 3), chain, "before").ok());
+  ASSERT_TRUE(client_.Delete(self, "/deleted", 4).ok());
+
+  FakeNameServer fake;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&fake);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  auto zk = ConnectZk();
+  EXPECT_TRUE(Eventually([&] { return zk->Get("/filestores/" + self).ok(); }));
+  ASSERT_TRUE(zk->Create("/leader", fmt::format("127.0.0.1:{}\ntesthost", port), true).ok());
+
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard lock(fake.mu);
+    return !fake.registrations.empty() && !fake.heartbeats.empty();
+  }));
+  {
+    std::lock_guard lock(fake.mu);
+    auto& [filestore, files] = fake.registrations[0];
+    EXPECT_EQ(filestore, self);
+    ASSERT_EQ(files.size(), 2u);
+    EXPECT_EQ(files[0].name(), "/before");
+    EXPECT_EQ(files[0].version(), 3);
+    EXPECT_FALSE(files[0].tombstone());
+    EXPECT_EQ(files[0].size(), 6);
+    EXPECT_EQ(files[1].name(), "/deleted");
+    EXPECT_TRUE(files[1].tombstone());
+    EXPECT_EQ(fake.heartbeats.back().filestore(), self);
+    EXPECT_EQ(fake.heartbeats.back().bytes_used(), 6);
+    EXPECT_GT(fake.heartbeats.back().bytes_available(), 0);
+  }
+  ASSERT_TRUE(client_.CreateFromString(Info("/after", 8), chain, "after!!").ok());
+  ASSERT_TRUE(client_.Delete(self, "/after", 9).ok());
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard lock(fake.mu);
+    return fake.adds.size() >= 2;
+  }));
+  {
+    std::lock_guard lock(fake.mu);
+    EXPECT_EQ(fake.adds[0].filestore(), self);
+    EXPECT_EQ(fake.adds[0].file().name(), "/after");
+    EXPECT_EQ(fake.adds[0].file().version(), 8);
+    EXPECT_EQ(fake.adds[0].file().size(), 7);
+    EXPECT_FALSE(fake.adds[0].file().tombstone());
+    EXPECT_EQ(fake.adds[1].file().version(), 9);
+    EXPECT_TRUE(fake.adds[1].file().tombstone());
+  }
+  // A heartbeat answered "reregister" brings the whole list again.
+  fake.ask_reregister = true;
+  EXPECT_TRUE(Eventually([&] {
+    std::lock_guard lock(fake.mu);
+    return fake.registrations.size() >= 2;
+  }));
+  server->Shutdown();
+}
+
+TEST_F(FileStoreChainTest, BadInput_InvalidArgumentAndTheDaemonKeepsServing) {
+  auto chain = StartChain(1);
+  const std::string& address = chain[0];
+  auto expect_invalid = [](const absl::Status& st) {
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  };
+  for (std::string name : std::vector<std::string>{"relative", "/a/../b", "/a//b", "/./a", "", "/",
+                           "/" + std::string(300, 'x'), "/" + std::string(5000, 'y')}) {
+    expect_invalid(client_.CreateFromString(Info(name, 1), chain, "x").status());
+    expect_invalid(client_.Delete(address, name, 1));
+    expect_invalid(client_.ReadAll(name, 0, chain).status());
+    v1::CopyFileRequest copy;
+    copy.set_name(name);
+    copy.add_sources(address);
+    expect_invalid(client_.CopyFile(address, copy).status());
+    v1::BumpVersionRequest bump;
+    bump.set_new_version(10);
+    bump.add_files()->set_name(name);
+    expect_invalid(client_.BumpVersion(address, bump).status());
+    v1::CloneRequest clone;
+    clone.mutable_source()->set_name(name);
+    clone.mutable_source()->set_version(1);
+    *clone.mutable_target() = Info("/ok", 2);
+    expect_invalid(client_.Clone(address, clone).status());
+  }
+  expect_invalid(client_.CreateFromString(Info("/v", 0), chain, "x").status());
+  expect_invalid(client_.CreateFromString(Info("/v", -3), chain, "x").status());
+  expect_invalid(client_.Delete(address, "/v", 0));
+  expect_invalid(client_.CreateFromString(Info("/v", 1), {address, "no-port"}, "x").status());
+  expect_invalid(client_.CreateFromString(Info("/v", 1), {address, address}, "x").status());
+
+  auto stub = client_.Stub(address);
+  {  // A stream that does not start with a header.
+    grpc::ClientContext ctx;
+    v1::CreateReply reply;
+    auto writer = stub->Create(&ctx, &reply);
+    v1::CreateRequest req;
+    req.set_data("data first");
+    writer->Write(req);
+    writer->WritesDone();
+    expect_invalid(FromGrpc(writer->Finish()));
+  }
+  {  // A chunk above 1 MiB.
+    grpc::ClientContext ctx;
+    v1::CreateReply reply;
+    auto writer = stub->Create(&ctx, &reply);
+    v1::CreateRequest req;
+    *req.mutable_header()->mutable_file() = Info("/huge", 1);
+    writer->Write(req);
+    req.set_data(std::string((1 << 20) + 1, 'z'));
+    writer->Write(req);
+    writer->WritesDone();
+    expect_invalid(FromGrpc(writer->Finish()));
+  }
+  {  // A read that starts with a range, and a negative range.
+    grpc::ClientContext ctx;
+    auto stream = stub->Read(&ctx);
+    v1::ReadRequest req;
+    req.mutable_range()->set_offset(0);
+    stream->Write(req);
+    stream->WritesDone();
+    v1::ReadReply reply;
+    while (stream->Read(&reply)) {
+    }
+    expect_invalid(FromGrpc(stream->Finish()));
+  }
+  {  // Close announcing the wrong size: nothing is committed.
+    grpc::ClientContext ctx;
+    v1::CreateReply reply;
+    auto writer = stub->Create(&ctx, &reply);
+    v1::CreateRequest req;
+    *req.mutable_header()->mutable_file() = Info("/liar", 1);
+    writer->Write(req);
+    req.set_data("12345");
+    writer->Write(req);
+    req.mutable_close()->set_size(6);
+    req.mutable_close()->set_checksum(Checksum("12345"));
+    writer->Write(req);
+    writer->WritesDone();
+    EXPECT_FALSE(writer->Finish().ok());
+  }
+  // Still serving, and nothing of the above was stored.
+  ASSERT_TRUE(client_.CreateFromString(Info("/fine", 1), chain, "fine").ok());
+  auto list = List(address);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name(), "/fine");
+  EXPECT_TRUE(stores_[0].process->Running());
+}
+
+}  // namespace
+}  // namespace chainfs
