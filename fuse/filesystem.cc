@@ -498,6 +498,7 @@ absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent
   fh->ino = entry.ino;
   fh->path = path;
   fh->writer = true;
+  fh->created = true;
   fh->staged = std::move(staged);
   return std::make_pair(entry, fh.release());
 }
@@ -564,14 +565,22 @@ absl::StatusOr<size_t> Filesystem::Write(FileHandle* fh, const char* data, size_
   return fh->staged->Write(data, size, offset, clock_->WallNanos());
 }
 
+bool Filesystem::UntouchedCreate(FileHandle* fh) {
+  // Generation 1 is the MarkDirty of Create: nothing written or truncated since.
+  return fh->created && fh->staged->generation() == 1;
+}
+
 absl::Status Filesystem::Flush(FileHandle* fh) {
-  if (!fh->writer || !fh->staged) return absl::OkStatus();
+  if (!fh->writer || !fh->staged || UntouchedCreate(fh)) return absl::OkStatus();
   return UploadStaged(fh->ino, *fh->staged);
 }
 
 void Filesystem::Release(FileHandle* fh) {
   std::unique_ptr<FileHandle> owned(fh);
   if (!fh->writer || !fh->staged) return;
+  if (fh->staged->writers == 1 && UntouchedCreate(fh)) {
+    UploadStaged(fh->ino, *fh->staged).IgnoreError();  // logged, and kept, on failure
+  }
   std::lock_guard lock(open_mu_);
   if (--fh->staged->writers > 0) return;
   if (fh->staged->dirty() && inodes_.Path(fh->ino)) {

@@ -41,6 +41,9 @@ struct FilesystemSettings {
 struct FileHandle {
   uint64_t ino = 0;
   bool writer = false;
+  // Made by create(): until the first write, flush skips the upload (a shell's `> f` closes
+  // a dup of the descriptor before writing) and release stores the empty file instead.
+  bool created = false;
   std::shared_ptr<StagedFile> staged;  // set when the inode is being written
   // Remote reads.
   std::string path;
@@ -127,6 +130,7 @@ class Filesystem {
                                  const v1::Attributes& attributes, bool exclusive,
                                  StagedFile* staged, const std::string& content);
   absl::Status UploadStaged(uint64_t ino, StagedFile& staged);
+  bool UntouchedCreate(FileHandle* fh);
   absl::StatusOr<std::unique_ptr<StagedFile>> NewStaged(const v1::Attributes& attributes);
   // A staging file holding the current remote content of `path`.
   absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);

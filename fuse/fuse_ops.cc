@@ -112,6 +112,7 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
     ReplyError(req, created.status(), "mknod");
     return;
   }
+  created->second->created = false;  // store it now, so that mknod reports the result
   absl::Status stored = Fs(req)->Flush(created->second);
   Fs(req)->Release(created->second);
   if (!stored.ok()) {

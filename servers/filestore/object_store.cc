@@ -23,6 +23,7 @@ namespace chainfs::filestore {
 namespace {
 
 constexpr int64_t kWritebackBytes = 8 << 20;
+constexpr int64_t kPrefetchBytes = 8 << 20;
 
 std::shared_ptr<spdlog::logger> Log() {
   static auto log = Logger("filestore");
@@ -208,6 +209,12 @@ absl::StatusOr<size_t> ObjectReader::ReadAt(int64_t offset, size_t length, char*
   const int64_t end = std::min<int64_t>(size, offset + static_cast<int64_t>(length));
   const int64_t block = meta_->block_bytes;
   if (block <= 0) return absl::DataLossError("object has no block size");
+  if (end + kPrefetchBytes / 2 > prefetched_) {
+    // Sequential readers find the next blocks already on their way from the disk.
+    int64_t from = std::max(prefetched_, offset);
+    prefetched_ = std::min(size, end + kPrefetchBytes);
+    ::posix_fadvise(fd_, from, prefetched_ - from, POSIX_FADV_WILLNEED);
+  }
   const int64_t first = offset / block;
   const int64_t span_end = std::min(size, (end + block - 1) / block * block);
   if (offset % block == 0 && span_end == end) {

@@ -102,6 +102,7 @@ class ObjectReader {
 
   std::shared_ptr<const ObjectMeta> meta_;
   int fd_;
+  int64_t prefetched_ = 0;  // readahead was requested up to here
   std::string scratch_;
 };
 

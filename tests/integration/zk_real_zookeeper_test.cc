@@ -107,6 +107,8 @@ TEST_F(RealZooKeeper, CreateGetSetDeleteFollowVersions) {
   EXPECT_EQ(zk_->Get("/missing").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(zk_->Set("/missing", "x", -1).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(zk_->Create("/no/parent", "", false).code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(zk_->Create("relative", "", false).ok());
+  EXPECT_FALSE(zk_->Get("/trailing/").ok());
 
   EXPECT_EQ(zk_->Delete("/a", 1).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(zk_->Delete("/a", 2).ok());

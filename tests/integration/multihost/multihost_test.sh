@@ -250,6 +250,17 @@ cli_matches() {
 # Does this FileStore still store (any version of) bytes that start with this marker?
 filestore_has_marker() { grep -rqaF -- "$2" "$WORK/$1/data" 2>/dev/null; }
 
+# files_on FILESTORE SOURCE...: the sources whose marker is in the FileStore's data, one grep.
+files_on() {
+  local fs=$1 src found
+  shift
+  found=$(for src in "$@"; do marker_of "$src"; done |
+    grep -rhoaF -f - "$WORK/$fs/data" 2>/dev/null | sort -u || true)
+  for src in "$@"; do
+    if grep -qxF -- "$(marker_of "$src")" <<<"$found"; then printf '%s ' "$src"; fi
+  done
+}
+
 write_and_read() {  # write_and_read SOURCE PATH
   mount_write "$1" "$2" && mount_matches "$1" "$2"
 }
@@ -317,46 +328,53 @@ main() {
   check "fully replicated on 4 FileStores" fully_replicated 4
 
   section "cut one FileStore's link"
-  local held=() f
-  for i in 1 2 3 4 5 6 7 8; do
-    filestore_has_marker fs1 "$(marker_of "f$i")" && held+=("f$i")
+  # The FileStore holding the most files is cut (ties: the first).
+  local victim="" held=() f n best=-1
+  for fs in "${FILESTORES[@]}"; do
+    n=$(files_on "$fs" f1 f2 f3 f4 f5 f6 f7 f8 | wc -w)
+    if ((n > best)); then
+      best=$n
+      victim=$fs
+    fi
   done
-  log "fs1 holds: ${held[*]:-nothing}"
-  check "fs1 holds at least two of the files" test "${#held[@]}" -ge 2
-  cut_link fs1
-  if wait_for "$REPLICATED_WITHIN" "fs1 dropped and everything back to three live copies" \
+  read -r -a held <<<"$(files_on "$victim" f1 f2 f3 f4 f5 f6 f7 f8)"
+  log "cutting $victim, which holds: ${held[*]:-nothing}"
+  check "$victim holds at least two of the files" test "${#held[@]}" -ge 2
+  cut_link "$victim"
+  if wait_for "$REPLICATED_WITHIN" "$victim dropped and everything back to three live copies" \
     fully_replicated 3; then
-    pass "everything fs1 held is back to three live copies in ${WAITED_MS} ms"
+    pass "everything $victim held is back to three live copies in ${WAITED_MS} ms"
   else
-    fail "everything fs1 held is back to three live copies within ${REPLICATED_WITHIN}s"
+    fail "everything $victim held is back to three live copies within ${REPLICATED_WITHIN}s"
   fi
   for f in "${held[@]}"; do
-    check "/$f holds three live copies without fs1" three_holders_without "$f" fs1
+    check "/$f holds three live copies without $victim" three_holders_without "$f" "$victim"
   done
-  # Change what fs1 holds while it is away: overwrite one file, delete another.
+  # Change what the cut FileStore holds while it is away: overwrite one file, delete another.
   local overwritten=${held[0]:-f1} deleted=${held[1]:-f2}
   make_source "$overwritten.v2" 300000
-  check "overwrite /$overwritten while fs1 is cut" mount_write "$overwritten.v2" "$overwritten"
-  check "delete /$deleted while fs1 is cut" timeout -s KILL "$OP_TIMEOUT" rm "$MNT/$deleted"
-  check "read the other files while fs1 is cut" read_all_except "$overwritten" "$deleted"
+  check "overwrite /$overwritten while $victim is cut" \
+    mount_write "$overwritten.v2" "$overwritten"
+  check "delete /$deleted while $victim is cut" timeout -s KILL "$OP_TIMEOUT" rm "$MNT/$deleted"
+  check "read the other files while $victim is cut" read_all_except "$overwritten" "$deleted"
 
   section "restore the FileStore's link"
-  restore_link fs1
+  restore_link "$victim"
   wait_for "$REJOIN_WITHIN" "4 live FileStores" live_filestores_are 4 || true
-  check "fs1 rejoins (4 live FileStores)" live_filestores_are 4
-  if wait_for "$RECONCILE_WITHIN" "fs1 dropped its stale copies" fs1_reconciled \
-    "$overwritten" "$deleted"; then
-    pass "fs1 no longer stores the old /$overwritten nor the deleted /$deleted"
+  check "$victim rejoins (4 live FileStores)" live_filestores_are 4
+  if wait_for "$RECONCILE_WITHIN" "$victim dropped its stale copies" stale_copies_gone \
+    "$victim" "$overwritten" "$deleted"; then
+    pass "$victim no longer stores the old /$overwritten nor the deleted /$deleted"
   else
-    fail "fs1 drops its stale copies within ${RECONCILE_WITHIN}s"
+    fail "$victim drops its stale copies within ${RECONCILE_WITHIN}s"
   fi
   check "the mount reads the new /$overwritten" mount_matches "$overwritten.v2" "$overwritten"
   check "the mount sees /$deleted deleted" mount_absent "$deleted"
-  for f in fs1 fs2 fs3; do
+  for f in "$victim" ns2; do
     check "the CLI on $f reads the new /$overwritten" cli_matches "$f" "$overwritten.v2" \
       "$overwritten"
+    check "the CLI on $f finds /$deleted deleted" cli_absent "$f" "$deleted"
   done
-  check "the CLI on fs1 finds /$deleted deleted" cli_absent fs1 "$deleted"
   wait_for 20 "full replication" fully_replicated 4 || true
   check "fully replicated on 4 FileStores again" fully_replicated 4
 
@@ -394,7 +412,8 @@ main() {
   make_source h1 250000
   check "write and read through the mount with a ZooKeeper server down" write_and_read h1 h1
   check "read /h1 with the CLI on ns1" cli_matches ns1 h1 h1
-  check "chainfs status answers with a ZooKeeper server down" live_filestores_are 4
+  check "chainfs status shows 4 live FileStores with a ZooKeeper server down" \
+    wait_for 20 "4 live FileStores" live_filestores_are 4
   check "every earlier file still reads" read_all_except "$overwritten" "$deleted"
 
   section "processes"
@@ -428,8 +447,13 @@ cli_absent() {
   ((rc == 3))
 }
 
-fs1_reconciled() {
-  ! filestore_has_marker fs1 "$(marker_of "$1")" && ! filestore_has_marker fs1 "$(marker_of "$2")"
+# stale_copies_gone FILESTORE OLD... : no trace of the old contents in its data directory.
+stale_copies_gone() {
+  local fs=$1 f
+  shift
+  for f in "$@"; do
+    ! filestore_has_marker "$fs" "$(marker_of "$f")" || return 1
+  done
 }
 
 not() { ! "$@"; }
