@@ -4,6 +4,7 @@
 //
 //   filestore_bench [--size BYTES] [--dir DIR] [--binary PATH]
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,8 +14,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/checksum.h"
 #include "common/client/filestore_client.h"
@@ -122,11 +121,11 @@ int main(int argc, char** argv) {
     std::string data = fmt::format("{}/fs{}", root, i);
     fs::create_directories(data);
     std::string address_file = fmt::format("{}/fs{}.address", root, i);
-    auto process = chainfs::testing::Process::Start(
-        binary,
-        {"--data-dir", data, "--listen", "127.0.0.1:0", "--address-file", address_file,
-         "--log-level", "warn"},
-        fmt::format("{}/fs{}.log", root, i));
+    auto process =
+        chainfs::testing::Process::Start(binary,
+                                         {"--data-dir", data, "--listen", "127.0.0.1:0",
+                                          "--address-file", address_file, "--log-level", "warn"},
+                                         fmt::format("{}/fs{}.log", root, i));
     if (!process.ok()) {
       fmt::print(stderr, "cannot start {}: {}\n", binary, std::string(process.status().message()));
       return 1;

@@ -234,16 +234,14 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std:
 absl::StatusOr<int64_t> Filesystem::Upload(const std::string& path, v1::Kind kind,
                                            const v1::Attributes& attributes, bool exclusive,
                                            StagedFile* staged, const std::string& content) {
-  int64_t size = static_cast<int64_t>(content.size());
-  if (staged) {
-    CHAINFS_ASSIGN_OR_RETURN(size, staged->Size());
-  }
   absl::Status last;
   for (int attempt = 0; attempt < settings_.upload_attempts; ++attempt) {
     v1::DoCreateRequest req;
     req.set_path(path);
     req.set_exclusive(exclusive && attempt == 0);
-    req.set_expected_size(size);
+    // No expected_size: the NameServer would answer "no FileStore is available"
+    // (UNAVAILABLE, retried until the call deadline) instead of letting a full FileStore
+    // refuse the chain with RESOURCE_EXHAUSTED (ENOSPC).
     auto created = nameserver_->DoCreate(req);
     if (!created.ok()) {
       last = created.status();

@@ -131,7 +131,6 @@ absl::Status Upload(Clients& c, const v1::FileInfo& file, int64_t size,
     if (attempt > 0) CHAINFS_RETURN_IF_ERROR(rewind());
     v1::DoCreateRequest req;
     req.set_path(file.name());
-    req.set_expected_size(size);
     auto created = c.ns->DoCreate(req);
     if (!created.ok()) {
       last = created.status();

@@ -1,6 +1,7 @@
 #include "common/client/filestore_client.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -8,8 +9,6 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "common/checksum.h"
 #include "common/file_util.h"
@@ -274,7 +273,8 @@ class ReaderImpl final : public FileStoreClient::Reader {
         continue;
       }
       if (info_.version() != 0 && reply.info().version() != info_.version()) {
-        last = absl::NotFoundError(fmt::format("{}: holds version {}", what, reply.info().version()));
+        last =
+            absl::NotFoundError(fmt::format("{}: holds version {}", what, reply.info().version()));
         s->Fail(what, /*cancel=*/true).IgnoreError();
         continue;
       }
@@ -291,8 +291,8 @@ class ReaderImpl final : public FileStoreClient::Reader {
   absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf) override {
     if (offset < 0) return absl::InvalidArgumentError("negative offset");
     if (offset >= info_.size() || length == 0) return 0;
-    length = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(length),
-                                                   info_.size() - offset));
+    length =
+        static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(length), info_.size() - offset));
     size_t done = 0;
     while (true) {
       absl::Status st = ReadFromCurrent(offset, length, buf, &done);
@@ -327,8 +327,8 @@ class ReaderImpl final : public FileStoreClient::Reader {
       if (chunk.last()) break;
     }
     if (*done < length) {
-      return absl::DataLossError(fmt::format("{}: short read ({} of {} bytes)", what, *done,
-                                             length));
+      return absl::DataLossError(
+          fmt::format("{}: short read ({} of {} bytes)", what, *done, length));
     }
     return absl::OkStatus();
   }
@@ -350,8 +350,7 @@ class ReaderImpl final : public FileStoreClient::Reader {
 
 absl::StatusOr<std::unique_ptr<FileStoreClient::Reader>> FileStoreClient::OpenReader(
     const std::string& name, int64_t version, const std::vector<std::string>& holders) {
-  auto reader =
-      std::make_unique<ReaderImpl>(this, impl_->settings.stream_timeout, name, holders);
+  auto reader = std::make_unique<ReaderImpl>(this, impl_->settings.stream_timeout, name, holders);
   CHAINFS_RETURN_IF_ERROR(reader->OpenNext(version));
   return std::unique_ptr<Reader>(std::move(reader));
 }
@@ -364,8 +363,8 @@ absl::StatusOr<std::string> FileStoreClient::ReadAll(const std::string& name, in
   size_t done = 0;
   while (done < out.size()) {
     size_t want = std::min(out.size() - done, size_t{16} << 20);
-    CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(static_cast<int64_t>(done), want,
-                                                     out.data() + done));
+    CHAINFS_ASSIGN_OR_RETURN(size_t n,
+                             reader->ReadAt(static_cast<int64_t>(done), want, out.data() + done));
     if (n == 0) return absl::DataLossError(fmt::format("{}: ended early", name));
     done += n;
   }

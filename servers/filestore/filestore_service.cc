@@ -1,8 +1,7 @@
 #include "servers/filestore/filestore_service.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 
 #include "common/log.h"
 #include "common/names.h"
@@ -23,8 +22,8 @@ std::shared_ptr<spdlog::logger> Log() {
 absl::Status ValidateAddress(const std::string& address) {
   auto split = SplitHostPort(address);
   if (!split.ok()) {
-    return absl::InvalidArgumentError(fmt::format("bad FileStore address: {}",
-                                                  std::string(split.status().message())));
+    return absl::InvalidArgumentError(
+        fmt::format("bad FileStore address: {}", std::string(split.status().message())));
   }
   return absl::OkStatus();
 }
@@ -72,18 +71,53 @@ struct Downstream {
 
 class FileStoreService::StreamSlot {
  public:
-  StreamSlot(std::atomic<int>* count, int max) : count_(count) { ok_ = ++*count_ <= max; }
-  ~StreamSlot() { --*count_; }
+  StreamSlot(FileStoreService* service, grpc::ServerContext* ctx) : service_(service), ctx_(ctx) {
+    ok_ = ++service_->streams_ <= service_->settings_.max_streams;
+    std::lock_guard lock(service_->streams_mu_);
+    service_->stream_deadlines_[ctx_] =
+        service_->clock_->Now() + service_->settings_.stream_timeout;
+  }
+  ~StreamSlot() {
+    --service_->streams_;
+    std::lock_guard lock(service_->streams_mu_);
+    service_->stream_deadlines_.erase(ctx_);
+  }
   bool ok() const { return ok_; }
 
  private:
-  std::atomic<int>* count_;
+  FileStoreService* service_;
+  grpc::ServerContext* ctx_;
   bool ok_;
 };
 
 FileStoreService::FileStoreService(ObjectStore* store, FileStoreClient* client, Reporter* reporter,
-                                   FileStoreSettings settings)
-    : store_(store), client_(client), settings_(std::move(settings)), reporter_(reporter) {}
+                                   FileStoreSettings settings, const Clock* clock)
+    : store_(store),
+      client_(client),
+      settings_(std::move(settings)),
+      reporter_(reporter),
+      clock_(clock),
+      watchdog_([this] { Watchdog(); }) {}
+
+FileStoreService::~FileStoreService() {
+  ticker_.Stop();
+  watchdog_.join();
+}
+
+void FileStoreService::Watchdog() {
+  const Duration interval =
+      std::max<Duration>(settings_.stream_timeout / 16, std::chrono::milliseconds(10));
+  while (ticker_.WaitFor(interval)) {
+    std::lock_guard lock(streams_mu_);
+    for (auto& [ctx, deadline] : stream_deadlines_) {
+      if (clock_->Now() >= deadline) {
+        Log()->info("stream from {} exceeded the stream timeout: cancelled", ctx->peer());
+        ctx->TryCancel();
+        deadline = TimePoint::max();
+      }
+    }
+  }
+}
 
 void FileStoreService::SetSelf(const std::string& self, Reporter* reporter) {
   std::lock_guard lock(mu_);
@@ -117,7 +151,7 @@ void FileStoreService::Corrupt(const std::string& name, int64_t version, const a
 grpc::Status FileStoreService::Create(grpc::ServerContext* ctx,
                                       grpc::ServerReader<v1::CreateRequest>* reader,
                                       v1::CreateReply* reply) {
-  StreamSlot slot(&streams_, settings_.max_streams);
+  StreamSlot slot(this, ctx);
   if (!slot.ok()) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
   }
@@ -155,9 +189,9 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   if (header.chain_size() > 0) {
     down.address = header.chain(0);
     down.ctx = grpc::ClientContext::FromServerContext(*ctx);
-    auto limit = std::chrono::system_clock::now() +
-                 std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                     settings_.stream_timeout);
+    auto limit =
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(settings_.stream_timeout);
     if (ctx->deadline() > limit) down.ctx->set_deadline(limit);
     down.writer = client_->Stub(down.address)->Create(down.ctx.get(), &down.reply);
     v1::CreateHeader* next = req.mutable_header();
@@ -170,9 +204,8 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
     switch (req.part_case()) {
       case v1::CreateRequest::kData:
         if (req.data().size() > kMaxChunkBytes) {
-          return absl::InvalidArgumentError(
-              fmt::format("{}: chunk of {} bytes, the limit is {}", what, req.data().size(),
-                          kMaxChunkBytes));
+          return absl::InvalidArgumentError(fmt::format("{}: chunk of {} bytes, the limit is {}",
+                                                        what, req.data().size(), kMaxChunkBytes));
         }
         // Forward first, so the next FileStore works while this one writes.
         if (down.writer && !down.writer->Write(req)) return down.Broken();
@@ -188,9 +221,10 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   if (!closed) return absl::CancelledError(fmt::format("{}: stream ended before close", what));
   const v1::CreateClose close = req.close();
   if (close.size() != writer->size() || close.checksum() != writer->checksum()) {
-    return absl::DataLossError(fmt::format("{}: received {} bytes, the sender announced {} (or "
-                                           "the checksum differs)",
-                                           what, writer->size(), close.size()));
+    return absl::DataLossError(
+        fmt::format("{}: received {} bytes, the sender announced {} (or "
+                    "the checksum differs)",
+                    what, writer->size(), close.size()));
   }
   if (down.writer) {
     if (!down.writer->Write(req)) return down.Broken();
@@ -214,7 +248,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
 
 grpc::Status FileStoreService::Read(
     grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream) {
-  StreamSlot slot(&streams_, settings_.max_streams);
+  StreamSlot slot(this, ctx);
   if (!slot.ok()) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
   }
@@ -283,9 +317,9 @@ grpc::Status FileStoreService::Delete(grpc::ServerContext*, const v1::DeleteRequ
   return grpc::Status::OK;
 }
 
-grpc::Status FileStoreService::ListFilesAndTombstones(grpc::ServerContext*,
-                                                      const v1::ListFilesAndTombstonesRequest*,
-                                                      grpc::ServerWriter<v1::FileInfoBatch>* writer) {
+grpc::Status FileStoreService::ListFilesAndTombstones(
+    grpc::ServerContext*, const v1::ListFilesAndTombstonesRequest*,
+    grpc::ServerWriter<v1::FileInfoBatch>* writer) {
   v1::FileInfoBatch batch;
   size_t bytes = 0;
   for (v1::FileInfo& file : store_->List()) {
@@ -301,9 +335,9 @@ grpc::Status FileStoreService::ListFilesAndTombstones(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FileStoreService::CopyFile(grpc::ServerContext*, const v1::CopyFileRequest* req,
+grpc::Status FileStoreService::CopyFile(grpc::ServerContext* ctx, const v1::CopyFileRequest* req,
                                         v1::CopyFileReply* reply) {
-  StreamSlot slot(&streams_, settings_.max_streams);
+  StreamSlot slot(this, ctx);
   if (!slot.ok()) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
   }
@@ -357,7 +391,8 @@ absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const v1::CopyFileRequest&
     }
     CHAINFS_ASSIGN_OR_RETURN(info, writer->Commit(writer->size(), writer->checksum()));
   }
-  Log()->info("copied {}@{}{}", info.name(), info.version(), info.tombstone() ? " (tombstone)" : "");
+  Log()->info("copied {}@{}{}", info.name(), info.version(),
+              info.tombstone() ? " (tombstone)" : "");
   Report(info);
   return info;
 }

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "common/client/filestore_client.h"
 #include "common/clock.h"
@@ -16,8 +18,8 @@
 namespace chainfs::filestore {
 
 struct FileStoreSettings {
-  std::string self;                                   // advertised host:port
-  int max_streams = 64;                               // concurrent Create/Read/Copy streams
+  std::string self;                                    // advertised host:port
+  int max_streams = 64;                                // concurrent Create/Read/Copy streams
   Duration stream_timeout = std::chrono::minutes(30);  // whole streams, downstream included
 };
 
@@ -25,7 +27,8 @@ class FileStoreService final : public v1::FileStore::Service {
  public:
   // None is owned; reporter may be null.
   FileStoreService(ObjectStore* store, FileStoreClient* client, Reporter* reporter,
-                   FileStoreSettings settings);
+                   FileStoreSettings settings, const Clock* clock = SystemClock::Get());
+  ~FileStoreService() override;
 
   // Late wiring for daemons listening on port 0: the address is known once serving.
   void SetSelf(const std::string& self, Reporter* reporter);
@@ -47,8 +50,11 @@ class FileStoreService final : public v1::FileStore::Service {
                      v1::CloneReply* reply) override;
 
  private:
-  // A slot among max_streams; released when destroyed.
+  // A slot among max_streams, watched for the stream timeout; released when destroyed.
   class StreamSlot;
+  // Cancels streams that outlived the stream timeout (a client that stalls without a
+  // deadline would otherwise hold its slot forever).
+  void Watchdog();
   absl::StatusOr<v1::CreateReply> DoCreate(grpc::ServerContext* ctx,
                                            grpc::ServerReader<v1::CreateRequest>* reader);
   absl::Status DoRead(grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream);
@@ -63,7 +69,12 @@ class FileStoreService final : public v1::FileStore::Service {
   FileStoreSettings settings_;
   mutable std::mutex mu_;
   Reporter* reporter_;  // guarded by mu_, with settings_.self
+  const Clock* clock_;
   std::atomic<int> streams_{0};
+  std::mutex streams_mu_;
+  std::map<grpc::ServerContext*, TimePoint> stream_deadlines_;
+  Ticker ticker_;
+  std::thread watchdog_;
 };
 
 }  // namespace chainfs::filestore

@@ -1,13 +1,12 @@
 // chainfs-filestore: parses settings, opens the object store, serves the FileStore service
 // and reports to the NameServer. SIGTERM/SIGINT stop it gracefully.
+#include <fmt/format.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-
-#include <fmt/format.h>
 
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
@@ -82,8 +81,8 @@ int Run(const Settings& s) {
   std::unique_ptr<chainfs::NameServerClient> ns;
   std::unique_ptr<chainfs::filestore::Reporter> reporter;
   // Forward declared so the reporter can be wired once the port is known.
-  auto service = std::make_unique<chainfs::filestore::FileStoreService>(
-      store->get(), &client, nullptr, service_settings);
+  auto service = std::make_unique<chainfs::filestore::FileStoreService>(store->get(), &client,
+                                                                        nullptr, service_settings);
   builder.RegisterService(service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -110,9 +109,8 @@ int Run(const Settings& s) {
     }
     zk = std::move(*handle);
     chainfs::NameServerClientSettings ns_settings;
-    ns_settings.call_timeout =
-        std::clamp<chainfs::Duration>(s.heartbeat_interval, std::chrono::seconds(1),
-                                      std::chrono::seconds(10));
+    ns_settings.call_timeout = std::clamp<chainfs::Duration>(
+        s.heartbeat_interval, std::chrono::seconds(1), std::chrono::seconds(10));
     ns = std::make_unique<chainfs::NameServerClient>(zk.get(), ns_settings);
     reporter = std::make_unique<chainfs::filestore::Reporter>(
         store->get(), zk.get(), ns.get(), chainfs::SystemClock::Get(),

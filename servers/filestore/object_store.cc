@@ -1,6 +1,7 @@
 #include "servers/filestore/object_store.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "common/file_util.h"
 #include "common/log.h"
@@ -66,8 +65,8 @@ void Unlink(const std::string& path) {
 }
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(),
-                                                suffix.data(), suffix.size()) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix.data(), suffix.size()) == 0;
 }
 
 }  // namespace
@@ -186,8 +185,8 @@ absl::Status ObjectReader::ReadBlocks(int64_t first_block, int64_t end, char* ou
       return ErrnoStatus(fmt::format("read {}", info().name()), errno);
     }
     if (n == 0) {
-      return absl::DataLossError(fmt::format("{}@{}: content is shorter than recorded",
-                                             info().name(), info().version()));
+      return absl::DataLossError(
+          fmt::format("{}@{}: content is shorter than recorded", info().name(), info().version()));
     }
     done += static_cast<size_t>(n);
   }
@@ -196,8 +195,8 @@ absl::Status ObjectReader::ReadBlocks(int64_t first_block, int64_t end, char* ou
     if (b >= static_cast<int64_t>(meta_->block_checksums.size()) ||
         Checksum(std::string_view(out + (b - first_block) * block, len)) !=
             meta_->block_checksums[static_cast<size_t>(b)]) {
-      return absl::DataLossError(fmt::format("{}@{}: checksum mismatch in block {}",
-                                             info().name(), info().version(), b));
+      return absl::DataLossError(
+          fmt::format("{}@{}: checksum mismatch in block {}", info().name(), info().version(), b));
     }
   }
   return absl::OkStatus();
@@ -332,13 +331,13 @@ absl::Status ObjectStore::Recover() {
 
 absl::Status ObjectStore::CheckVersionLocked(const std::string& name, int64_t version) const {
   if (version < min_version_) {
-    return VersionTooOld(fmt::format("{}@{} is below the minimum version {}", name, version,
-                                     min_version_));
+    return VersionTooOld(
+        fmt::format("{}@{} is below the minimum version {}", name, version, min_version_));
   }
   auto it = index_.find(name);
   if (it != index_.end() && version <= it->second.meta->file.version()) {
-    return VersionTooOld(fmt::format("{}@{} is not newer than the stored version {}", name,
-                                     version, it->second.meta->file.version()));
+    return VersionTooOld(fmt::format("{}@{} is not newer than the stored version {}", name, version,
+                                     it->second.meta->file.version()));
   }
   return absl::OkStatus();
 }
@@ -365,9 +364,9 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectStore::StartCreate(const v1:
     CHAINFS_RETURN_IF_ERROR(CheckVersionLocked(file.name(), file.version()));
   }
   if (expected_size > bytes_available()) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "{}@{}: {} bytes do not fit, {} available", file.name(), file.version(), expected_size,
-        bytes_available()));
+    return absl::ResourceExhaustedError(fmt::format("{}@{}: {} bytes do not fit, {} available",
+                                                    file.name(), file.version(), expected_size,
+                                                    bytes_available()));
   }
   std::string temp = NewTempPath(file.name());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -557,8 +556,7 @@ absl::Status ObjectStore::SetMinVersion(int64_t min_version) {
       ++it;
     }
   }
-  Log()->info("minimum version is now {}: dropped {} objects and tombstones", min_version,
-              dropped);
+  Log()->info("minimum version is now {}: dropped {} objects and tombstones", min_version, dropped);
   return st;
 }
 

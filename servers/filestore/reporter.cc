@@ -16,8 +16,8 @@ std::shared_ptr<spdlog::logger> Log() {
 
 }  // namespace
 
-Reporter::Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerClient* ns,
-                   const Clock* clock, ReporterSettings settings)
+Reporter::Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerClient* ns, const Clock* clock,
+                   ReporterSettings settings)
     : store_(store), zk_(zk), ns_(ns), clock_(clock), settings_(std::move(settings)) {}
 
 Reporter::~Reporter() { Stop(); }

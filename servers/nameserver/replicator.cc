@@ -17,6 +17,7 @@ Replicator::Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement,
     : ns_(ns), ops_(ops), placement_(placement), settings_(settings) {}
 
 Replicator::Result Replicator::RunOnce() {
+  std::lock_guard pass(pass_mu_);
   const size_t factor = static_cast<size_t>(std::max(settings_.replication, 1));
   std::vector<ReplicationTask> tasks = ns_->UnderReplicated(factor, kMaxTasksPerPass);
   if (tasks.empty()) return {};

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 
 #include "servers/nameserver/filestore_ops.h"
 #include "servers/nameserver/namespace.h"
@@ -25,7 +26,7 @@ class Replicator {
     size_t copied = 0;
     size_t failed = 0;
   };
-  // One pass over every under-replicated name.
+  // One pass over every under-replicated name. Passes never overlap.
   Result RunOnce();
 
  private:
@@ -33,6 +34,7 @@ class Replicator {
   FileStoreOps* const ops_;
   Placement* const placement_;
   const NameServerSettings settings_;
+  std::mutex pass_mu_;
 };
 
 }  // namespace chainfs::nameserver

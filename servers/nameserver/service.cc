@@ -5,7 +5,7 @@
 
 namespace chainfs::nameserver {
 
-grpc::Status NameServerService::Finish(grpc::ServerContext* ctx, NameServer* core,
+grpc::Status NameServerService::Finish(grpc::ServerContextBase* ctx, NameServer* core,
                                        const absl::Status& status) {
   if (absl::IsUnavailable(status) && core != nullptr) {
     std::string leader = core->leader_address();
@@ -27,15 +27,30 @@ grpc::Status NameServerService::Call(grpc::ServerContext* ctx,
   return Finish(ctx, core, (core->*method)(*req, reply));
 }
 
-grpc::Status NameServerService::DoCreate(grpc::ServerContext* ctx,
-                                         const v1::DoCreateRequest* req,
-                                         v1::DoCreateReply* reply) {
-  return Call(ctx, &NameServer::DoCreate, req, reply);
+template <typename Req, typename Reply>
+grpc::ServerUnaryReactor* NameServerService::React(
+    grpc::CallbackServerContext* ctx, absl::Status (NameServer::*method)(const Req&, Reply*),
+    const Req* req, Reply* reply) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  NameServer* core = core_.load();
+  if (core == nullptr) {
+    reactor->Finish(ToGrpc(absl::UnavailableError("starting up")));
+  } else {
+    reactor->Finish(Finish(ctx, core, (core->*method)(*req, reply)));
+  }
+  return reactor;
 }
 
-grpc::Status NameServerService::DoRead(grpc::ServerContext* ctx, const v1::DoReadRequest* req,
-                                       v1::DoReadReply* reply) {
-  return Call(ctx, &NameServer::DoRead, req, reply);
+grpc::ServerUnaryReactor* NameServerService::DoCreate(grpc::CallbackServerContext* ctx,
+                                                      const v1::DoCreateRequest* req,
+                                                      v1::DoCreateReply* reply) {
+  return React(ctx, &NameServer::DoCreate, req, reply);
+}
+
+grpc::ServerUnaryReactor* NameServerService::DoRead(grpc::CallbackServerContext* ctx,
+                                                    const v1::DoReadRequest* req,
+                                                    v1::DoReadReply* reply) {
+  return React(ctx, &NameServer::DoRead, req, reply);
 }
 
 grpc::Status NameServerService::DoDelete(grpc::ServerContext* ctx,
@@ -49,9 +64,10 @@ grpc::Status NameServerService::List(grpc::ServerContext* ctx, const v1::ListReq
   return Call(ctx, &NameServer::List, req, reply);
 }
 
-grpc::Status NameServerService::Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
-                                     v1::StatReply* reply) {
-  return Call(ctx, &NameServer::Stat, req, reply);
+grpc::ServerUnaryReactor* NameServerService::Stat(grpc::CallbackServerContext* ctx,
+                                                  const v1::StatRequest* req,
+                                                  v1::StatReply* reply) {
+  return React(ctx, &NameServer::Stat, req, reply);
 }
 
 grpc::Status NameServerService::ListDirectory(grpc::ServerContext* ctx,
@@ -71,9 +87,10 @@ grpc::Status NameServerService::SetAttributes(grpc::ServerContext* ctx,
   return Call(ctx, &NameServer::SetAttributes, req, reply);
 }
 
-grpc::Status NameServerService::StatFs(grpc::ServerContext* ctx, const v1::StatFsRequest* req,
-                                       v1::StatFsReply* reply) {
-  return Call(ctx, &NameServer::StatFs, req, reply);
+grpc::ServerUnaryReactor* NameServerService::StatFs(grpc::CallbackServerContext* ctx,
+                                                    const v1::StatFsRequest* req,
+                                                    v1::StatFsReply* reply) {
+  return React(ctx, &NameServer::StatFs, req, reply);
 }
 
 grpc::Status NameServerService::ClusterStatus(grpc::ServerContext* ctx,

@@ -10,30 +10,38 @@
 
 namespace chainfs::nameserver {
 
-class NameServerService final : public v1::NameServer::Service {
+// The hot, non-blocking lookups (doRead, stat, statfs) and doCreate use the callback API,
+// which saves a thread hand-off per call; everything that makes FileStore RPCs or streams
+// stays synchronous.
+using NameServerServiceBase = v1::NameServer::WithCallbackMethod_DoRead<
+    v1::NameServer::WithCallbackMethod_DoCreate<v1::NameServer::WithCallbackMethod_Stat<
+        v1::NameServer::WithCallbackMethod_StatFs<v1::NameServer::Service>>>>;
+
+class NameServerService final : public NameServerServiceBase {
  public:
   // The NameServer is attached once the listening port (its address) is known; until then
   // every call answers UNAVAILABLE.
   void Attach(NameServer* core) { core_ = core; }
 
-  grpc::Status DoCreate(grpc::ServerContext* ctx, const v1::DoCreateRequest* req,
-                        v1::DoCreateReply* reply) override;
-  grpc::Status DoRead(grpc::ServerContext* ctx, const v1::DoReadRequest* req,
-                      v1::DoReadReply* reply) override;
+  grpc::ServerUnaryReactor* DoCreate(grpc::CallbackServerContext* ctx,
+                                     const v1::DoCreateRequest* req,
+                                     v1::DoCreateReply* reply) override;
+  grpc::ServerUnaryReactor* DoRead(grpc::CallbackServerContext* ctx, const v1::DoReadRequest* req,
+                                   v1::DoReadReply* reply) override;
   grpc::Status DoDelete(grpc::ServerContext* ctx, const v1::DoDeleteRequest* req,
                         v1::DoDeleteReply* reply) override;
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListRequest* req,
                     v1::ListReply* reply) override;
-  grpc::Status Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
-                    v1::StatReply* reply) override;
+  grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* ctx, const v1::StatRequest* req,
+                                 v1::StatReply* reply) override;
   grpc::Status ListDirectory(grpc::ServerContext* ctx, const v1::ListDirectoryRequest* req,
                              v1::ListDirectoryReply* reply) override;
   grpc::Status Rename(grpc::ServerContext* ctx, const v1::RenameRequest* req,
                       v1::RenameReply* reply) override;
   grpc::Status SetAttributes(grpc::ServerContext* ctx, const v1::SetAttributesRequest* req,
                              v1::SetAttributesReply* reply) override;
-  grpc::Status StatFs(grpc::ServerContext* ctx, const v1::StatFsRequest* req,
-                      v1::StatFsReply* reply) override;
+  grpc::ServerUnaryReactor* StatFs(grpc::CallbackServerContext* ctx, const v1::StatFsRequest* req,
+                                   v1::StatFsReply* reply) override;
   grpc::Status ClusterStatus(grpc::ServerContext* ctx, const v1::ClusterStatusRequest* req,
                              v1::ClusterStatusReply* reply) override;
   grpc::Status RegisterFilesAndTombstones(grpc::ServerContext* ctx,
@@ -52,7 +60,11 @@ class NameServerService final : public v1::NameServer::Service {
   grpc::Status Call(grpc::ServerContext* ctx,
                     absl::Status (NameServer::*method)(const Req&, Reply*), const Req* req,
                     Reply* reply);
-  grpc::Status Finish(grpc::ServerContext* ctx, NameServer* core, const absl::Status& status);
+  template <typename Req, typename Reply>
+  grpc::ServerUnaryReactor* React(grpc::CallbackServerContext* ctx,
+                                  absl::Status (NameServer::*method)(const Req&, Reply*),
+                                  const Req* req, Reply* reply);
+  grpc::Status Finish(grpc::ServerContextBase* ctx, NameServer* core, const absl::Status& status);
 
   std::atomic<NameServer*> core_{nullptr};
 };

@@ -1,14 +1,13 @@
 // Real chainfs-filestore processes, a real ZooKeeper, and the FileStoreClient.
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "common/checksum.h"
 #include "common/client/filestore_client.h"
@@ -81,11 +80,16 @@ class FileStoreChainTest : public ::testing::Test {
 
   // Starts FileStore i (data dir fs<i>), replacing a previous process i.
   std::string StartStore(int i, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--data-dir",     DataDir(i),
-                                     "--listen",       "127.0.0.1:0",
-                                     "--zk",           zk_server_->ConnectString(chroot_),
-                                     "--session-timeout", "2s",
-                                     "--heartbeat-interval", "200ms"};
+    std::vector<std::string> args = {"--data-dir",
+                                     DataDir(i),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--zk",
+                                     zk_server_->ConnectString(chroot_),
+                                     "--session-timeout",
+                                     "2s",
+                                     "--heartbeat-interval",
+                                     "200ms"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto daemon = testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"), args,
                                        fmt::format("{}/fs{}.log", dir_.path(), i));
@@ -211,10 +215,14 @@ TEST_F(FileStoreChainTest, RangedReadsAtOddOffsets_MatchAndFailOver) {
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_EQ((*reader)->info().version(), 3);
   EXPECT_EQ((*reader)->info().size(), static_cast<int64_t>(content.size()));
-  std::vector<std::pair<int64_t, size_t>> ranges = {
-      {0, 1}, {1, 65535}, {65535, 2}, {12345, 1 << 20}, {(1 << 20) - 3, (1 << 20) + 7},
-      {static_cast<int64_t>(content.size()) - 5, 100}, {static_cast<int64_t>(content.size()), 10},
-      {3, content.size()}};
+  std::vector<std::pair<int64_t, size_t>> ranges = {{0, 1},
+                                                    {1, 65535},
+                                                    {65535, 2},
+                                                    {12345, 1 << 20},
+                                                    {(1 << 20) - 3, (1 << 20) + 7},
+                                                    {static_cast<int64_t>(content.size()) - 5, 100},
+                                                    {static_cast<int64_t>(content.size()), 10},
+                                                    {3, content.size()}};
   std::string buf;
   for (auto [offset, length] : ranges) {
     buf.assign(length, '\0');
@@ -417,8 +425,9 @@ TEST_F(FileStoreChainTest, BadInput_InvalidArgumentAndTheDaemonKeepsServing) {
   auto expect_invalid = [](const absl::Status& st) {
     EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
   };
-  for (std::string name : std::vector<std::string>{"relative", "/a/../b", "/a//b", "/./a", "", "/",
-                           "/" + std::string(300, 'x'), "/" + std::string(5000, 'y')}) {
+  for (std::string name :
+       std::vector<std::string>{"relative", "/a/../b", "/a//b", "/./a", "", "/",
+                                "/" + std::string(300, 'x'), "/" + std::string(5000, 'y')}) {
     expect_invalid(client_.CreateFromString(Info(name, 1), chain, "x").status());
     expect_invalid(client_.Delete(address, name, 1));
     expect_invalid(client_.ReadAll(name, 0, chain).status());
@@ -498,6 +507,29 @@ TEST_F(FileStoreChainTest, BadInput_InvalidArgumentAndTheDaemonKeepsServing) {
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].name(), "/fine");
   EXPECT_TRUE(stores_[0].process->Running());
+}
+
+TEST_F(FileStoreChainTest, StalledStream_LimitedByMaxStreamsAndCancelledAtStreamTimeout) {
+  std::string address = StartStore(0, {"--max-streams", "1", "--stream-timeout", "2s"});
+  auto stub = client_.Stub(address);
+  grpc::ClientContext ctx;  // no deadline: only the server's stream timeout ends it
+  v1::CreateReply reply;
+  auto writer = stub->Create(&ctx, &reply);
+  v1::CreateRequest req;
+  *req.mutable_header()->mutable_file() = Info("/stalled", 1);
+  ASSERT_TRUE(writer->Write(req));
+  req.set_data("some bytes, then nothing");
+  ASSERT_TRUE(writer->Write(req));
+  // The only slot is taken.
+  EXPECT_TRUE(Eventually([&] {
+    return client_.CreateFromString(Info("/second", 1), {address}, "x").status().code() ==
+           absl::StatusCode::kResourceExhausted;
+  }));
+  grpc::Status status = writer->Finish();  // returns once the server cancelled the stream
+  EXPECT_FALSE(status.ok());
+  EXPECT_TRUE(Eventually(
+      [&] { return client_.CreateFromString(Info("/second", 2), {address}, "x").ok(); }));
+  EXPECT_FALSE(Holds(address, "/stalled", 1));
 }
 
 }  // namespace

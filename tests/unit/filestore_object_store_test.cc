@@ -1,6 +1,6 @@
-#include "servers/filestore/object_store.h"
-
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,13 +8,11 @@
 #include <random>
 #include <set>
 
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-
 #include "common/checksum.h"
 #include "common/file_util.h"
 #include "common/names.h"
 #include "common/status.h"
+#include "servers/filestore/object_store.h"
 
 namespace chainfs::filestore {
 namespace {
@@ -161,8 +159,7 @@ TEST_F(ObjectStoreTest, FlippedByte_ReadRefusedOtherBlocksServed) {
   auto reader = store_->OpenObject("/f", 0);
   ASSERT_TRUE(reader.ok());
   std::string buf(1000, '\0');
-  EXPECT_EQ((*reader)->ReadAt(199990, 20, buf.data()).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*reader)->ReadAt(199990, 20, buf.data()).status().code(), absl::StatusCode::kDataLoss);
   auto n = (*reader)->ReadAt(1001, 1000, buf.data());
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(buf, content.substr(1001, 1000));
@@ -315,14 +312,31 @@ TEST_F(ObjectStoreTest, Bump_OnlyWhenExpectedMatchesAndNotTombstone) {
 }
 
 TEST_F(ObjectStoreTest, ThousandHostileNames_RefusedOrStoredSafely) {
-  std::vector<std::string> names = {"../../etc/passwd", "/../../etc/passwd", "/a/../../b",
-                                    "/./x", "/a/./b", "/a//b", "", "/", "relative",
-                                    std::string("/nul\0byte", 9), std::string(5000, 'a'),
-                                    "/" + std::string(5000, 'b'), "/" + std::string(256, 'c'),
-                                    "/\xff\xfe\x80", "/objects/00/../../minver", "/minver",
-                                    "/a/b/", "//", "/.", "/.."};
+  std::vector<std::string> names = {"../../etc/passwd",
+                                    "/../../etc/passwd",
+                                    "/a/../../b",
+                                    "/./x",
+                                    "/a/./b",
+                                    "/a//b",
+                                    "",
+                                    "/",
+                                    "relative",
+                                    std::string("/nul\0byte", 9),
+                                    std::string(5000, 'a'),
+                                    "/" + std::string(5000, 'b'),
+                                    "/" + std::string(256, 'c'),
+                                    "/\xff\xfe\x80",
+                                    "/objects/00/../../minver",
+                                    "/minver",
+                                    "/a/b/",
+                                    "//",
+                                    "/.",
+                                    "/.."};
   std::mt19937 rng(11);
-  const std::string alphabet = std::string("/./\0\xff\x80" "abc\\:*~$\n", 17);
+  const std::string alphabet = std::string(
+      "/./\0\xff\x80"
+      "abc\\:*~$\n",
+      17);
   while (names.size() < 1000) {
     std::string name;
     size_t len = rng() % 40;

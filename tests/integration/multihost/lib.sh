@@ -60,7 +60,9 @@ check_eq() {
   fi
 }
 
+SUMMARY_PRINTED=0
 summary() {
+  SUMMARY_PRINTED=1
   echo
   log "multihost: $PASSED passed, $FAILED failed"
   local c
@@ -97,10 +99,27 @@ wait_for() {
 
 ns_of() { echo "${PREFIX}$1"; }
 
+# Namespaces left by an earlier run of this test that was killed (cfs-<pid>-*, that pid gone):
+# their processes are stopped and the namespaces deleted, so addresses and names are free.
+remove_stale_namespaces() {
+  local ns pid pids
+  for ns in $(ip netns list | awk '{print $1}' | grep -E '^cfs-[0-9]+-' || true); do
+    pid=${ns#cfs-}
+    pid=${pid%%-*}
+    kill -0 "$pid" 2>/dev/null && continue
+    pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+    log "removing $ns, left by an earlier run${pids:+ (stopping pids $pids)}"
+    # shellcheck disable=SC2086
+    [[ -n $pids ]] && kill -KILL $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+
 root_links() { ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' '; }
 
 setup_network() {
   section "network namespaces"
+  remove_stale_namespaces
   ROOT_LINKS=$(root_links)
   CREATED_NETNS+=("$SWITCH")
   ip netns add "$SWITCH"
@@ -187,6 +206,13 @@ start_with() {
   log "started $host (pid ${PID[$host]})"
 }
 
+# wait_started HOST FILE SECONDS: the process on HOST wrote FILE (its --address-file); fails
+# at once when the process died.
+wait_started() {
+  wait_for "$3" "$1 to write its address (or exit)" started_or_dead "$1" "$2" && running "$1"
+}
+started_or_dead() { [[ -s $2 ]] || ! running "$1"; }
+
 running() { [[ -n ${PID[$1]:-} ]] && kill -0 "${PID[$1]}" 2>/dev/null; }
 
 kill_host_process() {
@@ -229,6 +255,10 @@ cleanup() {
   set +e
   trap - EXIT
   ((rc == 0 && FAILED == 0)) || print_logs
+  if ((!SUMMARY_PRINTED && rc != 77)); then
+    echo
+    log "multihost: $PASSED passed, $FAILED failed (stopped early, exit code $rc)"
+  fi
   if ((MOUNTED)) && mounted; then
     fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
   fi

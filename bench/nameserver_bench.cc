@@ -1,0 +1,176 @@
+// NameServer benchmark. Starts a real ZooKeeper and a real chainfs-nameserver, registers
+// fake FileStores through the gRPC API (each holding every name, so nothing needs
+// replication), then measures:
+//   - resident memory per name with --names names (default 1,000,000) registered on
+//     three FileStores (RSS of the nameserver process before and after);
+//   - doRead and doCreate calls per second with 1 and 16 concurrent clients;
+//   - as the same-run baseline, StatFs (the lightest call that reaches the service) with
+//     the same client counts.
+// Goals on the 2-core machine: >= 20,000 doRead/s, >= 5,000 doCreate/s, <= 300 B/name.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/client/nameserver_client.h"
+#include "common/log.h"
+#include "common/settings.h"
+#include "common/zk/zookeeper.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/zk_server.h"
+
+namespace chainfs {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+int64_t RssBytes(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+std::string Name(int64_t i) { return fmt::format("/bench/d{}/file-{:07}", i / 1000, i); }
+
+// Runs `op` from `clients` threads for `duration`; returns calls per second.
+template <typename Op>
+double Rate(int clients, Duration duration, const std::string& address, Op op) {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> calls{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      NameServerClient client(address);
+      int64_t n = 0;
+      uint64_t seed = 0x9e3779b97f4a7c15ull * (c + 1);
+      while (!stop.load(std::memory_order_relaxed)) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        if (!op(client, seed).ok()) ++errors;
+        ++n;
+      }
+      calls += n;
+    });
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(duration);
+  stop = true;
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (errors > 0) fmt::print("  ({} errors)\n", errors.load());
+  return static_cast<double>(calls.load()) / secs;
+}
+
+int Run(int argc, char** argv) {
+  int64_t names = 1'000'000;
+  Duration duration = seconds(3);
+  CLI::App app{"NameServer benchmark"};
+  app.add_option("--names", names, "names registered for the memory figure")
+      ->capture_default_str();
+  AddDurationOption(app, "--duration", duration, "length of each throughput run");
+  CLI11_PARSE(app, argc, argv);
+  SetLogLevel("warn");
+
+  auto zk_server = testing::ZkServer::Start();
+  if (!zk_server.ok()) {
+    fmt::print(stderr, "ZooKeeper: {}\n", std::string(zk_server.status().message()));
+    return 1;
+  }
+  testing::TempDir dir;
+  std::string chroot = "/bench";
+  auto ns = testing::StartDaemon(
+      testing::BinaryPath("servers/nameserver/chainfs-nameserver"),
+      {"--zk", (*zk_server)->ConnectString(chroot), "--listen", "127.0.0.1:0", "--log-level",
+       "warn", "--startup-wait", "500ms", "--heartbeat-interval", "1h", "--gc-interval", "1h",
+       "--replication-interval", "1h"},
+      dir.path() + "/nameserver.log");
+  if (!ns.ok()) {
+    fmt::print(stderr, "nameserver: {}\n", std::string(ns.status().message()));
+    return 1;
+  }
+  const std::string address = ns->address;
+  NameServerClient admin(address);
+  auto wait_serving = [&] {
+    for (int i = 0; i < 200; ++i) {
+      auto st = admin.ClusterStatus({});
+      if (st.ok() && st->serving()) return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  };
+  if (!wait_serving()) {
+    fmt::print(stderr, "nameserver never served\n");
+    return 1;
+  }
+  std::this_thread::sleep_for(seconds(1));
+  int64_t rss_before = RssBytes(ns->process->pid());
+
+  // Three fake FileStores holding every name.
+  const std::vector<std::string> filestores = {"10.0.0.1:7001", "10.0.0.2:7001", "10.0.0.3:7001"};
+  auto reg_start = std::chrono::steady_clock::now();
+  for (const std::string& fs : filestores) {
+    std::vector<v1::FileInfo> files;
+    files.reserve(static_cast<size_t>(names));
+    for (int64_t i = 0; i < names; ++i) {
+      v1::FileInfo f;
+      f.set_name(Name(i));
+      f.set_version(i + 1);
+      f.set_size(4096);
+      f.mutable_attributes()->set_mode(0644);
+      f.mutable_attributes()->set_mtime_ns(1'700'000'000'000'000'000 + i);
+      files.push_back(std::move(f));
+    }
+    absl::Status st = admin.RegisterFilesAndTombstones(fs, files, 1 << 30, int64_t{1} << 40);
+    if (!st.ok()) {
+      fmt::print(stderr, "register {}: {}\n", fs, std::string(st.message()));
+      return 1;
+    }
+  }
+  double reg_secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - reg_start).count();
+  std::this_thread::sleep_for(seconds(1));
+  int64_t rss_after = RssBytes(ns->process->pid());
+  auto status = admin.ClusterStatus({});
+  fmt::print("nameserver memory: {} names on {} FileStores registered in {:.1f} s\n",
+             status.ok() ? status->names() : -1, filestores.size(), reg_secs);
+  fmt::print("  RSS before {:.1f} MiB, after {:.1f} MiB: {:.0f} bytes/name (goal <= 300)\n",
+             rss_before / 1048576.0, rss_after / 1048576.0,
+             static_cast<double>(rss_after - rss_before) / static_cast<double>(names));
+
+  fmt::print("throughput over gRPC on loopback ({} per run):\n", FormatDuration(duration));
+  for (int clients : {1, 16}) {
+    double base = Rate(clients, duration, address, [](NameServerClient& c, uint64_t) {
+      return c.StatFs({}).status();
+    });
+    double reads = Rate(clients, duration, address, [&](NameServerClient& c, uint64_t r) {
+      v1::DoReadRequest req;
+      req.set_path(Name(static_cast<int64_t>(r % static_cast<uint64_t>(names))));
+      return c.DoRead(req).status();
+    });
+    double creates = Rate(clients, duration, address, [&](NameServerClient& c, uint64_t r) {
+      v1::DoCreateRequest req;
+      req.set_path(fmt::format("/bench/new/{}", r));
+      return c.DoCreate(req).status();
+    });
+    fmt::print("  {:2} clients: baseline StatFs {:8.0f}/s | doRead {:8.0f}/s ({:.2f}x baseline, "
+               "goal >= 20000) | doCreate {:8.0f}/s ({:.2f}x baseline, goal >= 5000)\n",
+               clients, base, reads, reads / base, creates, creates / base);
+  }
+  ns->process->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace chainfs
+
+int main(int argc, char** argv) { return chainfs::Run(argc, argv); }
