@@ -249,11 +249,13 @@ class ReaderImpl final : public FileStoreClient::Reader {
 
   ~ReaderImpl() override { Close(); }
 
-  // Opens name@version on holders_[next_], then the following ones, until one answers.
+  // Opens name@version on the holder after the last one tried, then the following ones
+  // (wrapping around, so a holder whose stream merely expired is tried again last), until
+  // one answers or every holder was tried once.
   absl::Status OpenNext(int64_t version) {
     absl::Status last = absl::NotFoundError(fmt::format("{}: no holder to read from", name_));
-    while (next_ < holders_.size()) {
-      const std::string& address = holders_[next_++];
+    for (size_t tries = 0; tries < holders_.size(); ++tries) {
+      const std::string& address = holders_[next_++ % holders_.size()];
       auto s = std::make_unique<ReadStream>();
       s->ctx.set_deadline(DeadlineAfter(timeout_));
       s->stream = client_->Stub(address)->Read(&s->ctx);
@@ -294,9 +296,10 @@ class ReaderImpl final : public FileStoreClient::Reader {
     length =
         static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(length), info_.size() - offset));
     size_t done = 0;
-    while (true) {
+    for (size_t failures = 0;; ++failures) {
       absl::Status st = ReadFromCurrent(offset, length, buf, &done);
       if (st.ok()) return done;
+      if (failures >= holders_.size()) return st;
       Logger("client")->warn("{}; trying the next holder", std::string(st.message()));
       Close();
       absl::Status opened = OpenNext(info_.version());
