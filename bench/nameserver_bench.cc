@@ -7,6 +7,7 @@
 //   - as the same-run baseline, StatFs (the lightest call that reaches the service) with
 //     the same client counts.
 // Goals on the 2-core machine: >= 20,000 doRead/s, >= 5,000 doCreate/s, <= 300 B/name.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,8 +15,6 @@
 #include <chrono>
 #include <fstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "common/client/nameserver_client.h"
 #include "common/log.h"
@@ -75,8 +74,7 @@ int Run(int argc, char** argv) {
   int64_t names = 1'000'000;
   Duration duration = seconds(3);
   CLI::App app{"NameServer benchmark"};
-  app.add_option("--names", names, "names registered for the memory figure")
-      ->capture_default_str();
+  app.add_option("--names", names, "names registered for the memory figure")->capture_default_str();
   AddDurationOption(app, "--duration", duration, "length of each throughput run");
   CLI11_PARSE(app, argc, argv);
   SetLogLevel("warn");
@@ -149,9 +147,8 @@ int Run(int argc, char** argv) {
 
   fmt::print("throughput over gRPC on loopback ({} per run):\n", FormatDuration(duration));
   for (int clients : {1, 16}) {
-    double base = Rate(clients, duration, address, [](NameServerClient& c, uint64_t) {
-      return c.StatFs({}).status();
-    });
+    double base = Rate(clients, duration, address,
+                       [](NameServerClient& c, uint64_t) { return c.StatFs({}).status(); });
     double reads = Rate(clients, duration, address, [&](NameServerClient& c, uint64_t r) {
       v1::DoReadRequest req;
       req.set_path(Name(static_cast<int64_t>(r % static_cast<uint64_t>(names))));
@@ -162,9 +159,10 @@ int Run(int argc, char** argv) {
       req.set_path(fmt::format("/bench/new/{}", r));
       return c.DoCreate(req).status();
     });
-    fmt::print("  {:2} clients: baseline StatFs {:8.0f}/s | doRead {:8.0f}/s ({:.2f}x baseline, "
-               "goal >= 20000) | doCreate {:8.0f}/s ({:.2f}x baseline, goal >= 5000)\n",
-               clients, base, reads, reads / base, creates, creates / base);
+    fmt::print(
+        "  {:2} clients: baseline StatFs {:8.0f}/s | doRead {:8.0f}/s ({:.2f}x baseline, "
+        "goal >= 20000) | doCreate {:8.0f}/s ({:.2f}x baseline, goal >= 5000)\n",
+        clients, base, reads, reads / base, creates, creates / base);
   }
   ns->process->Stop();
   return 0;

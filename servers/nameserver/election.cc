@@ -41,8 +41,9 @@ void Election::Stop() {
     auto node = zk_->Get(kLeaderPath);
     if (node.ok() && node->data == data_) {
       absl::Status st = zk_->Delete(kLeaderPath, node->version);
-      Logger("nameserver")->info("resigned leadership: {}", st.ok() ? "deleted /leader"
-                                                                    : std::string(st.message()));
+      Logger("nameserver")
+          ->info("resigned leadership: {}",
+                 st.ok() ? "deleted /leader" : std::string(st.message()));
     }
     Depose();
   }
@@ -96,8 +97,8 @@ void Election::Step() {
   leader_ = true;
   absl::Status elected = callbacks_.on_elected ? callbacks_.on_elected() : absl::OkStatus();
   if (!elected.ok()) {
-    Logger("nameserver")->error("taking over failed, resigning: {}",
-                                std::string(elected.message()));
+    Logger("nameserver")
+        ->error("taking over failed, resigning: {}", std::string(elected.message()));
     Depose();
     auto mine = zk_->Get(kLeaderPath);
     if (mine.ok() && mine->data == data_) (void)zk_->Delete(kLeaderPath, mine->version);

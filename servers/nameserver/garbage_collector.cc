@@ -92,8 +92,7 @@ absl::StatusOr<int64_t> GarbageCollector::RunOnce() {
       absl::StatusOr<v1::BumpVersionReply> reply = ops_->BumpVersion(address, req);
       if (!reply.ok()) {
         return absl::UnavailableError(fmt::format("gc: bumpVersion to {} on {} failed: {}", g,
-                                                  address,
-                                                  std::string(reply.status().message())));
+                                                  address, std::string(reply.status().message())));
       }
       absl::flat_hash_map<std::string, int64_t> skipped;
       for (const v1::NameVersion& s : reply->skipped()) skipped[s.name()] = s.version();

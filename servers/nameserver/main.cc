@@ -61,7 +61,8 @@ int Run(int argc, char** argv) {
 
   chainfs::SetLogLevel(log_level);
   auto log = chainfs::Logger("nameserver");
-  s.election_retry = std::max<chainfs::Duration>(session_timeout / 3, std::chrono::milliseconds(50));
+  s.election_retry =
+      std::max<chainfs::Duration>(session_timeout / 3, std::chrono::milliseconds(50));
 
   absl::StatusOr<chainfs::ZkAddress> zk_address = chainfs::ParseZkAddress(zk_text);
   if (!zk_address.ok()) {

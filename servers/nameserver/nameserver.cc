@@ -57,17 +57,14 @@ NameServer::~NameServer() { Stop(); }
 
 void NameServer::Start() {
   election_.Start();
-  Duration housekeeping =
-      std::clamp<Duration>(settings_.heartbeat_interval / 4, std::chrono::milliseconds(10),
-                           std::chrono::seconds(1));
-  threads_.emplace_back([this, housekeeping] {
-    Loop(housekeeping_ticker_, housekeeping, &NameServer::Housekeep);
-  });
+  Duration housekeeping = std::clamp<Duration>(
+      settings_.heartbeat_interval / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  threads_.emplace_back(
+      [this, housekeeping] { Loop(housekeeping_ticker_, housekeeping, &NameServer::Housekeep); });
   threads_.emplace_back([this] {
     Loop(replication_ticker_, settings_.replication_interval, &NameServer::ReplicationTick);
   });
-  threads_.emplace_back(
-      [this] { Loop(gc_ticker_, settings_.gc_interval, &NameServer::GcTick); });
+  threads_.emplace_back([this] { Loop(gc_ticker_, settings_.gc_interval, &NameServer::GcTick); });
 }
 
 void NameServer::Stop() {
@@ -201,9 +198,8 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
     return absl::AlreadyExistsError(fmt::format("{} exists", req.path()));
   }
-  std::vector<FileStoreInfo> chain =
-      placement_.Choose(ns_.FileStores(), static_cast<size_t>(settings_.replication), {},
-                        req.expected_size());
+  std::vector<FileStoreInfo> chain = placement_.Choose(
+      ns_.FileStores(), static_cast<size_t>(settings_.replication), {}, req.expected_size());
   if (chain.empty()) return absl::UnavailableError("no FileStore is available");
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   for (const FileStoreInfo& fs : chain) reply->add_chain(fs.address);
@@ -307,7 +303,7 @@ absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
 }
 
 absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state,
-                                                         v1::FileInfo target) {
+                                                        v1::FileInfo target) {
   v1::CloneRequest req;
   req.mutable_source()->set_name(state.info.name());
   req.mutable_source()->set_version(state.info.version());
@@ -345,8 +341,7 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
   CHAINFS_RETURN_IF_ERROR(ValidateName(from));
   CHAINFS_RETURN_IF_ERROR(ValidateName(to));
   if (IsUnder(to, from)) {
-    return absl::InvalidArgumentError(
-        fmt::format("cannot move {} beneath itself ({})", from, to));
+    return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself ({})", from, to));
   }
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
@@ -475,8 +470,7 @@ absl::Status NameServer::RegisterFiles(FileStoreId id, const v1::RegisterRequest
 
 void NameServer::RegisterEnd(FileStoreId id) {
   ns_.EndRegistration(id);
-  Log()->info("FileStore registered ({} FileStores, {} names)", ns_.live_filestores(),
-              ns_.names());
+  Log()->info("FileStore registered ({} FileStores, {} names)", ns_.live_filestores(), ns_.names());
   housekeeping_ticker_.Wake();
 }
 

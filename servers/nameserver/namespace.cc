@@ -87,8 +87,8 @@ void Namespace::EndRegistration(FileStoreId id) {
   if (id < filestores_.size() && alive_[id]) filestores_[id].registered = true;
 }
 
-bool Namespace::HeartBeat(const std::string& address, int64_t bytes_used,
-                          int64_t bytes_available, TimePoint now) {
+bool Namespace::HeartBeat(const std::string& address, int64_t bytes_used, int64_t bytes_available,
+                          TimePoint now) {
   std::unique_lock lock(mu_);
   auto it = ids_.find(address);
   if (it == ids_.end() || !alive_[it->second]) return false;
@@ -246,8 +246,8 @@ void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
   if (!e.tombstone) ++live_names_;
 }
 
-void Namespace::ApplyBump(const std::string& address, const std::string& name,
-                          int64_t expected, int64_t new_version) {
+void Namespace::ApplyBump(const std::string& address, const std::string& name, int64_t expected,
+                          int64_t new_version) {
   std::unique_lock lock(mu_);
   auto fs = ids_.find(address);
   if (fs == ids_.end() || !alive_[fs->second]) return;
@@ -359,8 +359,8 @@ std::vector<NameState> Namespace::LiveDescendants(const std::string& dir) const 
   return out;
 }
 
-void Namespace::ListDirectory(const std::string& dir, const std::string& start_after,
-                              size_t limit, v1::ListDirectoryReply* reply) const {
+void Namespace::ListDirectory(const std::string& dir, const std::string& start_after, size_t limit,
+                              v1::ListDirectoryReply* reply) const {
   std::shared_lock lock(mu_);
   std::string prefix = DirPrefix(dir);
   auto it = start_after.empty() ? map_.lower_bound(prefix)

@@ -53,8 +53,8 @@ struct NameState {
 };
 
 struct ReplicationTask {
-  v1::FileInfo info;                  // the latest version (file or tombstone)
-  std::vector<std::string> sources;   // its live holders
+  v1::FileInfo info;                 // the latest version (file or tombstone)
+  std::vector<std::string> sources;  // its live holders
   std::vector<FileStoreId> holder_ids;
 };
 

@@ -6,8 +6,7 @@ namespace chainfs::nameserver {
 
 Placement::Placement(uint64_t seed) : rng_(seed) {}
 
-std::vector<FileStoreInfo> Placement::Choose(std::vector<FileStoreInfo> candidates,
-                                             size_t count,
+std::vector<FileStoreInfo> Placement::Choose(std::vector<FileStoreInfo> candidates, size_t count,
                                              const std::vector<std::string>& exclude,
                                              int64_t expected_size) {
   std::erase_if(candidates, [&](const FileStoreInfo& fs) {

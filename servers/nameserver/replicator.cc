@@ -45,8 +45,9 @@ Replicator::Result Replicator::RunOnce() {
       absl::StatusOr<v1::CopyFileReply> reply = ops_->CopyFile(c.target, req);
       if (!reply.ok()) {
         ++failed;
-        Logger("nameserver")->warn("copy of {}@{} to {} failed: {}", req.name(), req.version(),
-                                   c.target, std::string(reply.status().message()));
+        Logger("nameserver")
+            ->warn("copy of {}@{} to {} failed: {}", req.name(), req.version(), c.target,
+                   std::string(reply.status().message()));
         continue;
       }
       ++copied;
@@ -54,13 +55,15 @@ Replicator::Result Replicator::RunOnce() {
       Logger("nameserver")->debug("copied {}@{} to {}", req.name(), req.version(), c.target);
     }
   };
-  size_t n = std::min(copies.size(), static_cast<size_t>(std::max(1, settings_.max_concurrent_copies)));
+  size_t n =
+      std::min(copies.size(), static_cast<size_t>(std::max(1, settings_.max_concurrent_copies)));
   std::vector<std::thread> threads;
   for (size_t i = 0; i < n; ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   if (copied + failed > 0) {
-    Logger("nameserver")->info("replication: {} under-replicated names, {} copies made, {} failed",
-                               tasks.size(), copied.load(), failed.load());
+    Logger("nameserver")
+        ->info("replication: {} under-replicated names, {} copies made, {} failed", tasks.size(),
+               copied.load(), failed.load());
   }
   return {copied, failed};
 }

@@ -12,8 +12,8 @@ grpc::Status NameServerService::Finish(grpc::ServerContextBase* ctx, NameServer*
     if (!leader.empty()) ctx->AddTrailingMetadata(kLeaderMetadataKey, leader);
   }
   if (absl::IsInvalidArgument(status)) {
-    Logger("nameserver")->debug("rejected request from {}: {}", ctx->peer(),
-                                std::string(status.message()));
+    Logger("nameserver")
+        ->debug("rejected request from {}: {}", ctx->peer(), std::string(status.message()));
   }
   return ToGrpc(status);
 }
@@ -28,9 +28,10 @@ grpc::Status NameServerService::Call(grpc::ServerContext* ctx,
 }
 
 template <typename Req, typename Reply>
-grpc::ServerUnaryReactor* NameServerService::React(
-    grpc::CallbackServerContext* ctx, absl::Status (NameServer::*method)(const Req&, Reply*),
-    const Req* req, Reply* reply) {
+grpc::ServerUnaryReactor* NameServerService::React(grpc::CallbackServerContext* ctx,
+                                                   absl::Status (NameServer::*method)(const Req&,
+                                                                                      Reply*),
+                                                   const Req* req, Reply* reply) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   NameServer* core = core_.load();
   if (core == nullptr) {
@@ -53,8 +54,7 @@ grpc::ServerUnaryReactor* NameServerService::DoRead(grpc::CallbackServerContext*
   return React(ctx, &NameServer::DoRead, req, reply);
 }
 
-grpc::Status NameServerService::DoDelete(grpc::ServerContext* ctx,
-                                         const v1::DoDeleteRequest* req,
+grpc::Status NameServerService::DoDelete(grpc::ServerContext* ctx, const v1::DoDeleteRequest* req,
                                          v1::DoDeleteReply* reply) {
   return Call(ctx, &NameServer::DoDelete, req, reply);
 }
@@ -105,8 +105,9 @@ grpc::Status NameServerService::RegisterFilesAndTombstones(
   if (core == nullptr) return ToGrpc(absl::UnavailableError("starting up"));
   v1::RegisterRequest msg;
   if (!reader->Read(&msg)) {
-    return ToGrpc(absl::InvalidArgumentError("empty registration: the first message must name "
-                                             "the FileStore"));
+    return ToGrpc(
+        absl::InvalidArgumentError("empty registration: the first message must name "
+                                   "the FileStore"));
   }
   absl::StatusOr<FileStoreId> id = core->RegisterBegin(msg);
   if (!id.ok()) return Finish(ctx, core, id.status());
@@ -118,8 +119,7 @@ grpc::Status NameServerService::RegisterFilesAndTombstones(
   return grpc::Status::OK;
 }
 
-grpc::Status NameServerService::HeartBeat(grpc::ServerContext* ctx,
-                                          const v1::HeartBeatRequest* req,
+grpc::Status NameServerService::HeartBeat(grpc::ServerContext* ctx, const v1::HeartBeatRequest* req,
                                           v1::HeartBeatReply* reply) {
   return Call(ctx, &NameServer::HeartBeat, req, reply);
 }

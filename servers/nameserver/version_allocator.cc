@@ -41,8 +41,8 @@ absl::Status VersionAllocator::TakeOver() {
   }
   if (!node.ok()) return node.status();
   CHAINFS_ASSIGN_OR_RETURN(int64_t m, ParseVersion(node->data));
-  CHAINFS_ASSIGN_OR_RETURN(int32_t zv, zk_->Set(kMaxVerPath, std::to_string(m + step_),
-                                                node->version));
+  CHAINFS_ASSIGN_OR_RETURN(int32_t zv,
+                           zk_->Set(kMaxVerPath, std::to_string(m + step_), node->version));
   std::lock_guard lock(mu_);
   ++generation_;
   active_ = true;
@@ -50,8 +50,8 @@ absl::Status VersionAllocator::TakeOver() {
   next_ = m + 1;
   limit_ = m + step_;
   znode_version_ = zv;
-  Logger("nameserver")->info("took over /maxver: was {}, now {}; assigning from {}", m, limit_,
-                             next_);
+  Logger("nameserver")
+      ->info("took over /maxver: was {}, now {}; assigning from {}", m, limit_, next_);
   return absl::OkStatus();
 }
 
@@ -76,12 +76,13 @@ void VersionAllocator::RaiseLocked(std::unique_lock<std::mutex>& lock) {
     limit_ = target;
     znode_version_ = *zv;
   } else if (absl::IsFailedPrecondition(zv.status()) || absl::IsNotFound(zv.status())) {
-    Logger("nameserver")->error("raising /maxver to {} was refused ({}): fenced off", target,
-                                std::string(zv.status().message()));
+    Logger("nameserver")
+        ->error("raising /maxver to {} was refused ({}): fenced off", target,
+                std::string(zv.status().message()));
     active_ = false;
   } else {
-    Logger("nameserver")->warn("raising /maxver to {} failed: {}", target,
-                               std::string(zv.status().message()));
+    Logger("nameserver")
+        ->warn("raising /maxver to {} failed: {}", target, std::string(zv.status().message()));
   }
   cv_.notify_all();
 }

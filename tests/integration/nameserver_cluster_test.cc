@@ -1,9 +1,8 @@
 // NameServers, FileStores and ZooKeeper as real processes with short timings: election
 // and failover, version uniqueness across failovers, re-replication after a FileStore
 // dies, GC end to end, NOT_FOUND after delete, and bad input.
-#include <grpcpp/grpcpp.h>
-
 #include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1,6 +1,6 @@
-#include "servers/nameserver/glob.h"
-
 #include <gtest/gtest.h>
+
+#include "servers/nameserver/glob.h"
 
 namespace chainfs::nameserver {
 namespace {

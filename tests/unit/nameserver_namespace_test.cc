@@ -1,10 +1,9 @@
-#include "servers/nameserver/namespace.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <set>
 
+#include "servers/nameserver/namespace.h"
 #include "servers/nameserver/placement.h"
 
 namespace chainfs::nameserver {

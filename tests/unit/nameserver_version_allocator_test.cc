@@ -1,8 +1,8 @@
-#include "servers/nameserver/version_allocator.h"
-
 #include <gtest/gtest.h>
 
 #include <set>
+
+#include "servers/nameserver/version_allocator.h"
 
 namespace chainfs::nameserver {
 namespace {
