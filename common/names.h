@@ -1,7 +1,8 @@
 // Names of files in the chainfs namespace: validated once at the edge of every daemon,
 // never joined into a local path. A valid name is absolute ("/a/b"), at most
 // kMaxNameBytes long, with components of 1..kMaxComponentBytes bytes that are not "."
-// or "..", and no NUL. "/" itself is the root directory.
+// or "..", no NUL, and valid UTF-8 (names travel as proto3 strings). "/" itself is the root
+// directory.
 #pragma once
 
 #include <string>

@@ -59,3 +59,11 @@ TEST(NameHelpers, IsUnderMeansStrictlyBeneath) {
 
 }  // namespace
 }  // namespace chainfs
+
+TEST(ValidateName, RefusesNamesThatAreNotUtf8) {
+  EXPECT_EQ(chainfs::ValidateName("/caf\xc3\xa9").code(), absl::StatusCode::kOk);
+  EXPECT_EQ(chainfs::ValidateName("/\xff\xfe").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(chainfs::ValidateName("/a\xc3").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(chainfs::ValidateName("/\xc0\xaf").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(chainfs::ValidateName("/\xed\xa0\x80").code(), absl::StatusCode::kInvalidArgument);
+}
