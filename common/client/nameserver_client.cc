@@ -160,9 +160,11 @@ struct NameServerClient::Impl {
 
   // Runs `rpc(stub, context, reply)` against the leader until it answers something other
   // than UNAVAILABLE or settings.call_timeout has passed: follows redirects, re-reads
-  // /leader, backs off exponentially.
+  // /leader, backs off exponentially. An idempotent call gives each attempt at most
+  // settings.attempt_timeout, so a leader cut off from the network costs one attempt, not
+  // the whole budget; other calls may not be repeated blindly and get the whole budget.
   template <typename Reply, typename Rpc>
-  absl::StatusOr<Reply> Call(const char* name, Rpc rpc) {
+  absl::StatusOr<Reply> Call(const char* name, bool idempotent, Rpc rpc) {
     Clock* clock = SystemClock::Get();
     TimePoint deadline = clock->Now() + settings.call_timeout;
     Duration backoff = settings.retry_backoff_min;
@@ -173,13 +175,17 @@ struct NameServerClient::Impl {
       if (!address.empty()) {
         grpc::ClientContext ctx;
         Duration remaining = std::max(Duration::zero(), deadline - clock->Now());
+        if (idempotent) remaining = std::min(remaining, settings.attempt_timeout);
         ctx.set_deadline(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                       gpr_time_from_nanos(remaining.count(), GPR_TIMESPAN)));
         Reply reply;
         grpc::Status st = rpc(*StubFor(address), &ctx, &reply);
         if (st.ok()) return reply;
         last = FromGrpc(st);
-        if (st.error_code() != grpc::StatusCode::UNAVAILABLE) {
+        bool attempt_timed_out = idempotent &&
+                                 st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+                                 clock->Now() < deadline;
+        if (st.error_code() != grpc::StatusCode::UNAVAILABLE && !attempt_timed_out) {
           return absl::Status(last.code(), fmt::format("NameServer {} at {}: {}", name, address,
                                                        std::string(last.message())));
         }
@@ -209,8 +215,8 @@ struct NameServerClient::Impl {
   absl::StatusOr<Reply> Unary(const char* name,
                               grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
                                                            Reply*),
-                              const Request& req) {
-    return Call<Reply>(name, [&](Stub& stub, grpc::ClientContext* ctx, Reply* reply) {
+                              const Request& req, bool idempotent = true) {
+    return Call<Reply>(name, idempotent, [&](Stub& stub, grpc::ClientContext* ctx, Reply* reply) {
       return (stub.*method)(ctx, req, reply);
     });
   }
@@ -241,7 +247,7 @@ absl::StatusOr<v1::DoReadReply> NameServerClient::DoRead(const v1::DoReadRequest
 }
 
 absl::StatusOr<v1::DoDeleteReply> NameServerClient::DoDelete(const v1::DoDeleteRequest& req) {
-  return impl_->Unary("DoDelete", &Stub::DoDelete, req);
+  return impl_->Unary("DoDelete", &Stub::DoDelete, req, /*idempotent=*/false);
 }
 
 absl::StatusOr<v1::ListReply> NameServerClient::List(const v1::ListRequest& req) {
@@ -258,12 +264,12 @@ absl::StatusOr<v1::ListDirectoryReply> NameServerClient::ListDirectory(
 }
 
 absl::StatusOr<v1::RenameReply> NameServerClient::Rename(const v1::RenameRequest& req) {
-  return impl_->Unary("Rename", &Stub::Rename, req);
+  return impl_->Unary("Rename", &Stub::Rename, req, /*idempotent=*/false);
 }
 
 absl::StatusOr<v1::SetAttributesReply> NameServerClient::SetAttributes(
     const v1::SetAttributesRequest& req) {
-  return impl_->Unary("SetAttributes", &Stub::SetAttributes, req);
+  return impl_->Unary("SetAttributes", &Stub::SetAttributes, req, /*idempotent=*/false);
 }
 
 absl::StatusOr<v1::StatFsReply> NameServerClient::StatFs(const v1::StatFsRequest& req) {
@@ -310,7 +316,9 @@ absl::Status NameServerClient::RegisterFilesAndTombstones(const std::string& fil
     writer->WritesDone();
     return writer->Finish();
   };
-  return impl_->Call<v1::RegisterReply>("RegisterFilesAndTombstones", register_all).status();
+  return impl_
+      ->Call<v1::RegisterReply>("RegisterFilesAndTombstones", /*idempotent=*/false, register_all)
+      .status();
 }
 
 }  // namespace chainfs

@@ -17,7 +17,10 @@
 namespace chainfs {
 
 struct NameServerClientSettings {
-  Duration call_timeout = std::chrono::seconds(10);     // per call, retries included
+  Duration call_timeout = std::chrono::seconds(10);  // per call, retries included
+  // Per attempt of a call that may be repeated (reads, DoCreate, reports): how long a
+  // silent leader (cut off, not dead) is waited for before /leader is read again.
+  Duration attempt_timeout = std::chrono::seconds(3);
   Duration retry_backoff_min = std::chrono::milliseconds(20);
   Duration retry_backoff_max = std::chrono::seconds(1);
 };
