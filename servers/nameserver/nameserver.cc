@@ -129,9 +129,22 @@ absl::Status NameServer::CheckServing() const {
 // --- background duties ---
 
 void NameServer::Housekeep() {
-  if (!election_.is_leader() || !(waiting_ || serving_)) return;
   TimePoint now = clock_->Now();
-  std::vector<std::string> dropped = ns_.ExpireFileStores(now - 2 * settings_.heartbeat_interval);
+  if (!election_.is_leader() || !(waiting_ || serving_)) {
+    std::lock_guard lock(mu_);
+    unavailable_at_ = now;
+    return;
+  }
+  TimePoint unavailable_at;
+  {
+    std::lock_guard lock(mu_);
+    unavailable_at = unavailable_at_;
+  }
+  // Heartbeats refused while this leader could not serve (ZooKeeper connection lost) are
+  // not missed ones: FileStores get two full intervals after it serves again.
+  std::vector<std::string> dropped;
+  TimePoint cutoff = now - 2 * settings_.heartbeat_interval;
+  if (cutoff > unavailable_at) dropped = ns_.ExpireFileStores(cutoff);
   for (const std::string& a : dropped) {
     Log()->warn("FileStore {} missed two heartbeats: dropped with everything it reported", a);
   }

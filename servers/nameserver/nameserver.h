@@ -106,6 +106,7 @@ class NameServer {
 
   mutable std::mutex mu_;
   TimePoint elected_at_;
+  TimePoint unavailable_at_;          // last time Housekeep found this server unable to serve
   std::atomic<bool> waiting_{false};  // leader, in the start-up wait
   std::atomic<bool> serving_{false};  // leader, start-up wait over
   bool deadline_checked_ = false;

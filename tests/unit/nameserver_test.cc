@@ -330,6 +330,21 @@ TEST_F(NameServerTest, SuspendedLeaderStopsServingUntilReconnected) {
   EXPECT_TRUE(ns_.serving());
 }
 
+TEST_F(NameServerTest, HeartbeatsRefusedWhileSuspendedDoNotDropFileStores) {
+  StartServing({"a:1"});
+  Create("/x", {"a:1"});
+  zk::MemorySuspend(zk_.get());
+  ns_.Housekeep();
+  clock_.Advance(seconds(40));
+  ns_.Housekeep();
+  zk::MemoryResume(zk_.get());
+  ns_.Housekeep();
+  EXPECT_TRUE(Read("/x").ok());
+  clock_.Advance(seconds(31));
+  ns_.Housekeep();
+  EXPECT_TRUE(absl::IsNotFound(Read("/x").status()));
+}
+
 TEST_F(NameServerTest, FileStoreMissingTwoHeartbeatsIsDroppedWithItsFiles) {
   StartServing({"a:1", "b:1"});
   Create("/only-a", {"a:1"});
@@ -389,8 +404,9 @@ TEST_F(NameServerTest, ExclusiveCreateOfALiveNameIsAlreadyExists) {
 
 TEST_F(NameServerTest, BadNamesAreInvalidArgument) {
   StartServing();
-  for (std::string bad : std::vector<std::string>{"", "relative", "/a//b", "/a/./b", "/a/../b", std::string("/a\0b", 4),
-                          "/" + std::string(300, 'x')}) {
+  for (std::string bad :
+       std::vector<std::string>{"", "relative", "/a//b", "/a/./b", "/a/../b",
+                                std::string("/a\0b", 4), "/" + std::string(300, 'x')}) {
     v1::DoReadRequest req;
     req.set_path(bad);
     v1::DoReadReply reply;
