@@ -1,19 +1,17 @@
 #include "common/settings.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <charconv>
-
-#include <fmt/format.h>
-
 #include <string>
 
 namespace chainfs {
 
 absl::StatusOr<Duration> ParseDuration(std::string_view text) {
   size_t unit_at = 0;
-  while (unit_at < text.size() && (isdigit(static_cast<unsigned char>(text[unit_at])) ||
-                                   text[unit_at] == '.')) {
+  while (unit_at < text.size() &&
+         (isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.')) {
     ++unit_at;
   }
   double number = 0;
@@ -93,8 +91,7 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(std::string_view addre
   int port = 0;
   std::string_view port_text = address.substr(colon + 1);
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 ||
-      port > 65535) {
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 || port > 65535) {
     return absl::InvalidArgumentError(fmt::format("'{}' has a bad port", address));
   }
   std::string host(address.substr(0, colon));

@@ -10,7 +10,8 @@ constexpr std::string_view kTooOld = "version too old";
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message().data(), status.message().size()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message().data(), status.message().size()));
 }
 
 absl::Status FromGrpc(const grpc::Status& status) {

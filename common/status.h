@@ -24,11 +24,11 @@ absl::Status VersionTooOld(std::string_view detail);
 bool IsVersionTooOld(const absl::Status& status);
 
 // Evaluates an expression yielding absl::Status and returns it from the caller if not OK.
-#define CHAINFS_RETURN_IF_ERROR(expr)            \
-  do {                                           \
+#define CHAINFS_RETURN_IF_ERROR(expr)             \
+  do {                                            \
     if (::absl::Status _st = (expr); !_st.ok()) { \
-      return _st;                                \
-    }                                            \
+      return _st;                                 \
+    }                                             \
   } while (0)
 
 #define CHAINFS_CONCAT_INNER(a, b) a##b

@@ -19,8 +19,8 @@ namespace chainfs {
 inline constexpr size_t kMaxChunkBytes = 1 << 20;
 
 struct FileStoreClientSettings {
-  Duration call_timeout = std::chrono::seconds(30);     // unary calls
-  Duration stream_timeout = std::chrono::minutes(30);   // whole Create/Read streams
+  Duration call_timeout = std::chrono::seconds(30);    // unary calls
+  Duration stream_timeout = std::chrono::minutes(30);  // whole Create/Read streams
   size_t chunk_bytes = kMaxChunkBytes;
 };
 
