@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   chainfs::AddDurationOption(app, "--call-timeout", options.call_timeout,
                              "per NameServer call, retries and failover included");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error");
+  app.set_config("--config", "",
+                 "TOML file of settings (keys are the long flag names); flags override it");
   CLI11_PARSE(app, argc, argv);
 
   if (positionals.size() == 2) {

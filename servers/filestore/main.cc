@@ -160,6 +160,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   chainfs::AddDurationOption(app, "--stream-timeout", s.stream_timeout,
                              "deadline of whole create/read streams");
+  app.set_config("--config", "",
+                 "TOML file of settings (keys are the long flag names); flags override it");
   CLI11_PARSE(app, argc, argv);
   chainfs::SetLogLevel(s.log_level);
   return Run(s);

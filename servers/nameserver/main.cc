@@ -57,6 +57,8 @@ int Run(int argc, char** argv) {
   app.add_option("--max-concurrent-copies", s.max_concurrent_copies, "replication concurrency")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.set_config("--config", "",
+                 "TOML file of settings (keys are the long flag names); flags override it");
   CLI11_PARSE(app, argc, argv);
 
   chainfs::SetLogLevel(log_level);

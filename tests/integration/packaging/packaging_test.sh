@@ -14,7 +14,7 @@ failed=0
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  dpkg -r chainfs-client chainfs-server >/dev/null 2>&1 || true
+  dpkg -P chainfs-client chainfs-server >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
