@@ -333,10 +333,10 @@ TEST_F(ObjectStoreTest, ThousandHostileNames_RefusedOrStoredSafely) {
                                     "/.",
                                     "/.."};
   std::mt19937 rng(11);
-  const std::string alphabet = std::string(
+  constexpr char kAlphabet[] =
       "/./\0\xff\x80"
-      "abc\\:*~$\n",
-      17);
+      "abc\\:*~$\n";
+  const std::string alphabet(kAlphabet, sizeof(kAlphabet) - 1);  // keeps the NUL inside
   while (names.size() < 1000) {
     std::string name;
     size_t len = rng() % 40;
