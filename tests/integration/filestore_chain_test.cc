@@ -23,18 +23,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::BinaryPath;
 using testing::Daemon;
+using testing::Eventually;
 using testing::TempDir;
 namespace fs = std::filesystem;
-
-// Waits up to 20 s for cond() to hold.
-template <typename F>
-bool Eventually(F cond) {
-  for (int i = 0; i < 400; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return cond();
-}
 
 // Pseudo-random content, generated on the fly (never the whole file in memory).
 class RandomSource {

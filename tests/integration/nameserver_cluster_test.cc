@@ -24,22 +24,12 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::BinaryPath;
 using testing::Daemon;
+using testing::Eventually;
 using testing::TempDir;
 
 constexpr auto kSessionTimeout = seconds(2);
 constexpr auto kStartupWait = seconds(1);
 constexpr auto kReplicationDeadline = seconds(3);
-
-// Waits up to `timeout` for cond() to hold.
-template <typename F>
-bool Eventually(F cond, Duration timeout = seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return cond();
-}
 
 class NameServerClusterTest : public ::testing::Test {
  protected:
