@@ -230,11 +230,12 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
     if (!down.writer->Write(req)) return down.Broken();
     down.writer->WritesDone();
   }
-  // Sync here while the rest of the chain syncs and commits; commit only after it did.
-  CHAINFS_RETURN_IF_ERROR(writer->Finish(close.size(), close.checksum()));
-  if (down.writer) CHAINFS_RETURN_IF_ERROR(down.Finish());
+  // Commit and report here while the rest of the chain does the same: every copy is whole
+  // and verified before it commits, so none is ever a partial object, and the caller hears
+  // of success only once every member has committed and reported.
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, writer->Commit(close.size(), close.checksum()));
   Report(info);
+  if (down.writer) CHAINFS_RETURN_IF_ERROR(down.Finish());
   Log()->debug("committed {} ({} bytes)", what, info.size());
   v1::CreateReply reply;
   *reply.mutable_file() = info;

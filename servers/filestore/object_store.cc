@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <set>
 
 #include "common/file_util.h"
@@ -23,6 +25,11 @@ namespace {
 
 constexpr int64_t kWritebackBytes = 8 << 20;
 constexpr int64_t kPrefetchBytes = 8 << 20;
+// O_DIRECT writes: buffer size (large writes keep the disk busy) and alignment of
+// addresses, offsets and lengths.
+constexpr size_t kWriteBufferBytes = 4 << 20;
+constexpr size_t kDirectAlign = 4096;
+constexpr size_t kMaxFreeBuffers = 8;
 
 std::shared_ptr<spdlog::logger> Log() {
   static auto log = Logger("filestore");
@@ -42,6 +49,21 @@ absl::Status WriteAll(int fd, const char* data, size_t size, const std::string& 
       return ErrnoStatus(fmt::format("write {}", path), errno);
     }
     data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PwriteAll(int fd, const char* data, size_t size, int64_t offset,
+                       const std::string& path) {
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, data, size, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(fmt::format("write {}", path), errno);
+    }
+    data += n;
+    offset += n;
     size -= static_cast<size_t>(n);
   }
   return absl::OkStatus();
@@ -80,6 +102,8 @@ std::string ObjectMeta::Serialize() const {
   record.set_checksum(checksum);
   record.set_block_bytes(block_bytes);
   record.mutable_block_checksums()->Add(block_checksums.begin(), block_checksums.end());
+  record.set_inline_content(inline_content);
+  record.set_content(content);
   return record.SerializeAsString();
 }
 
@@ -90,40 +114,87 @@ bool ObjectMeta::Parse(const std::string& bytes) {
   checksum = record.checksum();
   block_bytes = record.block_bytes();
   block_checksums.assign(record.block_checksums().begin(), record.block_checksums().end());
+  inline_content = record.inline_content();
+  content = std::move(*record.mutable_content());
   return true;
 }
 
 // ---------------------------------------------------------------------------------------
 // ObjectWriter
 
-ObjectWriter::ObjectWriter(ObjectStore* store, v1::FileInfo file, std::string temp_path, int fd)
-    : store_(store), file_(std::move(file)), temp_path_(std::move(temp_path)), fd_(fd) {}
+ObjectWriter::ObjectWriter(ObjectStore* store, v1::FileInfo file)
+    : store_(store), file_(std::move(file)), buffer_(store->TakeBuffer()) {}
 
 ObjectWriter::~ObjectWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!temp_path_.empty()) Unlink(temp_path_);
+  if (!meta_temp_.empty()) Unlink(meta_temp_);
+  store_->ReturnBuffer(buffer_);
   store_->Release(reserved_);
 }
 
 absl::Status ObjectWriter::Append(std::string_view data) {
-  if (fd_ < 0) return absl::FailedPreconditionError("object writer is closed");
+  if (finished_) return absl::FailedPreconditionError("object writer is closed");
   CHAINFS_RETURN_IF_ERROR(store_->Reserve(static_cast<int64_t>(data.size())));
   reserved_ += static_cast<int64_t>(data.size());
-  CHAINFS_RETURN_IF_ERROR(WriteAll(fd_, data.data(), data.size(), temp_path_));
-  size_ += static_cast<int64_t>(data.size());
-  if (size_ - flushed_ >= kWritebackBytes) {
+  whole_.Update(data);
+  for (std::string_view rest = data; !rest.empty();) {
+    size_t take = std::min<size_t>(rest.size(), kBlockBytes - block_fill_);
+    block_.Update(rest.substr(0, take));
+    block_fill_ += static_cast<uint32_t>(take);
+    if (block_fill_ == kBlockBytes) FinishBlock();
+    rest.remove_prefix(take);
+  }
+  while (!data.empty()) {
+    size_t take = std::min(data.size(), kWriteBufferBytes - fill_);
+    std::memcpy(buffer_ + fill_, data.data(), take);
+    fill_ += take;
+    size_ += static_cast<int64_t>(take);
+    data.remove_prefix(take);
+    if (fill_ == kWriteBufferBytes) CHAINFS_RETURN_IF_ERROR(WriteBuffer(false));
+  }
+  if (!direct_ && size_ - flushed_ >= kWritebackBytes) {
     // Start writeback early so that the final fsync finds little left to do.
     ::sync_file_range(fd_, flushed_, size_ - flushed_, SYNC_FILE_RANGE_WRITE);
     flushed_ = size_;
   }
-  whole_.Update(data);
-  while (!data.empty()) {
-    size_t take = std::min<size_t>(data.size(), kBlockBytes - block_fill_);
-    block_.Update(data.substr(0, take));
-    block_fill_ += static_cast<uint32_t>(take);
-    if (block_fill_ == kBlockBytes) FinishBlock();
-    data.remove_prefix(take);
+  return absl::OkStatus();
+}
+
+absl::Status ObjectWriter::OpenData() {
+  temp_path_ = store_->NewTempPath(file_.name());
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+  direct_ = true;
+  fd_ = ::open(temp_path_.c_str(), kFlags | O_DIRECT, 0644);
+  if (fd_ < 0 && errno == EINVAL) {  // the file system has no O_DIRECT (tmpfs)
+    direct_ = false;
+    fd_ = ::open(temp_path_.c_str(), kFlags, 0644);
   }
+  if (fd_ < 0) {
+    absl::Status st = ErrnoStatus(fmt::format("create {}", temp_path_), errno);
+    temp_path_.clear();
+    return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ObjectWriter::WriteBuffer(bool last) {
+  if (fd_ < 0) CHAINFS_RETURN_IF_ERROR(OpenData());
+  const int64_t offset = size_ - static_cast<int64_t>(fill_);
+  size_t whole = direct_ ? fill_ - fill_ % kDirectAlign : fill_;
+  if (whole > 0) {
+    CHAINFS_RETURN_IF_ERROR(PwriteAll(fd_, buffer_, whole, offset, temp_path_));
+  }
+  size_t tail = fill_ - whole;
+  if (tail > 0) {
+    // Only the last write may end off a disk block: it goes through the page cache.
+    if (!last) return absl::InternalError("unaligned write before the end");
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
+    direct_ = false;
+    CHAINFS_RETURN_IF_ERROR(
+        PwriteAll(fd_, buffer_ + whole, tail, offset + static_cast<int64_t>(whole), temp_path_));
+  }
+  fill_ = 0;
   return absl::OkStatus();
 }
 
@@ -135,7 +206,6 @@ void ObjectWriter::FinishBlock() {
 
 absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum) {
   if (finished_) return absl::OkStatus();
-  if (fd_ < 0) return absl::FailedPreconditionError("object writer is closed");
   if (size != size_ || checksum != whole_.Digest()) {
     return absl::DataLossError(
         fmt::format("{}@{}: received {} bytes with checksum {:016x}, the sender announced {} "
@@ -143,31 +213,43 @@ absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum) {
                     file_.name(), file_.version(), size_, whole_.Digest(), size, checksum));
   }
   if (block_fill_ > 0) FinishBlock();
-  if (::fsync(fd_) != 0) return ErrnoStatus(fmt::format("fsync {}", temp_path_), errno);
-  ::close(fd_);
-  fd_ = -1;
+  if (fd_ < 0 && size_ <= static_cast<int64_t>(kInlineBytes)) {
+    meta_.inline_content = true;
+    meta_.content.assign(buffer_, fill_);
+    fill_ = 0;
+  } else {
+    CHAINFS_RETURN_IF_ERROR(WriteBuffer(true));
+    if (::fsync(fd_) != 0) return ErrnoStatus(fmt::format("fsync {}", temp_path_), errno);
+    ::close(fd_);
+    fd_ = -1;
+  }
+  meta_.file = file_;
+  meta_.file.set_size(size_);
+  meta_.file.set_tombstone(false);
+  meta_.checksum = whole_.Digest();
+  meta_.block_bytes = kBlockBytes;
+  std::string meta_temp = store_->NewTempPath(file_.name());
+  CHAINFS_RETURN_IF_ERROR(WriteSynced(meta_temp, meta_.Serialize()));
+  meta_temp_ = std::move(meta_temp);
   finished_ = true;
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::FileInfo> ObjectWriter::Commit(int64_t size, uint64_t checksum) {
   CHAINFS_RETURN_IF_ERROR(Finish(size, checksum));
-  if (temp_path_.empty()) return absl::FailedPreconditionError("object already committed");
-  meta_.file = file_;
-  meta_.file.set_size(size_);
-  meta_.file.set_tombstone(false);
-  meta_.checksum = whole_.Digest();
-  meta_.block_bytes = kBlockBytes;
+  if (meta_temp_.empty()) return absl::FailedPreconditionError("object already committed");
   std::string temp = std::move(temp_path_);
+  std::string meta_temp = std::move(meta_temp_);
   temp_path_.clear();
-  return store_->Install(meta_, temp);
+  meta_temp_.clear();
+  return store_->Install(meta_, temp, -1, meta_temp);
 }
 
 // ---------------------------------------------------------------------------------------
 // ObjectReader
 
-ObjectReader::ObjectReader(std::shared_ptr<const ObjectMeta> meta, int fd)
-    : meta_(std::move(meta)), fd_(fd) {}
+ObjectReader::ObjectReader(std::shared_ptr<const ObjectMeta> meta, int fd, std::string content)
+    : meta_(std::move(meta)), fd_(fd), content_(std::move(content)) {}
 
 ObjectReader::~ObjectReader() {
   if (fd_ >= 0) ::close(fd_);
@@ -178,6 +260,14 @@ absl::Status ObjectReader::ReadBlocks(int64_t first_block, int64_t end, char* ou
   const int64_t start = first_block * block;
   const size_t total = static_cast<size_t>(end - start);
   size_t done = 0;
+  if (meta_->inline_content) {
+    if (static_cast<int64_t>(content_.size()) < end) {
+      return absl::DataLossError(
+          fmt::format("{}@{}: content is shorter than recorded", info().name(), info().version()));
+    }
+    std::memcpy(out, content_.data() + start, total);
+    done = total;
+  }
   while (done < total) {
     ssize_t n = ::pread(fd_, out + done, total - done, start + static_cast<int64_t>(done));
     if (n < 0) {
@@ -204,11 +294,11 @@ absl::Status ObjectReader::ReadBlocks(int64_t first_block, int64_t end, char* ou
 
 absl::StatusOr<size_t> ObjectReader::ReadAt(int64_t offset, size_t length, char* buf) {
   const int64_t size = info().size();
-  if (fd_ < 0 || offset < 0 || offset >= size || length == 0) return 0;
+  if (info().tombstone() || offset < 0 || offset >= size || length == 0) return 0;
   const int64_t end = std::min<int64_t>(size, offset + static_cast<int64_t>(length));
   const int64_t block = meta_->block_bytes;
   if (block <= 0) return absl::DataLossError("object has no block size");
-  if (end + kPrefetchBytes / 2 > prefetched_) {
+  if (fd_ >= 0 && end + kPrefetchBytes / 2 > prefetched_) {
     // Sequential readers find the next blocks already on their way from the disk.
     int64_t from = std::max(prefetched_, offset);
     prefetched_ = std::min(size, end + kPrefetchBytes);
@@ -231,7 +321,32 @@ absl::StatusOr<size_t> ObjectReader::ReadAt(int64_t offset, size_t length, char*
 // ObjectStore
 
 ObjectStore::ObjectStore(ObjectStoreOptions options) : options_(std::move(options)) {}
-ObjectStore::~ObjectStore() = default;
+ObjectStore::~ObjectStore() {
+  for (char* buffer : free_buffers_) std::free(buffer);
+}
+
+char* ObjectStore::TakeBuffer() {
+  {
+    std::lock_guard lock(mu_);
+    if (!free_buffers_.empty()) {
+      char* buffer = free_buffers_.back();
+      free_buffers_.pop_back();
+      return buffer;
+    }
+  }
+  void* buffer = std::aligned_alloc(kDirectAlign, kWriteBufferBytes);
+  if (buffer == nullptr) throw std::bad_alloc();
+  return static_cast<char*>(buffer);
+}
+
+void ObjectStore::ReturnBuffer(char* buffer) {
+  std::lock_guard lock(mu_);
+  if (free_buffers_.size() < kMaxFreeBuffers) {
+    free_buffers_.push_back(buffer);
+  } else {
+    std::free(buffer);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<ObjectStore>> ObjectStore::Open(const ObjectStoreOptions& options) {
   if (options.dir.empty()) return absl::InvalidArgumentError("no data directory");
@@ -287,6 +402,18 @@ absl::Status ObjectStore::Recover() {
           Unlink(path);
           continue;
         }
+        if (meta->inline_content) {
+          // Checked here and not kept: the index holds no content.
+          bool intact = static_cast<int64_t>(meta->content.size()) == meta->file.size();
+          meta->content.clear();
+          meta->content.shrink_to_fit();
+          if (!intact) {
+            Log()->warn("recovery: {}@{} has no intact content, dropped", meta->file.name(),
+                        meta->file.version());
+            Unlink(path);
+            continue;
+          }
+        }
         auto& slot = newest[meta->file.name()];
         if (slot.first && slot.first->file.version() >= meta->file.version()) {
           Unlink(path);
@@ -305,7 +432,9 @@ absl::Status ObjectStore::Recover() {
       Unlink(slot.second);
       continue;
     }
-    if (!info.tombstone()) {
+    if (slot.first->inline_content) {
+      used_ += info.size();
+    } else if (!info.tombstone()) {
       std::string data = ObjectPath(name, info.version(), false);
       struct stat st;
       if (::stat(data.c_str(), &st) != 0 || st.st_size != info.size()) {
@@ -368,21 +497,23 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectStore::StartCreate(const v1:
                                                     file.name(), file.version(), expected_size,
                                                     bytes_available()));
   }
-  std::string temp = NewTempPath(file.name());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(fmt::format("create {}", temp), errno);
   v1::FileInfo info = file;
   info.set_tombstone(false);
   info.set_size(0);
-  return std::unique_ptr<ObjectWriter>(new ObjectWriter(this, std::move(info), temp, fd));
+  return std::unique_ptr<ObjectWriter>(new ObjectWriter(this, std::move(info)));
 }
 
 absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
                                                   const std::string& data_temp,
-                                                  int64_t require_latest) {
+                                                  int64_t require_latest,
+                                                  const std::string& synced_meta_temp) {
   const v1::FileInfo& info = meta.file;
-  std::string meta_temp = NewTempPath(info.name());
-  absl::Status st = WriteSynced(meta_temp, meta.Serialize());
+  std::string meta_temp = synced_meta_temp;
+  absl::Status st;
+  if (meta_temp.empty()) {
+    meta_temp = NewTempPath(info.name());
+    st = WriteSynced(meta_temp, meta.Serialize());
+  }
   if (!st.ok()) {
     if (!data_temp.empty()) Unlink(data_temp);
     return st;
@@ -416,7 +547,10 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
     used_ -= entry.meta->file.size();
     RemoveFilesLocked(*entry.meta);
   }
-  entry.meta = std::make_shared<const ObjectMeta>(meta);
+  auto indexed = std::make_shared<ObjectMeta>(meta);
+  indexed->content.clear();
+  indexed->content.shrink_to_fit();
+  entry.meta = std::move(indexed);
   used_ += info.size();
   Log()->debug("committed {}@{}{}", info.name(), info.version(),
                info.tombstone() ? " (tombstone)" : "");
@@ -425,7 +559,21 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
 
 void ObjectStore::RemoveFilesLocked(const ObjectMeta& meta) {
   Unlink(ObjectPath(meta.file.name(), meta.file.version(), true));
-  if (!meta.file.tombstone()) Unlink(ObjectPath(meta.file.name(), meta.file.version(), false));
+  if (!meta.file.tombstone() && !meta.inline_content) {
+    Unlink(ObjectPath(meta.file.name(), meta.file.version(), false));
+  }
+}
+
+absl::StatusOr<std::string> ObjectStore::LoadInlineLocked(const ObjectMeta& meta) const {
+  std::string path = ObjectPath(meta.file.name(), meta.file.version(), true);
+  CHAINFS_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  ObjectMeta stored;
+  if (!stored.Parse(bytes) || !stored.inline_content ||
+      static_cast<int64_t>(stored.content.size()) != meta.file.size()) {
+    return absl::DataLossError(fmt::format("{}@{}: inline content differs from the recorded size",
+                                           meta.file.name(), meta.file.version()));
+  }
+  return std::move(stored.content);
 }
 
 absl::StatusOr<v1::FileInfo> ObjectStore::AddTombstone(const std::string& name, int64_t version) {
@@ -454,6 +602,10 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> ObjectStore::OpenObject(const std:
   }
   const auto& meta = it->second.meta;
   if (meta->file.tombstone()) return std::unique_ptr<ObjectReader>(new ObjectReader(meta, -1));
+  if (meta->inline_content) {
+    CHAINFS_ASSIGN_OR_RETURN(std::string content, LoadInlineLocked(*meta));
+    return std::unique_ptr<ObjectReader>(new ObjectReader(meta, -1, std::move(content)));
+  }
   std::string path = ObjectPath(name, meta->file.version(), false);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(fmt::format("open {}", path), errno);
@@ -528,9 +680,14 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Clone(const v1::NameVersion& source,
     }
     CHAINFS_RETURN_IF_ERROR(CheckVersionLocked(target.name(), target.version()));
     meta = *it->second.meta;
-    std::string from = ObjectPath(source.name(), source.version(), false);
-    if (::link(from.c_str(), temp.c_str()) != 0) {
-      return ErrnoStatus(fmt::format("link {}", from), errno);
+    if (meta.inline_content) {
+      CHAINFS_ASSIGN_OR_RETURN(meta.content, LoadInlineLocked(meta));
+      temp.clear();
+    } else {
+      std::string from = ObjectPath(source.name(), source.version(), false);
+      if (::link(from.c_str(), temp.c_str()) != 0) {
+        return ErrnoStatus(fmt::format("link {}", from), errno);
+      }
     }
   }
   v1::FileInfo* file = &meta.file;

@@ -3,8 +3,12 @@
 //
 // Layout: <dir>/objects/<2 hex>/<digest>-<version>.data and .meta, where digest is the
 // XXH3-128 of the name in hex: a name from the network never becomes part of a path.
+// Small files (up to kInlineBytes) keep their content inside the meta and have no .data,
+// so that committing one costs one file and one fsync less.
 // Commit: data temp -> fsync -> meta temp -> fsync -> rename data -> rename meta (the
-// commit point) -> fsync dir; the older version of the name is then unlinked. Open()
+// commit point) -> fsync dir; the older version of the name is then unlinked. Content is
+// written with O_DIRECT from reused aligned buffers (where the file system allows it): page
+// cache pages cost more CPU here than the disk write, and the chain's three copies share it. Open()
 // removes temp files and data without meta, keeps the newest meta of each name and
 // rebuilds the index from the metas. <dir>/minver holds the last /minver seen.
 //
@@ -27,6 +31,7 @@
 namespace chainfs::filestore {
 
 inline constexpr uint32_t kBlockBytes = 64 * 1024;
+inline constexpr size_t kInlineBytes = 64 * 1024;
 
 // What is known of one stored object; kept in memory for every object held.
 struct ObjectMeta {
@@ -34,6 +39,8 @@ struct ObjectMeta {
   uint64_t checksum = 0;  // XXH3-64 of the whole content
   uint32_t block_bytes = kBlockBytes;
   std::vector<uint64_t> block_checksums;  // XXH3-64 of each block
+  bool inline_content = false;            // content lives in the .meta, not in a .data
+  std::string content;                    // that content; empty in the in-memory index
 
   std::string Serialize() const;
   bool Parse(const std::string& bytes);
@@ -55,8 +62,8 @@ class ObjectWriter {
   ObjectWriter& operator=(const ObjectWriter&) = delete;
 
   absl::Status Append(std::string_view data);
-  // Verifies the size and checksum the sender announced and makes the content durable;
-  // not yet visible. Lets a chain member sync while the rest of the chain commits.
+  // Verifies the size and checksum the sender announced and makes the content and its meta
+  // durable; not yet visible. Commit then only renames.
   absl::Status Finish(int64_t size, uint64_t checksum);
   // Finish (once) and commit: the object becomes the name's latest version.
   absl::StatusOr<v1::FileInfo> Commit(int64_t size, uint64_t checksum);
@@ -65,15 +72,24 @@ class ObjectWriter {
 
  private:
   friend class ObjectStore;
-  ObjectWriter(ObjectStore* store, v1::FileInfo file, std::string temp_path, int fd);
+  ObjectWriter(ObjectStore* store, v1::FileInfo file);
   void FinishBlock();
+  // Creates the temporary data file: only once the content outgrows the buffer or, at the
+  // end, kInlineBytes.
+  absl::Status OpenData();
+  // Writes the buffered bytes; with `last`, also the tail that is not a whole disk block.
+  absl::Status WriteBuffer(bool last);
 
   ObjectStore* store_;
   v1::FileInfo file_;
-  std::string temp_path_;
-  int fd_;
+  std::string temp_path_;  // the data file being written, once there is one
+  std::string meta_temp_;  // written by Finish
+  int fd_ = -1;
+  bool direct_ = false;  // fd_ has O_DIRECT
+  char* buffer_;     // from the store's pool, kWriteBufferBytes, aligned
+  size_t fill_ = 0;  // bytes in buffer_, which go at offset size_ - fill_
   int64_t size_ = 0;
-  int64_t flushed_ = 0;  // bytes handed to writeback so far
+  int64_t flushed_ = 0;  // bytes handed to writeback so far (without O_DIRECT)
   bool finished_ = false;
   int64_t reserved_ = 0;
   StreamingChecksum whole_;
@@ -97,11 +113,12 @@ class ObjectReader {
 
  private:
   friend class ObjectStore;
-  ObjectReader(std::shared_ptr<const ObjectMeta> meta, int fd);
+  ObjectReader(std::shared_ptr<const ObjectMeta> meta, int fd, std::string content = "");
   absl::Status ReadBlocks(int64_t first_block, int64_t end, char* out);
 
   std::shared_ptr<const ObjectMeta> meta_;
-  int fd_;
+  int fd_;                  // the .data, or -1 for a tombstone or inline content
+  std::string content_;     // inline content
   int64_t prefetched_ = 0;  // readahead was requested up to here
   std::string scratch_;
 };
@@ -155,9 +172,16 @@ class ObjectStore {
   // Writes the meta, makes data_temp (if any) the object's data, and replaces the older
   // version of the name. Takes the version rules into account once more.
   // With require_latest >= 0, the name's latest version must still be that one.
+  // meta_temp: the meta already written and synced there, or empty to write it here.
   absl::StatusOr<v1::FileInfo> Install(const ObjectMeta& meta, const std::string& data_temp,
-                                       int64_t require_latest = -1);
+                                       int64_t require_latest = -1,
+                                       const std::string& meta_temp = "");
+  // Aligned buffers for O_DIRECT writes, reused across writers.
+  char* TakeBuffer();
+  void ReturnBuffer(char* buffer);
   void RemoveFilesLocked(const ObjectMeta& meta);
+  // The content of an inline object, read back from its .meta.
+  absl::StatusOr<std::string> LoadInlineLocked(const ObjectMeta& meta) const;
   std::string NewTempPath(const std::string& name);
 
   ObjectStoreOptions options_;
@@ -167,6 +191,7 @@ class ObjectStore {
   int64_t used_ = 0;      // content bytes of committed objects
   int64_t reserved_ = 0;  // content bytes of objects being written
   uint64_t temp_counter_ = 0;
+  std::vector<char*> free_buffers_;
 };
 
 }  // namespace chainfs::filestore
