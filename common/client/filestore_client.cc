@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -200,6 +201,72 @@ absl::StatusOr<v1::CloneReply> FileStoreClient::Clone(const std::string& address
       Stub(address)->Clone(&ctx, req, &reply),
       fmt::format("clone {}@{} on {}", req.source().name(), req.source().version(), address)));
   return reply;
+}
+
+namespace {
+
+// One unary call per address through the callback API, all in flight at once; returns
+// each call's status and reply once every one has finished.
+template <typename Reply, typename StartFn>
+std::vector<std::pair<grpc::Status, Reply>> CallEach(size_t n, Duration timeout,
+                                                     const StartFn& start) {
+  std::unique_ptr<grpc::ClientContext[]> contexts(new grpc::ClientContext[n]);
+  std::vector<std::pair<grpc::Status, Reply>> results(n);
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = n;
+  for (size_t i = 0; i < n; ++i) {
+    contexts[i].set_deadline(DeadlineAfter(timeout));
+    start(i, &contexts[i], &results[i].second, [&, i](grpc::Status status) {
+      std::lock_guard lock(mu);
+      results[i].first = std::move(status);
+      if (--pending == 0) cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return pending == 0; });
+  return results;
+}
+
+}  // namespace
+
+std::vector<absl::Status> FileStoreClient::DeleteOnEach(const std::vector<std::string>& addresses,
+                                                        const std::string& name, int64_t version) {
+  v1::DeleteRequest req;
+  req.set_name(name);
+  req.set_version(version);
+  auto results = CallEach<v1::DeleteReply>(
+      addresses.size(), impl_->settings.call_timeout,
+      [&](size_t i, grpc::ClientContext* ctx, v1::DeleteReply* reply, auto done) {
+        Stub(addresses[i])->async()->Delete(ctx, &req, reply, std::move(done));
+      });
+  std::vector<absl::Status> out;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    out.push_back(WithContext(results[i].first,
+                              fmt::format("delete {}@{} on {}", name, version, addresses[i])));
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<v1::CloneReply>> FileStoreClient::CloneOnEach(
+    const std::vector<std::string>& addresses, const v1::CloneRequest& req) {
+  auto results = CallEach<v1::CloneReply>(
+      addresses.size(), impl_->settings.call_timeout,
+      [&](size_t i, grpc::ClientContext* ctx, v1::CloneReply* reply, auto done) {
+        Stub(addresses[i])->async()->Clone(ctx, &req, reply, std::move(done));
+      });
+  std::vector<absl::StatusOr<v1::CloneReply>> out;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    absl::Status st =
+        WithContext(results[i].first, fmt::format("clone {}@{} on {}", req.source().name(),
+                                                  req.source().version(), addresses[i]));
+    if (st.ok()) {
+      out.push_back(std::move(results[i].second));
+    } else {
+      out.push_back(st);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<v1::FileInfo>> FileStoreClient::ListFilesAndTombstones(

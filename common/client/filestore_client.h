@@ -54,6 +54,12 @@ class FileStoreClient {
   absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,
                                                    const v1::BumpVersionRequest& req);
   absl::StatusOr<v1::CloneReply> Clone(const std::string& address, const v1::CloneRequest& req);
+  // The same call on several FileStores at once, without a thread per call: one result
+  // per address, in order.
+  std::vector<absl::Status> DeleteOnEach(const std::vector<std::string>& addresses,
+                                         const std::string& name, int64_t version);
+  std::vector<absl::StatusOr<v1::CloneReply>> CloneOnEach(const std::vector<std::string>& addresses,
+                                                          const v1::CloneRequest& req);
   absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(const std::string& address);
 
   // Reads name@version from the first holder that works, failing over to the next one in

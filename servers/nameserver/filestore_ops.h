@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/client/filestore_client.h"
@@ -23,6 +24,12 @@ class FileStoreOps {
                                                            const v1::BumpVersionRequest& req) = 0;
   virtual absl::StatusOr<v1::CloneReply> Clone(const std::string& address,
                                                const v1::CloneRequest& req) = 0;
+  // The same call on several FileStores at once; one result per address, in order. By
+  // default a thread per address.
+  virtual std::vector<absl::Status> DeleteOnEach(const std::vector<std::string>& addresses,
+                                                 const std::string& name, int64_t version);
+  virtual std::vector<absl::StatusOr<v1::CloneReply>> CloneOnEach(
+      const std::vector<std::string>& addresses, const v1::CloneRequest& req);
 };
 
 // FileStoreOps over a FileStoreClient (not owned).

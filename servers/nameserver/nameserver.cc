@@ -18,18 +18,6 @@ constexpr size_t kMaxListLimit = 10'000;
 
 std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
 
-// Runs fn(0..n-1) concurrently (n is a handful of FileStores).
-template <typename Fn>
-void ParallelFor(size_t n, Fn fn) {
-  if (n == 1) {
-    fn(0);
-    return;
-  }
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < n; ++i) threads.emplace_back([&fn, i] { fn(i); });
-  for (auto& t : threads) t.join();
-}
-
 absl::Status ValidateFileStore(const std::string& address) {
   if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
   return SplitHostPort(address).status();
@@ -245,11 +233,10 @@ absl::StatusOr<int64_t> NameServer::Tombstone(const NameState& state) {
       targets.push_back(fs.address);
     }
   }
-  std::vector<absl::Status> results(targets.size());
-  ParallelFor(targets.size(), [&](size_t i) {
-    results[i] = ops_->Delete(targets[i], tomb.name(), version);
+  std::vector<absl::Status> results = ops_->DeleteOnEach(targets, tomb.name(), version);
+  for (size_t i = 0; i < targets.size(); ++i) {
     if (results[i].ok()) ns_.Apply(targets[i], tomb);
-  });
+  }
   size_t acked = 0;
   absl::Status first_error;
   for (size_t i = 0; i < targets.size(); ++i) {
@@ -323,15 +310,13 @@ absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state,
   target.set_kind(state.info.kind());
   target.set_size(state.info.size());
   *req.mutable_target() = target;
-  std::vector<absl::StatusOr<v1::CloneReply>> results(state.holders.size(),
-                                                      absl::UnknownError("not run"));
-  ParallelFor(state.holders.size(), [&](size_t i) {
-    results[i] = ops_->Clone(state.holders[i], req);
+  std::vector<absl::StatusOr<v1::CloneReply>> results = ops_->CloneOnEach(state.holders, req);
+  for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].ok()) {
       ns_.Apply(state.holders[i],
                 results[i]->file().name() == target.name() ? results[i]->file() : target);
     }
-  });
+  }
   absl::Status first_error = absl::UnavailableError("no holder");
   bool any = false;
   for (size_t i = 0; i < results.size(); ++i) {
