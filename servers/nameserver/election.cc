@@ -4,9 +4,10 @@
 
 namespace chainfs::nameserver {
 
-Election::Election(zk::ZooKeeper* zk, std::string address, std::string hostname,
+Election::Election(zk::ZooKeeper* zk, const Clock* clock, std::string address, std::string hostname,
                    Callbacks callbacks, Duration retry)
     : zk_(zk),
+      clock_(clock),
       address_(std::move(address)),
       data_(address_ + "\n" + hostname),
       callbacks_(std::move(callbacks)),
@@ -16,8 +17,16 @@ Election::Election(zk::ZooKeeper* zk, std::string address, std::string hostname,
       expired_ = true;
       watch_armed_ = false;
     }
-    if (event == zk::SessionEvent::kSuspended && leader_) {
-      Logger("nameserver")->warn("ZooKeeper connection lost: not serving until it is back");
+    if (event == zk::SessionEvent::kSuspended) {
+      suspended_at_ = clock_->Now().time_since_epoch().count();
+      if (leader_) {
+        Logger("nameserver")
+            ->warn(
+                "ZooKeeper connection lost: serving for two thirds of the session timeout, "
+                "then not until it is back");
+      }
+    } else {
+      suspended_at_ = kConnectedNow;
     }
     ticker_.Wake();
   });
@@ -116,7 +125,14 @@ zk::WatchFn Election::Watch() {
   };
 }
 
-bool Election::is_leader() const { return leader_ && !expired_ && zk_->connected(); }
+bool Election::is_leader() const {
+  if (!leader_ || expired_) return false;
+  if (zk_->connected()) return true;
+  int64_t since = suspended_at_;
+  if (since == kConnectedNow) return false;
+  Duration lost = clock_->Now() - TimePoint(TimePoint::duration(since));
+  return lost < zk_->session_timeout() * 2 / 3;
+}
 
 std::string Election::leader_address() const {
   std::lock_guard lock(mu_);

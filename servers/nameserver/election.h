@@ -4,11 +4,14 @@
 //
 // Session events only set flags and wake the campaign thread, which makes every
 // ZooKeeper call (none run inside the wrapper's callbacks):
-// - suspended (connection lost): is_leader() is false until the session reconnects;
+// - suspended (connection lost): is_leader() stays true for two thirds of the session
+//   timeout (the session may still come back, and no other NameServer can have taken over
+//   before it expires), then false until the session reconnects;
 // - expired: leadership is lost (on_deposed) and, once reconnected, the campaign resumes.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -32,8 +35,8 @@ class Election {
   };
 
   // `retry` is how often the campaign re-checks /leader without a watch firing.
-  Election(zk::ZooKeeper* zk, std::string address, std::string hostname, Callbacks callbacks,
-           Duration retry);
+  Election(zk::ZooKeeper* zk, const Clock* clock, std::string address, std::string hostname,
+           Callbacks callbacks, Duration retry);
   ~Election();
 
   void Start();
@@ -42,7 +45,7 @@ class Election {
   // One campaign step (the thread's loop body; tests call it directly).
   void Step();
 
-  // Leading with a connected session.
+  // Leading with a connected session, or one lost for less than 2/3 of its timeout.
   bool is_leader() const;
   // host:port of the current leader as last read from /leader ("" when unknown).
   std::string leader_address() const;
@@ -53,6 +56,7 @@ class Election {
   zk::WatchFn Watch();
 
   zk::ZooKeeper* const zk_;
+  const Clock* const clock_;
   const std::string address_;
   const std::string data_;
   const Callbacks callbacks_;
@@ -63,6 +67,9 @@ class Election {
   std::atomic<bool> leader_{false};
   std::atomic<bool> expired_{false};
   std::atomic<bool> watch_armed_{false};
+  // When the connection was lost (clock ticks since its epoch), or kConnectedNow.
+  static constexpr int64_t kConnectedNow = INT64_MIN;
+  std::atomic<int64_t> suspended_at_{kConnectedNow};
   mutable std::mutex mu_;
   std::string leader_address_;
 };

@@ -36,7 +36,7 @@ NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper*
       allocator_(zk, settings.maxver_step),
       replicator_(&ns_, ops, &placement_, settings_),
       gc_(&ns_, ops, &allocator_, &replicator_, zk, clock, settings_),
-      election_(zk, std::move(address), std::move(hostname),
+      election_(zk, clock, std::move(address), std::move(hostname),
                 Election::Callbacks{.on_elected = [this] { return OnElected(); },
                                     .on_deposed = [this] { OnDeposed(); }},
                 settings.election_retry) {}

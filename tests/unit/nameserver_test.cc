@@ -322,12 +322,26 @@ TEST_F(NameServerTest, StandbyTakesOverWhenTheLeaderSessionExpires) {
   EXPECT_GT(standby.allocator().next(), ns_.allocator().limit());
 }
 
-TEST_F(NameServerTest, SuspendedLeaderStopsServingUntilReconnected) {
-  StartServing();
+TEST_F(NameServerTest, SuspendedLeaderServesForTwoThirdsOfTheSessionTimeoutThenStops) {
+  StartServing({"a:1"});
+  Create("/x", {"a:1"});
+  const Duration grace = zk_->session_timeout() * 2 / 3;
   zk::MemorySuspend(zk_.get());
+  clock_.Advance(grace - milliseconds(1));
+  EXPECT_TRUE(ns_.serving());
+  EXPECT_TRUE(Read("/x").ok());
+  clock_.Advance(milliseconds(1));
   EXPECT_FALSE(ns_.serving());
+  EXPECT_TRUE(absl::IsUnavailable(Read("/x").status()));
   zk::MemoryResume(zk_.get());
   EXPECT_TRUE(ns_.serving());
+  EXPECT_TRUE(Read("/x").ok());
+  // A second loss starts a new grace period.
+  zk::MemorySuspend(zk_.get());
+  EXPECT_TRUE(ns_.serving());
+  clock_.Advance(grace);
+  EXPECT_FALSE(ns_.serving());
+  zk::MemoryResume(zk_.get());
 }
 
 TEST_F(NameServerTest, HeartbeatsRefusedWhileSuspendedDoNotDropFileStores) {
