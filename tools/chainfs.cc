@@ -131,10 +131,14 @@ absl::Status Upload(Clients& c, const v1::FileInfo& file, int64_t size,
     if (attempt > 0) CHAINFS_RETURN_IF_ERROR(rewind());
     v1::DoCreateRequest req;
     req.set_path(file.name());
+    if (size > 0) req.set_expected_size(size);
     auto created = c.ns->DoCreate(req);
     if (!created.ok()) {
       last = created.status();
-      if (last.code() == absl::StatusCode::kInvalidArgument) return last;
+      if (last.code() == absl::StatusCode::kInvalidArgument ||
+          last.code() == absl::StatusCode::kResourceExhausted) {
+        return last;
+      }
       continue;
     }
     v1::FileInfo info = file;

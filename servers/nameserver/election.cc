@@ -18,7 +18,8 @@ Election::Election(zk::ZooKeeper* zk, const Clock* clock, std::string address, s
       watch_armed_ = false;
     }
     if (event == zk::SessionEvent::kSuspended) {
-      suspended_at_ = clock_->Now().time_since_epoch().count();
+      int64_t unset = kConnectedNow;  // is_leader() may have noticed the loss first
+      suspended_at_.compare_exchange_strong(unset, clock_->Now().time_since_epoch().count());
       if (leader_) {
         Logger("nameserver")
             ->warn(
@@ -129,7 +130,11 @@ bool Election::is_leader() const {
   if (!leader_ || expired_) return false;
   if (zk_->connected()) return true;
   int64_t since = suspended_at_;
-  if (since == kConnectedNow) return false;
+  if (since == kConnectedNow) {
+    // The loss is news to this caller: the grace starts now (the event may still be queued).
+    int64_t now = clock_->Now().time_since_epoch().count();
+    since = suspended_at_.compare_exchange_strong(since, now) ? now : since;
+  }
   Duration lost = clock_->Now() - TimePoint(TimePoint::duration(since));
   return lost < zk_->session_timeout() * 2 / 3;
 }

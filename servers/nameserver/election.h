@@ -69,7 +69,7 @@ class Election {
   std::atomic<bool> watch_armed_{false};
   // When the connection was lost (clock ticks since its epoch), or kConnectedNow.
   static constexpr int64_t kConnectedNow = INT64_MIN;
-  std::atomic<int64_t> suspended_at_{kConnectedNow};
+  mutable std::atomic<int64_t> suspended_at_{kConnectedNow};
   mutable std::mutex mu_;
   std::string leader_address_;
 };

@@ -201,7 +201,13 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   }
   std::vector<FileStoreInfo> chain = placement_.Choose(
       ns_.FileStores(), static_cast<size_t>(settings_.replication), {}, req.expected_size());
-  if (chain.empty()) return absl::UnavailableError("no FileStore is available");
+  if (chain.empty()) {
+    if (req.expected_size() > 0 && !placement_.Choose(ns_.FileStores(), 1).empty()) {
+      return absl::ResourceExhaustedError(
+          fmt::format("no FileStore has room for {} bytes", req.expected_size()));
+    }
+    return absl::UnavailableError("no FileStore is available");
+  }
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   for (const FileStoreInfo& fs : chain) reply->add_chain(fs.address);
   reply->set_version(version);

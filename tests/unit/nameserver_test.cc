@@ -327,6 +327,7 @@ TEST_F(NameServerTest, SuspendedLeaderServesForTwoThirdsOfTheSessionTimeoutThenS
   Create("/x", {"a:1"});
   const Duration grace = zk_->session_timeout() * 2 / 3;
   zk::MemorySuspend(zk_.get());
+  zk::MemoryWaitIdle(zk_.get());
   clock_.Advance(grace - milliseconds(1));
   EXPECT_TRUE(ns_.serving());
   EXPECT_TRUE(Read("/x").ok());
@@ -334,10 +335,12 @@ TEST_F(NameServerTest, SuspendedLeaderServesForTwoThirdsOfTheSessionTimeoutThenS
   EXPECT_FALSE(ns_.serving());
   EXPECT_TRUE(absl::IsUnavailable(Read("/x").status()));
   zk::MemoryResume(zk_.get());
+  zk::MemoryWaitIdle(zk_.get());
   EXPECT_TRUE(ns_.serving());
   EXPECT_TRUE(Read("/x").ok());
   // A second loss starts a new grace period.
   zk::MemorySuspend(zk_.get());
+  zk::MemoryWaitIdle(zk_.get());
   EXPECT_TRUE(ns_.serving());
   clock_.Advance(grace);
   EXPECT_FALSE(ns_.serving());
@@ -404,6 +407,26 @@ TEST_F(NameServerTest, CreateGivesDistinctChainAndIncreasingVersions) {
     EXPECT_GT(reply.version(), last);
     last = reply.version();
   }
+}
+
+TEST_F(NameServerTest, CreateThatFitsNowhereIsResourceExhausted) {
+  StartServing({"a:1", "b:1"});
+  for (const char* address : {"a:1", "b:1"}) {
+    v1::HeartBeatRequest hb;
+    hb.set_filestore(address);
+    hb.set_bytes_available(1000);
+    v1::HeartBeatReply hb_reply;
+    ASSERT_TRUE(ns_.HeartBeat(hb, &hb_reply).ok());
+  }
+  v1::DoCreateRequest req;
+  req.set_path("/big");
+  req.set_expected_size(5000);
+  v1::DoCreateReply reply;
+  absl::Status st = ns_.DoCreate(req, &reply);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  req.set_expected_size(500);
+  EXPECT_TRUE(ns_.DoCreate(req, &reply).ok());
+  EXPECT_EQ(reply.chain_size(), 2);
 }
 
 TEST_F(NameServerTest, ExclusiveCreateOfALiveNameIsAlreadyExists) {
