@@ -54,6 +54,8 @@ int Run(int argc, char** argv) {
   app.add_option("--replication", s.replication, "replication factor")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  AddDurationOption(app, "--create-grace", s.create_grace,
+                    "replication leaves a version doCreate just handed out to its chain this long");
   app.add_option("--max-concurrent-copies", s.max_concurrent_copies, "replication concurrency")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

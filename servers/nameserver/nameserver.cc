@@ -34,7 +34,7 @@ NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper*
       zk_(zk),
       ops_(ops),
       allocator_(zk, settings.maxver_step),
-      replicator_(&ns_, ops, &placement_, settings_),
+      replicator_(&ns_, ops, &placement_, clock, settings_),
       gc_(&ns_, ops, &allocator_, &replicator_, zk, clock, settings_),
       election_(zk, clock, std::move(address), std::move(hostname),
                 Election::Callbacks{.on_elected = [this] { return OnElected(); },
@@ -211,6 +211,7 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   for (const FileStoreInfo& fs : chain) reply->add_chain(fs.address);
   reply->set_version(version);
+  replicator_.CreateStarted(req.path(), version);
   Log()->debug("doCreate {} -> version {}", req.path(), version);
   return absl::OkStatus();
 }

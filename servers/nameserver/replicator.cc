@@ -12,14 +12,28 @@ namespace {
 constexpr size_t kMaxTasksPerPass = 100'000;
 }  // namespace
 
-Replicator::Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement,
+Replicator::Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement, const Clock* clock,
                        const NameServerSettings& settings)
-    : ns_(ns), ops_(ops), placement_(placement), settings_(settings) {}
+    : ns_(ns), ops_(ops), placement_(placement), clock_(clock), settings_(settings) {}
+
+void Replicator::CreateStarted(const std::string& name, int64_t version) {
+  std::lock_guard lock(creates_mu_);
+  creates_[name] = {version, clock_->Now() + settings_.create_grace};
+}
 
 Replicator::Result Replicator::RunOnce() {
   std::lock_guard pass(pass_mu_);
   const size_t factor = static_cast<size_t>(std::max(settings_.replication, 1));
   std::vector<ReplicationTask> tasks = ns_->UnderReplicated(factor, kMaxTasksPerPass);
+  {
+    std::lock_guard lock(creates_mu_);
+    const TimePoint now = clock_->Now();
+    std::erase_if(creates_, [&](const auto& entry) { return entry.second.second <= now; });
+    std::erase_if(tasks, [&](const ReplicationTask& t) {
+      auto it = creates_.find(t.info.name());
+      return it != creates_.end() && it->second.first == t.info.version();
+    });
+  }
   if (tasks.empty()) return {};
   std::vector<FileStoreInfo> live = ns_->FileStores();
   size_t want = std::min(factor, live.size());

@@ -24,6 +24,10 @@ struct NameServerSettings {
   int64_t maxver_step = 10;
   int replication = 3;
   int max_concurrent_copies = 8;
+  // A version handed out by doCreate is not copied by replication for this long: its chain
+  // is committing it right then, and a copy racing the chain would make a member refuse
+  // its own create as "version too old".
+  Duration create_grace = std::chrono::seconds(10);
   // How often the campaign re-checks /leader when no watch fired.
   Duration election_retry = std::chrono::seconds(1);
 };

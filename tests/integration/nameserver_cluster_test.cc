@@ -70,6 +70,8 @@ class NameServerClusterTest : public ::testing::Test {
                                      "3s",
                                      "--replication-interval",
                                      "300ms",
+                                     "--create-grace",
+                                     "1s",
                                      "--gc-interval",
                                      "1s",
                                      "--gc-version-age",

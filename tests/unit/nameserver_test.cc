@@ -603,9 +603,15 @@ TEST_F(NameServerTest, UnderReplicatedFilesAndTombstonesGetCopied) {
   Create("/f", {"a:1"});
   Create("/t", {"b:1"});
   ASSERT_TRUE(Delete("/t").ok());
+  // Just created: its chain is still at work, replication leaves it alone for a while.
+  EXPECT_EQ(ns_.Replicate().failed, 0u);
+  auto f = Read("/f");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->holders().size(), 1);
+  clock_.Advance(TestSettings().create_grace);
   auto r = ns_.Replicate();
   EXPECT_EQ(r.failed, 0u);
-  auto f = Read("/f");
+  f = Read("/f");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->holders().size(), 3);
   EXPECT_EQ(ns_.names().CountUnderReplicated(3), 0u);

@@ -32,6 +32,7 @@ SESSION_TIMEOUT=3s
 STARTUP_WAIT=2s
 REPLICATION_DEADLINE=5s
 REPLICATION_INTERVAL=500ms
+CREATE_GRACE=1s
 GC_INTERVAL=2s
 GC_VERSION_AGE=2s
 # Bounds of the polls (seconds).
@@ -157,7 +158,8 @@ start_nameserver() {
     --address-file "$WORK/$host.address" --log-level info \
     --session-timeout "$SESSION_TIMEOUT" --heartbeat-interval "$HEARTBEAT" \
     --startup-wait "$STARTUP_WAIT" --replication-deadline "$REPLICATION_DEADLINE" \
-    --replication-interval "$REPLICATION_INTERVAL" --gc-interval "$GC_INTERVAL" \
+    --replication-interval "$REPLICATION_INTERVAL" --create-grace "$CREATE_GRACE" \
+    --gc-interval "$GC_INTERVAL" \
     --gc-min-new-versions 0 --gc-version-age "$GC_VERSION_AGE" --replication 3
 }
 
