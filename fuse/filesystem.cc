@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <system_error>
 
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
@@ -22,6 +23,7 @@ namespace {
 
 constexpr int kListPage = 1000;
 constexpr size_t kDownloadChunk = 4 << 20;
+constexpr int64_t kBlock = 1 << 20;  // remote windows start on these boundaries
 
 mode_t KindBits(v1::Kind kind) {
   switch (kind) {
@@ -226,6 +228,7 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std:
       }
       offset += got;
     }
+    staged->StopAppends();  // holds bytes that were not appended through Write
   }
   staged->MarkUploaded(staged->generation());
   return staged;
@@ -275,10 +278,26 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
   auto path = inodes_.Path(ino);
   if (!path) {
     // Unlinked while open: its bytes go nowhere, as on a local filesystem.
+    staged.EndWriteBehind(/*finish=*/false);
     staged.MarkUploaded(staged.generation());
     return absl::OkStatus();
   }
   uint64_t generation = staged.generation();
+  // A write-behind stream under the same name is finished (the rest, then close); one under
+  // a name the file no longer has is cancelled. When it did not commit, the whole staged
+  // file is uploaded as without it (its thread logged why).
+  bool same_name = staged.write_behind_path() == *path;
+  if (staged.EndWriteBehind(/*finish=*/same_name) && same_name &&
+      staged.write_behind_outcome.status.ok()) {
+    auto version = SettleWriteBehind(*path, staged);
+    if (version.ok()) {
+      staged.MarkUploaded(generation);
+      inodes_.SetVersion(ino, *version);
+      return absl::OkStatus();
+    }
+    Logger("mount")->warn("could not set the attributes of {}: {}; uploading it again", *path,
+                          Msg(version.status()));
+  }
   auto version = Upload(*path, v1::KIND_FILE, staged.attributes(), false, &staged, "");
   if (!version.ok()) {
     Logger("mount")->error("could not store {}: {}; its data is kept in {}", *path,
@@ -289,6 +308,65 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
   staged.MarkUploaded(generation);
   inodes_.SetVersion(ino, *version);
   return absl::OkStatus();
+}
+
+void Filesystem::WriteBehind(const std::string& path, StagedFile& staged) {
+  StagedFile::WriteBehindOutcome& out = staged.write_behind_outcome;
+  out.attributes = staged.attributes();
+  v1::DoCreateRequest req;
+  req.set_path(path);
+  auto created = nameserver_->DoCreate(req);
+  if (!created.ok()) {
+    out.status = created.status();
+    Logger("mount")->warn("write-behind of {} not started: {}; it is uploaded at close", path,
+                          Msg(out.status));
+    return;
+  }
+  out.version = created->version();
+  v1::FileInfo info;
+  info.set_name(path);
+  info.set_version(created->version());
+  info.set_kind(v1::KIND_FILE);
+  *info.mutable_attributes() = out.attributes;
+  std::vector<std::string> chain(created->chain().begin(), created->chain().end());
+  int64_t offset = 0;
+  auto reply =
+      filestores_->Create(info, chain, [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
+        CHAINFS_ASSIGN_OR_RETURN(size_t n, staged.ReadAppended(buf, max, offset));
+        offset += static_cast<int64_t>(n);
+        return n;
+      });
+  out.status = reply.status();
+  if (reply.ok()) {
+    Logger("mount")->debug("write-behind of {} version {} committed ({} bytes)", path, out.version,
+                           offset);
+  } else if (staged.append_only()) {
+    Logger("mount")->warn(
+        "write-behind of {} version {} to {} failed: {}; it is uploaded again "
+        "at close",
+        path, out.version, fmt::join(chain, ","), Msg(out.status));
+  } else {
+    Logger("mount")->debug("write-behind of {} version {} cancelled: {}", path, out.version,
+                           Msg(out.status));
+  }
+}
+
+absl::StatusOr<int64_t> Filesystem::SettleWriteBehind(const std::string& path, StagedFile& staged) {
+  const StagedFile::WriteBehindOutcome& out = staged.write_behind_outcome;
+  v1::Attributes now = staged.attributes();
+  if (now.mode() == out.attributes.mode() && now.uid() == out.attributes.uid() &&
+      now.gid() == out.attributes.gid() && now.mtime_ns() == out.attributes.mtime_ns()) {
+    return out.version;
+  }
+  v1::SetAttributesRequest req;
+  req.set_path(path);
+  *req.mutable_attributes() = now;
+  req.set_set_mode(true);
+  req.set_set_uid(true);
+  req.set_set_gid(true);
+  req.set_set_mtime(true);
+  CHAINFS_ASSIGN_OR_RETURN(v1::SetAttributesReply reply, nameserver_->SetAttributes(req));
+  return reply.file().version();
 }
 
 absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::string& name,
@@ -452,6 +530,7 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
       if (invalidate_attributes_) invalidate_attributes_(ino);
     }
     if (flags & O_TRUNC) CHAINFS_RETURN_IF_ERROR(staged->Truncate(0, clock_->WallNanos()));
+    if (staged->writers > 0) staged->StopAppends();  // a second writer: no write-behind
     ++staged->writers;
     fh->staged = std::move(staged);
     return fh.release();
@@ -502,7 +581,7 @@ absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent
 }
 
 absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
-                              const std::function<void(const char*, size_t)>& reply) {
+                              const ReadAhead::Reply& reply) {
   std::lock_guard lock(fh->mu);
   if (fh->staged) {
     if (fh->buffer_capacity < size) {
@@ -510,57 +589,208 @@ absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
       fh->buffer_capacity = size;
     }
     CHAINFS_ASSIGN_OR_RETURN(size_t got, fh->staged->Read(fh->buffer.get(), size, offset));
-    reply(fh->buffer.get(), got);
+    iovec piece = {fh->buffer.get(), got};
+    reply(&piece, 1);
     return absl::OkStatus();
   }
-  int64_t file_size = fh->file.file().size();
-  if (offset >= file_size || size == 0) {
-    reply(nullptr, 0);
-    return absl::OkStatus();
-  }
-  size = std::min<int64_t>(size, file_size - offset);
-  bool cached = offset >= fh->buffer_offset &&
-                offset + static_cast<int64_t>(size) <=
-                    fh->buffer_offset + static_cast<int64_t>(fh->buffer_length);
-  if (!cached) {
-    // Fetch a read-ahead window from the start of the 1 MiB block holding `offset`, so that
-    // kernel read-ahead requests arriving slightly out of order still hit the buffer.
-    int64_t start = offset - offset % (1 << 20);
-    size_t window = std::max<size_t>(settings_.read_ahead, offset - start + size);
-    window = std::min<int64_t>(window, file_size - start);
-    if (fh->buffer_capacity < window) {
-      fh->buffer.reset(new char[window]);
-      fh->buffer_capacity = window;
-    }
-    if (!fh->reader) {
-      CHAINFS_ASSIGN_OR_RETURN(
-          fh->reader,
-          filestores_->OpenReader(fh->path, fh->file.file().version(),
-                                  {fh->file.holders().begin(), fh->file.holders().end()}));
-    }
-    fh->buffer_length = 0;
-    fh->buffer_offset = start;
-    while (fh->buffer_length < window) {
-      CHAINFS_ASSIGN_OR_RETURN(
-          size_t got, fh->reader->ReadAt(start + fh->buffer_length, window - fh->buffer_length,
-                                         fh->buffer.get() + fh->buffer_length));
-      if (got == 0) break;
-      fh->buffer_length += got;
-    }
-    if (offset >= fh->buffer_offset + static_cast<int64_t>(fh->buffer_length)) {
+  if (!fh->remote) {
+    if (offset >= fh->file.file().size() || size == 0) {
       reply(nullptr, 0);
       return absl::OkStatus();
     }
-    size = std::min<int64_t>(size, fh->buffer_offset + fh->buffer_length - offset);
+    CHAINFS_ASSIGN_OR_RETURN(
+        auto reader,
+        filestores_->OpenReader(fh->path, fh->file.file().version(),
+                                {fh->file.holders().begin(), fh->file.holders().end()}));
+    fh->remote = std::make_unique<ReadAhead>(std::move(reader), fh->file.file().size(),
+                                             settings_.read_ahead);
   }
-  reply(fh->buffer.get() + (offset - fh->buffer_offset), size);
+  return fh->remote->Read(size, offset, reply);
+}
+
+ReadAhead::ReadAhead(std::unique_ptr<FileStoreClient::Reader> reader, int64_t file_size,
+                     size_t window)
+    : reader_(std::move(reader)), size_(file_size), window_(std::max<size_t>(window, kBlock)) {}
+
+ReadAhead::~ReadAhead() {
+  WaitPrefetch();
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void ReadAhead::WorkerLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || task_ != nullptr; });
+    if (task_ == nullptr) return;  // stopping
+    Window* w = task_;
+    int64_t start = fetch_start_;
+    lock.unlock();
+    absl::Status status = Fill(*w, start);
+    lock.lock();
+    task_status_ = std::move(status);
+    task_ = nullptr;
+    cv_.notify_all();
+  }
+}
+
+void ReadAhead::StartPrefetch(Window& target, int64_t start) {
+  if (!worker_.joinable()) {
+    try {
+      worker_ = std::thread([this] { WorkerLoop(); });
+    } catch (const std::system_error& e) {
+      // No thread to spare: the next window is fetched when it is needed.
+      Logger("mount")->debug("read-ahead not started: {}", e.what());
+      return;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    fetching_ = static_cast<int>(&target - windows_);
+    fetch_start_ = start;
+    task_ = &target;
+  }
+  cv_.notify_all();
+  ++background_fetches_;
+}
+
+void ReadAhead::WaitPrefetch() {
+  if (fetching_ < 0) return;
+  absl::Status status;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return task_ == nullptr; });
+    status = std::move(task_status_);
+  }
+  fetching_ = -1;
+  // Whoever needs those bytes fetches them again, failing over or reporting the error.
+  if (!status.ok()) Logger("mount")->debug("read-ahead: {}", Msg(status));
+}
+
+absl::Status ReadAhead::Fill(Window& w, int64_t start) {
+  size_t want = static_cast<size_t>(std::min<int64_t>(window_, size_ - start));
+  if (w.capacity < want) {
+    w.data.reset(new char[want]);
+    w.capacity = want;
+  }
+  w.offset = start;
+  w.length = 0;
+  while (w.length < want) {
+    CHAINFS_ASSIGN_OR_RETURN(size_t got,
+                             reader_->ReadAt(w.end(), want - w.length, w.data.get() + w.length));
+    if (got == 0) break;
+    w.length += got;
+  }
+  return absl::OkStatus();
+}
+
+ReadAhead::Window* ReadAhead::Holding(int64_t at) {
+  for (int i = 0; i < kWindows; ++i) {
+    if (i != fetching_ && windows_[i].Contains(at)) return &windows_[i];
+  }
+  if (fetching_ >= 0 && at >= fetch_start_ && at < fetch_start_ + static_cast<int64_t>(window_)) {
+    Window* w = &windows_[fetching_];
+    WaitPrefetch();
+    if (w->Contains(at)) return w;
+  }
+  return nullptr;
+}
+
+ReadAhead::Window& ReadAhead::Victim(const Window* a, const Window* b) {
+  Window* victim = nullptr;
+  for (Window& w : windows_) {
+    if (&w != a && &w != b && (victim == nullptr || w.used < victim->used)) victim = &w;
+  }
+  return *victim;
+}
+
+absl::StatusOr<ReadAhead::Window*> ReadAhead::Get(int64_t at, const Window* keep) {
+  if (Window* w = Holding(at)) return w;
+  WaitPrefetch();  // the reader is the caller's again
+  // Fetch from the start of the 1 MiB block holding `at`, so that requests arriving slightly
+  // out of order still hit the window.
+  Window& w = Victim(keep, nullptr);
+  ++sync_fetches_;
+  CHAINFS_RETURN_IF_ERROR(Fill(w, at - at % kBlock));
+  if (!w.Contains(at)) return nullptr;  // the holder's file ended before the size we were told
+  return &w;
+}
+
+absl::Status ReadAhead::Read(size_t size, int64_t offset, const Reply& reply) {
+  if (offset >= size_ || size == 0) {
+    reply(nullptr, 0);
+    return absl::OkStatus();
+  }
+  // FUSE reads are at most 1 MiB (max_pages 256), never more than a window.
+  size = std::min<size_t>({size, window_, static_cast<size_t>(size_ - offset)});
+  // The kernel's read-ahead requests may arrive slightly out of order (several threads).
+  const int64_t slack = static_cast<int64_t>(window_ / 2);
+  const bool sequential = offset >= expected_ - slack && offset <= expected_ + slack;
+  expected_ = offset + static_cast<int64_t>(size);
+
+  CHAINFS_ASSIGN_OR_RETURN(Window * w, Get(offset, nullptr));
+  if (w == nullptr) {
+    reply(nullptr, 0);
+    return absl::OkStatus();
+  }
+  w->used = ++tick_;
+  iovec pieces[2];
+  int count = 1;
+  const int64_t end = offset + static_cast<int64_t>(size);
+  pieces[0] = {w->data.get() + (offset - w->offset), static_cast<size_t>(w->end() - offset)};
+  Window* last = w;
+  if (w->end() < end) {
+    // The rest lies in the following window (the background fetch's, or fetched now).
+    CHAINFS_ASSIGN_OR_RETURN(Window * rest, Get(w->end(), w));
+    if (rest != nullptr && rest->end() >= end) {
+      rest->used = ++tick_;
+      pieces[1] = {rest->data.get(), static_cast<size_t>(end - rest->offset)};
+      count = 2;
+      last = rest;
+    } else {
+      // A window cut short (a failed background fetch, or the holder's file ended early):
+      // one fresh window from `offset` holds the whole request (size <= window_). A short
+      // reply means end of file to the kernel, so it is given only when the file ended.
+      WaitPrefetch();
+      Window& fresh = Victim(nullptr, nullptr);
+      ++sync_fetches_;
+      CHAINFS_RETURN_IF_ERROR(Fill(fresh, offset));
+      fresh.used = ++tick_;
+      pieces[0] = {fresh.data.get(), static_cast<size_t>(std::min(fresh.end(), end) - offset)};
+      last = w = &fresh;
+    }
+  } else {
+    pieces[0].iov_len = size;
+  }
+  reply(pieces, count);
+
+  const int64_t ahead = last->end();
+  if (sequential && fetching_ < 0 && ahead < size_ && Holding(ahead) == nullptr) {
+    Window& target = Victim(w, last);
+    target.used = ++tick_;
+    StartPrefetch(target, ahead);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<size_t> Filesystem::Write(FileHandle* fh, const char* data, size_t size,
                                          int64_t offset) {
   if (!fh->writer || !fh->staged) return ErrnoError(EBADF, "not open for writing");
-  return fh->staged->Write(data, size, offset, clock_->WallNanos());
+  CHAINFS_ASSIGN_OR_RETURN(size_t written,
+                           fh->staged->Write(data, size, offset, clock_->WallNanos()));
+  if (settings_.write_behind > 0 && fh->staged->WriteBehindDue(settings_.write_behind)) {
+    if (auto path = inodes_.Path(fh->ino)) {
+      StagedFile* staged = fh->staged.get();  // outlives the thread: its destructor joins it
+      std::string name = *path;
+      staged->MaybeStartWriteBehind(settings_.write_behind, name,
+                                    [this, staged, name] { WriteBehind(name, *staged); });
+    }
+  }
+  return written;
 }
 
 bool Filesystem::UntouchedCreate(FileHandle* fh) {
@@ -575,18 +805,26 @@ absl::Status Filesystem::Flush(FileHandle* fh) {
 
 void Filesystem::Release(FileHandle* fh) {
   std::unique_ptr<FileHandle> owned(fh);
+  if (fh->remote) {
+    Logger("mount")->debug("read {}: {} synchronous and {} background fetches", fh->path,
+                           fh->remote->sync_fetches(), fh->remote->background_fetches());
+  }
   if (!fh->writer || !fh->staged) return;
   if (fh->staged->writers == 1 && UntouchedCreate(fh)) {
     UploadStaged(fh->ino, *fh->staged).IgnoreError();  // logged, and kept, on failure
   }
-  std::lock_guard lock(open_mu_);
-  if (--fh->staged->writers > 0) return;
-  if (fh->staged->dirty() && inodes_.Path(fh->ino)) {
-    Logger("mount")->error("{} closed with changes that were not stored; they are kept in {}",
-                           fh->path, fh->staged->path());
-    fh->staged->Keep();
+  {
+    std::lock_guard lock(open_mu_);
+    if (--fh->staged->writers > 0) return;
+    if (fh->staged->dirty() && inodes_.Path(fh->ino)) {
+      Logger("mount")->error("{} closed with changes that were not stored; they are kept in {}",
+                             fh->path, fh->staged->path());
+      fh->staged->Keep();
+    }
+    inodes_.ClearStaged(fh->ino, fh->staged.get());
   }
-  inodes_.ClearStaged(fh->ino, fh->staged.get());
+  // Released without a flush: a write-behind stream is cancelled (nothing is committed).
+  fh->staged->EndWriteBehind(/*finish=*/false);
 }
 
 absl::StatusOr<DirHandle*> Filesystem::OpenDir(uint64_t ino) {

@@ -54,6 +54,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   // Locks stay local to this machine: the kernel handles them.
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  // max_write 1 MiB also makes libfuse ask for max_pages 256: reads of up to 1 MiB. The
+  // kernel offers max_readahead = its bdi default (128 KiB) and takes the smaller of that and
+  // ours, so it cannot be raised here: RunMount raises the bdi's read_ahead_kb after INIT.
   conn->max_write = kMaxWrite;
   Logger("mount")->debug("kernel connection: max_write {} max_readahead {}", conn->max_write,
                          conn->max_readahead);
@@ -179,8 +182,13 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 }
 
 void Read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
-  absl::Status status = Fs(req)->Read(
-      Fh(fi), size, off, [req](const char* data, size_t n) { fuse_reply_buf(req, data, n); });
+  absl::Status status = Fs(req)->Read(Fh(fi), size, off, [req](const iovec* pieces, int count) {
+    if (count == 0) {
+      fuse_reply_buf(req, nullptr, 0);
+    } else {
+      fuse_reply_iov(req, pieces, count);
+    }
+  });
   if (!status.ok()) ReplyError(req, status, "read");
 }
 

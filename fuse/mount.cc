@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <sstream>
+#include <thread>
 
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
@@ -54,6 +57,32 @@ class Readiness {
  private:
   int fd_;
 };
+
+// Sets the kernel's read-ahead for the mount at `mountpoint` (its bdi is named after the
+// device number). Runs beside the session loop: stat() needs the loop to answer, and the
+// value must be written after the kernel applied the INIT reply, which caps it.
+void SetKernelReadAhead(const std::string& mountpoint, int kib) {
+  auto log = Logger("mount");
+  struct stat st;
+  if (::stat(mountpoint.c_str(), &st) != 0) {
+    log->info("kernel read-ahead not set: stat {}: {}", mountpoint, std::strerror(errno));
+    return;
+  }
+  std::string path =
+      fmt::format("/sys/class/bdi/{}:{}/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+  std::string value = std::to_string(kib);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  bool ok =
+      fd >= 0 && ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (ok) {
+    log->info("kernel read-ahead on {}: {} KiB", mountpoint, kib);
+  } else {
+    log->info("kernel read-ahead on {} left as it was: {}: {}", mountpoint, path,
+              std::strerror(err));
+  }
+}
 
 int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::string& cache_dir,
           Readiness& readiness) {
@@ -120,9 +149,14 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
         if (null > STDERR_FILENO) ::close(null);
       }
     }
+    std::thread read_ahead;
+    if (options.read_ahead_kb > 0) {
+      read_ahead = std::thread(SetKernelReadAhead, options.mountpoint, options.read_ahead_kb);
+    }
     fuse_loop_config config = {.clone_fd = 0, .max_idle_threads = 16};
     code = fuse_session_loop_mt(se, &config) == 0 ? 0 : 1;
-    fuse_session_unmount(se);
+    fuse_session_unmount(se);  // also ends a stat() still waiting for the loop
+    if (read_ahead.joinable()) read_ahead.join();
     fuse_remove_signal_handlers(se);
     log->info("unmounted {}", options.mountpoint);
   }
@@ -156,6 +190,13 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
       if (auto st = duration(&options->attr_timeout); !st.ok()) return st;
     } else if (key == "entry_timeout") {
       if (auto st = duration(&options->entry_timeout); !st.ok()) return st;
+    } else if (key == "read_ahead_kb") {
+      int kib = -1;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), kib);
+      if (ec != std::errc() || end != value.data() + value.size() || kib < 0) {
+        return absl::InvalidArgumentError(fmt::format("bad {}: {}", key, value));
+      }
+      options->read_ahead_kb = kib;
     } else if (key == "defaults" || key == "_netdev" || key == "auto" || key == "noauto" ||
                key == "nofail" || key == "user" || key == "users" || key == "nouser" ||
                key == "comment" || key.starts_with("x-")) {

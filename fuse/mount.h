@@ -24,12 +24,15 @@ struct MountOptions {
   Duration session_timeout = std::chrono::seconds(10);
   Duration call_timeout = std::chrono::seconds(60);  // per NameServer call, across failover
   std::string log_level = "info";
+  // The kernel's read-ahead on the mount (its bdi's read_ahead_kb); 0 leaves the kernel's
+  // default (128 KiB, which cuts sequential reads into 128 KiB requests). Needs root.
+  int read_ahead_kb = 4096;
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
-// attr_timeout=, entry_timeout=, log_level=) set fields, mount(8) bookkeeping (defaults,
-// _netdev, auto, noauto, nofail, user, users, x-*, comment=) is dropped, the rest goes to
-// libfuse.
+// attr_timeout=, entry_timeout=, log_level=, read_ahead_kb=) set fields, mount(8) bookkeeping
+// (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is dropped, the rest goes
+// to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);
 
 // Mounts and serves. Without `foreground` it returns in the parent once the mount serves

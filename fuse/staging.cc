@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <system_error>
 
 #include "common/file_util.h"
 
@@ -22,6 +24,7 @@ StagedFile::StagedFile(std::string path, int fd, const v1::Attributes& attribute
     : path_(std::move(path)), fd_(fd), attributes_(attributes) {}
 
 StagedFile::~StagedFile() {
+  EndWriteBehind(/*finish=*/false);
   ::close(fd_);
   if (!kept_) ::unlink(path_.c_str());
 }
@@ -47,13 +50,23 @@ absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t 
     ssize_t n = ::pwrite(fd_, data + done, size - done, offset + done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(fmt::format("write staging file {}", path_), errno);
+      absl::Status failed = ErrnoStatus(fmt::format("write staging file {}", path_), errno);
+      StopAppends();  // part of it may be in the file, past what a write-behind would send
+      return failed;
     }
     done += n;
   }
-  std::lock_guard lock(mu_);
-  ++generation_;
-  attributes_.set_mtime_ns(now_ns);
+  {
+    std::lock_guard lock(mu_);
+    ++generation_;
+    attributes_.set_mtime_ns(now_ns);
+    if (append_only_ && offset == append_end_) {
+      append_end_ += static_cast<int64_t>(size);
+    } else {
+      append_only_ = false;
+    }
+  }
+  appended_.notify_all();
   return done;
 }
 
@@ -61,9 +74,13 @@ absl::Status StagedFile::Truncate(int64_t size, int64_t now_ns) {
   if (::ftruncate(fd_, size) != 0) {
     return ErrnoStatus(fmt::format("truncate staging file {}", path_), errno);
   }
-  std::lock_guard lock(mu_);
-  ++generation_;
-  attributes_.set_mtime_ns(now_ns);
+  {
+    std::lock_guard lock(mu_);
+    ++generation_;
+    attributes_.set_mtime_ns(now_ns);
+    if (size != append_end_) append_only_ = false;
+  }
+  appended_.notify_all();
   return absl::OkStatus();
 }
 
@@ -105,6 +122,81 @@ uint64_t StagedFile::generation() const {
 void StagedFile::MarkUploaded(uint64_t generation) {
   std::lock_guard lock(mu_);
   uploaded_generation_ = generation;
+}
+
+bool StagedFile::append_only() const {
+  std::lock_guard lock(mu_);
+  return append_only_;
+}
+
+void StagedFile::StopAppends() {
+  {
+    std::lock_guard lock(mu_);
+    append_only_ = false;
+  }
+  appended_.notify_all();
+}
+
+bool StagedFile::WriteBehindDue(int64_t threshold) const {
+  std::lock_guard lock(mu_);
+  return append_only_ && !write_behind_started_ && append_end_ >= threshold;
+}
+
+std::string StagedFile::write_behind_path() const {
+  std::lock_guard lock(mu_);
+  return write_behind_path_;
+}
+
+bool StagedFile::MaybeStartWriteBehind(int64_t threshold, const std::string& path,
+                                       std::function<void()> upload) {
+  {
+    std::lock_guard lock(mu_);
+    if (!append_only_ || write_behind_started_ || append_end_ < threshold) return false;
+    write_behind_started_ = true;  // at most one per file, even when this one fails
+    write_behind_path_ = path;
+  }
+  std::lock_guard end(end_mu_);
+  try {
+    write_behind_ = std::thread(std::move(upload));
+  } catch (const std::system_error&) {
+    return false;  // no thread to spare: the upload happens at close, as without write-behind
+  }
+  return true;
+}
+
+absl::StatusOr<size_t> StagedFile::ReadAppended(char* buf, size_t max, int64_t offset) {
+  int64_t end;
+  {
+    std::unique_lock lock(mu_);
+    appended_.wait(lock, [&] {
+      return !append_only_ || write_behind_ending_ ||
+             append_end_ - offset >= static_cast<int64_t>(max);
+    });
+    if (!append_only_) {
+      return absl::AbortedError(
+          fmt::format("{} is no longer written in order from its start", path_));
+    }
+    end = append_end_;
+  }
+  if (end <= offset) return 0;
+  return Read(buf, static_cast<size_t>(std::min<int64_t>(end - offset, max)), offset);
+}
+
+bool StagedFile::EndWriteBehind(bool finish) {
+  std::lock_guard end(end_mu_);
+  if (!write_behind_.joinable()) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (!write_behind_started_) return false;
+    if (finish) {
+      write_behind_ending_ = true;
+    } else {
+      append_only_ = false;
+    }
+  }
+  appended_.notify_all();
+  write_behind_.join();
+  return true;
 }
 
 void StagedFile::Keep() {

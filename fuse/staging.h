@@ -3,13 +3,22 @@
 // shared by every handle open on it, so reads see the writes of other handles before close.
 // When an upload fails for good the staged file is kept on disk (Keep) and its path logged:
 // data is never silently dropped.
+//
+// Write-behind: while a file is written strictly in order from empty (create/O_TRUNC, then
+// appends), a background upload may stream its bytes before close. The staged file stays
+// the source of truth: the upload reads them back with ReadAppended, which waits for more
+// appends. Any other write or truncation ends the append-only state for good, and the
+// upload's next read fails, which cancels it (nothing is committed).
 #pragma once
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,6 +52,34 @@ class StagedFile {
   uint64_t generation() const;
   void MarkUploaded(uint64_t generation);
 
+  // Write-behind. True while every write so far appended at the end of an empty file.
+  bool append_only() const;
+  // Marks the file as not append-only (a second writer, content staged from elsewhere).
+  void StopAppends();
+  // Whether MaybeStartWriteBehind would start an upload now (cheap, for every write).
+  bool WriteBehindDue(int64_t threshold) const;
+  // Starts `upload` on a thread of this file, once per file, when the file is append-only
+  // and holds at least `threshold` bytes; `path` is the name it stores the file under.
+  // Returns whether it started it.
+  bool MaybeStartWriteBehind(int64_t threshold, const std::string& path,
+                             std::function<void()> upload);
+  std::string write_behind_path() const;
+  // The upload's content source: up to `max` bytes at `offset` (where the previous call
+  // ended). Waits until `max` bytes are appended or EndWriteBehind was called; returns 0
+  // when it ended there, and an error once the file is not append-only any more.
+  absl::StatusOr<size_t> ReadAppended(char* buf, size_t max, int64_t offset);
+  // Ends a running write-behind upload, letting it send the rest and close (`finish`) or
+  // failing its reads (cancel), and waits for its thread. Returns whether one was running;
+  // its outcome is then in write_behind_outcome.
+  bool EndWriteBehind(bool finish);
+  struct WriteBehindOutcome {
+    absl::Status status = absl::UnknownError("not run");
+    int64_t version = 0;        // the version it committed
+    v1::Attributes attributes;  // the attributes it carried
+  };
+  // Written by the upload's thread only, read after EndWriteBehind returned true.
+  WriteBehindOutcome write_behind_outcome;
+
   void Keep();  // leave the file on disk when this object goes away
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
@@ -63,6 +100,15 @@ class StagedFile {
   uint64_t generation_ = 0;
   uint64_t uploaded_generation_ = 0;
   bool kept_ = false;
+  // Write-behind, under mu_: [0, append_end_) was written in order, and nothing else.
+  bool append_only_ = true;
+  int64_t append_end_ = 0;
+  bool write_behind_started_ = false;
+  std::string write_behind_path_;
+  bool write_behind_ending_ = false;  // the source ends once it caught up with append_end_
+  std::condition_variable appended_;
+  std::mutex end_mu_;         // serializes EndWriteBehind
+  std::thread write_behind_;  // joined by EndWriteBehind or the destructor
 };
 
 }  // namespace chainfs::mount

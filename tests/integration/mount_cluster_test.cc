@@ -126,7 +126,7 @@ class MountTest : public ::testing::Test {
         chainfs::testing::BinaryPath("servers/nameserver/chainfs-nameserver"),
         {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--heartbeat-interval", "1s",
          "--startup-wait", "5s", "--replication-deadline", "5s", "--replication-interval", "500ms",
-         "--session-timeout", "2s"},
+         "--create-grace", "1s", "--session-timeout", "2s"},
         fmt::format("{}/ns{}.log", dir_.path(), i));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     nameservers_.push_back(std::move(*daemon));
@@ -153,16 +153,25 @@ class MountTest : public ::testing::Test {
   }
 
   // Mounts the cluster at a fresh directory in the foreground; returns the mount.
-  Mounted& Mount() {
+  Mounted& Mount(const std::vector<std::string>& extra_args = {}) {
     auto m = std::make_unique<Mounted>();
     int i = static_cast<int>(mounts_.size());
     m->dir = fmt::format("{}/mnt{}", dir_.path(), i);
     m->cache = fmt::format("{}/cache{}", dir_.path(), i);
     std::filesystem::create_directories(m->dir);
     std::filesystem::create_directories(m->cache);
-    auto process = Process::Start(chainfs::testing::BinaryPath("fuse/chainfs-mount"),
-                                  {"--zk", zk_spec_, m->dir, "-f", "--cache-dir", m->cache,
-                                   "--call-timeout", "40s", "--session-timeout", "4s"},
+    std::vector<std::string> args = {"--zk",
+                                     zk_spec_,
+                                     m->dir,
+                                     "-f",
+                                     "--cache-dir",
+                                     m->cache,
+                                     "--call-timeout",
+                                     "40s",
+                                     "--session-timeout",
+                                     "4s"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    auto process = Process::Start(chainfs::testing::BinaryPath("fuse/chainfs-mount"), args,
                                   fmt::format("{}/mount{}.log", dir_.path(), i));
     EXPECT_TRUE(process.ok()) << process.status();
     if (process.ok()) m->process = std::move(*process);
@@ -379,6 +388,154 @@ TEST_F(MountTest, FileStoreKilledDuringALargeRead_ReadCompletesWithTheRightBytes
   }
   ::close(fd);
   EXPECT_TRUE(got == content) << "bytes differ";
+}
+
+TEST_F(MountTest, LargeFileReadAtScatteredOffsetsAndSequentially_FromAColdMount_MatchesTheBytes) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& writer = Mount();
+  std::string content = RandomBytes(48 * 1024 * 1024 + 4097, 21);
+  ASSERT_TRUE(WriteFile(writer.dir + "/scattered", content));
+  Mounted& reader = Mount();
+  int fd = ::open((reader.dir + "/scattered").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::mt19937_64 rng(22);
+  std::string buf;
+  for (int i = 0; i < 200; ++i) {
+    size_t size = 1 + rng() % (3 * 1024 * 1024);
+    off_t off = rng() % (content.size() + 1000);
+    buf.assign(size, '\0');
+    ssize_t n = ::pread(fd, buf.data(), size, off);
+    size_t want =
+        off >= static_cast<off_t>(content.size()) ? 0 : std::min(size, content.size() - off);
+    ASSERT_EQ(n, static_cast<ssize_t>(want)) << "pread " << size << " at " << off;
+    EXPECT_TRUE(buf.compare(0, want, content, off, want) == 0) << "pread " << size << " at " << off;
+  }
+  // Backwards in 1 MiB steps, then forwards through the whole file on the same descriptor.
+  for (off_t off = 40 << 20; off >= 0; off -= 1 << 20) {
+    buf.assign(1 << 20, '\0');
+    ASSERT_EQ(::pread(fd, buf.data(), buf.size(), off), 1 << 20);
+    EXPECT_TRUE(buf.compare(0, buf.size(), content, off, buf.size()) == 0) << off;
+  }
+  std::string all(content.size(), '\0');
+  size_t done = 0;
+  while (done < all.size()) {
+    ssize_t n = ::pread(fd, all.data() + done, all.size() - done, done);
+    ASSERT_GT(n, 0) << "at " << done;
+    done += n;
+  }
+  ::close(fd);
+  EXPECT_TRUE(all == content);
+  EXPECT_EQ(Sh(fmt::format("sha256sum < {}/scattered", reader.dir)).output,
+            Sh(fmt::format("sha256sum < {}/scattered", writer.dir)).output);
+}
+
+// Writes `content` to `fd` in 1 MiB write() calls.
+void WriteAll(int fd, const std::string& content, size_t from = 0) {
+  for (size_t done = from; done < content.size();) {
+    ssize_t n =
+        ::write(fd, content.data() + done, std::min<size_t>(1 << 20, content.size() - done));
+    ASSERT_GT(n, 0) << "write at " << done << ": " << strerror(errno);
+    done += n;
+  }
+}
+
+TEST_F(MountTest, LargeSequentialWrite_UploadsBeforeClose_AndReadsBackIdenticalElsewhere) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount({"--log-level", "debug"});
+  std::string content = RandomBytes(40 * 1024 * 1024 + 12345, 31);
+  int fd = ::open((m.dir + "/streamed").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0640);
+  ASSERT_GE(fd, 0);
+  ASSERT_NO_FATAL_FAILURE(WriteAll(fd, content));
+  EXPECT_EQ(::fsync(fd), 0) << strerror(errno);
+  EXPECT_EQ(::close(fd), 0) << strerror(errno);
+  std::string log = ReadFile(m.process->log_path());
+  EXPECT_NE(log.find("write-behind of /streamed version"), std::string::npos) << log;
+  EXPECT_NE(log.find("committed (" + std::to_string(content.size()) + " bytes)"), std::string::npos)
+      << log;
+  Mounted& other = Mount();
+  EXPECT_TRUE(ReadFile(other.dir + "/streamed") == content);
+  // The mode and the mtime of the last write are stored, not those of the stream's start.
+  EXPECT_EQ(Sh(fmt::format("stat -c %a:%s:%Y {}/streamed", other.dir)).output,
+            Sh(fmt::format("stat -c %a:%s:%Y {}/streamed", m.dir)).output);
+  // cp of a large file, compared from the other mount.
+  std::string local = dir_.path() + "/local.bin";
+  ASSERT_TRUE(WriteFile(local, content));
+  EXPECT_SH(fmt::format("cp {} {}/copied", local, m.dir));
+  EXPECT_SH(fmt::format("cmp {} {}/copied", local, other.dir));
+}
+
+TEST_F(MountTest, SequentialWriteThenOverwriteOrTruncateBeforeClose_GivesTheLocalFileBytes) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount({"--log-level", "debug"});
+  Mounted& other = Mount();
+  std::string content = RandomBytes(16 * 1024 * 1024, 32);
+  std::string patch = RandomBytes(5000, 33);
+  for (bool truncate : {false, true}) {
+    std::string name = truncate ? "/truncated" : "/patched";
+    std::string local = dir_.path() + name;
+    std::string remote = m.dir + name;
+    int fds[2] = {::open(local.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644),
+                  ::open(remote.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644)};
+    for (int fd : fds) {
+      ASSERT_GE(fd, 0);
+      ASSERT_NO_FATAL_FAILURE(WriteAll(fd, content.substr(0, 12 * 1024 * 1024)));
+    }
+    std::this_thread::sleep_for(milliseconds(300));  // the upload streams meanwhile
+    for (int fd : fds) {
+      if (truncate) {
+        ASSERT_EQ(::ftruncate(fd, 3 * 1024 * 1024 + 1), 0);
+        ASSERT_EQ(::lseek(fd, 0, SEEK_END), 3 * 1024 * 1024 + 1);
+      } else {
+        ASSERT_EQ(::pwrite(fd, patch.data(), patch.size(), 0), (ssize_t)patch.size());
+      }
+      ASSERT_NO_FATAL_FAILURE(WriteAll(fd, content.substr(0, 4 * 1024 * 1024)));
+      EXPECT_EQ(::close(fd), 0) << strerror(errno);
+    }
+    EXPECT_SH(fmt::format("cmp {} {}", local, remote));
+    EXPECT_SH(fmt::format("cmp {} {}{}", local, other.dir, name));
+  }
+  std::string log = ReadFile(m.process->log_path());
+  EXPECT_NE(log.find("write-behind of /patched version"), std::string::npos) << log;
+  EXPECT_NE(log.find("cancelled"), std::string::npos) << log;
+}
+
+TEST_F(MountTest, FileStoreKilledDuringALargeSequentialWrite_CloseSucceedsOrKeepsTheStagedFile) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount({"--log-level", "debug"});
+  std::string content = RandomBytes(48 * 1024 * 1024, 34);
+  int fd = ::open((m.dir + "/survivor").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  const size_t half = 20 * 1024 * 1024;
+  ASSERT_NO_FATAL_FAILURE(WriteAll(fd, content.substr(0, half)));
+  // With three FileStores every chain holds all of them: this one is in the write-behind's.
+  filestores_[0].process->Kill(SIGKILL);
+  std::this_thread::sleep_for(seconds(3));  // the NameServer drops it (heartbeat 1 s)
+  for (size_t done = half; done < content.size();) {
+    ssize_t n =
+        ::write(fd, content.data() + done, std::min<size_t>(1 << 20, content.size() - done));
+    ASSERT_GT(n, 0) << strerror(errno);
+    done += n;
+  }
+  errno = 0;
+  int closed = ::close(fd);
+  fmt::print("close() after the FileStore died: {}\n", closed == 0 ? "0" : strerror(errno));
+  if (closed == 0) {
+    Mounted& other = Mount();
+    EXPECT_TRUE(ReadFile(other.dir + "/survivor") == content);
+  } else {
+    // The contract's other outcome: the error, and the bytes kept in the staging directory.
+    EXPECT_EQ(errno, EIO) << strerror(errno);
+    bool kept = false;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(m.cache)) {
+      if (e.is_regular_file() && ReadFile(e.path()) == content) kept = true;
+    }
+    EXPECT_TRUE(kept) << "no staged copy under " << m.cache;
+  }
+  EXPECT_SH(fmt::format("echo still > {0}/after && cat {0}/after", m.dir));
+  // The stream's failure was logged with the name, the version and the chain.
+  std::string log = ReadFile(m.process->log_path());
+  EXPECT_NE(log.find("write-behind of /survivor version"), std::string::npos) << log;
+  EXPECT_NE(log.find(filestores_[0].address), std::string::npos) << log;
 }
 
 TEST_F(MountTest, LeaderNameServerKilled_OperationsResumeAfterFailover) {

@@ -7,3 +7,5 @@ chainfs_unit_test(mount_staging_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_s
   LIBS mount_lib)
 chainfs_unit_test(mount_options_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_options_test.cc
   LIBS mount_lib)
+chainfs_unit_test(mount_read_ahead_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_read_ahead_test.cc LIBS mount_lib)

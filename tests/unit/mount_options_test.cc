@@ -25,5 +25,17 @@ TEST(ApplyMountOptions, BadDuration_IsAnError) {
   EXPECT_FALSE(ApplyMountOptions("attr_timeout=soon", &options).ok());
 }
 
+TEST(ApplyMountOptions, ReadAheadKb_SetsTheKernelReadAhead_GarbageIsAnError) {
+  MountOptions options;
+  EXPECT_GT(options.read_ahead_kb, 128);  // the kernel's default cuts reads into 128 KiB
+  ASSERT_TRUE(ApplyMountOptions("read_ahead_kb=1024", &options).ok());
+  EXPECT_EQ(options.read_ahead_kb, 1024);
+  ASSERT_TRUE(ApplyMountOptions("read_ahead_kb=0", &options).ok());
+  EXPECT_EQ(options.read_ahead_kb, 0);
+  EXPECT_TRUE(options.fuse_options.empty());
+  EXPECT_FALSE(ApplyMountOptions("read_ahead_kb=lots", &options).ok());
+  EXPECT_FALSE(ApplyMountOptions("read_ahead_kb=-1", &options).ok());
+}
+
 }  // namespace
 }  // namespace chainfs::mount

@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "fuse/staging.h"
 
@@ -103,6 +106,98 @@ TEST_F(StagedFileTest, CreateOverAnExistingFile_Fails) {
   auto first = StagedFile::Create(dir_ + "/same", v1::Attributes());
   ASSERT_TRUE(first.ok());
   EXPECT_FALSE(StagedFile::Create(dir_ + "/same", v1::Attributes()).ok());
+}
+
+// A write-behind upload's view of the staged file: what ReadAppended returned, then its end.
+struct Streamed {
+  std::string bytes;
+  absl::Status end = absl::UnknownError("running");
+};
+
+std::function<void()> Stream(StagedFile* f, Streamed* out) {
+  return [f, out] {
+    char buf[4];  // small reads: several per append
+    while (true) {
+      auto n = f->ReadAppended(buf, sizeof buf, static_cast<int64_t>(out->bytes.size()));
+      if (!n.ok() || *n == 0) {
+        out->end = n.status();
+        return;
+      }
+      out->bytes.append(buf, *n);
+    }
+  };
+}
+
+TEST_F(StagedFileTest, WriteBehind_StreamsAppendsAsTheyArrive_AndEndsWhenTold) {
+  auto staged = StagedFile::Create(dir_ + "/wb1", v1::Attributes());
+  ASSERT_TRUE(staged.ok());
+  StagedFile& f = **staged;
+  ASSERT_TRUE(f.Truncate(0, 1).ok());  // O_TRUNC of an empty file keeps it append-only
+  ASSERT_TRUE(f.Write("hello", 5, 0, 1).ok());
+  Streamed out;
+  EXPECT_FALSE(f.WriteBehindDue(6));
+  EXPECT_FALSE(f.MaybeStartWriteBehind(6, "/wb1", Stream(&f, &out)));  // below the threshold
+  ASSERT_TRUE(f.Write(" world", 6, 5, 2).ok());
+  EXPECT_TRUE(f.WriteBehindDue(6));
+  ASSERT_TRUE(f.MaybeStartWriteBehind(6, "/wb1", Stream(&f, &out)));
+  EXPECT_FALSE(f.MaybeStartWriteBehind(6, "/wb1", Stream(&f, &out)));  // once per file
+  EXPECT_EQ(f.write_behind_path(), "/wb1");
+  ASSERT_TRUE(f.Write("!!", 2, 11, 3).ok());
+  EXPECT_TRUE(f.append_only());
+  EXPECT_TRUE(f.EndWriteBehind(/*finish=*/true));
+  EXPECT_TRUE(out.end.ok()) << out.end;
+  EXPECT_EQ(out.bytes, "hello world!!");
+  EXPECT_FALSE(f.EndWriteBehind(true));  // already collected
+}
+
+TEST_F(StagedFileTest, WriteBehind_AWriteElsewhereOrATruncation_FailsTheStream) {
+  for (bool truncate : {false, true}) {
+    auto staged = StagedFile::Create(dir_ + (truncate ? "/wb-t" : "/wb-w"), v1::Attributes());
+    ASSERT_TRUE(staged.ok());
+    StagedFile& f = **staged;
+    ASSERT_TRUE(f.Write("abcdefgh", 8, 0, 1).ok());
+    Streamed out;
+    ASSERT_TRUE(f.MaybeStartWriteBehind(1, "/wb", Stream(&f, &out)));
+    if (truncate) {
+      ASSERT_TRUE(f.Truncate(3, 2).ok());
+    } else {
+      ASSERT_TRUE(f.Write("X", 1, 0, 2).ok());  // below what may have been streamed
+    }
+    EXPECT_FALSE(f.append_only());
+    EXPECT_TRUE(f.EndWriteBehind(/*finish=*/true));
+    EXPECT_EQ(out.end.code(), absl::StatusCode::kAborted) << out.end;
+  }
+}
+
+TEST_F(StagedFileTest, WriteBehind_CancelOrDestroy_EndsAStreamWaitingForData) {
+  auto staged = StagedFile::Create(dir_ + "/wb3", v1::Attributes());
+  ASSERT_TRUE(staged.ok());
+  ASSERT_TRUE((*staged)->Write("abc", 3, 0, 1).ok());
+  Streamed out;
+  ASSERT_TRUE((*staged)->MaybeStartWriteBehind(1, "/wb3", Stream(staged->get(), &out)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it wait for more
+  EXPECT_TRUE((*staged)->EndWriteBehind(/*finish=*/false));
+  EXPECT_EQ(out.end.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(out.bytes, "");  // it waited for a whole chunk (4 bytes) that never came
+
+  // Destroying the file (release without flush) also ends a waiting stream.
+  auto other = StagedFile::Create(dir_ + "/wb4", v1::Attributes());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Write("abc", 3, 0, 1).ok());
+  Streamed out2;
+  ASSERT_TRUE((*other)->MaybeStartWriteBehind(1, "/wb4", Stream(other->get(), &out2)));
+  other->reset();
+  EXPECT_EQ(out2.end.code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(StagedFileTest, WriteBehind_NotForContentStagedFromElsewhere) {
+  auto staged = StagedFile::Create(dir_ + "/wb5", v1::Attributes());
+  ASSERT_TRUE(staged.ok());
+  (*staged)->StopAppends();
+  ASSERT_TRUE((*staged)->Write("abcdef", 6, 0, 1).ok());
+  EXPECT_FALSE((*staged)->WriteBehindDue(1));
+  Streamed out;
+  EXPECT_FALSE((*staged)->MaybeStartWriteBehind(1, "/wb5", Stream(staged->get(), &out)));
 }
 
 }  // namespace
