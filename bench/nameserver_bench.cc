@@ -18,6 +18,7 @@
 
 #include "common/client/nameserver_client.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
@@ -171,4 +172,7 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace chainfs
 
-int main(int argc, char** argv) { return chainfs::Run(argc, argv); }
+int main(int argc, char** argv) {
+  chainfs::KeepFreedMemoryForReuse();
+  return chainfs::Run(argc, argv);
+}

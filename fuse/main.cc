@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/memory.h"
 #include "common/settings.h"
 #include "fuse/mount.h"
 
@@ -18,6 +19,7 @@ int Usage(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  chainfs::KeepFreedMemoryForReuse();
   chainfs::mount::MountOptions options;
   CLI::App app{"chainfs-mount: mount chainfs at a directory"};
   std::vector<std::string> positionals;

@@ -20,6 +20,7 @@
 #include "common/client/nameserver_client.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "common/names.h"
 #include "common/settings.h"
 #include "common/status.h"
@@ -486,4 +487,7 @@ int Main(int argc, char** argv) {
 
 }  // namespace chainfs::cli
 
-int main(int argc, char** argv) { return chainfs::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  chainfs::KeepFreedMemoryForReuse();
+  return chainfs::cli::Main(argc, argv);
+}

@@ -12,6 +12,7 @@
 #include "common/client/nameserver_client.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "servers/filestore/filestore_service.h"
@@ -141,6 +142,7 @@ int Run(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  chainfs::KeepFreedMemoryForReuse();
   Settings s;
   CLI::App app{"chainfs FileStore: versioned, chain-replicated file storage"};
   app.add_option("--zk", s.zk, "ZooKeeper HOST:PORT[,HOST:PORT...]/CHROOT (none: standalone)");

@@ -10,6 +10,7 @@
 #include "common/client/filestore_client.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "servers/nameserver/filestore_ops.h"
@@ -141,4 +142,7 @@ int Run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Run(argc, argv); }
+int main(int argc, char** argv) {
+  chainfs::KeepFreedMemoryForReuse();
+  return Run(argc, argv);
+}
