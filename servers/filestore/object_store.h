@@ -86,8 +86,8 @@ class ObjectWriter {
   std::string meta_temp_;  // written by Finish
   int fd_ = -1;
   bool direct_ = false;  // fd_ has O_DIRECT
-  char* buffer_;     // from the store's pool, kWriteBufferBytes, aligned
-  size_t fill_ = 0;  // bytes in buffer_, which go at offset size_ - fill_
+  char* buffer_;         // from the store's pool, kWriteBufferBytes, aligned
+  size_t fill_ = 0;      // bytes in buffer_, which go at offset size_ - fill_
   int64_t size_ = 0;
   int64_t flushed_ = 0;  // bytes handed to writeback so far (without O_DIRECT)
   bool finished_ = false;
