@@ -804,6 +804,10 @@ absl::Status Filesystem::Flush(FileHandle* fh) {
 }
 
 void Filesystem::Release(FileHandle* fh) {
+  // Read replies to the kernel before it is done with the handle (it may still start a
+  // prefetch), and the kernel may release the file as soon as it has the reply: wait for
+  // that Read to finish before the handle goes.
+  { std::lock_guard finishing(fh->mu); }
   std::unique_ptr<FileHandle> owned(fh);
   if (fh->remote) {
     Logger("mount")->debug("read {}: {} synchronous and {} background fetches", fh->path,
