@@ -511,15 +511,17 @@ TEST_F(FileStoreChainTest, StalledStream_LimitedByMaxStreamsAndCancelledAtStream
   ASSERT_TRUE(writer->Write(req));
   req.set_data("some bytes, then nothing");
   ASSERT_TRUE(writer->Write(req));
-  // The only slot is taken.
+  // The only slot is taken (a fresh version each try: one that got in before the stalled
+  // stream reached the server must not make the later ones "version too old").
+  int64_t version = 0;
   EXPECT_TRUE(Eventually([&] {
-    return client_.CreateFromString(Info("/second", 1), {address}, "x").status().code() ==
+    return client_.CreateFromString(Info("/second", ++version), {address}, "x").status().code() ==
            absl::StatusCode::kResourceExhausted;
   }));
   grpc::Status status = writer->Finish();  // returns once the server cancelled the stream
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(Eventually(
-      [&] { return client_.CreateFromString(Info("/second", 2), {address}, "x").ok(); }));
+      [&] { return client_.CreateFromString(Info("/second", ++version), {address}, "x").ok(); }));
   EXPECT_FALSE(Holds(address, "/stalled", 1));
 }
 
