@@ -41,19 +41,6 @@ std::string Digest(const std::string& name) {
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 
-absl::Status WriteAll(int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(fmt::format("write {}", path), errno);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status PwriteAll(int fd, const char* data, size_t size, int64_t offset,
                        const std::string& path) {
   while (size > 0) {
@@ -73,7 +60,7 @@ absl::Status PwriteAll(int fd, const char* data, size_t size, int64_t offset,
 absl::Status WriteSynced(const std::string& path, const std::string& bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(fmt::format("create {}", path), errno);
-  absl::Status st = WriteAll(fd, bytes.data(), bytes.size(), path);
+  absl::Status st = PwriteAll(fd, bytes.data(), bytes.size(), 0, path);
   if (st.ok() && ::fsync(fd) != 0) st = ErrnoStatus(fmt::format("fsync {}", path), errno);
   ::close(fd);
   if (!st.ok()) ::unlink(path.c_str());

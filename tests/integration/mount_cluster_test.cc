@@ -231,6 +231,14 @@ std::string MakeLocalTree(const std::string& root) {
   return tree;
 }
 
+// Whether a file under the staging directory holds `content` (kept after a failed upload).
+bool StagedCopyKept(const std::string& cache, const std::string& content) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cache)) {
+    if (e.is_regular_file() && ReadFile(e.path()) == content) return true;
+  }
+  return false;
+}
+
 TEST_F(MountTest, UnixTools_CopyListCompareArchiveAndRemove) {
   ASSERT_NO_FATAL_FAILURE(StartCluster());
   Mounted& m = Mount();
@@ -525,11 +533,7 @@ TEST_F(MountTest, FileStoreKilledDuringALargeSequentialWrite_CloseSucceedsOrKeep
   } else {
     // The contract's other outcome: the error, and the bytes kept in the staging directory.
     EXPECT_EQ(errno, EIO) << strerror(errno);
-    bool kept = false;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(m.cache)) {
-      if (e.is_regular_file() && ReadFile(e.path()) == content) kept = true;
-    }
-    EXPECT_TRUE(kept) << "no staged copy under " << m.cache;
+    EXPECT_TRUE(StagedCopyKept(m.cache, content)) << "no staged copy under " << m.cache;
   }
   EXPECT_SH(fmt::format("echo still > {0}/after && cat {0}/after", m.dir));
   // The stream's failure was logged with the name, the version and the chain.
@@ -571,11 +575,7 @@ TEST_F(MountTest, AllFileStoresFull_CloseFailsWithEnospc_AndTheStagedFileIsKept)
   errno = 0;
   EXPECT_EQ(::close(fd), -1);
   EXPECT_EQ(errno, ENOSPC) << strerror(errno);
-  bool kept = false;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(m.cache)) {
-    if (e.is_regular_file() && ReadFile(e.path()) == content) kept = true;
-  }
-  EXPECT_TRUE(kept) << "no staged copy under " << m.cache;
+  EXPECT_TRUE(StagedCopyKept(m.cache, content)) << "no staged copy under " << m.cache;
   // The mount keeps serving.
   EXPECT_SH(fmt::format("echo small > {0}/small && cat {0}/small", m.dir));
 }
