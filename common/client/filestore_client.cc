@@ -119,8 +119,37 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file
   return reply;
 }
 
+absl::StatusOr<v1::CreateReply> FileStoreClient::CreateSmall(const v1::FileInfo& file,
+                                                             const std::vector<std::string>& chain,
+                                                             std::string content) {
+  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
+  v1::CreateSmallRequest req;
+  v1::CreateHeader* header = req.mutable_header();
+  *header->mutable_file() = file;
+  for (size_t i = 1; i < chain.size(); ++i) header->add_chain(chain[i]);
+  header->set_expected_size(static_cast<int64_t>(content.size()));
+  req.mutable_close()->set_size(static_cast<int64_t>(content.size()));
+  req.mutable_close()->set_checksum(Checksum(content));
+  *req.mutable_content() = std::move(content);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
+  v1::CreateReply reply;
+  grpc::Status status = Stub(chain[0])->CreateSmall(&ctx, req, &reply);
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    // A FileStore from before CreateSmall: the stream does the same.
+    return CreateFromString(file, chain, req.content(), /*allow_small=*/false);
+  }
+  CHAINFS_RETURN_IF_ERROR(WithContext(
+      status, fmt::format("create {}@{} on {}", file.name(), file.version(), chain[0])));
+  return reply;
+}
+
 absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromString(
-    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string_view content) {
+    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string_view content,
+    bool allow_small) {
+  if (allow_small && content.size() <= impl_->settings.chunk_bytes) {
+    return CreateSmall(file, chain, std::string(content));
+  }
   size_t pos = 0;
   return Create(
       file, chain,
@@ -138,6 +167,24 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
                                                               int fd) {
   int64_t expected = 0;
   if (off_t end = ::lseek(fd, 0, SEEK_END); end > 0) expected = end;
+  if (static_cast<size_t>(expected) <= impl_->settings.chunk_bytes) {
+    // Read one byte more than fits, to notice a file that grew since.
+    std::string content(impl_->settings.chunk_bytes + 1, '\0');
+    size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::pread(fd, content.data() + done, content.size() - done, done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("read upload source", errno);
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    if (done <= impl_->settings.chunk_bytes) {
+      content.resize(done);
+      return CreateSmall(file, chain, std::move(content));
+    }
+  }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   int64_t offset = 0;
   return Create(

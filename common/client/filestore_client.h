@@ -41,10 +41,14 @@ class FileStoreClient {
   absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file,
                                          const std::vector<std::string>& chain,
                                          const ContentSource& source, int64_t expected_size = 0);
+  // Content of at most one chunk goes in one CreateSmall call (the stream when chain[0]
+  // does not know it, or when allow_small is false); larger content is streamed.
   absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file,
                                                    const std::vector<std::string>& chain,
-                                                   std::string_view content);
-  // Uploads the whole content of an open file descriptor (from offset 0).
+                                                   std::string_view content,
+                                                   bool allow_small = true);
+  // Uploads the whole content of an open file descriptor (from offset 0), in one
+  // CreateSmall call when it fits in a chunk.
   absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
                                                const std::vector<std::string>& chain, int fd);
 
@@ -79,6 +83,10 @@ class FileStoreClient {
                                       const std::vector<std::string>& holders);
 
  private:
+  absl::StatusOr<v1::CreateReply> CreateSmall(const v1::FileInfo& file,
+                                              const std::vector<std::string>& chain,
+                                              std::string content);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

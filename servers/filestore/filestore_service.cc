@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include "common/checksum.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -38,6 +39,17 @@ absl::Status Annotate(const absl::Status& st, const std::string& what) {
   return absl::Status(st.code(), fmt::format("{} ({})", std::string(st.message()), what));
 }
 
+// The context of a call down the chain: cancelled with the caller's, and within its deadline
+// and the stream timeout.
+std::unique_ptr<grpc::ClientContext> DownstreamContext(const grpc::ServerContext& ctx,
+                                                       Duration timeout) {
+  auto ds = grpc::ClientContext::FromServerContext(ctx);
+  auto limit = std::chrono::system_clock::now() +
+               std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout);
+  if (ctx.deadline() > limit) ds->set_deadline(limit);
+  return ds;
+}
+
 // Cancels an unfinished downstream Create, so the rest of the chain commits nothing.
 struct Downstream {
   std::unique_ptr<grpc::ClientContext> ctx;
@@ -64,6 +76,53 @@ struct Downstream {
     absl::Status st = Finish();
     if (st.ok()) return absl::UnavailableError(fmt::format("downstream {}: stream broke", address));
     return st;
+  }
+};
+
+// CreateSmall to the next FileStore, in flight while this one commits. Its own completion
+// queue is polled by the waiting thread, so no other thread takes part. Cancelled and
+// waited for when left unfinished, so nothing outlives the call.
+struct SmallDownstream {
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::CreateReply>> call;
+  v1::CreateReply reply;
+  grpc::Status status;
+  std::string address;
+  bool pending = false;
+
+  void Start(const std::shared_ptr<v1::FileStore::Stub>& stub, const std::string& to,
+             const grpc::ServerContext& server_ctx, Duration timeout,
+             const v1::CreateSmallRequest& req) {
+    address = to;
+    ctx = DownstreamContext(server_ctx, timeout);
+    call = stub->AsyncCreateSmall(ctx.get(), req, &cq);
+    call->Finish(&reply, &status, this);
+    pending = true;
+  }
+  // OK when there is no downstream.
+  absl::Status Finish() {
+    if (!pending) return absl::OkStatus();
+    Wait();
+    if (status.ok()) return absl::OkStatus();
+    return Annotate(FromGrpc(status), fmt::format("downstream {}", address));
+  }
+  void Wait() {
+    void* tag;
+    bool ok;
+    cq.Next(&tag, &ok);
+    pending = false;
+  }
+  ~SmallDownstream() {
+    if (pending) {
+      ctx->TryCancel();
+      Wait();
+    }
+    cq.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq.Next(&tag, &ok)) {
+    }
   }
 };
 
@@ -164,13 +223,8 @@ grpc::Status FileStoreService::Create(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
-    grpc::ServerContext* ctx, grpc::ServerReader<v1::CreateRequest>* reader) {
-  v1::CreateRequest req;
-  if (!reader->Read(&req)) return absl::CancelledError("create stream ended before its header");
-  if (!req.has_header()) return absl::InvalidArgumentError("create must start with a header");
-  const v1::CreateHeader header = req.header();
-  v1::FileInfo file = header.file();
+absl::Status FileStoreService::ValidateHeader(const v1::CreateHeader& header) const {
+  const v1::FileInfo& file = header.file();
   CHAINFS_RETURN_IF_ERROR(ValidateName(file.name()));
   CHAINFS_RETURN_IF_ERROR(ValidateVersion(file.version()));
   if (!v1::Kind_IsValid(file.kind())) return absl::InvalidArgumentError("bad kind");
@@ -182,17 +236,24 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
       return absl::InvalidArgumentError("chain names this FileStore twice");
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
+    grpc::ServerContext* ctx, grpc::ServerReader<v1::CreateRequest>* reader) {
+  v1::CreateRequest req;
+  if (!reader->Read(&req)) return absl::CancelledError("create stream ended before its header");
+  if (!req.has_header()) return absl::InvalidArgumentError("create must start with a header");
+  const v1::CreateHeader header = req.header();
+  CHAINFS_RETURN_IF_ERROR(ValidateHeader(header));
+  v1::FileInfo file = header.file();
   const std::string what = fmt::format("create {}@{}", file.name(), file.version());
   CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(file, header.expected_size()));
 
   Downstream down;
   if (header.chain_size() > 0) {
     down.address = header.chain(0);
-    down.ctx = grpc::ClientContext::FromServerContext(*ctx);
-    auto limit =
-        std::chrono::system_clock::now() +
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(settings_.stream_timeout);
-    if (ctx->deadline() > limit) down.ctx->set_deadline(limit);
+    down.ctx = DownstreamContext(*ctx, settings_.stream_timeout);
     down.writer = client_->Stub(down.address)->Create(down.ctx.get(), &down.reply);
     v1::CreateHeader* next = req.mutable_header();
     next->mutable_chain()->DeleteSubrange(0, 1);
@@ -237,11 +298,78 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   Report(info);
   if (down.writer) CHAINFS_RETURN_IF_ERROR(down.Finish());
   Log()->debug("committed {} ({} bytes)", what, info.size());
+  return CreatedReply(info, down.reply);
+}
+
+v1::CreateReply FileStoreService::CreatedReply(const v1::FileInfo& info,
+                                               const v1::CreateReply& downstream) const {
   v1::CreateReply reply;
   *reply.mutable_file() = info;
   reply.add_committed_on(self());
-  for (const std::string& address : down.reply.committed_on()) reply.add_committed_on(address);
+  for (const std::string& address : downstream.committed_on()) reply.add_committed_on(address);
   return reply;
+}
+
+grpc::Status FileStoreService::CreateSmall(grpc::ServerContext* ctx,
+                                           const v1::CreateSmallRequest* req,
+                                           v1::CreateReply* reply) {
+  // Counted with the streams: it holds as much as a stream of one chunk.
+  StreamSlot slot(this, ctx);
+  if (!slot.ok()) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
+  }
+  auto result = DoCreateSmall(ctx, *req);
+  if (!result.ok()) {
+    Log()->info("create from {} failed: {}", ctx->peer(), std::string(result.status().message()));
+    return ToGrpc(result.status());
+  }
+  *reply = std::move(*result);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerContext* ctx,
+                                                                const v1::CreateSmallRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(ValidateHeader(req.header()));
+  const v1::FileInfo& file = req.header().file();
+  const std::string what = fmt::format("create {}@{}", file.name(), file.version());
+  const std::string& content = req.content();
+  if (content.size() > kMaxChunkBytes) {
+    return absl::InvalidArgumentError(fmt::format("{}: {} bytes in one call, the limit is {}", what,
+                                                  content.size(), kMaxChunkBytes));
+  }
+  // Verified before anything is forwarded or written.
+  if (req.close().size() != static_cast<int64_t>(content.size()) ||
+      req.close().checksum() != Checksum(content)) {
+    return absl::DataLossError(
+        fmt::format("{}: received {} bytes, the sender announced {} (or the checksum differs)",
+                    what, content.size(), req.close().size()));
+  }
+  CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(file, req.close().size()));
+
+  // The rest of the chain stores its copy while this one does.
+  SmallDownstream down;
+  if (req.header().chain_size() > 0) {
+    v1::CreateSmallRequest next = req;
+    next.mutable_header()->mutable_chain()->DeleteSubrange(0, 1);
+    down.Start(client_->Stub(req.header().chain(0)), req.header().chain(0), *ctx,
+               settings_.stream_timeout, next);
+  }
+  CHAINFS_RETURN_IF_ERROR(writer->Append(content));
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info,
+                           writer->Commit(req.close().size(), req.close().checksum()));
+  Report(info);
+  absl::Status downstream = down.Finish();
+  if (absl::IsUnimplemented(downstream)) {
+    // The next FileStore predates CreateSmall (a rolling upgrade): the stream does the same.
+    std::vector<std::string> rest(req.header().chain().begin(), req.header().chain().end());
+    auto streamed = client_->CreateFromString(file, rest, content, /*allow_small=*/false);
+    if (!streamed.ok()) return streamed.status();
+    down.reply = std::move(*streamed);
+    downstream = absl::OkStatus();
+  }
+  CHAINFS_RETURN_IF_ERROR(downstream);
+  Log()->debug("committed {} ({} bytes, one call)", what, info.size());
+  return CreatedReply(info, down.reply);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class FileStoreService final : public v1::FileStore::Service {
 
   grpc::Status Create(grpc::ServerContext* ctx, grpc::ServerReader<v1::CreateRequest>* reader,
                       v1::CreateReply* reply) override;
+  grpc::Status CreateSmall(grpc::ServerContext* ctx, const v1::CreateSmallRequest* req,
+                           v1::CreateReply* reply) override;
   grpc::Status Read(grpc::ServerContext* ctx,
                     grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream) override;
   grpc::Status Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
@@ -57,6 +59,10 @@ class FileStoreService final : public v1::FileStore::Service {
   void Watchdog();
   absl::StatusOr<v1::CreateReply> DoCreate(grpc::ServerContext* ctx,
                                            grpc::ServerReader<v1::CreateRequest>* reader);
+  absl::StatusOr<v1::CreateReply> DoCreateSmall(grpc::ServerContext* ctx,
+                                                const v1::CreateSmallRequest& req);
+  absl::Status ValidateHeader(const v1::CreateHeader& header) const;
+  v1::CreateReply CreatedReply(const v1::FileInfo& info, const v1::CreateReply& downstream) const;
   absl::Status DoRead(grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream);
   absl::StatusOr<v1::FileInfo> DoCopy(const v1::CopyFileRequest& req);
   std::string self() const;

@@ -143,6 +143,120 @@ TEST_F(FileStoreChainTest, SixtyFourMiBCreate_ByteIdenticalOnAllThree) {
   }
 }
 
+TEST_F(FileStoreChainTest, SmallCreate_OneCallUpToAChunkOnEveryMemberStreamBeyond) {
+  auto chain = StartChain(3);
+  std::mt19937_64 rng(5);
+  int64_t version = 10;
+  for (size_t size : {size_t{0}, size_t{5}, size_t{64 << 10}, size_t{(64 << 10) + 1},
+                      kMaxChunkBytes, kMaxChunkBytes + 1}) {
+    std::string content(size, '\0');
+    for (char& c : content) c = static_cast<char>(rng());
+    const std::string name = fmt::format("/small-{}", size);
+    auto reply = client_.CreateFromString(Info(name, ++version), chain, content);
+    ASSERT_TRUE(reply.ok()) << size << ": " << reply.status();
+    EXPECT_EQ(reply->file().size(), static_cast<int64_t>(size));
+    ASSERT_EQ(reply->committed_on_size(), 3) << size;
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(reply->committed_on(i), chain[i]);
+    for (const std::string& holder : chain) {
+      auto read = client_.ReadAll(name, version, {holder});
+      ASSERT_TRUE(read.ok()) << read.status();
+      EXPECT_EQ(*read, content) << size << " on " << holder;
+    }
+    // The same rules as the stream: a version not above the stored one is refused.
+    auto again = client_.CreateFromString(Info(name, version), chain, "x");
+    EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
+  }
+}
+
+TEST_F(FileStoreChainTest, SmallCreate_BadChecksumOrOversizedRefusedAndNothingStored) {
+  auto chain = StartChain(3);
+  auto call = [&](const v1::CreateSmallRequest& req) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    v1::CreateReply reply;
+    return client_.Stub(chain[0])->CreateSmall(&ctx, req, &reply);
+  };
+  auto request = [&](const std::string& name, const std::string& content) {
+    v1::CreateSmallRequest req;
+    *req.mutable_header()->mutable_file() = Info(name, 3);
+    req.mutable_header()->add_chain(chain[1]);
+    req.mutable_header()->add_chain(chain[2]);
+    req.set_content(content);
+    req.mutable_close()->set_size(static_cast<int64_t>(content.size()));
+    req.mutable_close()->set_checksum(Checksum(content));
+    return req;
+  };
+
+  v1::CreateSmallRequest corrupt = request("/corrupt", "hello");
+  corrupt.mutable_close()->set_checksum(Checksum("hellO"));
+  EXPECT_EQ(call(corrupt).error_code(), grpc::StatusCode::DATA_LOSS);
+  v1::CreateSmallRequest short_size = request("/short", "hello");
+  short_size.mutable_close()->set_size(6);
+  EXPECT_EQ(call(short_size).error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(call(request("/huge", std::string(kMaxChunkBytes + 1, 'h'))).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::CreateSmallRequest loop = request("/loop", "hello");
+  loop.mutable_header()->add_chain(chain[0]);
+  EXPECT_EQ(call(loop).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const std::string& holder : chain) {
+    for (const char* name : {"/corrupt", "/short", "/huge", "/loop"}) {
+      EXPECT_FALSE(Holds(holder, name, 3)) << name << " on " << holder;
+    }
+  }
+  // The daemons keep serving.
+  EXPECT_TRUE(call(request("/fine", "hello")).ok());
+  for (const std::string& holder : chain) EXPECT_TRUE(Holds(holder, "/fine", 3)) << holder;
+}
+
+// A FileStore from before CreateSmall: it knows only the Create stream.
+class StreamOnlyFileStore final : public v1::FileStore::Service {
+ public:
+  grpc::Status Create(grpc::ServerContext*, grpc::ServerReader<v1::CreateRequest>* reader,
+                      v1::CreateReply* reply) override {
+    v1::CreateRequest req;
+    std::string content;
+    while (reader->Read(&req)) {
+      if (req.has_header()) *reply->mutable_file() = req.header().file();
+      if (req.has_data()) content += req.data();
+    }
+    std::lock_guard lock(mu);
+    received.push_back(content);
+    reply->add_committed_on(address);
+    return grpc::Status::OK;
+  }
+  std::string address;
+  std::mutex mu;
+  std::vector<std::string> received;
+};
+
+TEST_F(FileStoreChainTest, SmallCreate_OlderFileStoreGetsTheStream) {
+  StreamOnlyFileStore old;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&old);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  old.address = fmt::format("127.0.0.1:{}", port);
+  const std::string current = StartStore(0);
+
+  // Older at the head: the client streams. Older further down: the current FileStore
+  // streams to it after its own commit.
+  for (auto chain : {std::vector<std::string>{old.address, current},
+                     std::vector<std::string>{current, old.address}}) {
+    const std::string name = fmt::format("/mixed-{}", chain[0] == current);
+    auto reply = client_.CreateFromString(Info(name, 4), chain, "small content");
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->committed_on_size(), chain[0] == current ? 2 : 1);
+    if (chain[0] == current) {
+      EXPECT_EQ(reply->committed_on(1), old.address);
+      EXPECT_TRUE(Holds(current, name, 4));
+    }
+  }
+  std::lock_guard lock(old.mu);
+  EXPECT_EQ(old.received, std::vector<std::string>({"small content", "small content"}));
+}
+
 TEST_F(FileStoreChainTest, MiddleKilledMidStream_ErrorAndNoStoreListsTheVersion) {
   auto chain = StartChain(3);
   ASSERT_TRUE(client_.CreateFromString(Info("/f", 1), chain, "old").ok());
