@@ -22,6 +22,7 @@ namespace chainfs::mount {
 namespace {
 
 constexpr int kListPage = 1000;
+constexpr int64_t kDotEntries = 2;  // "." and ".." lead every directory listing
 constexpr size_t kDownloadChunk = 4 << 20;
 constexpr int64_t kBlock = 1 << 20;  // remote windows start on these boundaries
 
@@ -798,8 +799,10 @@ bool Filesystem::UntouchedCreate(FileHandle* fh) {
   return fh->created && fh->staged->generation() == 1;
 }
 
-absl::Status Filesystem::Flush(FileHandle* fh) {
-  if (!fh->writer || !fh->staged || UntouchedCreate(fh)) return absl::OkStatus();
+absl::Status Filesystem::Flush(FileHandle* fh,
+                               const std::function<bool(const std::string&)>& held_elsewhere) {
+  if (!fh->writer || !fh->staged) return absl::OkStatus();
+  if (held_elsewhere && UntouchedCreate(fh) && held_elsewhere(fh->path)) return absl::OkStatus();
   return UploadStaged(fh->ino, *fh->staged);
 }
 
@@ -834,6 +837,7 @@ void Filesystem::Release(FileHandle* fh) {
 absl::StatusOr<DirHandle*> Filesystem::OpenDir(uint64_t ino) {
   CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
   auto dh = std::make_unique<DirHandle>();
+  dh->ino = ino;
   dh->path = path;
   return dh.release();
 }
@@ -842,7 +846,21 @@ absl::Status Filesystem::ReadDir(
     DirHandle* dh, int64_t offset, bool plus,
     const std::function<bool(const std::string&, const Entry&, int64_t)>& add) {
   std::lock_guard lock(dh->mu);
-  for (int64_t i = offset;; ++i) {
+  // "." and ".." come first, at offsets 0 and 1. The kernel takes no lookup reference on
+  // them, and with readdirplus ignores their attributes.
+  for (; offset < kDotEntries; ++offset) {
+    Entry dot;
+    dot.ino = dh->ino;
+    if (offset == 1 && dh->path != "/") {
+      std::string parent = dh->path.substr(0, std::max<size_t>(dh->path.rfind('/'), 1));
+      dot.ino = inodes_.Find(parent).value_or(0);
+      if (dot.ino == 0) dot.ino = std::hash<std::string>()(parent) | 1;
+    }
+    dot.attr.st_ino = dot.ino;
+    dot.attr.st_mode = S_IFDIR | 0755;
+    if (!add(offset == 0 ? "." : "..", dot, offset + 1)) return absl::OkStatus();
+  }
+  for (int64_t i = offset - kDotEntries;; ++i) {
     while (i >= static_cast<int64_t>(dh->entries.size()) && dh->more) {
       v1::ListDirectoryRequest req;
       req.set_path(dh->path);
@@ -869,7 +887,7 @@ absl::Status Filesystem::ReadDir(
       // Without a lookup the kernel ignores d_ino, but it must not be 0 for readdir(3).
       if (entry.attr.st_ino == 0) entry.attr.st_ino = std::hash<std::string>()(path) | 1;
     }
-    if (!add(info.name(), entry, i + 1)) {
+    if (!add(info.name(), entry, i + kDotEntries + 1)) {
       if (plus) inodes_.Forget(entry.ino, 1);
       return absl::OkStatus();
     }

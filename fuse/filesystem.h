@@ -144,6 +144,7 @@ struct FileHandle {
 
 // An open directory (fuse_file_info::fh): entries fetched page by page as readdir advances.
 struct DirHandle {
+  uint64_t ino = 0;
   std::string path;
   std::vector<v1::FileInfo> entries;
   bool more = true;
@@ -191,8 +192,13 @@ class Filesystem {
   // Calls `reply` with the bytes (valid only during the call).
   absl::Status Read(FileHandle* fh, size_t size, int64_t offset, const ReadAhead::Reply& reply);
   absl::StatusOr<size_t> Write(FileHandle* fh, const char* data, size_t size, int64_t offset);
-  // Uploads the staged content when it changed; close() and fsync() return this.
-  absl::Status Flush(FileHandle* fh);
+  // Uploads the staged content when it changed (a new file even when empty); close() and
+  // fsync() return this. One exception saves a second upload: a new file nothing was
+  // written to yet is left for a later close when `held_elsewhere(path)` says the closing
+  // process still has it open through another descriptor (a shell's redirection opens,
+  // duplicates onto stdout and closes the first descriptor before anything is written).
+  absl::Status Flush(FileHandle* fh,
+                     const std::function<bool(const std::string& path)>& held_elsewhere = {});
   void Release(FileHandle* fh);
 
   absl::StatusOr<DirHandle*> OpenDir(uint64_t ino);

@@ -1,8 +1,12 @@
 #include "fuse/fuse_ops.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <memory>
 
 #include "common/log.h"
@@ -202,8 +206,34 @@ void Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off
   fuse_reply_write(req, *written);
 }
 
+// Whether process `pid` has a descriptor open on `path` (absolute, as it names files).
+// False when that cannot be told: no such process, another mount namespace, no access.
+bool HoldsDescriptor(pid_t pid, const std::string& path) {
+  if (pid <= 0) return false;
+  DIR* dir = ::opendir(fmt::format("/proc/{}/fd", pid).c_str());
+  if (dir == nullptr) return false;
+  bool found = false;
+  char target[PATH_MAX];
+  while (dirent* entry = ::readdir(dir)) {
+    ssize_t n = ::readlinkat(::dirfd(dir), entry->d_name, target, sizeof(target));
+    if (n == static_cast<ssize_t>(path.size()) && path.compare(0, n, target, n) == 0) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
+
 void Flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-  ReplyError(req, Fs(req)->Flush(Fh(fi)), "flush");
+  // close() has already taken the descriptor out of the process's table: any descriptor
+  // left on the same path is another one.
+  pid_t pid = fuse_req_ctx(req)->pid;
+  const std::string& mountpoint = Ctx(req)->mountpoint;
+  auto held_elsewhere = [pid, &mountpoint](const std::string& path) {
+    return !mountpoint.empty() && HoldsDescriptor(pid, mountpoint + path);
+  };
+  ReplyError(req, Fs(req)->Flush(Fh(fi), held_elsewhere), "flush");
 }
 
 void Release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {

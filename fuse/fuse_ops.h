@@ -14,6 +14,7 @@ struct MountContext {
   Filesystem* fs = nullptr;
   double attr_timeout = 1.0;   // seconds
   double entry_timeout = 1.0;  // seconds
+  std::string mountpoint;      // absolute, as processes on this machine name it
 };
 
 const fuse_lowlevel_ops& Operations();

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <thread>
@@ -107,9 +108,13 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
   fs_settings.root_uid = ::getuid();
   fs_settings.root_gid = ::getgid();
   Filesystem filesystem(&nameserver, &filestores, SystemClock::Get(), fs_settings);
+  // Processes name files under the mount by its absolute path.
+  char* real = ::realpath(options.mountpoint.c_str(), nullptr);
   MountContext context{.fs = &filesystem,
                        .attr_timeout = Seconds(options.attr_timeout),
-                       .entry_timeout = Seconds(options.entry_timeout)};
+                       .entry_timeout = Seconds(options.entry_timeout),
+                       .mountpoint = real ? real : ""};
+  std::free(real);
 
   std::string fuse_opts = "fsname=chainfs,subtype=chainfs,default_permissions";
   for (const std::string& o : options.fuse_options) fuse_opts += "," + o;

@@ -285,6 +285,11 @@ TEST_F(MountTest, Directories_AttributesAndSymlinks) {
   EXPECT_SH(fmt::format("rmdir {}/a/b/c", mnt));
   EXPECT_FALSE(std::filesystem::exists(mnt + "/a/b/c"));
   EXPECT_TRUE(std::filesystem::is_directory(mnt + "/a/b"));
+  // Every listing starts with "." and "..", once each.
+  EXPECT_EQ(Sh(fmt::format("ls -a {}/a", mnt)).output, ".\n..\nb\n");
+  EXPECT_EQ(Sh(fmt::format("ls -a {}", mnt)).output, ".\n..\na\n");
+  EXPECT_EQ(Sh(fmt::format("ls -ai {}/a | head -1 | tr -s \" \" | cut -d\" \" -f1", mnt)).output,
+            Sh(fmt::format("stat -c %i {}/a", mnt)).output);
 
   EXPECT_SH(fmt::format("echo data > {}/a/f", mnt));
   EXPECT_SH(fmt::format("touch -d \"2001-02-03 04:05:06 UTC\" {}/a/f", mnt));
@@ -358,6 +363,32 @@ TEST_F(MountTest, TwoMounts_CloseInOne_NextOpenInTheOtherSeesIt) {
   }
   EXPECT_SH(fmt::format("rm {}/shared", a.dir));
   EXPECT_FALSE(std::filesystem::exists(b.dir + "/shared"));
+
+  // A new empty file is stored by the close (or fsync) that ends it, however it was
+  // made: both mounts list it as soon as that call returns.
+  auto listed = [](const std::string& dir, const std::string& name) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().filename() == name) return true;
+    }
+    return false;
+  };
+  int fd = ::open((a.dir + "/opened").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::close(fd), 0);
+  EXPECT_SH(fmt::format("touch {}/touched", a.dir));
+  EXPECT_SH(fmt::format(": > {}/redirected", a.dir));
+  for (const char* name : {"opened", "touched", "redirected"}) {
+    EXPECT_TRUE(listed(a.dir, name)) << name;
+    EXPECT_TRUE(listed(b.dir, name)) << name;
+  }
+  fd = ::open((a.dir + "/synced").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::fsync(fd), 0);
+  EXPECT_TRUE(listed(b.dir, "synced"));
+  EXPECT_EQ(::close(fd), 0);
+  // A shell's redirection closes a duplicate before it writes: the content still arrives.
+  EXPECT_SH(fmt::format("printf 123 > {}/printed", a.dir));
+  EXPECT_EQ(ReadFile(b.dir + "/printed"), "123");
 }
 
 TEST_F(MountTest, FileStoreKilledDuringALargeRead_ReadCompletesWithTheRightBytes) {
@@ -578,6 +609,20 @@ TEST_F(MountTest, AllFileStoresFull_CloseFailsWithEnospc_AndTheStagedFileIsKept)
   EXPECT_TRUE(StagedCopyKept(m.cache, content)) << "no staged copy under " << m.cache;
   // The mount keeps serving.
   EXPECT_SH(fmt::format("echo small > {0}/small && cat {0}/small", m.dir));
+}
+
+TEST_F(MountTest, EveryFileStoreKilled_CloseOfANewEmptyFileFails) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount();
+  EXPECT_SH(fmt::format("touch {}/before", m.dir));
+  for (auto& d : filestores_) d.process->Kill(SIGKILL);
+  // The NameServer still hands out their chains (they miss heartbeats for a while): each
+  // upload is refused at once. close() says so, even though there were no bytes to store.
+  int fd = ::open((m.dir + "/empty").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  errno = 0;
+  EXPECT_EQ(::close(fd), -1);
+  EXPECT_EQ(errno, EIO) << strerror(errno);
 }
 
 TEST_F(MountTest, Errors_AreTheErrnosUsersExpect) {
