@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 
 #include "common/log.h"
 #include "common/status.h"
@@ -89,9 +90,17 @@ constexpr Duration kForever = std::chrono::hours(24 * 365);
 class RealZooKeeper final : public ZooKeeper {
  public:
   RealZooKeeper(ZkAddress address, Duration session_timeout)
-      : address_(std::move(address)), requested_timeout_(session_timeout) {}
+      : address_(std::move(address)),
+        requested_timeout_(session_timeout),
+        watchdog_([this] { Watchdog(); }) {}
 
   ~RealZooKeeper() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    watchdog_cv_.notify_all();
+    watchdog_.join();
     events_.Stop();
     std::unique_lock lock(handle_mu_);
     if (zh_ != nullptr) zookeeper_close(zh_);
@@ -350,6 +359,7 @@ class RealZooKeeper final : public ZooKeeper {
     {
       std::lock_guard lock(mu_);
       connected_ = true;
+      suspended_since_.reset();
       fire.swap(expired_watches_);
     }
     connected_cv_.notify_all();
@@ -364,11 +374,13 @@ class RealZooKeeper final : public ZooKeeper {
 
   void HandleSuspended(uint64_t generation) {
     if (generation != generation_) return;
+    bool had_session = last_event_ == SessionEvent::kConnected;
     {
       std::lock_guard lock(mu_);
       connected_ = false;
+      if (had_session) suspended_since_ = SystemClock::Get()->Now();
     }
-    if (last_event_ == SessionEvent::kConnected) {
+    if (had_session) {
       log_->info("ZooKeeper connection to {} lost; session suspended", address_.hosts);
       Notify(SessionEvent::kSuspended);
     }
@@ -380,6 +392,7 @@ class RealZooKeeper final : public ZooKeeper {
     {
       std::lock_guard lock(mu_);
       connected_ = false;
+      suspended_since_.reset();
       // The old handle's watch registrations die with it; these fire once the new session
       // is up, so that their owners can re-read and re-arm.
       for (auto& [id, fn] : watches_) expired_watches_.push_back(std::move(fn));
@@ -391,6 +404,34 @@ class RealZooKeeper final : public ZooKeeper {
     zh_ = nullptr;
     if (absl::Status st = OpenLocked(); !st.ok()) {
       log_->error("cannot reopen the ZooKeeper handle: {}", st.ToString());
+    }
+  }
+
+  // Event thread: no connection for a whole session timeout. By now the server has
+  // expired the session, or never knew it: a server that lost its data (or a new
+  // ensemble) refuses, forever, a client that saw newer transactions than it has, instead
+  // of telling it that its session expired. So the session is given up here and a new one
+  // opened, as Curator does.
+  void HandleGivenUp(uint64_t generation) {
+    if (generation != generation_ || connected()) return;
+    log_->warn("no connection to ZooKeeper {} for a whole session timeout: giving the session up",
+               address_.hosts);
+    HandleExpired(generation);
+  }
+
+  // Own thread: posts HandleGivenUp once a lost connection outlasts the session timeout.
+  void Watchdog() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      Duration timeout = requested_timeout_;
+      watchdog_cv_.wait_for(lock, std::max<Duration>(timeout / 4, std::chrono::milliseconds(10)));
+      if (stopping_ || connected_ || !suspended_since_) continue;
+      if (SystemClock::Get()->Now() - *suspended_since_ < timeout) continue;
+      suspended_since_.reset();
+      uint64_t generation = generation_;
+      lock.unlock();
+      events_.Post([this, generation] { HandleGivenUp(generation); });
+      lock.lock();
     }
   }
 
@@ -411,8 +452,12 @@ class RealZooKeeper final : public ZooKeeper {
   std::map<uint64_t, WatchFn> watches_;  // armed in the C client, by context id
   std::vector<WatchFn> expired_watches_;
 
-  std::optional<SessionEvent> last_event_;  // event thread only
-  EventLoop events_;                        // last member: its thread stops first
+  std::optional<SessionEvent> last_event_;    // event thread only
+  std::optional<TimePoint> suspended_since_;  // a session's connection lost (guarded by mu_)
+  bool stopping_ = false;                     // guarded by mu_
+  std::condition_variable watchdog_cv_;
+  EventLoop events_;      // its thread stops before the members above go
+  std::thread watchdog_;  // last member: started once everything else exists
 };
 
 }  // namespace

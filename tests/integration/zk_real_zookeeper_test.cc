@@ -1,5 +1,6 @@
 // The ZooKeeper wrapper against a real ZooKeeper server: data and versions, ephemerals,
 // one-shot watches, the chroot, and what connection loss and session expiry look like.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -268,6 +269,36 @@ TEST(RealZooKeeperExpiry, LongOutageExpiresTheSessionAndANewOneFollows) {
   EXPECT_TRUE(zk->connected());
   EXPECT_EQ(zk->Get("/eph").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(zk->Create("/eph", "", true).ok());
+}
+
+// A server that lost its data (here: a fresh one in its place) refuses a client that saw
+// newer transactions, and never says its session expired: the client gives the session up
+// after a whole session timeout without a connection and opens a new one.
+TEST(RealZooKeeperExpiry, ServerReplacedByAnEmptyOne_ANewSessionFollows) {
+  auto first = ZkServer::Start();
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto proxy = TcpProxy::Start("127.0.0.1", (*first)->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  Recorder recorder;
+  auto zk = Connect((*proxy)->address() + "/chainfs", seconds(1));
+  zk->SetSessionListener(recorder.Listener());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(zk->Create(fmt::format("/n{}", i), "", false).ok());
+  Recorder watch;
+  ASSERT_TRUE(zk->Get("/n0", watch.Watch()).ok());
+
+  (*proxy)->Cut();
+  ASSERT_TRUE(recorder.WaitEvent(SessionEvent::kSuspended));
+  first->reset();  // stopped, its data gone
+  auto second = ZkServer::Start();
+  ASSERT_TRUE(second.ok()) << second.status();
+  (*proxy)->Retarget((*second)->port());
+  (*proxy)->Restore();
+
+  ASSERT_TRUE(recorder.WaitEvent(SessionEvent::kExpired));
+  ASSERT_TRUE(recorder.WaitEvent(SessionEvent::kConnected));
+  EXPECT_TRUE(watch.WaitFired(1));  // owners re-read, as after any expiry
+  EXPECT_EQ(zk->Get("/n0").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(zk->Create("/n0", "again", true).ok());
 }
 
 TEST(RealZooKeeperExpiry, ShortCutReconnectsTheSameSession) {
