@@ -466,11 +466,14 @@ absl::StatusOr<FileStoreId> NameServer::RegisterBegin(const v1::RegisterRequest&
 }
 
 absl::Status NameServer::RegisterFiles(FileStoreId id, const v1::RegisterRequest& msg) {
+  int64_t highest = 0;
   for (const v1::FileInfo& f : msg.files()) {
     CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
     ns_.Apply(id, f);
+    highest = std::max(highest, f.version());
   }
-  return absl::OkStatus();
+  // Never hand out a version a FileStore already holds, even when /maxver forgot it.
+  return allocator_.SkipPast(highest);
 }
 
 void NameServer::RegisterEnd(FileStoreId id) {

@@ -62,10 +62,9 @@ void VersionAllocator::Deactivate() {
   cv_.notify_all();
 }
 
-void VersionAllocator::RaiseLocked(std::unique_lock<std::mutex>& lock) {
+void VersionAllocator::RaiseLocked(std::unique_lock<std::mutex>& lock, int64_t target) {
   raising_ = true;
   uint64_t generation = generation_;
-  int64_t target = limit_ + step_;
   int32_t expected = znode_version_;
   lock.unlock();
   absl::StatusOr<int32_t> zv = zk_->Set(kMaxVerPath, std::to_string(target), expected);
@@ -94,7 +93,7 @@ absl::StatusOr<int64_t> VersionAllocator::Allocate() {
     if (!active_) return absl::UnavailableError("not leader: no version lease");
     if (next_ <= limit_) {
       int64_t v = next_++;
-      if (!raising_ && limit_ - next_ < step_ / 2) RaiseLocked(lock);
+      if (!raising_ && limit_ - next_ < step_ / 2) RaiseLocked(lock, limit_ + step_);
       return v;
     }
     if (raising_) {
@@ -104,8 +103,25 @@ absl::StatusOr<int64_t> VersionAllocator::Allocate() {
     // The lease is used up and the last raise failed without fencing: try once more.
     if (tried) return absl::UnavailableError("cannot raise /maxver");
     tried = true;
-    RaiseLocked(lock);
+    RaiseLocked(lock, limit_ + step_);
   }
+}
+
+absl::Status VersionAllocator::SkipPast(int64_t seen) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !raising_; });
+  if (!active_ || seen < next_) return absl::OkStatus();
+  Logger("nameserver")
+      ->warn(
+          "a FileStore holds version {}, not below the next version to assign ({}): /maxver was "
+          "lost or rolled back; assigning from {} on",
+          seen, next_, seen + 1);
+  if (seen >= limit_) {
+    RaiseLocked(lock, seen + step_);
+    if (limit_ <= seen) return absl::UnavailableError("cannot raise /maxver past a version in use");
+  }
+  next_ = seen + 1;
+  return absl::OkStatus();
 }
 
 bool VersionAllocator::active() const {

@@ -33,13 +33,19 @@ class VersionAllocator {
   // The next version; UNAVAILABLE when not active or fenced off.
   absl::StatusOr<int64_t> Allocate();
 
+  // Versions handed out from now on are above `seen`, a version a FileStore holds. Only a
+  // lost or rolled back /maxver (ZooKeeper without its data) lets one reach next(): then
+  // /maxver is raised past it first.
+  absl::Status SkipPast(int64_t seen);
+
   bool active() const;
   int64_t next() const;   // the version Allocate would return
   int64_t limit() const;  // the /maxver this leader last wrote
 
  private:
-  // Runs one raise of /maxver without the lock; `lock` is held on entry and exit.
-  void RaiseLocked(std::unique_lock<std::mutex>& lock);
+  // Runs one raise of /maxver to `target` without the lock; `lock` is held on entry and
+  // exit. limit() is `target` when it worked.
+  void RaiseLocked(std::unique_lock<std::mutex>& lock, int64_t target);
 
   zk::ZooKeeper* const zk_;
   const int64_t step_;

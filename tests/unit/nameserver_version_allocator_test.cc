@@ -29,6 +29,31 @@ TEST(VersionAllocator, MissingMaxVerStartsAtOne) {
   EXPECT_EQ(MaxVer(zk.get()), 10);
 }
 
+// ZooKeeper without its data: /maxver starts again at 0 while FileStores hold versions
+// far above it. The registered versions move the lease past them first.
+TEST(VersionAllocator, SkipPastAVersionInUseRaisesMaxVerFirst) {
+  auto ensemble = zk::NewMemoryEnsemble();
+  auto zk = zk::NewMemoryZooKeeper(ensemble);
+  VersionAllocator alloc(zk.get(), 10);
+  ASSERT_TRUE(alloc.TakeOver().ok());
+  ASSERT_TRUE(alloc.SkipPast(23740).ok());
+  EXPECT_EQ(MaxVer(zk.get()), 23750);
+  EXPECT_EQ(*alloc.Allocate(), 23741);
+  // A version below the next one changes nothing.
+  ASSERT_TRUE(alloc.SkipPast(100).ok());
+  EXPECT_EQ(*alloc.Allocate(), 23742);
+  EXPECT_EQ(MaxVer(zk.get()), 23750);
+  // One within the lease moves next() without a ZooKeeper write.
+  ASSERT_TRUE(alloc.SkipPast(23745).ok());
+  EXPECT_EQ(*alloc.Allocate(), 23746);
+  EXPECT_EQ(MaxVer(zk.get()), 23750);
+  // A deposed leader cannot move /maxver: it stops assigning instead.
+  ASSERT_TRUE(zk->Set(kMaxVerPath, "99999", -1).ok());
+  EXPECT_FALSE(alloc.SkipPast(50000).ok());
+  EXPECT_FALSE(alloc.Allocate().ok());
+  EXPECT_EQ(MaxVer(zk.get()), 99999);
+}
+
 TEST(VersionAllocator, RaisesByStepBeforeCrossingMaxVer) {
   auto ensemble = zk::NewMemoryEnsemble();
   auto zk = zk::NewMemoryZooKeeper(ensemble);
