@@ -553,15 +553,12 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
 
 absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent,
                                                                  const std::string& name,
-                                                                 mode_t mode, int flags, uid_t uid,
+                                                                 mode_t mode, uid_t uid,
                                                                  gid_t gid) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
-  if (flags & O_EXCL) {
-    auto existing = StatPath(path);
-    if (existing.ok()) return ErrnoError(EEXIST, "file exists");
-    if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
-  }
+  // O_EXCL needs no question of its own: the kernel sends create only right after a lookup
+  // found no such name (it answers EEXIST itself otherwise).
   v1::Attributes attributes = NewAttributes(mode, uid, gid);
   CHAINFS_ASSIGN_OR_RETURN(std::shared_ptr<StagedFile> staged, NewStaged(attributes));
   staged->MarkDirty();  // even an empty new file is uploaded on close

@@ -187,8 +187,7 @@ class Filesystem {
   // Opens a file; keep_cache says whether the kernel may keep cached pages.
   absl::StatusOr<FileHandle*> Open(uint64_t ino, int flags, bool* keep_cache);
   absl::StatusOr<std::pair<Entry, FileHandle*>> Create(uint64_t parent, const std::string& name,
-                                                       mode_t mode, int flags, uid_t uid,
-                                                       gid_t gid);
+                                                       mode_t mode, uid_t uid, gid_t gid);
   // Calls `reply` with the bytes (valid only during the call).
   absl::Status Read(FileHandle* fh, size_t size, int64_t offset, const ReadAhead::Reply& reply);
   absl::StatusOr<size_t> Write(FileHandle* fh, const char* data, size_t size, int64_t offset);

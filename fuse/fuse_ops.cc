@@ -114,7 +114,7 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
     return;
   }
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  auto created = Fs(req)->Create(parent, name, mode, O_WRONLY | O_EXCL, ctx->uid, ctx->gid);
+  auto created = Fs(req)->Create(parent, name, mode, ctx->uid, ctx->gid);
   if (!created.ok()) {
     ReplyError(req, created.status(), "mknod");
     return;
@@ -172,7 +172,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  auto created = Fs(req)->Create(parent, name, mode, fi->flags, ctx->uid, ctx->gid);
+  auto created = Fs(req)->Create(parent, name, mode, ctx->uid, ctx->gid);
   if (!created.ok()) {
     ReplyError(req, created.status(), "create");
     return;

@@ -655,6 +655,14 @@ TEST_F(MountTest, Errors_AreTheErrnosUsersExpect) {
   errno = 0;
   EXPECT_EQ(::mkdir((mnt + "/d/f/sub").c_str(), 0755), -1);
   EXPECT_EQ(errno, ENOTDIR);
+  // Exclusive creation of a name that exists, also one another mount stored meanwhile.
+  Mounted& other = Mount();
+  ASSERT_TRUE(WriteFile(other.dir + "/by-other", "y"));
+  for (const char* name : {"/d/f", "/by-other"}) {
+    errno = 0;
+    EXPECT_EQ(::open((mnt + name).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644), -1) << name;
+    EXPECT_EQ(errno, EEXIST) << name;
+  }
   EXPECT_SH(fmt::format("ln {0}/d/f {0}/hard2 2>&1 | grep -q \"not permitted\"", mnt));
   EXPECT_EQ(ReadFile(mnt + "/d/f"), "x");  // the mount survived all of it
   EXPECT_TRUE(m.process->Running());
