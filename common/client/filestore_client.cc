@@ -168,8 +168,8 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
   int64_t expected = 0;
   if (off_t end = ::lseek(fd, 0, SEEK_END); end > 0) expected = end;
   if (static_cast<size_t>(expected) <= impl_->settings.chunk_bytes) {
-    // Read one byte more than fits, to notice a file that grew since.
-    std::string content(impl_->settings.chunk_bytes + 1, '\0');
+    // One byte more than its size, to notice a file that grew since: it is streamed then.
+    std::string content(static_cast<size_t>(expected) + 1, '\0');
     size_t done = 0;
     while (done < content.size()) {
       ssize_t n = ::pread(fd, content.data() + done, content.size() - done, done);
@@ -180,7 +180,7 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
       if (n == 0) break;
       done += static_cast<size_t>(n);
     }
-    if (done <= impl_->settings.chunk_bytes) {
+    if (done <= static_cast<size_t>(expected)) {
       content.resize(done);
       return CreateSmall(file, chain, std::move(content));
     }
