@@ -60,6 +60,14 @@ v1::FileInfo Info(const std::string& name, int64_t version) {
   return info;
 }
 
+// An in-process gRPC server for `service` on a free loopback port (stored in *port).
+std::unique_ptr<grpc::Server> ServeOnLoopback(grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
 class FileStoreChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -231,11 +239,8 @@ class StreamOnlyFileStore final : public v1::FileStore::Service {
 
 TEST_F(FileStoreChainTest, SmallCreate_OlderFileStoreGetsTheStream) {
   StreamOnlyFileStore old;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&old);
-  auto server = builder.BuildAndStart();
+  auto server = ServeOnLoopback(&old, &port);
   ASSERT_TRUE(server);
   old.address = fmt::format("127.0.0.1:{}", port);
   const std::string current = StartStore(0);
@@ -470,11 +475,8 @@ TEST_F(FileStoreChainTest, FakeNameServer_SeesRegisterHeartbeatAndAdds) {
   ASSERT_TRUE(client_.Delete(self, "/deleted", 4).ok());
 
   FakeNameServer fake;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&fake);
-  auto server = builder.BuildAndStart();
+  auto server = ServeOnLoopback(&fake, &port);
   ASSERT_TRUE(server);
   auto zk = ConnectZk();
   EXPECT_TRUE(Eventually([&] { return zk->Get("/filestores/" + self).ok(); }));
