@@ -18,8 +18,8 @@
 namespace chainfs::filestore {
 
 struct FileStoreSettings {
-  std::string self;                                    // advertised host:port
-  int max_streams = 64;                                // concurrent Create/Read/Copy streams
+  std::string self;      // advertised host:port
+  int max_streams = 64;  // concurrent Create/Read/Copy streams and CreateSmall calls
   Duration stream_timeout = std::chrono::minutes(30);  // whole streams, downstream included
 };
 

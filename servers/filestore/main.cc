@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   chainfs::AddDurationOption(app, "--heartbeat-interval", s.heartbeat_interval,
                              "NameServer heartbeat interval");
-  app.add_option("--max-streams", s.max_streams, "concurrent create/read/copy streams")
+  app.add_option("--max-streams", s.max_streams,
+                 "concurrent create/read/copy streams and one-call creates")
       ->check(CLI::PositiveNumber);
   chainfs::AddDurationOption(app, "--stream-timeout", s.stream_timeout,
                              "deadline of whole create/read streams");
