@@ -11,6 +11,20 @@
 
 namespace chainfs {
 
+ssize_t PreadFull(int fd, char* buf, size_t size, int64_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buf + done, size - done, offset + static_cast<int64_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(done);
+}
+
 absl::Status ErrnoStatus(std::string_view what, int err) {
   std::string message = fmt::format("{}: {}", what, std::strerror(err));
   switch (err) {

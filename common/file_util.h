@@ -3,6 +3,9 @@
 // so a reader sees either the old file or the whole new one, never a torn one.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,6 +21,9 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 absl::Status FsyncDirectory(const std::string& dir);
 absl::Status MakeDirectories(const std::string& dir);
+// Reads up to `size` bytes at `offset`, retrying short reads and EINTR: fewer only at the
+// end of the file. -1 with errno on failure.
+ssize_t PreadFull(int fd, char* buf, size_t size, int64_t offset);
 // An absl::Status for a failed system call: the errno mapped to a code, with context.
 absl::Status ErrnoStatus(std::string_view what, int err);
 

@@ -26,6 +26,21 @@ constexpr int64_t kDotEntries = 2;  // "." and ".." lead every directory listing
 constexpr size_t kDownloadChunk = 4 << 20;
 constexpr int64_t kBlock = 1 << 20;  // remote windows start on these boundaries
 
+// The d_ino of a listed name the kernel never looked up: it ignores it, but readdir(3)
+// callers need it to be neither 0 nor the same for every name.
+uint64_t UnlookedIno(const std::string& path) { return std::hash<std::string>()(path) | 1; }
+
+// name@version as a chain upload stores it.
+v1::FileInfo NewVersion(const std::string& path, v1::Kind kind, const v1::Attributes& attributes,
+                        int64_t version) {
+  v1::FileInfo info;
+  info.set_name(path);
+  info.set_version(version);
+  info.set_kind(kind);
+  *info.mutable_attributes() = attributes;
+  return info;
+}
+
 mode_t KindBits(v1::Kind kind) {
   switch (kind) {
     case v1::KIND_DIRECTORY:
@@ -256,11 +271,7 @@ absl::StatusOr<int64_t> Filesystem::Upload(const std::string& path, v1::Kind kin
       }
       continue;
     }
-    v1::FileInfo info;
-    info.set_name(path);
-    info.set_version(created->version());
-    info.set_kind(kind);
-    *info.mutable_attributes() = attributes;
+    v1::FileInfo info = NewVersion(path, kind, attributes, created->version());
     std::vector<std::string> chain(created->chain().begin(), created->chain().end());
     auto reply = staged ? filestores_->CreateFromFd(info, chain, staged->fd())
                         : filestores_->CreateFromString(info, chain, content);
@@ -324,11 +335,7 @@ void Filesystem::WriteBehind(const std::string& path, StagedFile& staged) {
     return;
   }
   out.version = created->version();
-  v1::FileInfo info;
-  info.set_name(path);
-  info.set_version(created->version());
-  info.set_kind(v1::KIND_FILE);
-  *info.mutable_attributes() = out.attributes;
+  v1::FileInfo info = NewVersion(path, v1::KIND_FILE, out.attributes, created->version());
   std::vector<std::string> chain(created->chain().begin(), created->chain().end());
   int64_t offset = 0;
   auto reply =
@@ -376,12 +383,8 @@ absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::strin
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, Upload(path, kind, attributes, true, nullptr, content));
-  v1::FileInfo info;
-  info.set_name(path);
-  info.set_version(version);
-  info.set_kind(kind);
+  v1::FileInfo info = NewVersion(path, kind, attributes, version);
   info.set_size(kind == v1::KIND_DIRECTORY ? 0 : content.size());
-  *info.mutable_attributes() = attributes;
   Entry entry{.ino = inodes_.Ref(path)};
   entry.attr = ToStat(entry.ino, info);
   return entry;
@@ -850,8 +853,7 @@ absl::Status Filesystem::ReadDir(
     dot.ino = dh->ino;
     if (offset == 1 && dh->path != "/") {
       std::string parent = dh->path.substr(0, std::max<size_t>(dh->path.rfind('/'), 1));
-      dot.ino = inodes_.Find(parent).value_or(0);
-      if (dot.ino == 0) dot.ino = std::hash<std::string>()(parent) | 1;
+      dot.ino = inodes_.Find(parent).value_or(UnlookedIno(parent));
     }
     dot.attr.st_ino = dot.ino;
     dot.attr.st_mode = S_IFDIR | 0755;
@@ -881,8 +883,7 @@ absl::Status Filesystem::ReadDir(
     } else {
       entry.ino = inodes_.Find(path).value_or(0);
       entry.attr = ToStat(entry.ino, info);
-      // Without a lookup the kernel ignores d_ino, but it must not be 0 for readdir(3).
-      if (entry.attr.st_ino == 0) entry.attr.st_ino = std::hash<std::string>()(path) | 1;
+      if (entry.attr.st_ino == 0) entry.attr.st_ino = UnlookedIno(path);
     }
     if (!add(info.name(), entry, i + kDotEntries + 1)) {
       if (plus) inodes_.Forget(entry.ino, 1);

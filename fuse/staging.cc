@@ -30,17 +30,9 @@ StagedFile::~StagedFile() {
 }
 
 absl::StatusOr<size_t> StagedFile::Read(char* buf, size_t size, int64_t offset) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd_, buf + done, size - done, offset + done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(fmt::format("read staging file {}", path_), errno);
-    }
-    if (n == 0) break;
-    done += n;
-  }
-  return done;
+  ssize_t n = PreadFull(fd_, buf, size, offset);
+  if (n < 0) return ErrnoStatus(fmt::format("read staging file {}", path_), errno);
+  return static_cast<size_t>(n);
 }
 
 absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t offset,

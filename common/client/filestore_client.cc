@@ -170,18 +170,10 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
   if (static_cast<size_t>(expected) <= impl_->settings.chunk_bytes) {
     // One byte more than its size, to notice a file that grew since: it is streamed then.
     std::string content(static_cast<size_t>(expected) + 1, '\0');
-    size_t done = 0;
-    while (done < content.size()) {
-      ssize_t n = ::pread(fd, content.data() + done, content.size() - done, done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("read upload source", errno);
-      }
-      if (n == 0) break;
-      done += static_cast<size_t>(n);
-    }
-    if (done <= static_cast<size_t>(expected)) {
-      content.resize(done);
+    ssize_t done = PreadFull(fd, content.data(), content.size(), 0);
+    if (done < 0) return ErrnoStatus("read upload source", errno);
+    if (done <= expected) {
+      content.resize(static_cast<size_t>(done));
       return CreateSmall(file, chain, std::move(content));
     }
   }
@@ -190,18 +182,10 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
   return Create(
       file, chain,
       [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
-        size_t done = 0;
-        while (done < max) {
-          ssize_t n = ::pread(fd, buf + done, max - done, offset);
-          if (n < 0) {
-            if (errno == EINTR) continue;
-            return ErrnoStatus("read upload source", errno);
-          }
-          if (n == 0) break;
-          done += static_cast<size_t>(n);
-          offset += n;
-        }
-        return done;
+        ssize_t n = PreadFull(fd, buf, max, offset);
+        if (n < 0) return ErrnoStatus("read upload source", errno);
+        offset += n;
+        return static_cast<size_t>(n);
       },
       expected);
 }

@@ -380,6 +380,7 @@ class RealZooKeeper final : public ZooKeeper {
       connected_ = false;
       if (had_session) suspended_since_ = SystemClock::Get()->Now();
     }
+    watchdog_cv_.notify_all();
     if (had_session) {
       log_->info("ZooKeeper connection to {} lost; session suspended", address_.hosts);
       Notify(SessionEvent::kSuspended);
@@ -419,14 +420,19 @@ class RealZooKeeper final : public ZooKeeper {
     HandleExpired(generation);
   }
 
-  // Own thread: posts HandleGivenUp once a lost connection outlasts the session timeout.
+  // Own thread: sleeps until a session's connection is lost, then posts HandleGivenUp if it
+  // is still lost a session timeout later.
   void Watchdog() {
     std::unique_lock lock(mu_);
-    while (!stopping_) {
-      Duration timeout = requested_timeout_;
-      watchdog_cv_.wait_for(lock, std::max<Duration>(timeout / 4, std::chrono::milliseconds(10)));
-      if (stopping_ || connected_ || !suspended_since_) continue;
-      if (SystemClock::Get()->Now() - *suspended_since_ < timeout) continue;
+    while (true) {
+      watchdog_cv_.wait(lock, [this] { return stopping_ || suspended_since_.has_value(); });
+      if (stopping_) return;
+      TimePoint since = *suspended_since_;
+      watchdog_cv_.wait_until(lock, since + requested_timeout_, [&] {
+        return stopping_ || suspended_since_ != since;  // reconnected, expired or lost again
+      });
+      if (stopping_) return;
+      if (suspended_since_ != since) continue;
       suspended_since_.reset();
       uint64_t generation = generation_;
       lock.unlock();
