@@ -527,8 +527,16 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
     if (!data_temp.empty()) Unlink(data_temp);
     return st;
   }
-  st = FsyncDirectory(std::filesystem::path(meta_path).parent_path().string());
-  if (!st.ok()) Log()->warn("{}", std::string(st.message()));
+  const std::string dir = std::filesystem::path(meta_path).parent_path().string();
+  st = options_.fsync_directory ? options_.fsync_directory(dir) : FsyncDirectory(dir);
+  if (!st.ok()) {
+    // Not durable, so not committed: the name keeps its older version.
+    Log()->error("commit of {}@{} failed: {}", info.name(), info.version(),
+                 std::string(st.message()));
+    Unlink(meta_path);
+    if (!data_temp.empty()) Unlink(data_path);
+    return st;
+  }
   auto& entry = index_[info.name()];
   if (entry.meta) {
     used_ -= entry.meta->file.size();

@@ -6,7 +6,8 @@
 // Small files (up to kInlineBytes) keep their content inside the meta and have no .data,
 // so that committing one costs one file and one fsync less.
 // Commit: data temp -> fsync -> meta temp -> fsync -> rename data -> rename meta (the
-// commit point) -> fsync dir; the older version of the name is then unlinked. Content is
+// commit point) -> fsync dir; the older version of the name is then unlinked. A failed
+// directory fsync fails the commit: the new object is removed and the older one stays. Content is
 // written with O_DIRECT from reused aligned buffers (where the file system allows it): page
 // cache pages cost more CPU here than the disk write, and the chain's three copies share it. Open()
 // removes temp files and data without meta, keeps the newest meta of each name and
@@ -16,6 +17,7 @@
 // below the minimum version, else FAILED_PRECONDITION "version too old".
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +51,8 @@ struct ObjectMeta {
 struct ObjectStoreOptions {
   std::string dir;
   int64_t capacity = 0;  // bytes of content; 0 = whatever the disk holds
+  // Makes a directory's entries durable; FsyncDirectory when empty. Tests make it fail.
+  std::function<absl::Status(const std::string& dir)> fsync_directory = nullptr;
 };
 
 class ObjectStore;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -35,7 +36,14 @@ class ObjectStoreTest : public ::testing::Test {
   }
   void Reopen(int64_t capacity = 0) {
     store_.reset();
-    auto store = ObjectStore::Open({.dir = (root_ / "data").string(), .capacity = capacity});
+    auto store = ObjectStore::Open({.dir = (root_ / "data").string(),
+                                    .capacity = capacity,
+                                    .fsync_directory = [this](const std::string& dir) {
+                                      if (fail_dir_fsync_) {
+                                        return absl::DataLossError("injected fsync failure");
+                                      }
+                                      return FsyncDirectory(dir);
+                                    }});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
@@ -77,6 +85,7 @@ class ObjectStoreTest : public ::testing::Test {
   }
 
   fs::path root_;
+  std::atomic<bool> fail_dir_fsync_{false};
   std::unique_ptr<ObjectStore> store_;
 };
 
@@ -97,6 +106,31 @@ TEST_F(ObjectStoreTest, CommitThenReopen_SameIndex) {
   EXPECT_EQ(store_->bytes_used(), used);
   EXPECT_EQ(*Get("/b/c"), Content(300000, 2));
   EXPECT_TRUE(store_->Lookup("/gone")->tombstone());
+}
+
+TEST_F(ObjectStoreTest, FailedDirectoryFsync_FailsTheCommitAndKeepsTheOlderVersion) {
+  const std::string big = Content(300000);
+  ASSERT_TRUE(Put("/f", 1, "old").ok());
+  const std::set<std::string> before = AllFiles();
+  fail_dir_fsync_ = true;
+  EXPECT_FALSE(Put("/f", 2, "new").ok());
+  EXPECT_FALSE(Put("/f", 3, big).ok());
+  EXPECT_FALSE(store_->AddTombstone("/f", 4).ok());
+  v1::NameVersion source;
+  source.set_name("/f");
+  source.set_version(1);
+  EXPECT_FALSE(store_->Clone(source, Info("/g", 5)).ok());
+  EXPECT_FALSE(Put("/h", 6, big).ok());
+  // Nothing of the failed commits is visible or left on disk; the older version serves.
+  EXPECT_EQ(store_->Lookup("/f")->version(), 1);
+  EXPECT_FALSE(store_->Lookup("/g").has_value());
+  EXPECT_FALSE(store_->Lookup("/h").has_value());
+  EXPECT_EQ(*Get("/f"), "old");
+  EXPECT_EQ(AllFiles(), before);
+  fail_dir_fsync_ = false;
+  ASSERT_TRUE(Put("/f", 7, "newer").ok());
+  Reopen();
+  EXPECT_EQ(*Get("/f"), "newer");
 }
 
 TEST_F(ObjectStoreTest, VersionNotAboveLatest_RefusedAsTooOld) {
