@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <list>
 #include <map>
 #include <mutex>
 
@@ -35,12 +36,54 @@ absl::Status WithContext(const grpc::Status& status, const std::string& what) {
                       fmt::format("{} ({})", status.error_message(), what));
 }
 
+bool IsHostNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
+bool IsIpv6Char(char c) {
+  return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
+         c == '.';
+}
+
 }  // namespace
+
+absl::Status ValidateFileStoreAddress(std::string_view address) {
+  constexpr size_t kMaxHostBytes = 253;
+  size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError("address is not host:port");
+  }
+  std::string_view port = address.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return absl::InvalidArgumentError("address has a bad port");
+  }
+  int number = std::stoi(std::string(port));
+  if (number < 1 || number > 65535) return absl::InvalidArgumentError("address has a bad port");
+  std::string_view host = address.substr(0, colon);
+  if (host.size() > kMaxHostBytes) return absl::InvalidArgumentError("address host is too long");
+  if (host.front() == '[') {
+    if (host.size() < 4 || host.back() != ']' ||
+        !std::all_of(host.begin() + 1, host.end() - 1, IsIpv6Char)) {
+      return absl::InvalidArgumentError("address has a bad IPv6 host");
+    }
+    return absl::OkStatus();
+  }
+  if (host.front() == '-' || host.front() == '.' ||
+      !std::all_of(host.begin(), host.end(), IsHostNameChar)) {
+    return absl::InvalidArgumentError("address has a bad host");
+  }
+  return absl::OkStatus();
+}
 
 struct FileStoreClient::Impl {
   FileStoreClientSettings settings;
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<v1::FileStore::Stub>> stubs;
+  mutable std::mutex mu;
+  // Most recently used first; `stubs` points into it.
+  using Entry = std::pair<std::string, std::shared_ptr<v1::FileStore::Stub>>;
+  std::list<Entry> lru;
+  std::map<std::string, std::list<Entry>::iterator> stubs;
 };
 
 FileStoreClient::FileStoreClient(FileStoreClientSettings settings)
@@ -48,24 +91,40 @@ FileStoreClient::FileStoreClient(FileStoreClientSettings settings)
   if (settings.chunk_bytes == 0 || settings.chunk_bytes > kMaxChunkBytes) {
     settings.chunk_bytes = kMaxChunkBytes;
   }
+  if (settings.max_channels == 0) settings.max_channels = 1;
   impl_->settings = settings;
 }
 
 FileStoreClient::~FileStoreClient() = default;
 
-std::shared_ptr<v1::FileStore::Stub> FileStoreClient::Stub(const std::string& address) {
+absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> FileStoreClient::Stub(
+    const std::string& address) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStoreAddress(address));
   std::lock_guard lock(impl_->mu);
-  auto& stub = impl_->stubs[address];
-  if (!stub) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-    args.SetMaxSendMessageSize(kMaxMessageBytes);
-    // A receive window of several chunks keeps ranged reads streaming without stalls.
-    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookaheadBytes);
-    stub = v1::FileStore::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  if (auto it = impl_->stubs.find(address); it != impl_->stubs.end()) {
+    impl_->lru.splice(impl_->lru.begin(), impl_->lru, it->second);
+    return it->second->second;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // A receive window of several chunks keeps ranged reads streaming without stalls.
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookaheadBytes);
+  auto stub = std::shared_ptr<v1::FileStore::Stub>(v1::FileStore::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+  impl_->lru.emplace_front(address, stub);
+  impl_->stubs[address] = impl_->lru.begin();
+  // Calls in flight keep their stub (and channel) alive after it leaves the cache.
+  while (impl_->lru.size() > impl_->settings.max_channels) {
+    impl_->stubs.erase(impl_->lru.back().first);
+    impl_->lru.pop_back();
   }
   return stub;
+}
+
+size_t FileStoreClient::cached_channels() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->lru.size();
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file,
@@ -73,7 +132,7 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file
                                                         const ContentSource& source,
                                                         int64_t expected_size) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
-  auto stub = Stub(chain[0]);
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
   v1::CreateReply reply;
@@ -134,7 +193,8 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateSmall(const v1::FileInfo&
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
   v1::CreateReply reply;
-  grpc::Status status = Stub(chain[0])->CreateSmall(&ctx, req, &reply);
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
+  grpc::Status status = stub->CreateSmall(&ctx, req, &reply);
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     // A FileStore from before CreateSmall: the stream does the same.
     return CreateFromString(file, chain, req.content(), /*allow_small=*/false);
@@ -198,7 +258,8 @@ absl::Status FileStoreClient::Delete(const std::string& address, const std::stri
   req.set_name(name);
   req.set_version(version);
   v1::DeleteReply reply;
-  return WithContext(Stub(address)->Delete(&ctx, req, &reply),
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
+  return WithContext(stub->Delete(&ctx, req, &reply),
                      fmt::format("delete {}@{} on {}", name, version, address));
 }
 
@@ -208,7 +269,8 @@ absl::StatusOr<v1::CopyFileReply> FileStoreClient::CopyFile(const std::string& a
   // A copy moves a whole file: it gets the stream timeout.
   ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
   v1::CopyFileReply reply;
-  CHAINFS_RETURN_IF_ERROR(WithContext(Stub(address)->CopyFile(&ctx, req, &reply),
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
+  CHAINFS_RETURN_IF_ERROR(WithContext(stub->CopyFile(&ctx, req, &reply),
                                       fmt::format("copy {} to {}", req.name(), address)));
   return reply;
 }
@@ -218,7 +280,8 @@ absl::StatusOr<v1::BumpVersionReply> FileStoreClient::BumpVersion(
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineAfter(impl_->settings.call_timeout));
   v1::BumpVersionReply reply;
-  CHAINFS_RETURN_IF_ERROR(WithContext(Stub(address)->BumpVersion(&ctx, req, &reply),
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
+  CHAINFS_RETURN_IF_ERROR(WithContext(stub->BumpVersion(&ctx, req, &reply),
                                       fmt::format("bump version on {}", address)));
   return reply;
 }
@@ -228,8 +291,9 @@ absl::StatusOr<v1::CloneReply> FileStoreClient::Clone(const std::string& address
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineAfter(impl_->settings.call_timeout));
   v1::CloneReply reply;
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
   CHAINFS_RETURN_IF_ERROR(WithContext(
-      Stub(address)->Clone(&ctx, req, &reply),
+      stub->Clone(&ctx, req, &reply),
       fmt::format("clone {}@{} on {}", req.source().name(), req.source().version(), address)));
   return reply;
 }
@@ -248,11 +312,15 @@ std::vector<std::pair<grpc::Status, Reply>> CallEach(size_t n, Duration timeout,
   size_t pending = n;
   for (size_t i = 0; i < n; ++i) {
     contexts[i].set_deadline(DeadlineAfter(timeout));
-    start(i, &contexts[i], &results[i].second, [&, i](grpc::Status status) {
+    auto done = [&, i](grpc::Status status) {
       std::lock_guard lock(mu);
       results[i].first = std::move(status);
       if (--pending == 0) cv.notify_all();
-    });
+    };
+    // A call that cannot start (a bad address) is done at once.
+    if (grpc::Status refused = start(i, &contexts[i], &results[i].second, done); !refused.ok()) {
+      done(refused);
+    }
   }
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return pending == 0; });
@@ -269,7 +337,10 @@ std::vector<absl::Status> FileStoreClient::DeleteOnEach(const std::vector<std::s
   auto results = CallEach<v1::DeleteReply>(
       addresses.size(), impl_->settings.call_timeout,
       [&](size_t i, grpc::ClientContext* ctx, v1::DeleteReply* reply, auto done) {
-        Stub(addresses[i])->async()->Delete(ctx, &req, reply, std::move(done));
+        auto stub = Stub(addresses[i]);
+        if (!stub.ok()) return ToGrpc(stub.status());
+        (*stub)->async()->Delete(ctx, &req, reply, std::move(done));
+        return grpc::Status::OK;
       });
   std::vector<absl::Status> out;
   for (size_t i = 0; i < addresses.size(); ++i) {
@@ -284,7 +355,10 @@ std::vector<absl::StatusOr<v1::CloneReply>> FileStoreClient::CloneOnEach(
   auto results = CallEach<v1::CloneReply>(
       addresses.size(), impl_->settings.call_timeout,
       [&](size_t i, grpc::ClientContext* ctx, v1::CloneReply* reply, auto done) {
-        Stub(addresses[i])->async()->Clone(ctx, &req, reply, std::move(done));
+        auto stub = Stub(addresses[i]);
+        if (!stub.ok()) return ToGrpc(stub.status());
+        (*stub)->async()->Clone(ctx, &req, reply, std::move(done));
+        return grpc::Status::OK;
       });
   std::vector<absl::StatusOr<v1::CloneReply>> out;
   for (size_t i = 0; i < addresses.size(); ++i) {
@@ -304,7 +378,8 @@ absl::StatusOr<std::vector<v1::FileInfo>> FileStoreClient::ListFilesAndTombstone
     const std::string& address) {
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
-  auto stream = Stub(address)->ListFilesAndTombstones(&ctx, v1::ListFilesAndTombstonesRequest());
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
+  auto stream = stub->ListFilesAndTombstones(&ctx, v1::ListFilesAndTombstonesRequest());
   std::vector<v1::FileInfo> out;
   v1::FileInfoBatch batch;
   while (stream->Read(&batch)) {
@@ -318,14 +393,14 @@ namespace {
 
 // One open Read stream to one holder.
 struct ReadStream {
-  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientContext> ctx;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ReadRequest, v1::ReadReply>> stream;
   bool finished = false;
 
   // The status after a failed Read or Write (the call is over then). With cancel, the
   // call may still be going and is cancelled first.
   absl::Status Fail(const std::string& what, bool cancel = false) {
-    if (cancel) ctx.TryCancel();
+    if (cancel) ctx->TryCancel();
     finished = true;
     grpc::Status st = stream->Finish();
     if (st.ok()) st = grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream ended early");
@@ -333,7 +408,7 @@ struct ReadStream {
   }
   ~ReadStream() {
     if (stream && !finished) {
-      ctx.TryCancel();
+      ctx->TryCancel();
       stream->Finish();
     }
   }
@@ -342,8 +417,12 @@ struct ReadStream {
 class ReaderImpl final : public FileStoreClient::Reader {
  public:
   ReaderImpl(FileStoreClient* client, Duration timeout, std::string name,
-             std::vector<std::string> holders)
-      : client_(client), timeout_(timeout), name_(std::move(name)), holders_(std::move(holders)) {}
+             std::vector<std::string> holders, const grpc::ServerContext* parent)
+      : client_(client),
+        timeout_(timeout),
+        name_(std::move(name)),
+        holders_(std::move(holders)),
+        parent_(parent) {}
 
   ~ReaderImpl() override { Close(); }
 
@@ -354,9 +433,22 @@ class ReaderImpl final : public FileStoreClient::Reader {
     absl::Status last = absl::NotFoundError(fmt::format("{}: no holder to read from", name_));
     for (size_t tries = 0; tries < holders_.size(); ++tries) {
       const std::string& address = holders_[next_++ % holders_.size()];
+      auto stub = client_->Stub(address);
+      if (!stub.ok()) {
+        last = stub.status();
+        continue;
+      }
       auto s = std::make_unique<ReadStream>();
-      s->ctx.set_deadline(DeadlineAfter(timeout_));
-      s->stream = client_->Stub(address)->Read(&s->ctx);
+      const auto deadline = DeadlineAfter(timeout_);
+      if (parent_) {
+        // Cancelled with the parent call, and never past its deadline.
+        s->ctx = grpc::ClientContext::FromServerContext(*parent_);
+        if (parent_->deadline() > deadline) s->ctx->set_deadline(deadline);
+      } else {
+        s->ctx = std::make_unique<grpc::ClientContext>();
+        s->ctx->set_deadline(deadline);
+      }
+      s->stream = (*stub)->Read(s->ctx.get());
       v1::ReadRequest req;
       req.mutable_open()->set_name(name_);
       req.mutable_open()->set_version(version);
@@ -440,6 +532,7 @@ class ReaderImpl final : public FileStoreClient::Reader {
   Duration timeout_;
   std::string name_;
   std::vector<std::string> holders_;
+  const grpc::ServerContext* parent_;  // may be null
   size_t next_ = 0;
   v1::FileInfo info_;
   std::unique_ptr<ReadStream> current_;
@@ -450,8 +543,10 @@ class ReaderImpl final : public FileStoreClient::Reader {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FileStoreClient::Reader>> FileStoreClient::OpenReader(
-    const std::string& name, int64_t version, const std::vector<std::string>& holders) {
-  auto reader = std::make_unique<ReaderImpl>(this, impl_->settings.stream_timeout, name, holders);
+    const std::string& name, int64_t version, const std::vector<std::string>& holders,
+    const grpc::ServerContext* parent) {
+  auto reader =
+      std::make_unique<ReaderImpl>(this, impl_->settings.stream_timeout, name, holders, parent);
   CHAINFS_RETURN_IF_ERROR(reader->OpenNext(version));
   return std::unique_ptr<Reader>(std::move(reader));
 }

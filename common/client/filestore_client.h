@@ -1,4 +1,5 @@
-// The one way to talk to FileStores: cached channels per host:port, chain uploads and
+// The one way to talk to FileStores: cached channels per host:port (the least recently used
+// dropped beyond max_channels; addresses validated before dialling), chain uploads and
 // ranged reads with fail-over between holders. Used by the mount, the CLI, the NameServer
 // (copy, bump, delete, clone) and the FileStore itself (forwarding down the chain and
 // pulling copies). Every call carries a deadline. Thread-safe.
@@ -22,7 +23,12 @@ struct FileStoreClientSettings {
   Duration call_timeout = std::chrono::seconds(30);    // unary calls
   Duration stream_timeout = std::chrono::minutes(30);  // whole Create/Read streams
   size_t chunk_bytes = kMaxChunkBytes;
+  size_t max_channels = 256;  // cached channels; the least recently used goes beyond
 };
+
+// OK for host:port with a numeric port 1-65535 and a host name, IPv4 or [IPv6] host: only
+// such addresses are dialled (never a "unix:" path or another gRPC target scheme).
+absl::Status ValidateFileStoreAddress(std::string_view address);
 
 // Supplies content for an upload: fills `buf` with up to `max` bytes, returns the count,
 // 0 at the end. Errors abort the upload.
@@ -33,8 +39,10 @@ class FileStoreClient {
   explicit FileStoreClient(FileStoreClientSettings settings = {});
   ~FileStoreClient();
 
-  // A stub for host:port on a cached channel.
-  std::shared_ptr<v1::FileStore::Stub> Stub(const std::string& address);
+  // A stub for host:port on a cached channel; INVALID_ARGUMENT for a bad address.
+  absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> Stub(const std::string& address);
+  // Channels cached now (at most max_channels).
+  size_t cached_channels() const;
 
   // Uploads `file` (name, version, kind, attributes) to chain[0], which forwards it to
   // chain[1..]. Returns after the whole chain committed.
@@ -76,8 +84,11 @@ class FileStoreClient {
     // Reads up to `length` bytes at `offset` into buf; returns bytes read (0 at EOF).
     virtual absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf) = 0;
   };
+  // With `parent` (a server call this read serves), the streams carry its deadline (capped
+  // by the stream timeout) and are cancelled with it.
   absl::StatusOr<std::unique_ptr<Reader>> OpenReader(const std::string& name, int64_t version,
-                                                     const std::vector<std::string>& holders);
+                                                     const std::vector<std::string>& holders,
+                                                     const grpc::ServerContext* parent = nullptr);
   // Whole content into a string (small files, tests, tools).
   absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t version,
                                       const std::vector<std::string>& holders);

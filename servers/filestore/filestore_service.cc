@@ -21,16 +21,18 @@ std::shared_ptr<spdlog::logger> Log() {
 }
 
 absl::Status ValidateAddress(const std::string& address) {
-  auto split = SplitHostPort(address);
-  if (!split.ok()) {
+  absl::Status st = ValidateFileStoreAddress(address);
+  if (!st.ok()) {
     return absl::InvalidArgumentError(
-        fmt::format("bad FileStore address: {}", std::string(split.status().message())));
+        fmt::format("bad FileStore address: {}", std::string(st.message())));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateVersion(int64_t version) {
-  if (version <= 0) return absl::InvalidArgumentError(fmt::format("bad version {}", version));
+  if (version <= 0 || version > kMaxVersion) {
+    return absl::InvalidArgumentError(fmt::format("bad version {}", version));
+  }
   return absl::OkStatus();
 }
 
@@ -194,8 +196,15 @@ Reporter* FileStoreService::reporter() const {
   return reporter_;
 }
 
-void FileStoreService::Report(const v1::FileInfo& file) {
-  if (Reporter* r = reporter()) r->Report(file);
+absl::Status FileStoreService::Report(const v1::FileInfo& file) {
+  if (Reporter* r = reporter()) return r->ReportNow(file);
+  return absl::OkStatus();
+}
+
+absl::Status FileStoreService::CheckNewVersion(int64_t version) const {
+  CHAINFS_RETURN_IF_ERROR(ValidateVersion(version));
+  if (Reporter* r = reporter()) return r->CheckLease(version);
+  return absl::OkStatus();
 }
 
 void FileStoreService::Corrupt(const std::string& name, int64_t version, const absl::Status& st) {
@@ -226,7 +235,7 @@ grpc::Status FileStoreService::Create(grpc::ServerContext* ctx,
 absl::Status FileStoreService::ValidateHeader(const v1::CreateHeader& header) const {
   const v1::FileInfo& file = header.file();
   CHAINFS_RETURN_IF_ERROR(ValidateName(file.name()));
-  CHAINFS_RETURN_IF_ERROR(ValidateVersion(file.version()));
+  CHAINFS_RETURN_IF_ERROR(CheckNewVersion(file.version()));
   if (!v1::Kind_IsValid(file.kind())) return absl::InvalidArgumentError("bad kind");
   if (header.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
   if (header.chain_size() > kMaxChain) return absl::InvalidArgumentError("chain is too long");
@@ -254,7 +263,8 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   if (header.chain_size() > 0) {
     down.address = header.chain(0);
     down.ctx = DownstreamContext(*ctx, settings_.stream_timeout);
-    down.writer = client_->Stub(down.address)->Create(down.ctx.get(), &down.reply);
+    CHAINFS_ASSIGN_OR_RETURN(auto stub, client_->Stub(down.address));
+    down.writer = stub->Create(down.ctx.get(), &down.reply);
     v1::CreateHeader* next = req.mutable_header();
     next->mutable_chain()->DeleteSubrange(0, 1);
     if (!down.writer->Write(req)) return down.Broken();
@@ -281,6 +291,8 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   }
   if (!closed) return absl::CancelledError(fmt::format("{}: stream ended before close", what));
   const v1::CreateClose close = req.close();
+  // Close is the last message: anything after it is a broken sender, and nothing commits.
+  if (reader->Read(&req)) return absl::InvalidArgumentError("a message after close");
   if (close.size() != writer->size() || close.checksum() != writer->checksum()) {
     return absl::DataLossError(
         fmt::format("{}: received {} bytes, the sender announced {} (or "
@@ -293,10 +305,11 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   }
   // Commit and report here while the rest of the chain does the same: every copy is whole
   // and verified before it commits, so none is ever a partial object, and the caller hears
-  // of success only once every member has committed and reported.
+  // of success only once every member has committed and the NameServer recorded it.
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, writer->Commit(close.size(), close.checksum()));
-  Report(info);
+  absl::Status reported = Report(info);
   if (down.writer) CHAINFS_RETURN_IF_ERROR(down.Finish());
+  CHAINFS_RETURN_IF_ERROR(reported);
   Log()->debug("committed {} ({} bytes)", what, info.size());
   return CreatedReply(info, down.reply);
 }
@@ -351,13 +364,13 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerCont
   if (req.header().chain_size() > 0) {
     v1::CreateSmallRequest next = req;
     next.mutable_header()->mutable_chain()->DeleteSubrange(0, 1);
-    down.Start(client_->Stub(req.header().chain(0)), req.header().chain(0), *ctx,
-               settings_.stream_timeout, next);
+    CHAINFS_ASSIGN_OR_RETURN(auto stub, client_->Stub(req.header().chain(0)));
+    down.Start(stub, req.header().chain(0), *ctx, settings_.stream_timeout, next);
   }
   CHAINFS_RETURN_IF_ERROR(writer->Append(content));
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info,
                            writer->Commit(req.close().size(), req.close().checksum()));
-  Report(info);
+  absl::Status reported = Report(info);
   absl::Status downstream = down.Finish();
   if (absl::IsUnimplemented(downstream)) {
     // The next FileStore predates CreateSmall (a rolling upgrade): the stream does the same.
@@ -368,6 +381,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerCont
     downstream = absl::OkStatus();
   }
   CHAINFS_RETURN_IF_ERROR(downstream);
+  CHAINFS_RETURN_IF_ERROR(reported);
   Log()->debug("committed {} ({} bytes, one call)", what, info.size());
   return CreatedReply(info, down.reply);
 }
@@ -438,12 +452,11 @@ absl::Status FileStoreService::DoRead(
 grpc::Status FileStoreService::Delete(grpc::ServerContext*, const v1::DeleteRequest* req,
                                       v1::DeleteReply*) {
   absl::Status st = ValidateName(req->name());
-  if (st.ok()) st = ValidateVersion(req->version());
+  if (st.ok()) st = CheckNewVersion(req->version());
   if (!st.ok()) return ToGrpc(st);
   auto info = store_->AddTombstone(req->name(), req->version());
   if (!info.ok()) return ToGrpc(info.status());
-  Report(*info);
-  return grpc::Status::OK;
+  return ToGrpc(Report(*info));
 }
 
 grpc::Status FileStoreService::ListFilesAndTombstones(
@@ -470,7 +483,7 @@ grpc::Status FileStoreService::CopyFile(grpc::ServerContext* ctx, const v1::Copy
   if (!slot.ok()) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
   }
-  auto info = DoCopy(*req);
+  auto info = DoCopy(*ctx, *req);
   if (!info.ok()) {
     Log()->info("copy {}@{} failed: {}", req->name(), req->version(),
                 std::string(info.status().message()));
@@ -480,9 +493,12 @@ grpc::Status FileStoreService::CopyFile(grpc::ServerContext* ctx, const v1::Copy
   return grpc::Status::OK;
 }
 
-absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const v1::CopyFileRequest& req) {
+absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const grpc::ServerContext& ctx,
+                                                      const v1::CopyFileRequest& req) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.name()));
-  if (req.version() < 0) return absl::InvalidArgumentError("negative version");
+  if (req.version() < 0 || req.version() > kMaxVersion) {
+    return absl::InvalidArgumentError("bad version");
+  }
   if (req.sources().empty()) return absl::InvalidArgumentError("copy needs a source");
   std::vector<std::string> sources;
   for (const std::string& address : req.sources()) {
@@ -492,9 +508,11 @@ absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const v1::CopyFileRequest&
   if (auto held = store_->Lookup(req.name()); held && held->version() == req.version()) {
     return *held;
   }
-  CHAINFS_ASSIGN_OR_RETURN(auto reader, client_->OpenReader(req.name(), req.version(), sources));
+  // The source is read within the caller's deadline and cancelled with the caller.
+  CHAINFS_ASSIGN_OR_RETURN(auto reader,
+                           client_->OpenReader(req.name(), req.version(), sources, &ctx));
   const v1::FileInfo source = reader->info();
-  if (source.name() != req.name() || source.version() <= 0) {
+  if (source.name() != req.name() || source.version() <= 0 || source.version() > kMaxVersion) {
     return absl::DataLossError(fmt::format("copy {}: the source answered for {}@{}", req.name(),
                                            source.name(), source.version()));
   }
@@ -522,15 +540,18 @@ absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const v1::CopyFileRequest&
   }
   Log()->info("copied {}@{}{}", info.name(), info.version(),
               info.tombstone() ? " (tombstone)" : "");
-  Report(info);
+  CHAINFS_RETURN_IF_ERROR(Report(info));
   return info;
 }
 
 grpc::Status FileStoreService::BumpVersion(grpc::ServerContext*, const v1::BumpVersionRequest* req,
                                            v1::BumpVersionReply* reply) {
-  absl::Status st = ValidateVersion(req->new_version());
+  absl::Status st = CheckNewVersion(req->new_version());
   for (const v1::NameVersion& file : req->files()) {
     if (st.ok()) st = ValidateName(file.name());
+    if (st.ok() && (file.version() < 0 || file.version() > kMaxVersion)) {
+      st = absl::InvalidArgumentError("bad version");
+    }
   }
   if (!st.ok()) return ToGrpc(st);
   int64_t bumped = 0;
@@ -562,11 +583,11 @@ grpc::Status FileStoreService::Clone(grpc::ServerContext*, const v1::CloneReques
   absl::Status st = ValidateName(req->source().name());
   if (st.ok()) st = ValidateVersion(req->source().version());
   if (st.ok()) st = ValidateName(req->target().name());
-  if (st.ok()) st = ValidateVersion(req->target().version());
+  if (st.ok()) st = CheckNewVersion(req->target().version());
   if (!st.ok()) return ToGrpc(st);
   auto info = store_->Clone(req->source(), req->target());
   if (!info.ok()) return ToGrpc(info.status());
-  Report(*info);
+  if (st = Report(*info); !st.ok()) return ToGrpc(st);
   *reply->mutable_file() = *info;
   return grpc::Status::OK;
 }

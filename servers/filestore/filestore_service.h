@@ -64,10 +64,15 @@ class FileStoreService final : public v1::FileStore::Service {
   absl::Status ValidateHeader(const v1::CreateHeader& header) const;
   v1::CreateReply CreatedReply(const v1::FileInfo& info, const v1::CreateReply& downstream) const;
   absl::Status DoRead(grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream);
-  absl::StatusOr<v1::FileInfo> DoCopy(const v1::CopyFileRequest& req);
+  absl::StatusOr<v1::FileInfo> DoCopy(const grpc::ServerContext& ctx,
+                                      const v1::CopyFileRequest& req);
   std::string self() const;
   Reporter* reporter() const;
-  void Report(const v1::FileInfo& file);
+  // Reports a commit to the NameServer; OK once it recorded it (or when there is none).
+  absl::Status Report(const v1::FileInfo& file);
+  // A version a create, delete, clone or bump may bring: positive, within kMaxVersion and
+  // within the cluster's lease.
+  absl::Status CheckNewVersion(int64_t version) const;
   void Corrupt(const std::string& name, int64_t version, const absl::Status& status);
 
   ObjectStore* store_;

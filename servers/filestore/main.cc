@@ -33,6 +33,7 @@ struct Settings {
   chainfs::Duration heartbeat_interval = std::chrono::seconds(15);
   int max_streams = 64;
   chainfs::Duration stream_timeout = std::chrono::minutes(30);
+  size_t max_channels = 256;
 };
 
 // Room for a 1 MiB chunk and its envelope; anything bigger is refused by gRPC.
@@ -60,6 +61,7 @@ int Run(const Settings& s) {
 
   chainfs::FileStoreClientSettings client_settings;
   client_settings.stream_timeout = s.stream_timeout;
+  client_settings.max_channels = s.max_channels;
   chainfs::FileStoreClient client(client_settings);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -163,6 +165,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   chainfs::AddDurationOption(app, "--stream-timeout", s.stream_timeout,
                              "deadline of whole create/read streams");
+  app.add_option("--max-channels", s.max_channels,
+                 "channels to other FileStores kept open (least recently used closed first)")
+      ->check(CLI::PositiveNumber);
   app.set_config("--config", "",
                  "TOML file of settings (keys are the long flag names); flags override it");
   CLI11_PARSE(app, argc, argv);

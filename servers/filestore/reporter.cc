@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "common/status.h"
 
 namespace chainfs::filestore {
 namespace {
@@ -14,6 +15,12 @@ std::shared_ptr<spdlog::logger> Log() {
   return log;
 }
 
+// A refusal that no retry changes: the report is dropped instead of retried forever.
+bool IsPermanentRefusal(const absl::Status& st) {
+  return st.code() == absl::StatusCode::kFailedPrecondition ||
+         st.code() == absl::StatusCode::kInvalidArgument;
+}
+
 }  // namespace
 
 Reporter::Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerClient* ns, const Clock* clock,
@@ -22,53 +29,65 @@ Reporter::Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerClient* ns, 
 
 Reporter::~Reporter() { Stop(); }
 
+zk::WatchFn Reporter::Guarded(std::function<void()> fn) {
+  return [life = life_, fn = std::move(fn)] {
+    std::lock_guard lock(life->mu);
+    if (life->alive) fn();
+  };
+}
+
 void Reporter::Start() {
   if (zk_) {
-    zk_->SetSessionListener([this](zk::SessionEvent event) {
-      if (event == zk::SessionEvent::kConnected) {
-        need_ephemeral_ = true;
-        need_leader_read_ = true;
-        need_minver_read_ = true;
-        ticker_.Wake();
-      }
+    zk_->SetSessionListener([this, life = life_](zk::SessionEvent event) {
+      std::lock_guard lock(life->mu);
+      if (!life->alive || event != zk::SessionEvent::kConnected) return;
+      need_ephemeral_ = true;
+      need_leader_read_ = true;
+      need_minver_read_ = true;
+      need_maxver_read_ = true;
+      ticker_.Wake();
     });
   }
   thread_ = std::thread([this] { Loop(); });
+  heartbeat_thread_ = std::thread([this] { HeartBeatLoop(); });
 }
 
 void Reporter::Stop() {
   ticker_.Stop();
+  heartbeat_ticker_.Stop();
   if (thread_.joinable()) thread_.join();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (zk_) zk_->SetSessionListener(nullptr);
+  std::lock_guard lock(life_->mu);
+  life_->alive = false;
 }
 
 void Reporter::Loop() {
+  // Registration retries and queued reports; woken at once when something needs doing.
   while (!ticker_.stopped()) {
     RunOnce();
-    Duration wait = settings_.heartbeat_interval - (clock_->Now() - last_heartbeat_);
-    if (wait < std::chrono::milliseconds(1)) wait = std::chrono::milliseconds(1);
-    if (!ticker_.WaitFor(wait)) break;
+    if (!ticker_.WaitFor(settings_.heartbeat_interval)) break;
   }
+}
+
+void Reporter::HeartBeatLoop() {
+  while (heartbeat_ticker_.WaitFor(settings_.heartbeat_interval)) HeartBeat();
 }
 
 void Reporter::RunOnce() {
   if (zk_) SyncZooKeeper();
-  if (!ns_ || (zk_ && leader_.empty())) return;  // nobody to talk to yet
-  if (need_register_) {
-    Register();
-  } else if (clock_->Now() - last_heartbeat_ >= settings_.heartbeat_interval) {
-    HeartBeat();
-  }
+  if (!ns_ || (zk_ && !leader_known_)) return;  // nobody to talk to yet
+  if (need_register_) Register();
   if (registered_ && !need_register_) FlushPending();
 }
 
 void Reporter::SyncZooKeeper() {
   if (!zk_->connected()) return;
   auto wake = [this](std::atomic<bool>* flag) {
-    return [this, flag] {
+    return Guarded([this, flag] {
       *flag = true;
       ticker_.Wake();
-    };
+    });
   };
   if (need_ephemeral_.exchange(false)) {
     const std::string path = "/filestores/" + settings_.self;
@@ -84,6 +103,10 @@ void Reporter::SyncZooKeeper() {
       need_ephemeral_ = true;
     }
   }
+  if (need_minver_read_.exchange(false)) ReadMinVersion(/*from_watch=*/false);
+  if (need_maxver_read_.exchange(false)) {
+    if (!ReadMaxVersion(/*from_watch=*/false).ok()) need_maxver_read_ = true;
+  }
   if (need_leader_read_.exchange(false)) {
     auto node = zk_->Get("/leader", wake(&need_leader_read_));
     std::string leader;
@@ -95,6 +118,7 @@ void Reporter::SyncZooKeeper() {
     }
     if (leader != leader_) {
       leader_ = leader;
+      leader_known_ = !leader.empty();
       if (!leader.empty()) {
         Log()->info("NameServer leader is {}", leader);
         registered_ = false;
@@ -102,21 +126,74 @@ void Reporter::SyncZooKeeper() {
       }
     }
   }
-  if (need_minver_read_.exchange(false)) {
-    auto node = zk_->Get("/minver", wake(&need_minver_read_));
-    if (node.ok()) {
-      int64_t min_version = std::strtoll(node->data.c_str(), nullptr, 10);
-      if (min_version > 0) {
-        absl::Status st = store_->SetMinVersion(min_version);
-        if (!st.ok()) Log()->warn("set minimum version: {}", std::string(st.message()));
-      }
-    } else if (node.status().code() != absl::StatusCode::kNotFound) {
-      need_minver_read_ = true;
+}
+
+void Reporter::ReadMinVersion(bool from_watch) {
+  // The watch applies the new minimum itself, at once: a create below a freshly written
+  // /minver must be refused from the moment the watch fires. One watch at a time.
+  if (from_watch) minver_watched_ = false;
+  zk::WatchFn watch;
+  if (!minver_watched_.exchange(true)) watch = Guarded([this] { ReadMinVersion(true); });
+  auto node = zk_->Get("/minver", std::move(watch));
+  if (node.ok()) {
+    int64_t min_version = std::strtoll(node->data.c_str(), nullptr, 10);
+    if (min_version > 0) {
+      absl::Status st = store_->SetMinVersion(min_version);
+      if (!st.ok()) Log()->warn("set minimum version: {}", std::string(st.message()));
     }
+  } else if (node.status().code() != absl::StatusCode::kNotFound) {
+    minver_watched_ = false;
+    need_minver_read_ = true;  // the loop tries again
+    ticker_.Wake();
   }
 }
 
+absl::Status Reporter::ReadMaxVersion(bool from_watch) {
+  if (from_watch) maxver_watched_ = false;
+  zk::WatchFn watch;
+  if (!maxver_watched_.exchange(true)) {
+    watch = Guarded([this] {
+      if (!ReadMaxVersion(true).ok()) {
+        need_maxver_read_ = true;
+        ticker_.Wake();
+      }
+    });
+  }
+  auto node = zk_->Get("/maxver", std::move(watch));
+  if (node.ok()) {
+    int64_t max_version = std::strtoll(node->data.c_str(), nullptr, 10);
+    maxver_exists_ = true;
+    // Only ever raised: a stale read never lowers what a newer one showed.
+    int64_t seen = max_version_.load();
+    while (max_version > seen && !max_version_.compare_exchange_weak(seen, max_version)) {
+    }
+    return absl::OkStatus();
+  }
+  if (node.status().code() == absl::StatusCode::kNotFound) {
+    maxver_exists_ = false;
+    return absl::OkStatus();
+  }
+  maxver_watched_ = false;
+  return node.status();
+}
+
+absl::Status Reporter::CheckLease(int64_t version) {
+  if (version > kMaxVersion) return absl::InvalidArgumentError("version above the limit");
+  if (!zk_ || version <= max_version_) return absl::OkStatus();
+  // Perhaps the lease was raised a moment ago: read it once more.
+  absl::Status st = ReadMaxVersion(/*from_watch=*/false);
+  if (!st.ok()) {
+    return absl::UnavailableError(
+        fmt::format("cannot check the version lease: {}", std::string(st.message())));
+  }
+  if (version <= max_version_ || !maxver_exists_) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      fmt::format("version above the lease: {} > /maxver {}", version, max_version_.load()));
+}
+
 void Reporter::Register() {
+  registering_ = true;
+  need_register_ = false;
   {
     std::lock_guard lock(mu_);
     pending_.clear();  // the registration covers them
@@ -124,67 +201,77 @@ void Reporter::Register() {
   std::vector<v1::FileInfo> files = store_->List();
   absl::Status st = ns_->RegisterFilesAndTombstones(settings_.self, files, store_->bytes_used(),
                                                     store_->bytes_available());
-  last_heartbeat_ = clock_->Now();
+  registering_ = false;
   if (!st.ok()) {
-    if (registered_.exchange(false) || !leader_.empty()) {
+    need_register_ = true;
+    if (registered_.exchange(false) || leader_known_) {
       Log()->warn("registration with the NameServer failed: {}", std::string(st.message()));
     }
     return;
   }
-  need_register_ = false;
   registered_ = true;
   Log()->info("registered {} files and tombstones with the NameServer", files.size());
 }
 
 void Reporter::HeartBeat() {
+  if (!ns_ || (zk_ && !leader_known_)) return;
   v1::HeartBeatRequest req;
   req.set_filestore(settings_.self);
   req.set_bytes_used(store_->bytes_used());
   req.set_bytes_available(store_->bytes_available());
-  last_heartbeat_ = clock_->Now();
   auto reply = ns_->HeartBeat(req);
   if (!reply.ok()) {
-    if (registered_.exchange(false)) {
-      Log()->warn("heartbeat failed: {}", std::string(reply.status().message()));
-    }
+    Log()->warn("heartbeat failed: {}", std::string(reply.status().message()));
     return;
   }
-  registered_ = true;
-  if (reply->reregister()) {
-    need_register_ = true;
-    Register();
+  if (!reply->reregister()) registered_ = true;
+  // While a registration is under way the NameServer does not know us yet: that one
+  // answers the request.
+  if (reply->reregister() && !registering_ && !need_register_.exchange(true)) {
+    Log()->info("the NameServer asked for a new registration");
+    ticker_.Wake();
   }
 }
 
-void Reporter::Report(const v1::FileInfo& file) {
-  if (ns_ && registered_ && !need_register_) {
-    v1::AddFileOrTombstoneRequest req;
-    req.set_filestore(settings_.self);
-    *req.mutable_file() = file;
-    auto reply = ns_->AddFileOrTombstone(req);
-    if (reply.ok()) {
-      if (reply->reregister()) {
-        need_register_ = true;
-        ticker_.Wake();
-      }
-      return;
-    }
-    Log()->warn("report of {}@{} failed, will retry: {}", file.name(), file.version(),
-                std::string(reply.status().message()));
+absl::Status Reporter::ReportNow(const v1::FileInfo& file) {
+  if (!ns_) return absl::OkStatus();
+  v1::AddFileOrTombstoneRequest req;
+  req.set_filestore(settings_.self);
+  *req.mutable_file() = file;
+  auto reply = ns_->AddFileOrTombstone(req);
+  absl::Status st;
+  if (!reply.ok()) {
+    st = reply.status();
+  } else if (reply->reregister()) {
+    st = absl::UnavailableError("the NameServer asked for a new registration");
+    need_register_ = true;
     registered_ = false;
+    ticker_.Wake();
   }
+  if (st.ok()) return st;
+  // Stays committed here: the queue or the next registration tells the NameServer later.
   ReportLater(file);
+  Log()->warn("report of {}@{} failed: {}", file.name(), file.version(), std::string(st.message()));
+  if (st.code() == absl::StatusCode::kFailedPrecondition &&
+      st.message().find("version too old") != std::string_view::npos) {
+    return VersionTooOld("the NameServer refused the version (below /minver)");
+  }
+  return absl::UnavailableError(
+      fmt::format("the NameServer did not record the commit: {}", std::string(st.message())));
 }
 
 void Reporter::ReportLater(const v1::FileInfo& file) {
   if (!ns_) return;
-  std::lock_guard lock(mu_);
-  if (pending_.size() >= kMaxPending) {
-    pending_.clear();  // too many: a registration reports everything at once
-    need_register_ = true;
-    return;
+  {
+    std::lock_guard lock(mu_);
+    if (pending_.size() >= kMaxPending) {
+      pending_.clear();  // too many: a registration reports everything at once
+      need_register_ = true;
+    } else {
+      pending_.push_back(file);
+    }
   }
-  pending_.push_back(file);
+  ticker_.Wake();
 }
 
 void Reporter::FlushPending() {
@@ -199,6 +286,11 @@ void Reporter::FlushPending() {
     req.set_filestore(settings_.self);
     auto reply = ns_->AddFileOrTombstone(req);
     if (!reply.ok()) {
+      if (IsPermanentRefusal(reply.status())) {
+        Log()->warn("the NameServer refused {}@{}: {}", req.file().name(), req.file().version(),
+                    std::string(reply.status().message()));
+        continue;
+      }
       std::lock_guard lock(mu_);
       pending_.push_front(req.file());
       registered_ = false;

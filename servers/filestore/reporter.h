@@ -2,14 +2,20 @@
 // - the ephemeral /filestores/<host:port>, recreated after session expiry;
 // - /leader, watched: the whole list is registered with every new leader (and again when
 //   a HeartBeat or AddFileOrTombstone reply asks for it);
-// - a heartbeat with bytes used/available every heartbeat interval;
-// - /minver, watched: everything below it is dropped from the store.
-// Without a NameServer (or without ZooKeeper) it keeps working and retrying: new objects
-// are reported later, or covered by the next registration.
+// - a heartbeat with bytes used/available every heartbeat interval, on a thread of its
+//   own, so that a slow registration, flush or ZooKeeper call never delays it;
+// - /minver, watched: everything below it is dropped from the store as soon as the watch
+//   fires (not when the background loop next runs);
+// - /maxver, watched: versions above the cluster's lease are refused (CheckLease).
+// A new commit is reported synchronously (ReportNow): the caller acknowledges it only once
+// the NameServer recorded it. Without a NameServer (ns null) reports are not needed and
+// ReportNow answers OK; a failed report is also queued for the background loop, and the
+// next registration covers it in any case.
 #pragma once
 
 #include <atomic>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,6 +27,10 @@
 #include "servers/filestore/object_store.h"
 
 namespace chainfs::filestore {
+
+// No version above this is ever accepted, whatever /maxver says: version arithmetic
+// (lease steps, GC) must never come near overflow.
+inline constexpr int64_t kMaxVersion = int64_t{1} << 62;
 
 struct ReporterSettings {
   std::string self;  // advertised host:port
@@ -37,21 +47,42 @@ class Reporter {
   void Start();
   void Stop();
 
-  // A new object or tombstone: reported now when a NameServer is known to listen,
-  // otherwise later in the background.
-  void Report(const v1::FileInfo& file);
+  // A new object or tombstone, committed locally. OK only once the NameServer recorded it
+  // (its AddFileOrTombstone succeeded and did not ask for a registration); otherwise it is
+  // queued for later and the error says why: FAILED_PRECONDITION "version too old" when the
+  // NameServer refused the version, UNAVAILABLE else. OK without a NameServer.
+  absl::Status ReportNow(const v1::FileInfo& file);
+  // Reported in the background (relabels of a GC round).
   void ReportLater(const v1::FileInfo& file);
   // A replica found corrupt (and already dropped from the store).
   void ReportBadReplica(const std::string& name, int64_t version);
+  // OK when `version` is within the cluster's lease (/maxver). Above the cached /maxver,
+  // /maxver is read again once; still above: INVALID_ARGUMENT "version above the lease".
+  // Without ZooKeeper, or while no /maxver exists, only kMaxVersion limits.
+  absl::Status CheckLease(int64_t version);
 
   // One round of the background loop; public for tests.
   void RunOnce();
+  // One heartbeat, as the heartbeat thread sends it; public for tests.
+  void HeartBeat();
 
  private:
+  // Watch callbacks may fire after Stop(): they run only while the reporter is alive.
+  struct Life {
+    std::mutex mu;
+    bool alive = true;
+  };
+
   void Loop();
+  void HeartBeatLoop();
   void SyncZooKeeper();
+  // Reads /minver and applies it to the store at once; arms the watch unless one is armed.
+  void ReadMinVersion(bool from_watch);
+  // Reads /maxver into max_version_; arms the watch unless one is armed.
+  absl::Status ReadMaxVersion(bool from_watch);
+  // Runs fn while the reporter is alive (for callbacks from ZooKeeper's thread).
+  zk::WatchFn Guarded(std::function<void()> fn);
   void Register();
-  void HeartBeat();
   void FlushPending();
 
   ObjectStore* store_;
@@ -60,15 +91,24 @@ class Reporter {
   const Clock* clock_;
   ReporterSettings settings_;
   Ticker ticker_;
+  Ticker heartbeat_ticker_;
   std::thread thread_;
+  std::thread heartbeat_thread_;
+  std::shared_ptr<Life> life_ = std::make_shared<Life>();
 
   std::atomic<bool> need_ephemeral_{true};
   std::atomic<bool> need_leader_read_{true};
   std::atomic<bool> need_minver_read_{true};
+  std::atomic<bool> need_maxver_read_{true};
   std::atomic<bool> need_register_{true};
+  std::atomic<bool> registering_{false};
   std::atomic<bool> registered_{false};
+  std::atomic<bool> leader_known_{false};
+  std::atomic<int64_t> max_version_{0};  // /maxver last read; 0 = none seen
+  std::atomic<bool> maxver_exists_{false};
+  std::atomic<bool> minver_watched_{false};
+  std::atomic<bool> maxver_watched_{false};
   std::string leader_;  // /leader content last seen (loop thread only)
-  TimePoint last_heartbeat_{};
 
   std::mutex mu_;
   std::deque<v1::FileInfo> pending_;

@@ -77,18 +77,15 @@ class FileStoreChainTest : public ::testing::Test {
 
   std::string DataDir(int i) const { return fmt::format("{}/fs{}", dir_.path(), i); }
 
-  // Starts FileStore i (data dir fs<i>), replacing a previous process i.
-  std::string StartStore(int i, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--data-dir",
-                                     DataDir(i),
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--zk",
-                                     zk_server_->ConnectString(chroot_),
-                                     "--session-timeout",
-                                     "2s",
-                                     "--heartbeat-interval",
-                                     "200ms"};
+  // Starts FileStore i (data dir fs<i>), replacing a previous process i. With ZooKeeper, a
+  // commit is acknowledged only once a NameServer recorded it; without, it works alone.
+  std::string StartStore(int i, std::vector<std::string> extra = {}, bool with_zk = false) {
+    std::vector<std::string> args = {"--data-dir",           DataDir(i), "--listen", "127.0.0.1:0",
+                                     "--heartbeat-interval", "200ms"};
+    if (with_zk) {
+      args.insert(args.end(),
+                  {"--zk", zk_server_->ConnectString(chroot_), "--session-timeout", "2s"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     auto daemon = testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"), args,
                                        fmt::format("{}/fs{}.log", dir_.path(), i));
@@ -182,7 +179,7 @@ TEST_F(FileStoreChainTest, SmallCreate_BadChecksumOrOversizedRefusedAndNothingSt
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
     v1::CreateReply reply;
-    return client_.Stub(chain[0])->CreateSmall(&ctx, req, &reply);
+    return (*client_.Stub(chain[0]))->CreateSmall(&ctx, req, &reply);
   };
   auto request = [&](const std::string& name, const std::string& content) {
     v1::CreateSmallRequest req;
@@ -416,6 +413,7 @@ TEST_F(FileStoreChainTest, MinVersionInZooKeeper_DropsOlderObjectsAndTombstones)
   ASSERT_TRUE(client_.CreateFromString(Info("/old", 5), chain, "old").ok());
   ASSERT_TRUE(client_.Delete(chain[0], "/gone", 6).ok());
   ASSERT_TRUE(client_.CreateFromString(Info("/new", 20), chain, "new").ok());
+  chain = {StartStore(0, {}, /*with_zk=*/true)};
   auto zk = ConnectZk();
   ASSERT_TRUE(zk->Create("/minver", "10", false).ok());
   EXPECT_TRUE(Eventually([&] { return List(chain[0]).size() == 1; }));
@@ -469,10 +467,14 @@ class FakeNameServer final : public v1::NameServer::Service {
 
 TEST_F(FileStoreChainTest, FakeNameServer_SeesRegisterHeartbeatAndAdds) {
   auto chain = StartChain(1);
-  const std::string& self = chain[0];
-  // Before any NameServer exists the FileStore works.
+  // Without ZooKeeper the FileStore works alone.
   ASSERT_TRUE(client_.CreateFromString(Info("/before", 3), chain, "before").ok());
-  ASSERT_TRUE(client_.Delete(self, "/deleted", 4).ok());
+  ASSERT_TRUE(client_.Delete(chain[0], "/deleted", 4).ok());
+  // With ZooKeeper but no NameServer, commits stay here but are not acknowledged.
+  chain = {StartStore(0, {}, /*with_zk=*/true)};
+  const std::string& self = chain[0];
+  EXPECT_EQ(client_.CreateFromString(Info("/unrecorded", 5), chain, "u").status().code(),
+            absl::StatusCode::kUnavailable);
 
   FakeNameServer fake;
   int port = 0;
@@ -490,15 +492,16 @@ TEST_F(FileStoreChainTest, FakeNameServer_SeesRegisterHeartbeatAndAdds) {
     std::lock_guard lock(fake.mu);
     auto& [filestore, files] = fake.registrations[0];
     EXPECT_EQ(filestore, self);
-    ASSERT_EQ(files.size(), 2u);
+    ASSERT_EQ(files.size(), 3u);
     EXPECT_EQ(files[0].name(), "/before");
     EXPECT_EQ(files[0].version(), 3);
     EXPECT_FALSE(files[0].tombstone());
     EXPECT_EQ(files[0].size(), 6);
     EXPECT_EQ(files[1].name(), "/deleted");
     EXPECT_TRUE(files[1].tombstone());
+    EXPECT_EQ(files[2].name(), "/unrecorded");
     EXPECT_EQ(fake.heartbeats.back().filestore(), self);
-    EXPECT_EQ(fake.heartbeats.back().bytes_used(), 6);
+    EXPECT_EQ(fake.heartbeats.back().bytes_used(), 7);
     EXPECT_GT(fake.heartbeats.back().bytes_available(), 0);
   }
   ASSERT_TRUE(client_.CreateFromString(Info("/after", 8), chain, "after!!").ok());
@@ -558,7 +561,7 @@ TEST_F(FileStoreChainTest, BadInput_InvalidArgumentAndTheDaemonKeepsServing) {
   expect_invalid(client_.CreateFromString(Info("/v", 1), {address, "no-port"}, "x").status());
   expect_invalid(client_.CreateFromString(Info("/v", 1), {address, address}, "x").status());
 
-  auto stub = client_.Stub(address);
+  auto stub = *client_.Stub(address);
   {  // A stream that does not start with a header.
     grpc::ClientContext ctx;
     v1::CreateReply reply;
@@ -618,7 +621,7 @@ TEST_F(FileStoreChainTest, BadInput_InvalidArgumentAndTheDaemonKeepsServing) {
 
 TEST_F(FileStoreChainTest, StalledStream_LimitedByMaxStreamsAndCancelledAtStreamTimeout) {
   std::string address = StartStore(0, {"--max-streams", "1", "--stream-timeout", "2s"});
-  auto stub = client_.Stub(address);
+  auto stub = *client_.Stub(address);
   grpc::ClientContext ctx;  // no deadline: only the server's stream timeout ends it
   v1::CreateReply reply;
   auto writer = stub->Create(&ctx, &reply);

@@ -2,3 +2,9 @@
 chainfs_unit_test(filestore_object_store_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_object_store_test.cc
   LIBS filestore_store)
+chainfs_unit_test(filestore_service_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_service_test.cc
+  LIBS filestore_lib)
+chainfs_unit_test(filestore_client_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_client_test.cc
+  LIBS chainfs_client)
