@@ -18,6 +18,7 @@
 #include "servers/filestore/filestore_service.h"
 #include "servers/filestore/object_store.h"
 #include "servers/filestore/reporter.h"
+#include "servers/filestore/scrubber.h"
 
 namespace {
 
@@ -34,6 +35,7 @@ struct Settings {
   int max_streams = 64;
   chainfs::Duration stream_timeout = std::chrono::minutes(30);
   size_t max_channels = 256;
+  int64_t scrub_bytes_per_second = -1;
 };
 
 // Room for a 1 MiB chunk and its envelope; anything bigger is refused by gRPC.
@@ -123,6 +125,12 @@ int Run(const Settings& s) {
   }
   service->SetSelf(self, reporter.get());
   if (reporter) reporter->Start();
+  chainfs::filestore::Scrubber scrubber(store->get(),
+                                        [&reporter](const std::string& name, int64_t version) {
+                                          if (reporter) reporter->ReportBadReplica(name, version);
+                                        },
+                                        {.bytes_per_second = s.scrub_bytes_per_second});
+  scrubber.Start();
 
   if (!s.address_file.empty()) {
     absl::Status st = chainfs::WriteFileAtomically(s.address_file, self + "\n");
@@ -136,6 +144,7 @@ int Run(const Settings& s) {
   sigwait(&signals, &signal);
   log->info("signal {}: shutting down", signal);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  scrubber.Stop();
   if (reporter) reporter->Stop();
   server->Wait();
   return 0;
@@ -168,6 +177,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-channels", s.max_channels,
                  "channels to other FileStores kept open (least recently used closed first)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--scrub-bytes-per-second", s.scrub_bytes_per_second,
+                 "background re-verification rate; -1: a full pass per day (at least 1 MiB/s), "
+                 "0: off");
   app.set_config("--config", "",
                  "TOML file of settings (keys are the long flag names); flags override it");
   CLI11_PARSE(app, argc, argv);

@@ -8,3 +8,6 @@ chainfs_unit_test(filestore_service_test
 chainfs_unit_test(filestore_client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_client_test.cc
   LIBS chainfs_client)
+chainfs_unit_test(filestore_scrubber_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_scrubber_test.cc
+  LIBS filestore_lib)
