@@ -99,9 +99,9 @@ int Run(int argc, char** argv) {
     log->error("ZooKeeper {}: {}", zk_text, std::string(zk.status().message()));
     return 1;
   }
-  if (absl::Status st = (*zk)->WaitConnected(session_timeout); !st.ok()) {
-    log->warn("ZooKeeper not connected yet ({}); will keep trying", std::string(st.message()));
-  }
+  // No waiting for the session here: signals are only taken at sigwait below, so a wait
+  // for a ZooKeeper that is gone delayed SIGTERM by up to a session timeout. The campaign
+  // starts once the session is up, and the wrapper logs when it is.
 
   chainfs::nameserver::NameServerService service;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -469,6 +469,26 @@ TEST(NameServerWithoutZooKeeper, IdlesAndStopsPromptlyOnSigterm) {
   EXPECT_TRUE(WIFEXITED(ns->process->wait_status())) << ns->process->wait_status();
 }
 
+// Defect 13, start-up: a NameServer started while ZooKeeper is gone stops promptly too (it
+// used to wait for a session for a whole session timeout before taking signals).
+TEST(NameServerWithoutZooKeeper, StartedWithoutZooKeeperStopsPromptlyOnSigterm) {
+  TempDir dir;
+  auto ns = testing::Process::Start(
+      BinaryPath("servers/nameserver/chainfs-nameserver"),
+      {"--zk", "127.0.0.1:1/gone", "--listen", "127.0.0.1:0", "--session-timeout", "10s"},
+      dir.path() + "/ns.log");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  std::this_thread::sleep_for(seconds(2));
+  ASSERT_TRUE((*ns)->Running());
+  double used = CpuSeconds((*ns)->pid());
+  EXPECT_LT(used, 0.4) << used << " s of CPU in its first 2 s";
+  auto stop = std::chrono::steady_clock::now();
+  (*ns)->Kill(SIGTERM);
+  auto took = std::chrono::steady_clock::now() - stop;
+  EXPECT_LT(took, seconds(1)) << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+  EXPECT_TRUE(WIFEXITED((*ns)->wait_status())) << (*ns)->wait_status();
+}
+
 // By hand, for the failover figure with default settings (the spec's timings, a ZooKeeper
 // with Debian's default 2 s tick): kill -9 of the leader of 2 NameServers and 3 FileStores,
 // then the time to the first successful doCreate through a default client. ctest skips it:
