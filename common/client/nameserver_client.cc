@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <thread>
 
@@ -72,9 +73,23 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
     read_applied_ = read;
     if (address != leader_) {
       Logger("client")->info("NameServer leader is {}", address.empty() ? "unknown" : address);
+      ++changes_;
+      changed_.notify_all();
     }
     leader_ = address;
     return address;
+  }
+
+  // How many times /leader was seen to change; for WaitForChange.
+  uint64_t changes() {
+    std::lock_guard lock(mu_);
+    return changes_;
+  }
+
+  // Waits up to `timeout` for /leader to change after `seen` = changes().
+  void WaitForChange(uint64_t seen, Duration timeout) {
+    std::unique_lock lock(mu_);
+    changed_.wait_for(lock, timeout, [&] { return changes_ != seen; });
   }
 
   // What the last read found, while a watch keeps it fresh; else a new read.
@@ -94,6 +109,8 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
 
   zk::ZooKeeper* const zk_;
   std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t changes_ = 0;
   std::string leader_;
   bool armed_ = false;
   uint64_t reads_started_ = 0;
@@ -171,6 +188,7 @@ struct NameServerClient::Impl {
     int redirects = 0;
     absl::Status last = absl::UnavailableError("no NameServer leader is known");
     while (true) {
+      uint64_t changes = discovery ? discovery->changes() : 0;
       std::string address = Leader();
       if (!address.empty()) {
         grpc::ClientContext ctx;
@@ -205,7 +223,11 @@ struct NameServerClient::Impl {
                                                   FormatDuration(settings.call_timeout),
                                                   std::string(last.message())));
       }
-      std::this_thread::sleep_for(backoff);
+      if (discovery) {
+        discovery->WaitForChange(changes, backoff);
+      } else {
+        std::this_thread::sleep_for(backoff);
+      }
       backoff = std::min(backoff * 2, settings.retry_backoff_max);
       redirects = 0;
     }

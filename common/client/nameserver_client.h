@@ -1,7 +1,8 @@
 // The one way to talk to the NameServer. Finds the leader through ZooKeeper's /leader
 // (watched, first line host:port), follows "not leader" answers (UNAVAILABLE with the
 // chainfs-leader trailing metadata), and retries UNAVAILABLE with backoff until the call's
-// deadline. Every call carries a deadline. Thread-safe.
+// deadline (a retry waiting out its backoff goes at once when /leader changes). Every call
+// carries a deadline. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -21,8 +22,11 @@ struct NameServerClientSettings {
   // Per attempt of a call that may be repeated (reads, DoCreate, reports): how long a
   // silent leader (cut off, not dead) is waited for before /leader is read again.
   Duration attempt_timeout = std::chrono::seconds(3);
+  // Retries back off exponentially between these; a change of /leader ends a backoff at
+  // once, so a new leader is called as soon as ZooKeeper names it. The cap is short because
+  // a new leader answers "starting up" until its FileStores registered (failover time).
   Duration retry_backoff_min = std::chrono::milliseconds(20);
-  Duration retry_backoff_max = std::chrono::seconds(1);
+  Duration retry_backoff_max = std::chrono::milliseconds(250);
 };
 
 class NameServerClient {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "common/zk/event_loop.h"
 #include "common/zk/zookeeper.h"
@@ -110,8 +111,10 @@ class MemoryZooKeeper final : public ZooKeeper {
   absl::Status Create(const std::string& path, std::string_view data, bool ephemeral) override {
     if (!ValidPath(path) || path == "/") return BadPath(path);
     CHAINFS_MEMORY_CHECK_CONNECTED();
-    std::lock_guard lock(ensemble_->mu);
-    return CreateLocked(path, data, ephemeral ? session_ : 0);
+    return WithLostReply([&] {
+      std::lock_guard lock(ensemble_->mu);
+      return CreateLocked(path, data, ephemeral ? session_ : 0);
+    });
   }
 
   absl::Status EnsurePath(const std::string& path) override {
@@ -141,32 +144,39 @@ class MemoryZooKeeper final : public ZooKeeper {
                               int32_t expected_version) override {
     if (!ValidPath(path)) return BadPath(path);
     CHAINFS_MEMORY_CHECK_CONNECTED();
-    std::lock_guard lock(ensemble_->mu);
-    auto it = ensemble_->nodes.find(path);
-    if (it == ensemble_->nodes.end()) return NoNode(path);
-    if (expected_version != -1 && expected_version != it->second.version) {
-      return BadVersion(path, expected_version, it->second.version);
-    }
-    it->second.data = std::string(data);
-    int32_t version = ++it->second.version;
-    FireLocked(ensemble_->data_watches, path);
+    int32_t version = 0;
+    absl::Status st = WithLostReply([&]() -> absl::Status {
+      std::lock_guard lock(ensemble_->mu);
+      auto it = ensemble_->nodes.find(path);
+      if (it == ensemble_->nodes.end()) return NoNode(path);
+      if (expected_version != -1 && expected_version != it->second.version) {
+        return BadVersion(path, expected_version, it->second.version);
+      }
+      it->second.data = std::string(data);
+      version = ++it->second.version;
+      FireLocked(ensemble_->data_watches, path);
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
     return version;
   }
 
   absl::Status Delete(const std::string& path, int32_t expected_version) override {
     if (!ValidPath(path) || path == "/") return BadPath(path);
     CHAINFS_MEMORY_CHECK_CONNECTED();
-    std::lock_guard lock(ensemble_->mu);
-    auto it = ensemble_->nodes.find(path);
-    if (it == ensemble_->nodes.end()) return NoNode(path);
-    if (expected_version != -1 && expected_version != it->second.version) {
-      return BadVersion(path, expected_version, it->second.version);
-    }
-    if (!ChildrenLocked(path).empty()) {
-      return absl::InternalError(fmt::format("ZooKeeper delete {}: directory not empty", path));
-    }
-    DeleteLocked(it);
-    return absl::OkStatus();
+    return WithLostReply([&]() -> absl::Status {
+      std::lock_guard lock(ensemble_->mu);
+      auto it = ensemble_->nodes.find(path);
+      if (it == ensemble_->nodes.end()) return NoNode(path);
+      if (expected_version != -1 && expected_version != it->second.version) {
+        return BadVersion(path, expected_version, it->second.version);
+      }
+      if (!ChildrenLocked(path).empty()) {
+        return absl::InternalError(fmt::format("ZooKeeper delete {}: directory not empty", path));
+      }
+      DeleteLocked(it);
+      return absl::OkStatus();
+    });
   }
 
   absl::StatusOr<std::vector<std::string>> Children(const std::string& path,
@@ -210,6 +220,11 @@ class MemoryZooKeeper final : public ZooKeeper {
   }
 
   void WaitIdle() { events_.WaitIdle(); }
+
+  void LoseNextReply(bool applied, bool then_suspend) {
+    std::lock_guard lock(mu_);
+    lost_reply_ = LostReply{applied, then_suspend};
+  }
 
   // Called with the ensemble locked: runs `fn` on this session's event thread, or once
   // the connection is back when suspended.
@@ -320,6 +335,25 @@ class MemoryZooKeeper final : public ZooKeeper {
     deferred_.clear();
   }
 
+  // Runs a write, or answers as if its reply was lost when LoseNextReply asked for that.
+  template <typename F>
+  absl::Status WithLostReply(F&& write) {
+    std::optional<LostReply> lost;
+    {
+      std::lock_guard lock(mu_);
+      lost.swap(lost_reply_);
+    }
+    if (!lost) return write();
+    if (lost->applied) (void)write();
+    if (lost->then_suspend) Suspend();
+    return absl::UnavailableError("memory ZooKeeper: connection loss (the reply was lost)");
+  }
+
+  struct LostReply {
+    bool applied;
+    bool then_suspend;
+  };
+
   const std::shared_ptr<MemoryEnsemble> ensemble_;
   uint64_t session_ = 0;  // guarded by ensemble_->mu
 
@@ -328,6 +362,7 @@ class MemoryZooKeeper final : public ZooKeeper {
   bool connected_ = true;
   SessionFn listener_;
   std::vector<WatchFn> deferred_;  // watches that fired while suspended
+  std::optional<LostReply> lost_reply_;
   EventLoop events_;
 };
 
@@ -354,5 +389,8 @@ void MemorySuspend(ZooKeeper* zk) { AsMemory(zk)->Suspend(); }
 void MemoryResume(ZooKeeper* zk) { AsMemory(zk)->Resume(); }
 void MemoryExpire(ZooKeeper* zk) { AsMemory(zk)->Expire(); }
 void MemoryWaitIdle(ZooKeeper* zk) { AsMemory(zk)->WaitIdle(); }
+void MemoryLoseNextReply(ZooKeeper* zk, bool applied, bool then_suspend) {
+  AsMemory(zk)->LoseNextReply(applied, then_suspend);
+}
 
 }  // namespace chainfs::zk

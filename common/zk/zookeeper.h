@@ -69,6 +69,21 @@ class ZooKeeper {
                                                             WatchFn watch = nullptr) = 0;
 };
 
+// A conditional Set whose reply may be lost. ZooKeeper answers connection loss or a timeout
+// (UNAVAILABLE) also when the write was applied, so a writer that fences others by znode
+// version (the leader's /maxver and /minver) must not keep its old version then. This
+// Set, on UNAVAILABLE, resolves the outcome with ResolveSet.
+absl::StatusOr<int32_t> SetAndResolve(ZooKeeper* zk, const std::string& path, std::string_view data,
+                                      int32_t expected_version);
+// Settles a Set(path, data, expected_version >= 0) that answered UNAVAILABLE, by reading the
+// node: it holds `data` at expected_version + 1 -> ours applied: its new version. It still
+// has expected_version -> ours did not apply: it is sent again (once). Anything else ->
+// someone else wrote: FAILED_PRECONDITION (fenced), as is a deleted node. UNAVAILABLE while
+// ZooKeeper cannot be read: the outcome is still unknown, so the caller keeps (path, data,
+// expected_version) and calls ResolveSet again before any other write to that node.
+absl::StatusOr<int32_t> ResolveSet(ZooKeeper* zk, const std::string& path, std::string_view data,
+                                   int32_t expected_version);
+
 // Connects to a real ensemble. The chroot, when set, is created if missing. Returns once
 // the handle exists; use WaitConnected to wait for the session.
 absl::StatusOr<std::unique_ptr<ZooKeeper>> NewZooKeeper(const ZkAddress& address,
@@ -84,6 +99,10 @@ std::unique_ptr<ZooKeeper> NewMemoryZooKeeper(std::shared_ptr<MemoryEnsemble> en
 void MemorySuspend(ZooKeeper* zk);
 void MemoryResume(ZooKeeper* zk);
 void MemoryExpire(ZooKeeper* zk);
+// The next Set, Create or Delete of this memory instance answers UNAVAILABLE ("connection
+// loss") as a real one may after the request left: `applied` says whether the write took
+// effect anyway; with `then_suspend` the connection is lost right after it (kSuspended).
+void MemoryLoseNextReply(ZooKeeper* zk, bool applied, bool then_suspend = false);
 // Blocks until every callback queued so far for this memory instance has run, so unit
 // tests can assert on what watches and session listeners did without sleeping.
 void MemoryWaitIdle(ZooKeeper* zk);

@@ -1,6 +1,7 @@
 #include "servers/nameserver/election.h"
 
 #include "common/log.h"
+#include "common/settings.h"
 
 namespace chainfs::nameserver {
 
@@ -18,16 +19,16 @@ Election::Election(zk::ZooKeeper* zk, const Clock* clock, std::string address, s
       watch_armed_ = false;
     }
     if (event == zk::SessionEvent::kSuspended) {
-      int64_t unset = kConnectedNow;  // is_leader() may have noticed the loss first
-      suspended_at_.compare_exchange_strong(unset, clock_->Now().time_since_epoch().count());
       if (leader_) {
+        Duration since = clock_->Now() - TimePoint(TimePoint::duration(last_contact_.load()));
         Logger("nameserver")
             ->warn(
-                "ZooKeeper connection lost: serving for two thirds of the session timeout, "
-                "then not until it is back");
+                "ZooKeeper connection lost ({} after it last answered): serving until two "
+                "thirds of the session timeout after that, then not until it is back",
+                FormatDuration(since));
       }
-    } else {
-      suspended_at_ = kConnectedNow;
+    } else if (event == zk::SessionEvent::kConnected) {
+      Heard(clock_->Now());
     }
     ticker_.Wake();
   });
@@ -73,7 +74,9 @@ void Election::Step() {
     Depose();
   }
   if (!zk_->connected()) return;
+  TimePoint sent = clock_->Now();
   absl::StatusOr<zk::Node> node = zk_->Get(kLeaderPath, Watch());
+  if (node.ok() || absl::IsNotFound(node.status())) Heard(sent);
   if (node.ok()) {
     std::string first = node->data.substr(0, node->data.find('\n'));
     {
@@ -90,7 +93,9 @@ void Election::Step() {
     return;                // connection trouble: retry later
   }
   Depose();
+  sent = clock_->Now();
   absl::Status st = zk_->Create(kLeaderPath, data_, /*ephemeral=*/true);
+  if (st.ok() || absl::IsAlreadyExists(st)) Heard(sent);
   if (absl::IsAlreadyExists(st)) {
     ticker_.Wake();
     return;
@@ -117,6 +122,13 @@ void Election::Step() {
   (void)zk_->Get(kLeaderPath, Watch());
 }
 
+void Election::Heard(TimePoint sent) {
+  int64_t ticks = sent.time_since_epoch().count();
+  int64_t last = last_contact_.load();
+  while (last < ticks && !last_contact_.compare_exchange_weak(last, ticks)) {
+  }
+}
+
 zk::WatchFn Election::Watch() {
   // One pending watch at a time: ZooKeeper keeps every distinct watcher until it fires.
   if (watch_armed_.exchange(true)) return nullptr;
@@ -129,14 +141,10 @@ zk::WatchFn Election::Watch() {
 bool Election::is_leader() const {
   if (!leader_ || expired_) return false;
   if (zk_->connected()) return true;
-  int64_t since = suspended_at_;
-  if (since == kConnectedNow) {
-    // The loss is news to this caller: the grace starts now (the event may still be queued).
-    int64_t now = clock_->Now().time_since_epoch().count();
-    since = suspended_at_.compare_exchange_strong(since, now) ? now : since;
-  }
-  Duration lost = clock_->Now() - TimePoint(TimePoint::duration(since));
-  return lost < zk_->session_timeout() * 2 / 3;
+  // Counted from ZooKeeper's last contact, not from when the loss was noticed: the client
+  // notices a dead connection only after up to 2/3 of the timeout itself.
+  Duration silent = clock_->Now() - TimePoint(TimePoint::duration(last_contact_.load()));
+  return silent < zk_->session_timeout() * 2 / 3;
 }
 
 std::string Election::leader_address() const {

@@ -4,9 +4,13 @@
 //
 // Session events only set flags and wake the campaign thread, which makes every
 // ZooKeeper call (none run inside the wrapper's callbacks):
-// - suspended (connection lost): is_leader() stays true for two thirds of the session
-//   timeout (the session may still come back, and no other NameServer can have taken over
-//   before it expires), then false until the session reconnects;
+// - suspended (connection lost): is_leader() stays true until two thirds of the session
+//   timeout after ZooKeeper last heard from us (the session may still come back, and no
+//   other NameServer can have taken over before it expires), then false until the session
+//   reconnects. "Last heard" is the start of the last campaign call that ZooKeeper answered
+//   (the campaign reads /leader every `retry`, so it is at most `retry` old) or the last
+//   (re)connection: ZooKeeper received that request no earlier, so its session cannot
+//   expire before we stop;
 // - expired: leadership is lost (on_deposed) and, once reconnected, the campaign resumes.
 #pragma once
 
@@ -45,7 +49,8 @@ class Election {
   // One campaign step (the thread's loop body; tests call it directly).
   void Step();
 
-  // Leading with a connected session, or one lost for less than 2/3 of its timeout.
+  // Leading with a connected session, or one whose connection was lost and that ZooKeeper
+  // last heard from less than 2/3 of the session timeout ago.
   bool is_leader() const;
   // host:port of the current leader as last read from /leader ("" when unknown).
   std::string leader_address() const;
@@ -54,6 +59,8 @@ class Election {
  private:
   void Depose();
   zk::WatchFn Watch();
+  // ZooKeeper answered a call sent at `sent`.
+  void Heard(TimePoint sent);
 
   zk::ZooKeeper* const zk_;
   const Clock* const clock_;
@@ -67,9 +74,8 @@ class Election {
   std::atomic<bool> leader_{false};
   std::atomic<bool> expired_{false};
   std::atomic<bool> watch_armed_{false};
-  // When the connection was lost (clock ticks since its epoch), or kConnectedNow.
-  static constexpr int64_t kConnectedNow = INT64_MIN;
-  mutable std::atomic<int64_t> suspended_at_{kConnectedNow};
+  // When ZooKeeper last heard from us (clock ticks since its epoch); see is_leader().
+  std::atomic<int64_t> last_contact_{INT64_MIN};
   mutable std::mutex mu_;
   std::string leader_address_;
 };

@@ -25,7 +25,10 @@ int Run(int argc, char** argv) {
   using chainfs::AddDurationOption;
   chainfs::nameserver::NameServerSettings s;
   std::string zk_text, listen = "0.0.0.0:7000", advertise, address_file, log_level = "info";
-  chainfs::Duration session_timeout = std::chrono::seconds(10);
+  // 4 s (HDFS's failover controller uses 5 s): a dead leader's session, and so its /leader,
+  // goes 4-6 s after its last ping (ZooKeeper expires sessions on its 2 s tick), which keeps
+  // failover under 6 s median. ZooKeeper's default configuration allows 4 s to 40 s.
+  chainfs::Duration session_timeout = std::chrono::seconds(4);
 
   CLI::App app{"chainfs NameServer"};
   app.add_option("--zk", zk_text, "ZooKeeper HOST:PORT[,HOST:PORT...]/CHROOT")->required();
@@ -96,9 +99,9 @@ int Run(int argc, char** argv) {
     log->error("ZooKeeper {}: {}", zk_text, std::string(zk.status().message()));
     return 1;
   }
-  if (absl::Status st = (*zk)->WaitConnected(session_timeout); !st.ok()) {
-    log->warn("ZooKeeper not connected yet ({}); will keep trying", std::string(st.message()));
-  }
+  // No waiting for the session here: signals are only taken at sigwait below, so a wait
+  // for a ZooKeeper that is gone delayed SIGTERM by up to a session timeout. The campaign
+  // starts once the session is up, and the wrapper logs when it is.
 
   chainfs::nameserver::NameServerService service;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -403,7 +403,13 @@ absl::Status NameServer::SetAttributes(const v1::SetAttributesRequest& req,
   }
   v1::Attributes attrs = state->info.attributes();
   const v1::Attributes& in = req.attributes();
-  if (req.set_mode()) attrs.set_mode(in.mode() & 07777);
+  if (req.set_mode()) {
+    if (in.mode() > 07777) {
+      return absl::InvalidArgumentError(fmt::format(
+          "mode {:o} has bits above 07777 (permissions and setuid/setgid/sticky only)", in.mode()));
+    }
+    attrs.set_mode(in.mode());
+  }
   if (req.set_uid()) attrs.set_uid(in.uid());
   if (req.set_gid()) attrs.set_gid(in.gid());
   if (req.set_mtime()) attrs.set_mtime_ns(in.mtime_ns());
@@ -418,14 +424,20 @@ absl::Status NameServer::SetAttributes(const v1::SetAttributesRequest& req,
 
 absl::Status NameServer::StatFs(const v1::StatFsRequest&, v1::StatFsReply* reply) {
   CHAINFS_RETURN_IF_ERROR(CheckServing());
+  // Sums of what FileStores report saturate instead of wrapping (negative counts add 0).
+  auto add = [](int64_t a, int64_t b) {
+    int64_t sum = 0;
+    if (b <= 0) return a;
+    return __builtin_add_overflow(a, b, &sum) ? INT64_MAX : sum;
+  };
   int64_t used = 0, available = 0;
   for (const FileStoreInfo& fs : ns_.FileStores()) {
-    used += fs.bytes_used;
-    available += fs.bytes_available;
+    used = add(used, fs.bytes_used);
+    available = add(available, fs.bytes_available);
   }
   reply->set_bytes_used(used);
   reply->set_bytes_available(available);
-  reply->set_bytes_total(used + available);
+  reply->set_bytes_total(add(used, available));
   reply->set_files(static_cast<int64_t>(ns_.live_names()));
   reply->set_replication(settings_.replication);
   return absl::OkStatus();

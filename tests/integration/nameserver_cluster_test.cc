@@ -1,17 +1,25 @@
 // NameServers, FileStores and ZooKeeper as real processes with short timings: election
 // and failover, version uniqueness across failovers, re-replication after a FileStore
 // dies, GC end to end, NOT_FOUND after delete, and bad input.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
+#include "common/file_util.h"
 #include "common/status.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
@@ -387,6 +395,195 @@ TEST_F(NameServerClusterTest, BadInputIsInvalidArgumentAndTheDaemonServesOn) {
   Write("/fine", "yes");
   EXPECT_EQ(*ReadBack("/fine"), "yes");
   EXPECT_TRUE(nameservers_[0].process->Running());
+}
+
+// Failover through the client: kill -9 of the leader, then one doCreate through the client
+// library (which retries on its own) succeeds within the bound: the dead leader's session
+// (2 s here) plus the start-up wait ended by the FileStores' registration, with slack.
+TEST_F(NameServerClusterTest, LeaderKilled_CreateThroughTheClientSucceedsWithinBound) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(2, 3));
+  Write("/before", "x");
+  std::string leader = Leader();
+  auto killed = std::find_if(nameservers_.begin(), nameservers_.end(),
+                             [&](const Daemon& d) { return d.address == leader; });
+  ASSERT_NE(killed, nameservers_.end()) << leader;
+  killed->process->Kill(SIGKILL);
+  auto start = std::chrono::steady_clock::now();
+  v1::DoCreateRequest req;
+  req.set_path("/after");
+  auto created = client_->DoCreate(req);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::cerr << "failover: first create " << std::chrono::duration_cast<milliseconds>(took).count()
+            << " ms after kill -9\n";
+  EXPECT_LT(took, kSessionTimeout + seconds(3))
+      << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+  EXPECT_NE(Leader(), leader);
+}
+
+// utime + stime of a process in seconds, from /proc/PID/stat.
+double CpuSeconds(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long ticks = 0;
+  // Fields 3.. follow the command name; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stol(field);
+  }
+  return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Defect 13: a NameServer whose ZooKeeper is gone idles (backs off) instead of spinning,
+// and stops promptly on SIGTERM.
+TEST(NameServerWithoutZooKeeper, IdlesAndStopsPromptlyOnSigterm) {
+  auto zk_server = testing::ZkServer::Start();
+  ASSERT_TRUE(zk_server.ok()) << zk_server.status();
+  TempDir dir;
+  std::string connect = (*zk_server)->ConnectString("/idle");
+  auto ns = testing::StartDaemon(BinaryPath("servers/nameserver/chainfs-nameserver"),
+                                 {"--zk", connect, "--listen", "127.0.0.1:0", "--session-timeout",
+                                  "2s", "--startup-wait", "1s", "--heartbeat-interval", "200ms"},
+                                 dir.path() + "/ns.log");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  auto zk = zk::NewZooKeeper(ZkAddress{(*zk_server)->hosts(), "/idle"}, seconds(10));
+  ASSERT_TRUE(zk.ok()) << zk.status();
+  ASSERT_TRUE((*zk)->WaitConnected(seconds(10)).ok());
+  ASSERT_TRUE(Eventually([&] { return (*zk)->Get("/leader").ok(); }, seconds(10)));
+  zk->reset();
+  (*zk_server)->process().Kill(SIGKILL);
+  // Past the loss, the session timeout and the give-up of the session.
+  std::this_thread::sleep_for(seconds(4));
+  ASSERT_TRUE(ns->process->Running());
+  double before = CpuSeconds(ns->process->pid());
+  auto start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(seconds(2));
+  double used = CpuSeconds(ns->process->pid()) - before;
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(used / elapsed, 0.2) << used << " s of CPU in " << elapsed << " s";
+  auto stop = std::chrono::steady_clock::now();
+  ns->process->Kill(SIGTERM);
+  auto took = std::chrono::steady_clock::now() - stop;
+  EXPECT_LT(took, seconds(2)) << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+  EXPECT_TRUE(WIFEXITED(ns->process->wait_status())) << ns->process->wait_status();
+}
+
+// Defect 13, start-up: a NameServer started while ZooKeeper is gone stops promptly too (it
+// used to wait for a session for a whole session timeout before taking signals).
+TEST(NameServerWithoutZooKeeper, StartedWithoutZooKeeperStopsPromptlyOnSigterm) {
+  TempDir dir;
+  auto ns = testing::Process::Start(
+      BinaryPath("servers/nameserver/chainfs-nameserver"),
+      {"--zk", "127.0.0.1:1/gone", "--listen", "127.0.0.1:0", "--session-timeout", "10s"},
+      dir.path() + "/ns.log");
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  std::this_thread::sleep_for(seconds(2));
+  ASSERT_TRUE((*ns)->Running());
+  double used = CpuSeconds((*ns)->pid());
+  EXPECT_LT(used, 0.4) << used << " s of CPU in its first 2 s";
+  auto stop = std::chrono::steady_clock::now();
+  (*ns)->Kill(SIGTERM);
+  auto took = std::chrono::steady_clock::now() - stop;
+  EXPECT_LT(took, seconds(1)) << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+  EXPECT_TRUE(WIFEXITED((*ns)->wait_status())) << (*ns)->wait_status();
+}
+
+// By hand, for the failover figure with default settings (the spec's timings, a ZooKeeper
+// with Debian's default 2 s tick): kill -9 of the leader of 2 NameServers and 3 FileStores,
+// then the time to the first successful doCreate through a default client. ctest skips it:
+//   CHAINFS_FAILOVER_KILLS=5 build/tests/integration/nameserver_cluster_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*DefaultSettingsFailover*'
+TEST(NameServerFailover, DISABLED_DefaultSettingsFailoverFigures) {
+  TempDir dir;
+  int port = 0;
+  {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+    close(fd);
+  }
+  ASSERT_TRUE(WriteFileAtomically(dir.path() + "/zoo.cfg",
+                                  fmt::format("tickTime=2000\ndataDir={}/zk\nclientPort={}\n"
+                                              "clientPortAddress=127.0.0.1\n"
+                                              "admin.enableServer=false\n",
+                                              dir.path(), port))
+                  .ok());
+  auto zk_process = testing::Process::Start(
+      "/usr/bin/java",
+      {"-Xmx256m", "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar",
+       "org.apache.zookeeper.server.ZooKeeperServerMain", dir.path() + "/zoo.cfg"},
+      dir.path() + "/zookeeper.log");
+  ASSERT_TRUE(zk_process.ok()) << zk_process.status();
+  std::string hosts = fmt::format("127.0.0.1:{}", port);
+  auto zk = zk::NewZooKeeper(ZkAddress{hosts, "/failover"}, seconds(10));
+  ASSERT_TRUE(zk.ok()) << zk.status();
+  ASSERT_TRUE((*zk)->WaitConnected(seconds(60)).ok());
+  std::string connect = hosts + "/failover";
+  int started = 0;
+  auto start_nameserver = [&] {
+    auto d = testing::StartDaemon(BinaryPath("servers/nameserver/chainfs-nameserver"),
+                                  {"--zk", connect, "--listen", "127.0.0.1:0"},
+                                  fmt::format("{}/ns{}.log", dir.path(), started++));
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? std::move(*d) : Daemon{};
+  };
+  std::vector<Daemon> nameservers, filestores;
+  for (int i = 0; i < 2; ++i) nameservers.push_back(start_nameserver());
+  for (int i = 0; i < 3; ++i) {
+    std::string data = fmt::format("{}/fs{}", dir.path(), i);
+    std::filesystem::create_directories(data);
+    auto d = testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"),
+                                  {"--zk", connect, "--listen", "127.0.0.1:0", "--data-dir", data},
+                                  fmt::format("{}/fs{}.log", dir.path(), i));
+    ASSERT_TRUE(d.ok()) << d.status();
+    filestores.push_back(std::move(*d));
+  }
+  NameServerClient client(zk->get());
+  auto serving = [&] {
+    return Eventually(
+        [&] {
+          auto st = client.ClusterStatus({});
+          return st.ok() && st->serving() && st->filestores_size() == 3;
+        },
+        seconds(90));
+  };
+  ASSERT_TRUE(serving());
+  const char* env = getenv("CHAINFS_FAILOVER_KILLS");
+  int kills = env != nullptr ? atoi(env) : 5;
+  std::vector<double> figures;
+  for (int k = 0; k < kills; ++k) {
+    std::this_thread::sleep_for(seconds(3));  // the standby's session settles
+    auto status = client.ClusterStatus({});
+    ASSERT_TRUE(status.ok()) << status.status();
+    auto killed = std::find_if(nameservers.begin(), nameservers.end(),
+                               [&](const Daemon& d) { return d.address == status->leader(); });
+    ASSERT_NE(killed, nameservers.end());
+    killed->process->Kill(SIGKILL);
+    auto start = std::chrono::steady_clock::now();
+    v1::DoCreateRequest req;
+    req.set_path(fmt::format("/failover{}", k));
+    absl::StatusOr<v1::DoCreateReply> created;
+    do {
+      created = client.DoCreate(req);
+    } while (!created.ok() && std::chrono::steady_clock::now() - start < seconds(60));
+    ASSERT_TRUE(created.ok()) << created.status();
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    figures.push_back(took);
+    std::cerr << fmt::format("kill {}: first create {:.2f} s after kill -9\n", k + 1, took);
+    nameservers.erase(killed);
+    nameservers.push_back(start_nameserver());
+  }
+  std::sort(figures.begin(), figures.end());
+  std::cerr << fmt::format("failover over {} kills: min {:.2f} s, median {:.2f} s, max {:.2f} s\n",
+                           figures.size(), figures.front(), figures[figures.size() / 2],
+                           figures.back());
+  for (Daemon& d : filestores) d.process->Kill(SIGKILL);
 }
 
 }  // namespace

@@ -174,6 +174,34 @@ TEST_F(NameServerClientTest, MovesOnWhenTheLeaderDiesAndZooKeeperNamesAnother) {
   EXPECT_EQ(reply->file().name(), b.address() + "/f");
 }
 
+// Failover: a retry waiting out a long backoff calls the new leader as soon as /leader
+// names it, instead of sleeping on.
+TEST_F(NameServerClientTest, NewLeaderInZooKeeperEndsTheBackoffAtOnce) {
+  FakeNameServer standby, b;
+  standby.RedirectTo("");  // the old leader's standby: not leader, leader unknown
+  SetLeader(standby.address());
+  NameServerClientSettings slow;
+  slow.call_timeout = seconds(30);
+  slow.retry_backoff_min = seconds(5);
+  slow.retry_backoff_max = seconds(5);
+  NameServerClient client(zk_.get(), slow);
+  std::thread elect([&] {
+    std::this_thread::sleep_for(milliseconds(300));
+    SetLeader(b.address());
+  });
+  auto start = SystemClock::Get()->Now();
+  auto reply = client.DoRead(Read("/f"));
+  Duration took = SystemClock::Get()->Now() - start;
+  elect.join();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->file().name(), b.address() + "/f");
+  EXPECT_LT(took, seconds(2));
+}
+
+TEST(NameServerClientSettings, BackoffIsCappedShortByDefault) {
+  EXPECT_LE(NameServerClientSettings{}.retry_backoff_max, milliseconds(250));
+}
+
 TEST_F(NameServerClientTest, GivesUpWithUnavailableAtTheDeadline) {
   FakeNameServer standby;
   standby.RedirectTo("");  // not leader, and does not know who is

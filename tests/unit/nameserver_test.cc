@@ -561,6 +561,41 @@ TEST_F(NameServerTest, SetAttributesMakesANewVersionOnEveryHolder) {
   EXPECT_EQ(stores_.Held("b:1", "/f")->attributes().mode(), 0600u);
 }
 
+TEST_F(NameServerTest, SetAttributesRefusesModeBitsAbove07777) {
+  StartServing();
+  int64_t v = Create("/f", {"a:1", "b:1"});
+  v1::SetAttributesRequest req;
+  req.set_path("/f");
+  req.mutable_attributes()->set_mode(0100644);
+  req.set_set_mode(true);
+  v1::SetAttributesReply reply;
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.SetAttributes(req, &reply)));
+  EXPECT_EQ(Read("/f")->file().version(), v);
+  req.mutable_attributes()->set_mode(07777);
+  EXPECT_TRUE(ns_.SetAttributes(req, &reply).ok());
+}
+
+TEST_F(NameServerTest, StatFsSumsSaturateInsteadOfWrapping) {
+  ns_.election().Step();
+  for (const char* a : {"a:1", "b:1"}) {
+    (void)zk_->Create(std::string(kFileStoresPath) + "/" + a, "", false);
+    v1::RegisterRequest first;
+    first.set_filestore(a);
+    first.set_bytes_used(INT64_MAX - 1);
+    first.set_bytes_available(INT64_MAX);
+    absl::StatusOr<FileStoreId> id = ns_.RegisterBegin(first);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ns_.RegisterEnd(*id);
+  }
+  ns_.Housekeep();
+  ASSERT_TRUE(ns_.serving());
+  v1::StatFsReply fs;
+  ASSERT_TRUE(ns_.StatFs({}, &fs).ok());
+  EXPECT_EQ(fs.bytes_used(), INT64_MAX);
+  EXPECT_EQ(fs.bytes_available(), INT64_MAX);
+  EXPECT_EQ(fs.bytes_total(), INT64_MAX);
+}
+
 TEST_F(NameServerTest, ListDirectoryAndStatFsAndList) {
   StartServing();
   Create("/d/a", {"a:1"});

@@ -115,5 +115,129 @@ TEST(VersionAllocator, DeactivatedAllocatorRefuses) {
   EXPECT_TRUE(absl::IsUnavailable(alloc.Allocate().status()));
 }
 
+// Defect 5: a raise whose reply was lost although it applied. The allocator re-reads
+// /maxver, finds its own value and adopts the new znode version, so the next raise works.
+TEST(VersionAllocator, RaiseWithLostReplyThatApplied_AdoptsItAndGoesOn) {
+  auto ensemble = zk::NewMemoryEnsemble();
+  auto zk = zk::NewMemoryZooKeeper(ensemble);
+  VersionAllocator alloc(zk.get(), 10);
+  ASSERT_TRUE(alloc.TakeOver().ok());
+  zk::MemoryLoseNextReply(zk.get(), /*applied=*/true);
+  for (int64_t want = 1; want <= 40; ++want) {
+    absl::StatusOr<int64_t> v = alloc.Allocate();
+    ASSERT_TRUE(v.ok()) << "version " << want << ": " << v.status();
+    EXPECT_EQ(*v, want);
+    EXPECT_LE(*v, MaxVer(zk.get()));
+  }
+  EXPECT_TRUE(alloc.active());
+}
+
+TEST(VersionAllocator, RaiseWithLostReplyThatDidNotApply_IsWrittenAgain) {
+  auto ensemble = zk::NewMemoryEnsemble();
+  auto zk = zk::NewMemoryZooKeeper(ensemble);
+  VersionAllocator alloc(zk.get(), 10);
+  ASSERT_TRUE(alloc.TakeOver().ok());
+  zk::MemoryLoseNextReply(zk.get(), /*applied=*/false);
+  for (int64_t want = 1; want <= 40; ++want) {
+    absl::StatusOr<int64_t> v = alloc.Allocate();
+    ASSERT_TRUE(v.ok()) << "version " << want << ": " << v.status();
+    EXPECT_LE(*v, MaxVer(zk.get()));
+  }
+}
+
+// The connection stays lost after the ambiguous write: the outcome is settled once
+// ZooKeeper answers again, before any other raise.
+TEST(VersionAllocator, RaiseWithUnknownOutcome_SettledWhenZooKeeperIsBack) {
+  auto ensemble = zk::NewMemoryEnsemble();
+  auto zk = zk::NewMemoryZooKeeper(ensemble);
+  auto reader = zk::NewMemoryZooKeeper(ensemble);
+  VersionAllocator alloc(zk.get(), 10);
+  ASSERT_TRUE(alloc.TakeOver().ok());
+  zk::MemoryLoseNextReply(zk.get(), /*applied=*/true, /*then_suspend=*/true);
+  for (int64_t want = 1; want <= 10; ++want) ASSERT_EQ(*alloc.Allocate(), want);
+  EXPECT_TRUE(absl::IsUnavailable(alloc.Allocate().status()));
+  EXPECT_EQ(MaxVer(reader.get()), 20);  // applied, though the allocator could not know
+  zk::MemoryResume(zk.get());
+  for (int64_t want = 11; want <= 40; ++want) {
+    absl::StatusOr<int64_t> v = alloc.Allocate();
+    ASSERT_TRUE(v.ok()) << "version " << want << ": " << v.status();
+    EXPECT_EQ(*v, want);
+    EXPECT_LE(*v, MaxVer(zk.get()));
+  }
+}
+
+// Someone else wrote /maxver while our write's outcome was unknown: step down (fenced).
+TEST(VersionAllocator, RaiseWithUnknownOutcomeAndAnotherWriter_StepsDown) {
+  auto ensemble = zk::NewMemoryEnsemble();
+  auto zk = zk::NewMemoryZooKeeper(ensemble);
+  auto other = zk::NewMemoryZooKeeper(ensemble);
+  VersionAllocator alloc(zk.get(), 10);
+  ASSERT_TRUE(alloc.TakeOver().ok());
+  zk::MemoryLoseNextReply(zk.get(), /*applied=*/false, /*then_suspend=*/true);
+  for (int64_t want = 1; want <= 10; ++want) ASSERT_EQ(*alloc.Allocate(), want);
+  ASSERT_TRUE(other->Set(kMaxVerPath, "5000", -1).ok());
+  zk::MemoryResume(zk.get());
+  EXPECT_TRUE(absl::IsUnavailable(alloc.Allocate().status()));
+  EXPECT_FALSE(alloc.active());
+  EXPECT_EQ(MaxVer(zk.get()), 5000);
+}
+
+TEST(ResolveSet, SettlesAppliedNotAppliedAndForeignWrites) {
+  auto ensemble = zk::NewMemoryEnsemble();
+  auto zk = zk::NewMemoryZooKeeper(ensemble);
+  ASSERT_TRUE(zk->Create("/minver", "0", false).ok());
+  zk::MemoryLoseNextReply(zk.get(), /*applied=*/true);
+  EXPECT_EQ(*zk::SetAndResolve(zk.get(), "/minver", "7", 0), 1);
+  zk::MemoryLoseNextReply(zk.get(), /*applied=*/false);
+  EXPECT_EQ(*zk::SetAndResolve(zk.get(), "/minver", "8", 1), 2);
+  EXPECT_EQ(zk->Get("/minver")->data, "8");
+  ASSERT_TRUE(zk->Set("/minver", "9", 2).ok());  // someone else
+  EXPECT_TRUE(absl::IsFailedPrecondition(zk::ResolveSet(zk.get(), "/minver", "8", 1).status()));
+}
+
+// Defect 6: a version near 2^63-1 is refused and cannot wedge the cluster.
+TEST(VersionAllocator, HugeVersionIsRefusedAndTheNextLeaderStillAllocates) {
+  auto ensemble = zk::NewMemoryEnsemble();
+  auto zk1 = zk::NewMemoryZooKeeper(ensemble);
+  VersionAllocator first(zk1.get(), 10);
+  ASSERT_TRUE(first.TakeOver().ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(first.SkipPast(INT64_MAX)));
+  EXPECT_TRUE(absl::IsInvalidArgument(first.SkipPast(kMaxAcceptedVersion + 1)));
+  EXPECT_TRUE(absl::IsInvalidArgument(first.SkipPast(-1)));
+  EXPECT_GT(MaxVer(zk1.get()), 0);
+  ASSERT_TRUE(first.Allocate().ok());
+  first.Deactivate();
+  auto zk2 = zk::NewMemoryZooKeeper(ensemble);
+  VersionAllocator second(zk2.get(), 10);
+  ASSERT_TRUE(second.TakeOver().ok());
+  absl::StatusOr<int64_t> v = second.Allocate();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_GT(*v, 0);
+  // The largest accepted version still leaves room to allocate above it.
+  ASSERT_TRUE(second.SkipPast(kMaxAcceptedVersion).ok());
+  for (int i = 0; i < 25; ++i) {
+    v = second.Allocate();
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_GT(*v, kMaxAcceptedVersion);
+    EXPECT_LE(*v, MaxVer(zk2.get()));
+  }
+}
+
+// A /maxver left corrupt (e.g. negative, by an older release's overflow) is logged and
+// treated as lost instead of keeping every NameServer from leading.
+TEST(VersionAllocator, CorruptMaxVerIsTreatedAsLost) {
+  for (const char* corrupt : {"-9223372036854775799", "garbage", "9223372036854775807"}) {
+    auto ensemble = zk::NewMemoryEnsemble();
+    auto zk = zk::NewMemoryZooKeeper(ensemble);
+    ASSERT_TRUE(zk->Create(kMaxVerPath, corrupt, false).ok());
+    VersionAllocator alloc(zk.get(), 10);
+    ASSERT_TRUE(alloc.TakeOver().ok()) << corrupt;
+    EXPECT_EQ(*alloc.Allocate(), 1) << corrupt;
+    EXPECT_EQ(MaxVer(zk.get()), 10) << corrupt;
+    ASSERT_TRUE(alloc.SkipPast(500).ok());
+    EXPECT_EQ(*alloc.Allocate(), 501);
+  }
+}
+
 }  // namespace
 }  // namespace chainfs::nameserver

@@ -180,5 +180,24 @@ TEST_F(MemoryZooKeeper, ExpiryDropsEphemeralsFiresWatchesAndStartsANewSession) {
   EXPECT_EQ(a_->Get("/leader")->data, "me again");
 }
 
+// The hook for ambiguous writes: the reply is lost whether or not the write applied.
+TEST_F(MemoryZooKeeper, LostReplyAnswersUnavailableWhetherOrNotTheWriteApplied) {
+  ASSERT_TRUE(a_->Create("/minver", "1", false).ok());
+  MemoryLoseNextReply(a_.get(), /*applied=*/true);
+  EXPECT_TRUE(absl::IsUnavailable(a_->Set("/minver", "2", 0).status()));
+  EXPECT_EQ(b_->Get("/minver")->data, "2");
+  EXPECT_EQ(b_->Get("/minver")->version, 1);
+  MemoryLoseNextReply(a_.get(), /*applied=*/false);
+  EXPECT_TRUE(absl::IsUnavailable(a_->Set("/minver", "3", 1).status()));
+  EXPECT_EQ(b_->Get("/minver")->data, "2");
+  EXPECT_EQ(*a_->Set("/minver", "3", 1), 2);  // only the next write
+  MemoryLoseNextReply(a_.get(), /*applied=*/true, /*then_suspend=*/true);
+  EXPECT_TRUE(absl::IsUnavailable(a_->Create("/x", "", false)));
+  EXPECT_TRUE(b_->Get("/x").ok());
+  EXPECT_FALSE(a_->connected());
+  MemoryResume(a_.get());
+  EXPECT_TRUE(a_->connected());
+}
+
 }  // namespace
 }  // namespace chainfs::zk
