@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
                              "ZooKeeper session timeout");
   chainfs::AddDurationOption(app, "--call-timeout", options.call_timeout,
                              "per NameServer call, retries and failover included");
+  app.add_option("--upload-attempts", options.upload_attempts,
+                 "doCreate + chain attempts per close; each excludes the FileStore that failed")
+      ->check(CLI::Range(1, 100));
+  chainfs::AddDurationOption(app, "--upload-backoff", options.upload_backoff,
+                             "wait before the second upload attempt (doubled after)");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error");
   app.set_config("--config", "",
                  "TOML file of settings (keys are the long flag names); flags override it");

@@ -105,6 +105,8 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
   FileStoreClient filestores;
   FilesystemSettings fs_settings;
   fs_settings.cache_dir = cache_dir;
+  fs_settings.upload_retry.attempts = options.upload_attempts;
+  fs_settings.upload_retry.backoff = options.upload_backoff;
   fs_settings.root_uid = ::getuid();
   fs_settings.root_gid = ::getgid();
   Filesystem filesystem(&nameserver, &filestores, SystemClock::Get(), fs_settings);

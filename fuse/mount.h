@@ -24,6 +24,10 @@ struct MountOptions {
   Duration session_timeout = std::chrono::seconds(10);
   Duration call_timeout = std::chrono::seconds(60);  // per NameServer call, across failover
   std::string log_level = "info";
+  // Uploads: doCreate + chain attempts per close/fsync (a failed FileStore is excluded from
+  // the next chain) and the backoff before the second one (doubled after).
+  int upload_attempts = 4;
+  Duration upload_backoff = std::chrono::milliseconds(50);
   // The kernel's read-ahead on the mount (its bdi's read_ahead_kb); 0 leaves the kernel's
   // default (128 KiB, which cuts sequential reads into 128 KiB requests). Needs root.
   int read_ahead_kb = 4096;

@@ -7,6 +7,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -571,6 +572,71 @@ TEST_F(MountTest, FileStoreKilledDuringALargeSequentialWrite_CloseSucceedsOrKeep
   std::string log = ReadFile(m.process->log_path());
   EXPECT_NE(log.find("write-behind of /survivor version"), std::string::npos) << log;
   EXPECT_NE(log.find(filestores_[0].address), std::string::npos) << log;
+}
+
+// Write availability: with three FileStores left alive, a kill -9 of a fourth fails no
+// close(). A chain through the dead one is retried without it (the client names it, the
+// NameServer stops placing on it until it heartbeats again), so every close returns 0 and
+// every file reads back intact through another mount.
+TEST_F(MountTest, FileStoreKilledWhileFilesAreClosedInALoop_NoCloseFails_AndAllReadBack) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(4));
+  Mounted& m = Mount();
+  // Small (one call), streamed, and written behind (started before close).
+  const std::vector<size_t> sizes = {1000, 300 * 1024, 1536 * 1024, 6 * 1024 * 1024};
+  std::atomic<int> closed{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::pair<std::string, int>> failures;  // path, errno
+  std::vector<std::string> written;
+  int closed_after_kill = 0;
+  std::atomic<bool> killed{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      std::string path = fmt::format("{}/f{}", m.dir, i);
+      std::string content = RandomBytes(sizes[i % sizes.size()], 1000 + i);
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) {
+        failures.emplace_back(path + " (open)", errno);
+        continue;
+      }
+      bool ok = true;
+      for (size_t done = 0; ok && done < content.size();) {
+        ssize_t n =
+            ::write(fd, content.data() + done, std::min<size_t>(1 << 20, content.size() - done));
+        if (n <= 0) {
+          failures.emplace_back(path + " (write)", errno);
+          ok = false;
+        } else {
+          done += static_cast<size_t>(n);
+        }
+      }
+      if (::close(fd) != 0) {
+        failures.emplace_back(path + " (close)", errno);
+        ok = false;
+      }
+      if (ok) {
+        written.push_back(path);
+        if (killed) ++closed_after_kill;
+      }
+      ++closed;
+    }
+  });
+  EXPECT_TRUE(chainfs::testing::Eventually([&] { return closed >= 12; }, seconds(60)));
+  filestores_[1].process->Kill(SIGKILL);
+  killed = true;
+  // Past the NameServer's dropping of it (two 1 s heartbeats) and then some.
+  std::this_thread::sleep_for(seconds(5));
+  stop = true;
+  writer.join();
+  fmt::print("files closed: {}, after the kill: {}, failed: {}\n", written.size(),
+             closed_after_kill, failures.size());
+  for (const auto& [path, err] : failures) ADD_FAILURE() << path << ": " << strerror(err);
+  EXPECT_GT(closed_after_kill, 0);
+  Mounted& other = Mount();
+  for (const std::string& path : written) {
+    int i = std::stoi(path.substr(path.rfind("/f") + 2));
+    std::string there = other.dir + path.substr(m.dir.size());
+    EXPECT_TRUE(ReadFile(there) == RandomBytes(sizes[i % sizes.size()], 1000 + i)) << there;
+  }
 }
 
 TEST_F(MountTest, LeaderNameServerKilled_OperationsResumeAfterFailover) {
