@@ -54,6 +54,12 @@ mode_t KindBits(v1::Kind kind) {
 
 std::string Msg(const absl::Status& status) { return std::string(status.message()); }
 
+// The directory holding a staging file's directory (the cache base of every mount).
+std::string DirOf(const std::string& staged) {
+  std::string dir = staged.substr(0, staged.rfind('/'));
+  return dir.substr(0, dir.rfind('/'));
+}
+
 }  // namespace
 
 Filesystem::Filesystem(NameServerClient* nameserver, FileStoreClient* filestores, Clock* clock,
@@ -304,7 +310,18 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
     Logger("mount")->error("could not store {}: {}; its data is kept in {}", *path,
                            Msg(version.status()), staged.path());
     staged.Keep();
+    v1::FileInfo file = NewVersion(*path, v1::KIND_FILE, staged.attributes(), 0);
+    if (absl::Status st =
+            KeepStaged(settings_.cache_base.empty() ? DirOf(staged.path()) : settings_.cache_base,
+                       staged.path(), file, settings_.kept_limits);
+        !st.ok()) {
+      Logger("mount")->error("could not record kept {}: {}", staged.path(), Msg(st));
+    }
     return version.status();
+  }
+  if (staged.kept()) {
+    ForgetKept(staged.path());
+    staged.Unkeep();
   }
   staged.MarkUploaded(generation);
   inodes_.SetVersion(ino, *version);

@@ -33,6 +33,7 @@
 #include "common/client/nameserver_client.h"
 #include "common/clock.h"
 #include "fuse/inode_table.h"
+#include "fuse/kept.h"
 #include "fuse/staging.h"
 
 namespace chainfs::mount {
@@ -43,6 +44,10 @@ struct FilesystemSettings {
   // doCreate + chain attempts and the backoff between them; a failed member is excluded
   // from the next doCreate.
   UploadRetrySettings upload_retry;
+  // Staged files kept after a failed close: under cache_base (every mount's cache_dir is
+  // beneath it), bounded together by kept_limits.
+  std::string cache_base;
+  KeptLimits kept_limits;
   // Write-behind: a file written in order from empty starts uploading in the background
   // once it holds this many bytes (smaller files are uploaded at close in one go); 0 = off.
   int64_t write_behind = 4 << 20;

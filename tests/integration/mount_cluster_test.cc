@@ -639,6 +639,41 @@ TEST_F(MountTest, FileStoreKilledWhileFilesAreClosedInALoop_NoCloseFails_AndAllR
   }
 }
 
+// Staged files kept after failed closes: bounded by --max-kept-files (the oldest is
+// discarded with an error line), listed by --list-kept, and stored by --retry-kept once
+// FileStores are back.
+TEST_F(MountTest, KeptStagedFiles_AreBoundedListedAndStoredByRetry) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount({"--max-kept-files", "2"});
+  for (auto& d : filestores_) d.process->Kill(SIGKILL);
+  for (int i = 0; i < 3; ++i) {
+    std::string path = fmt::format("{}/lost{}", m.dir, i);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    std::string content = fmt::format("content {}\n", i);
+    ASSERT_EQ(::write(fd, content.data(), content.size()), (ssize_t)content.size());
+    EXPECT_EQ(::close(fd), -1) << path;
+    std::this_thread::sleep_for(milliseconds(20));  // distinct mtimes of the records
+  }
+  std::string mount_binary = chainfs::testing::BinaryPath("fuse/chainfs-mount");
+  Shell listed = Sh(fmt::format("{} --list-kept --cache-dir {}", mount_binary, m.cache));
+  EXPECT_EQ(listed.code, 0) << listed.output;
+  EXPECT_EQ(listed.output.find("/lost0"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("/lost1\t10\t"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("/lost2\t10\t"), std::string::npos) << listed.output;
+  EXPECT_NE(ReadFile(m.process->log_path()).find("discarded the kept data of /lost0"),
+            std::string::npos);
+
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StartFileStore());
+  Shell retried = Sh(fmt::format("{} --retry-kept --zk {} --cache-dir {} --upload-attempts 8",
+                                 mount_binary, zk_spec_, m.cache));
+  EXPECT_EQ(retried.code, 0) << retried.output;
+  EXPECT_EQ(ReadFile(m.dir + "/lost1"), "content 1\n");
+  EXPECT_EQ(ReadFile(m.dir + "/lost2"), "content 2\n");
+  listed = Sh(fmt::format("{} --list-kept --cache-dir {}", mount_binary, m.cache));
+  EXPECT_EQ(listed.output, "");
+}
+
 TEST_F(MountTest, LeaderNameServerKilled_OperationsResumeAfterFailover) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(3, 2));
   Mounted& m = Mount();
