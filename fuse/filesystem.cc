@@ -357,10 +357,11 @@ void Filesystem::WriteBehind(const std::string& path, StagedFile& staged) {
     Logger("mount")->debug("write-behind of {} version {} committed ({} bytes)", path, out.version,
                            offset);
   } else if (staged.append_only()) {
-    Logger("mount")->warn("write-behind of {} failed: {}; it is uploaded again at close", path,
-                          Msg(out.status));
+    Logger("mount")->warn("write-behind of {} version {} failed: {}; it is uploaded again at close",
+                          path, out.version, Msg(out.status));
   } else {
-    Logger("mount")->debug("write-behind of {} cancelled: {}", path, Msg(out.status));
+    Logger("mount")->debug("write-behind of {} version {} cancelled: {}", path, out.version,
+                           Msg(out.status));
   }
 }
 

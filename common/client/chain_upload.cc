@@ -63,13 +63,17 @@ absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerClient* nameserver,
       return *created;
     }
     last = last_chain = reply.status();
-    const bool retry = IsChainFailure(last) && attempt + 1 < attempts;
+    // Not the chain's failure (the content's, or a refusal): the caller reports it.
+    if (!IsChainFailure(last)) return last;
+    const bool retry = attempt + 1 < attempts;
     std::string member = FailedMember(last);
     Logger("client")->warn(
         "upload of {} version {} to {} failed (attempt {} of {}): {}{}", what, created->version(),
         fmt::join(created->chain(), ","), attempt + 1, attempts, std::string(last.message()),
-        retry ? fmt::format("; retrying without {}", member.empty() ? "that chain" : member) : "");
-    if (!IsChainFailure(last)) return last;
+        !retry ? ""
+        : IsVersionTooOld(last)
+            ? "; retrying with a new version"
+            : fmt::format("; retrying without {}", member.empty() ? "that chain" : member));
     auto exclude = [&req](const std::string& address) {
       if (std::find(req.exclude().begin(), req.exclude().end(), address) == req.exclude().end()) {
         req.add_exclude(address);
