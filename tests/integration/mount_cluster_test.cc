@@ -674,6 +674,23 @@ TEST_F(MountTest, KeptStagedFiles_AreBoundedListedAndStoredByRetry) {
   EXPECT_EQ(listed.output, "");
 }
 
+// The CLI's put shares the mount's retry policy: a FileStore killed just before fails no
+// put while three others are alive.
+TEST_F(MountTest, CliPutRightAfterAFileStoreIsKilled_Succeeds) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(4));
+  Mounted& m = Mount();
+  std::string local = dir_.path() + "/local";
+  ASSERT_TRUE(WriteFile(local, RandomBytes(2 * 1024 * 1024 + 5, 77)));
+  filestores_[2].process->Kill(SIGKILL);
+  std::string cli = chainfs::testing::BinaryPath("tools/chainfs");
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_SH(fmt::format("{} --zk {} put {} /put{}", cli, zk_spec_, local, i));
+  }
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(ReadFile(fmt::format("{}/put{}", m.dir, i)) == ReadFile(local)) << i;
+  }
+}
+
 TEST_F(MountTest, LeaderNameServerKilled_OperationsResumeAfterFailover) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(3, 2));
   Mounted& m = Mount();
