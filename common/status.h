@@ -19,6 +19,18 @@ inline constexpr char kLeaderMetadataKey[] = "chainfs-leader";
 grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
 
+// The chain member (host:port) whose failure ended a chain upload. It travels as an
+// absl::Status payload inside chainfs and as a serialized v1::ChainFailure in the gRPC
+// status's binary error details across processes (ToGrpc/FromGrpc carry it). Attaching
+// keeps a member already named further down the chain; ok statuses stay ok.
+absl::Status WithFailedMember(absl::Status status, std::string_view member);
+// The failed member, or "" when the status names none.
+std::string FailedMember(const absl::Status& status);
+// Whether a failed call says more about the FileStore that answered (or did not) than
+// about the request: unreachable, broke, timed out, overloaded, full, corrupted a stream.
+// Refusals of the request itself (bad argument, version too old, ...) are not.
+bool IsMemberFault(const absl::Status& status);
+
 // "version too old" is FAILED_PRECONDITION with this message prefix.
 absl::Status VersionTooOld(std::string_view detail);
 bool IsVersionTooOld(const absl::Status& status);

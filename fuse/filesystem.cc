@@ -54,6 +54,12 @@ mode_t KindBits(v1::Kind kind) {
 
 std::string Msg(const absl::Status& status) { return std::string(status.message()); }
 
+// The directory holding a staging file's directory (the cache base of every mount).
+std::string DirOf(const std::string& staged) {
+  std::string dir = staged.substr(0, staged.rfind('/'));
+  return dir.substr(0, dir.rfind('/'));
+}
+
 }  // namespace
 
 Filesystem::Filesystem(NameServerClient* nameserver, FileStoreClient* filestores, Clock* clock,
@@ -253,35 +259,24 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std:
 absl::StatusOr<int64_t> Filesystem::Upload(const std::string& path, v1::Kind kind,
                                            const v1::Attributes& attributes, bool exclusive,
                                            StagedFile* staged, const std::string& content) {
-  absl::Status last;
-  for (int attempt = 0; attempt < settings_.upload_attempts; ++attempt) {
-    v1::DoCreateRequest req;
-    req.set_path(path);
-    req.set_exclusive(exclusive && attempt == 0);
-    // No expected_size: the NameServer would answer "no FileStore is available"
-    // (UNAVAILABLE, retried until the call deadline) instead of letting a full FileStore
-    // refuse the chain with RESOURCE_EXHAUSTED (ENOSPC).
-    auto created = nameserver_->DoCreate(req);
-    if (!created.ok()) {
-      last = created.status();
-      if (last.code() == absl::StatusCode::kAlreadyExists ||
-          last.code() == absl::StatusCode::kInvalidArgument ||
-          last.code() == absl::StatusCode::kNotFound) {
-        return last;
-      }
-      continue;
-    }
-    v1::FileInfo info = NewVersion(path, kind, attributes, created->version());
-    std::vector<std::string> chain(created->chain().begin(), created->chain().end());
-    auto reply = staged ? filestores_->CreateFromFd(info, chain, staged->fd())
-                        : filestores_->CreateFromString(info, chain, content);
-    if (reply.ok()) return created->version();
-    last = reply.status();
-    Logger("mount")->warn("upload of {} version {} to {} failed (attempt {}): {}", path,
-                          created->version(), fmt::join(chain, ","), attempt + 1, Msg(last));
-    if (last.code() == absl::StatusCode::kInvalidArgument) break;
-  }
-  return last;
+  v1::DoCreateRequest req;
+  req.set_path(path);
+  req.set_exclusive(exclusive);
+  // No expected_size: the NameServer would answer "no FileStore is available"
+  // (UNAVAILABLE, retried until the call deadline) instead of letting a full FileStore
+  // refuse the chain with RESOURCE_EXHAUSTED (ENOSPC).
+  CHAINFS_ASSIGN_OR_RETURN(
+      v1::DoCreateReply created,
+      CreateWithRetry(
+          nameserver_, req,
+          [&](const v1::DoCreateReply& created) {
+            v1::FileInfo info = NewVersion(path, kind, attributes, created.version());
+            std::vector<std::string> chain(created.chain().begin(), created.chain().end());
+            return staged ? filestores_->CreateFromFd(info, chain, staged->fd())
+                          : filestores_->CreateFromString(info, chain, content);
+          },
+          settings_.upload_retry, path));
+  return created.version();
 }
 
 absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
@@ -315,7 +310,18 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
     Logger("mount")->error("could not store {}: {}; its data is kept in {}", *path,
                            Msg(version.status()), staged.path());
     staged.Keep();
+    v1::FileInfo file = NewVersion(*path, v1::KIND_FILE, staged.attributes(), 0);
+    if (absl::Status st =
+            KeepStaged(settings_.cache_base.empty() ? DirOf(staged.path()) : settings_.cache_base,
+                       staged.path(), file, settings_.kept_limits);
+        !st.ok()) {
+      Logger("mount")->error("could not record kept {}: {}", staged.path(), Msg(st));
+    }
     return version.status();
+  }
+  if (staged.kept()) {
+    ForgetKept(staged.path());
+    staged.Unkeep();
   }
   staged.MarkUploaded(generation);
   inodes_.SetVersion(ino, *version);
@@ -327,32 +333,32 @@ void Filesystem::WriteBehind(const std::string& path, StagedFile& staged) {
   out.attributes = staged.attributes();
   v1::DoCreateRequest req;
   req.set_path(path);
-  auto created = nameserver_->DoCreate(req);
-  if (!created.ok()) {
-    out.status = created.status();
-    Logger("mount")->warn("write-behind of {} not started: {}; it is uploaded at close", path,
-                          Msg(out.status));
-    return;
-  }
-  out.version = created->version();
-  v1::FileInfo info = NewVersion(path, v1::KIND_FILE, out.attributes, created->version());
-  std::vector<std::string> chain(created->chain().begin(), created->chain().end());
   int64_t offset = 0;
-  auto reply =
-      filestores_->Create(info, chain, [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
-        CHAINFS_ASSIGN_OR_RETURN(size_t n, staged.ReadAppended(buf, max, offset));
-        offset += static_cast<int64_t>(n);
-        return n;
-      });
-  out.status = reply.status();
-  if (reply.ok()) {
+  // Each attempt streams the staged file from its start (it is only appended to while the
+  // write-behind runs); a failed member is excluded from the next attempt's chain.
+  auto created = CreateWithRetry(
+      nameserver_, req,
+      [&](const v1::DoCreateReply& created) {
+        out.version = created.version();
+        v1::FileInfo info = NewVersion(path, v1::KIND_FILE, out.attributes, created.version());
+        std::vector<std::string> chain(created.chain().begin(), created.chain().end());
+        offset = 0;
+        return filestores_->Create(
+            info, chain, [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
+              CHAINFS_ASSIGN_OR_RETURN(size_t n, staged.ReadAppended(buf, max, offset));
+              offset += static_cast<int64_t>(n);
+              return n;
+            });
+      },
+      settings_.upload_retry, path);
+  out.status = created.status();
+  if (created.ok()) {
+    out.version = created->version();
     Logger("mount")->debug("write-behind of {} version {} committed ({} bytes)", path, out.version,
                            offset);
   } else if (staged.append_only()) {
-    Logger("mount")->warn(
-        "write-behind of {} version {} to {} failed: {}; it is uploaded again "
-        "at close",
-        path, out.version, fmt::join(chain, ","), Msg(out.status));
+    Logger("mount")->warn("write-behind of {} version {} failed: {}; it is uploaded again at close",
+                          path, out.version, Msg(out.status));
   } else {
     Logger("mount")->debug("write-behind of {} version {} cancelled: {}", path, out.version,
                            Msg(out.status));

@@ -28,10 +28,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/client/chain_upload.h"
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
 #include "common/clock.h"
 #include "fuse/inode_table.h"
+#include "fuse/kept.h"
 #include "fuse/staging.h"
 
 namespace chainfs::mount {
@@ -39,7 +41,13 @@ namespace chainfs::mount {
 struct FilesystemSettings {
   std::string cache_dir;        // staging files go here (must exist)
   size_t read_ahead = 8 << 20;  // bytes per remote fetch (ReadAhead's window)
-  int upload_attempts = 3;      // doCreate + chain, each with a fresh doCreate
+  // doCreate + chain attempts and the backoff between them; a failed member is excluded
+  // from the next doCreate.
+  UploadRetrySettings upload_retry;
+  // Staged files kept after a failed close: under cache_base (every mount's cache_dir is
+  // beneath it), bounded together by kept_limits.
+  std::string cache_base;
+  KeptLimits kept_limits;
   // Write-behind: a file written in order from empty starts uploading in the background
   // once it holds this many bytes (smaller files are uploaded at close in one go); 0 = off.
   int64_t write_behind = 4 << 20;

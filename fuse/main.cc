@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> positionals;
   std::vector<std::string> opts;
   app.add_option("--zk", options.zk, "ZooKeeper HOST:PORT[,HOST:PORT...]/CHROOT");
-  app.add_option("source_and_mountpoint", positionals, "[ZK-SPEC] MOUNTPOINT")->required();
+  app.add_option("source_and_mountpoint", positionals, "[ZK-SPEC] MOUNTPOINT");
   app.add_option("-o", opts, "mount options (comma separated)");
   app.add_flag("-f,--foreground", options.foreground, "stay in the foreground");
   app.add_flag("-d,--debug", options.debug, "trace FUSE requests (implies -f)");
@@ -42,11 +42,32 @@ int main(int argc, char** argv) {
                              "ZooKeeper session timeout");
   chainfs::AddDurationOption(app, "--call-timeout", options.call_timeout,
                              "per NameServer call, retries and failover included");
+  app.add_option("--upload-attempts", options.upload_attempts,
+                 "doCreate + chain attempts per close; each excludes the FileStore that failed")
+      ->check(CLI::Range(1, 100));
+  chainfs::AddDurationOption(app, "--upload-backoff", options.upload_backoff,
+                             "wait before the second upload attempt (doubled after)");
+  app.add_option("--max-kept-bytes", options.max_kept_bytes,
+                 "bytes of staged files kept after failed closes (oldest discarded beyond)");
+  app.add_option("--max-kept-files", options.max_kept_files,
+                 "staged files kept after failed closes (oldest discarded beyond)");
+  bool list_kept = false;
+  bool retry_kept = false;
+  app.add_flag("--list-kept", list_kept,
+               "list the staged files kept after failed closes (under --cache-dir) and exit");
+  app.add_flag("--retry-kept", retry_kept,
+               "upload the kept staged files to their paths (needs --zk), then exit");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error");
   app.set_config("--config", "",
                  "TOML file of settings (keys are the long flag names); flags override it");
   CLI11_PARSE(app, argc, argv);
 
+  if (list_kept) return chainfs::mount::ListKeptFiles(options);
+  if (retry_kept) {
+    if (positionals.size() == 1 && options.zk.empty()) options.zk = positionals[0];
+    if (options.zk.empty()) return Usage("--zk HOST:PORT/CHROOT is required");
+    return chainfs::mount::RetryKeptFiles(options);
+  }
   if (positionals.size() == 2) {
     options.zk = positionals[0];
   } else if (positionals.size() != 1) {

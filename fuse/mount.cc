@@ -105,6 +105,11 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
   FileStoreClient filestores;
   FilesystemSettings fs_settings;
   fs_settings.cache_dir = cache_dir;
+  fs_settings.upload_retry.attempts = options.upload_attempts;
+  fs_settings.upload_retry.backoff = options.upload_backoff;
+  fs_settings.cache_base = CacheBase(options.cache_dir);
+  fs_settings.kept_limits = {.max_bytes = options.max_kept_bytes,
+                             .max_files = options.max_kept_files};
   fs_settings.root_uid = ::getuid();
   fs_settings.root_gid = ::getgid();
   Filesystem filesystem(&nameserver, &filestores, SystemClock::Get(), fs_settings);
@@ -271,6 +276,37 @@ int RunMount(const MountOptions& options) {
   // Kept staged files (failed uploads) keep the directory; an empty one goes.
   ::rmdir(cache_dir.c_str());
   return code;
+}
+
+int ListKeptFiles(const MountOptions& options) {
+  SetLogLevel(options.log_level);
+  for (const KeptFile& k : ListKept(CacheBase(options.cache_dir))) {
+    fmt::print("{}\t{}\t{}\n", k.file.name(), k.size, k.staged);
+  }
+  return 0;
+}
+
+int RetryKeptFiles(const MountOptions& options) {
+  SetLogLevel(options.log_level);
+  auto zk_address = ParseZkAddress(options.zk);
+  if (!zk_address.ok()) {
+    Fail(fmt::format("bad --zk {}: {}", options.zk, std::string(zk_address.status().message())));
+    return 2;
+  }
+  auto zk = zk::NewZooKeeper(*zk_address, options.session_timeout);
+  if (!zk.ok() || !(*zk)->WaitConnected(options.connect_timeout).ok()) {
+    Fail(fmt::format("ZooKeeper {} unreachable within {}", options.zk,
+                     FormatDuration(options.connect_timeout)));
+    return 1;
+  }
+  NameServerClientSettings ns_settings;
+  ns_settings.call_timeout = options.call_timeout;
+  NameServerClient nameserver(zk->get(), ns_settings);
+  FileStoreClient filestores;
+  UploadRetrySettings retry{.attempts = options.upload_attempts, .backoff = options.upload_backoff};
+  int left = RetryKept(CacheBase(options.cache_dir), &nameserver, &filestores, retry);
+  if (left > 0) fmt::print(stderr, "chainfs-mount: {} kept files could not be stored\n", left);
+  return left == 0 ? 0 : 1;
 }
 
 }  // namespace chainfs::mount

@@ -24,6 +24,14 @@ struct MountOptions {
   Duration session_timeout = std::chrono::seconds(10);
   Duration call_timeout = std::chrono::seconds(60);  // per NameServer call, across failover
   std::string log_level = "info";
+  // Uploads: doCreate + chain attempts per close/fsync (a failed FileStore is excluded from
+  // the next chain) and the backoff before the second one (doubled after).
+  int upload_attempts = 4;
+  Duration upload_backoff = std::chrono::milliseconds(50);
+  // Staged files kept after failed closes, over every mount using the same cache base:
+  // beyond either bound the oldest are discarded (logged as errors).
+  int64_t max_kept_bytes = int64_t{4} << 30;
+  int max_kept_files = 1000;
   // The kernel's read-ahead on the mount (its bdi's read_ahead_kb); 0 leaves the kernel's
   // default (128 KiB, which cuts sequential reads into 128 KiB requests). Needs root.
   int read_ahead_kb = 4096;
@@ -38,5 +46,12 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);
 // Mounts and serves. Without `foreground` it returns in the parent once the mount serves
 // (or failed), and the child serves in the background. Returns the exit code.
 int RunMount(const MountOptions& options);
+
+// `chainfs-mount --list-kept`: prints the kept staged files under the cache base (path,
+// size, staging file), oldest first. Returns the exit code.
+int ListKeptFiles(const MountOptions& options);
+// `chainfs-mount --retry-kept --zk ...`: uploads every kept file to its path and removes
+// the stored ones. Exit code 0 when none is left.
+int RetryKeptFiles(const MountOptions& options);
 
 }  // namespace chainfs::mount

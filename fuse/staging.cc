@@ -196,4 +196,14 @@ void StagedFile::Keep() {
   kept_ = true;
 }
 
+void StagedFile::Unkeep() {
+  std::lock_guard lock(mu_);
+  kept_ = false;
+}
+
+bool StagedFile::kept() const {
+  std::lock_guard lock(mu_);
+  return kept_;
+}
+
 }  // namespace chainfs::mount

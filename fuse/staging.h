@@ -80,7 +80,9 @@ class StagedFile {
   // Written by the upload's thread only, read after EndWriteBehind returned true.
   WriteBehindOutcome write_behind_outcome;
 
-  void Keep();  // leave the file on disk when this object goes away
+  void Keep();    // leave the file on disk when this object goes away
+  void Unkeep();  // stored after all: removed with this object again
+  bool kept() const;
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
   // Serializes uploads of this file (held for the whole upload).

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/client/chain_upload.h"
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
 #include "common/file_util.h"
@@ -41,7 +42,6 @@ enum Exit {
 
 constexpr int64_t kProgressMinBytes = 16 << 20;
 constexpr size_t kBufferBytes = 4 << 20;
-constexpr int kUploadAttempts = 3;
 
 int ExitFor(const absl::Status& status) {
   switch (status.code()) {
@@ -120,36 +120,31 @@ struct Clients {
   std::unique_ptr<zk::ZooKeeper> zk;
   std::unique_ptr<NameServerClient> ns;
   FileStoreClient fs;
+  UploadRetrySettings upload_retry;
 };
 
 absl::Status ValidPath(const std::string& path) { return ValidateName(path, /*allow_root=*/true); }
 
-// doCreate + chain upload, retried with a fresh doCreate when a chain fails.
+// doCreate + chain upload, retried with a fresh doCreate (without the FileStore that
+// failed) when a chain fails.
 absl::Status Upload(Clients& c, const v1::FileInfo& file, int64_t size,
                     const std::function<absl::Status()>& rewind, const ContentSource& source) {
-  absl::Status last;
-  for (int attempt = 0; attempt < kUploadAttempts; ++attempt) {
-    if (attempt > 0) CHAINFS_RETURN_IF_ERROR(rewind());
-    v1::DoCreateRequest req;
-    req.set_path(file.name());
-    if (size > 0) req.set_expected_size(size);
-    auto created = c.ns->DoCreate(req);
-    if (!created.ok()) {
-      last = created.status();
-      if (last.code() == absl::StatusCode::kInvalidArgument ||
-          last.code() == absl::StatusCode::kResourceExhausted) {
-        return last;
-      }
-      continue;
-    }
-    v1::FileInfo info = file;
-    info.set_version(created->version());
-    auto reply =
-        c.fs.Create(info, {created->chain().begin(), created->chain().end()}, source, size);
-    if (reply.ok()) return absl::OkStatus();
-    last = reply.status();
-  }
-  return last;
+  v1::DoCreateRequest req;
+  req.set_path(file.name());
+  if (size > 0) req.set_expected_size(size);
+  bool first = true;
+  return CreateWithRetry(
+             c.ns.get(), req,
+             [&](const v1::DoCreateReply& created) -> absl::StatusOr<v1::CreateReply> {
+               if (!first) CHAINFS_RETURN_IF_ERROR(rewind());
+               first = false;
+               v1::FileInfo info = file;
+               info.set_version(created.version());
+               return c.fs.Create(info, {created.chain().begin(), created.chain().end()}, source,
+                                  size);
+             },
+             c.upload_retry, file.name())
+      .status();
 }
 
 int Put(Clients& c, const std::string& local, const std::string& remote) {
@@ -170,7 +165,9 @@ int Put(Clients& c, const std::string& local, const std::string& remote) {
   auto progress = std::make_unique<Progress>("put " + remote, size);
   int64_t offset = 0;
   auto rewind = [&]() -> absl::Status {
-    if (!seekable) return absl::UnavailableError("upload failed and stdin cannot be re-read");
+    if (!seekable) {
+      return absl::FailedPreconditionError("upload failed and stdin cannot be re-read");
+    }
     offset = 0;
     progress = std::make_unique<Progress>("put " + remote, size);
     return absl::OkStatus();
@@ -411,6 +408,12 @@ int Main(int argc, char** argv) {
   auto* put = app.add_subcommand("put", "upload LOCAL (or - for stdin) as REMOTE");
   put->add_option("local", a)->required();
   put->add_option("remote", b)->required();
+  UploadRetrySettings upload_retry;
+  put->add_option("--upload-attempts", upload_retry.attempts,
+                  "doCreate + chain attempts; each excludes the FileStore that failed")
+      ->check(CLI::Range(1, 100));
+  AddDurationOption(*put, "--upload-backoff", upload_retry.backoff,
+                    "wait before the second attempt (doubled after)");
   auto* get = app.add_subcommand("get", "download REMOTE to LOCAL (- for stdout)");
   get->add_option("remote", a)->required();
   get->add_option("local", b);
@@ -440,6 +443,7 @@ int Main(int argc, char** argv) {
   SetLogLevel(log_level);
 
   Clients c;
+  c.upload_retry = upload_retry;
   NameServerClientSettings settings;
   settings.call_timeout = timeout;
   if (!nameserver.empty()) {

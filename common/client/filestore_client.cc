@@ -46,6 +46,18 @@ bool IsIpv6Char(char c) {
          c == '.';
 }
 
+// The failure of a chain upload to chain[0]: names the member that failed, which is the
+// head itself unless the head named one further down.
+absl::Status ChainStatus(const grpc::Status& status, const std::string& head,
+                         const std::string& what) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status in = FromGrpc(status);
+  std::string member = FailedMember(in);
+  if (member.empty() && IsMemberFault(in)) member = head;
+  return WithFailedMember(
+      absl::Status(in.code(), fmt::format("{} ({})", std::string(in.message()), what)), member);
+}
+
 }  // namespace
 
 absl::Status ValidateFileStoreAddress(std::string_view address) {
@@ -174,7 +186,7 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file
   if (alive) stream->WritesDone();
   grpc::Status status = stream->Finish();
   if (status.ok() && !alive) status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream broke");
-  CHAINFS_RETURN_IF_ERROR(WithContext(status, what));
+  CHAINFS_RETURN_IF_ERROR(ChainStatus(status, chain[0], what));
   return reply;
 }
 
@@ -199,8 +211,8 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateSmall(const v1::FileInfo&
     // A FileStore from before CreateSmall: the stream does the same.
     return CreateFromString(file, chain, req.content(), /*allow_small=*/false);
   }
-  CHAINFS_RETURN_IF_ERROR(WithContext(
-      status, fmt::format("create {}@{} on {}", file.name(), file.version(), chain[0])));
+  CHAINFS_RETURN_IF_ERROR(ChainStatus(
+      status, chain[0], fmt::format("create {}@{} on {}", file.name(), file.version(), chain[0])));
   return reply;
 }
 

@@ -66,18 +66,26 @@ struct Downstream {
       writer->Finish();
     }
   }
-  // The downstream status after a failed Write or at the end.
+  // The downstream status after a failed Write or at the end. It names the member that
+  // failed: the one downstream named, else the downstream itself when it is at fault.
   absl::Status Finish() {
     finished = true;
     grpc::Status st = writer->Finish();
     if (st.ok()) return absl::OkStatus();
-    return Annotate(FromGrpc(st), fmt::format("downstream {}", address));
+    return Failed(FromGrpc(st));
   }
   // The downstream status after a failed Write: never OK.
   absl::Status Broken() {
     absl::Status st = Finish();
-    if (st.ok()) return absl::UnavailableError(fmt::format("downstream {}: stream broke", address));
+    if (st.ok()) {
+      return Failed(absl::UnavailableError(fmt::format("downstream {}: stream broke", address)));
+    }
     return st;
+  }
+  absl::Status Failed(const absl::Status& st) const {
+    std::string member = FailedMember(st);
+    if (member.empty() && IsMemberFault(st)) member = address;
+    return WithFailedMember(Annotate(st, fmt::format("downstream {}", address)), member);
   }
 };
 
@@ -107,7 +115,10 @@ struct SmallDownstream {
     if (!pending) return absl::OkStatus();
     Wait();
     if (status.ok()) return absl::OkStatus();
-    return Annotate(FromGrpc(status), fmt::format("downstream {}", address));
+    absl::Status st = FromGrpc(status);
+    std::string member = FailedMember(st);
+    if (member.empty() && IsMemberFault(st)) member = address;
+    return WithFailedMember(Annotate(st, fmt::format("downstream {}", address)), member);
   }
   void Wait() {
     void* tag;

@@ -194,15 +194,44 @@ void NameServer::GcTick() {
 // --- client calls ---
 
 absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply) {
+  constexpr int kMaxExclude = 64;
+  constexpr size_t kMaxEchoBytes = 100;
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
+  if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
+  for (const std::string& address : req.exclude()) {
+    if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");
+  }
   CHAINFS_RETURN_IF_ERROR(CheckServing());
+  // Nothing is created beneath a file or a symlink (it could never be listed).
+  for (std::string_view dir = ParentOf(req.path()); dir != "/"; dir = ParentOf(dir)) {
+    absl::StatusOr<v1::FileInfo> above = ns_.Stat(std::string(dir));
+    if (above.ok() && !IsDirectory(*above)) {
+      return absl::FailedPreconditionError(
+          fmt::format("{}: not a directory", dir.substr(0, kMaxEchoBytes)));
+    }
+  }
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
-    return absl::AlreadyExistsError(fmt::format("{} exists", req.path()));
+    return absl::AlreadyExistsError(
+        fmt::format("{} exists", std::string_view(req.path()).substr(0, kMaxEchoBytes)));
+  }
+  std::vector<FileStoreInfo> live = ns_.FileStores();
+  std::vector<std::string> exclude(req.exclude().begin(), req.exclude().end());
+  // A client's chain failed through these: nobody's chain goes there until they heartbeat.
+  for (const FileStoreInfo& fs : live) {
+    if (std::find(exclude.begin(), exclude.end(), fs.address) != exclude.end() &&
+        placement_.MarkSuspect(fs.address)) {
+      Log()->info("FileStore {} failed a client's chain: suspect until its next heartbeat",
+                  fs.address);
+    }
   }
   std::vector<FileStoreInfo> chain = placement_.Choose(
-      ns_.FileStores(), static_cast<size_t>(settings_.replication), {}, req.expected_size());
+      live, static_cast<size_t>(settings_.replication), exclude, req.expected_size());
   if (chain.empty()) {
-    if (req.expected_size() > 0 && !placement_.Choose(ns_.FileStores(), 1).empty()) {
+    if (!exclude.empty() && placement_.Choose(live, 1, exclude).empty()) {
+      return absl::FailedPreconditionError("every live FileStore is excluded");
+    }
+    if (req.expected_size() > 0 && !placement_.Choose(live, 1).empty()) {
       return absl::ResourceExhaustedError(
           fmt::format("no FileStore has room for {} bytes", req.expected_size()));
     }
@@ -499,6 +528,7 @@ absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBea
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   bool known =
       ns_.HeartBeat(req.filestore(), req.bytes_used(), req.bytes_available(), clock_->Now());
+  placement_.ClearSuspect(req.filestore());
   reply->set_reregister(!known);
   return absl::OkStatus();
 }

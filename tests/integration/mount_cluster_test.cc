@@ -7,6 +7,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -571,6 +572,123 @@ TEST_F(MountTest, FileStoreKilledDuringALargeSequentialWrite_CloseSucceedsOrKeep
   std::string log = ReadFile(m.process->log_path());
   EXPECT_NE(log.find("write-behind of /survivor version"), std::string::npos) << log;
   EXPECT_NE(log.find(filestores_[0].address), std::string::npos) << log;
+}
+
+// Write availability: with three FileStores left alive, a kill -9 of a fourth fails no
+// close(). A chain through the dead one is retried without it (the client names it, the
+// NameServer stops placing on it until it heartbeats again), so every close returns 0 and
+// every file reads back intact through another mount.
+TEST_F(MountTest, FileStoreKilledWhileFilesAreClosedInALoop_NoCloseFails_AndAllReadBack) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(4));
+  Mounted& m = Mount();
+  // Small (one call), streamed, and written behind (started before close).
+  const std::vector<size_t> sizes = {1000, 300 * 1024, 1536 * 1024, 6 * 1024 * 1024};
+  std::atomic<int> closed{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::pair<std::string, int>> failures;  // path, errno
+  std::vector<std::string> written;
+  int closed_after_kill = 0;
+  std::atomic<bool> killed{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      std::string path = fmt::format("{}/f{}", m.dir, i);
+      std::string content = RandomBytes(sizes[i % sizes.size()], 1000 + i);
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) {
+        failures.emplace_back(path + " (open)", errno);
+        continue;
+      }
+      bool ok = true;
+      for (size_t done = 0; ok && done < content.size();) {
+        ssize_t n =
+            ::write(fd, content.data() + done, std::min<size_t>(1 << 20, content.size() - done));
+        if (n <= 0) {
+          failures.emplace_back(path + " (write)", errno);
+          ok = false;
+        } else {
+          done += static_cast<size_t>(n);
+        }
+      }
+      if (::close(fd) != 0) {
+        failures.emplace_back(path + " (close)", errno);
+        ok = false;
+      }
+      if (ok) {
+        written.push_back(path);
+        if (killed) ++closed_after_kill;
+      }
+      ++closed;
+    }
+  });
+  EXPECT_TRUE(chainfs::testing::Eventually([&] { return closed >= 12; }, seconds(60)));
+  filestores_[1].process->Kill(SIGKILL);
+  killed = true;
+  // Past the NameServer's dropping of it (two 1 s heartbeats) and then some.
+  std::this_thread::sleep_for(seconds(5));
+  stop = true;
+  writer.join();
+  fmt::print("files closed: {}, after the kill: {}, failed: {}\n", written.size(),
+             closed_after_kill, failures.size());
+  for (const auto& [path, err] : failures) ADD_FAILURE() << path << ": " << strerror(err);
+  EXPECT_GT(closed_after_kill, 0);
+  Mounted& other = Mount();
+  for (const std::string& path : written) {
+    int i = std::stoi(path.substr(path.rfind("/f") + 2));
+    std::string there = other.dir + path.substr(m.dir.size());
+    EXPECT_TRUE(ReadFile(there) == RandomBytes(sizes[i % sizes.size()], 1000 + i)) << there;
+  }
+}
+
+// Staged files kept after failed closes: bounded by --max-kept-files (the oldest is
+// discarded with an error line), listed by --list-kept, and stored by --retry-kept once
+// FileStores are back.
+TEST_F(MountTest, KeptStagedFiles_AreBoundedListedAndStoredByRetry) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount({"--max-kept-files", "2"});
+  for (auto& d : filestores_) d.process->Kill(SIGKILL);
+  for (int i = 0; i < 3; ++i) {
+    std::string path = fmt::format("{}/lost{}", m.dir, i);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    std::string content = fmt::format("content {}\n", i);
+    ASSERT_EQ(::write(fd, content.data(), content.size()), (ssize_t)content.size());
+    EXPECT_EQ(::close(fd), -1) << path;
+    std::this_thread::sleep_for(milliseconds(20));  // distinct mtimes of the records
+  }
+  std::string mount_binary = chainfs::testing::BinaryPath("fuse/chainfs-mount");
+  Shell listed = Sh(fmt::format("{} --list-kept --cache-dir {}", mount_binary, m.cache));
+  EXPECT_EQ(listed.code, 0) << listed.output;
+  EXPECT_EQ(listed.output.find("/lost0"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("/lost1\t10\t"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("/lost2\t10\t"), std::string::npos) << listed.output;
+  EXPECT_NE(ReadFile(m.process->log_path()).find("discarded the kept data of /lost0"),
+            std::string::npos);
+
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StartFileStore());
+  Shell retried = Sh(fmt::format("{} --retry-kept --zk {} --cache-dir {} --upload-attempts 8",
+                                 mount_binary, zk_spec_, m.cache));
+  EXPECT_EQ(retried.code, 0) << retried.output;
+  EXPECT_EQ(ReadFile(m.dir + "/lost1"), "content 1\n");
+  EXPECT_EQ(ReadFile(m.dir + "/lost2"), "content 2\n");
+  listed = Sh(fmt::format("{} --list-kept --cache-dir {}", mount_binary, m.cache));
+  EXPECT_EQ(listed.output, "");
+}
+
+// The CLI's put shares the mount's retry policy: a FileStore killed just before fails no
+// put while three others are alive.
+TEST_F(MountTest, CliPutRightAfterAFileStoreIsKilled_Succeeds) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(4));
+  Mounted& m = Mount();
+  std::string local = dir_.path() + "/local";
+  ASSERT_TRUE(WriteFile(local, RandomBytes(2 * 1024 * 1024 + 5, 77)));
+  filestores_[2].process->Kill(SIGKILL);
+  std::string cli = chainfs::testing::BinaryPath("tools/chainfs");
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_SH(fmt::format("{} --zk {} put {} /put{}", cli, zk_spec_, local, i));
+  }
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(ReadFile(fmt::format("{}/put{}", m.dir, i)) == ReadFile(local)) << i;
+  }
 }
 
 TEST_F(MountTest, LeaderNameServerKilled_OperationsResumeAfterFailover) {

@@ -9,3 +9,5 @@ chainfs_unit_test(mount_options_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_o
   LIBS mount_lib)
 chainfs_unit_test(mount_read_ahead_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_read_ahead_test.cc LIBS mount_lib)
+chainfs_unit_test(mount_avail_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_avail_test.cc
+  LIBS mount_lib)

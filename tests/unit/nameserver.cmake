@@ -9,3 +9,5 @@ chainfs_unit_test(nameserver_election_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/nameserver_election_test.cc LIBS nameserver_lib)
 chainfs_unit_test(nameserver_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/nameserver_test.cc LIBS nameserver_lib)
+chainfs_unit_test(nameserver_placement_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/nameserver_placement_test.cc LIBS nameserver_lib)
