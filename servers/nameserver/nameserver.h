@@ -30,8 +30,6 @@
 
 namespace chainfs::nameserver {
 
-inline constexpr char kFileStoresPath[] = "/filestores";
-
 class NameServer {
  public:
   // `address` is this NameServer's advertised host:port (written to /leader).
@@ -69,10 +67,14 @@ class NameServer {
   absl::Status ClusterStatus(const v1::ClusterStatusRequest& req, v1::ClusterStatusReply* reply);
 
   // --- FileStore calls ---
-  // A registration stream: Begin with the first message, Files for every message, End.
+  // A registration stream: Begin with the first message, Files for every message, End
+  // once the stream finished OK. A stream that broke (or a message that was refused) ends
+  // with Abort instead: the FileStore's view is incomplete, so it is dropped and must
+  // register again; GC does not run meanwhile. Begin aborts by itself when it fails.
   absl::StatusOr<FileStoreId> RegisterBegin(const v1::RegisterRequest& first);
   absl::Status RegisterFiles(FileStoreId id, const v1::RegisterRequest& msg);
   void RegisterEnd(FileStoreId id);
+  void RegisterAbort(FileStoreId id);
   absl::Status HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBeatReply* reply);
   absl::Status AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
                                   v1::AddFileOrTombstoneReply* reply);
