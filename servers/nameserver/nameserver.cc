@@ -467,8 +467,6 @@ absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
   reply->set_names(static_cast<int64_t>(ns_.names()));
   reply->set_under_replicated(
       static_cast<int64_t>(ns_.CountUnderReplicated(static_cast<size_t>(settings_.replication))));
-  reply->set_over_replicated(
-      static_cast<int64_t>(ns_.CountOverReplicated(static_cast<size_t>(settings_.replication))));
   reply->set_min_version(gc_.min_version());
   reply->set_max_version(allocator_.limit());
   reply->set_next_version(allocator_.next());

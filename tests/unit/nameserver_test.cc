@@ -1042,10 +1042,8 @@ TEST_F(GcSafetyTest, AfterARoundStoppedShort_TheNextRoundReusesGAndBumpsOnlyWhat
 TEST_F(GcSafetyTest, ExcessCopiesAreReportedButAreNoProblem) {
   SetUpRound();
   Store(File("/old", 3), {"d:1"});  // a paused FileStore came back with its copy
-  v1::ClusterStatusReply status;
-  ASSERT_TRUE(ns_.ClusterStatus({}, &status).ok());
-  EXPECT_EQ(status.over_replicated(), 1);
-  EXPECT_EQ(status.under_replicated(), 0);
+  EXPECT_EQ(ns_.names().CountOverReplicated(3), 1u);
+  EXPECT_EQ(ns_.names().CountUnderReplicated(3), 0u);
   absl::StatusOr<int64_t> g = ns_.CollectGarbage();
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(MinVer(), std::to_string(*g));
