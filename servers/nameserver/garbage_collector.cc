@@ -141,8 +141,8 @@ absl::StatusOr<size_t> GarbageCollector::Bump(int64_t g) {
   }
   for (const Answer& a : answers) {
     for (size_t i = 0; i < a.files->size(); ++i) {
-      if (a.relabelled[i])
-        ns_->ApplyBump(a.address, (*a.files)[i].name(), (*a.files)[i].version(), g);
+      if (!a.relabelled[i]) continue;
+      ns_->ApplyBump(a.address, (*a.files)[i].name(), (*a.files)[i].version(), g);
     }
   }
   replicator_->SetBumping(0);

@@ -328,8 +328,8 @@ absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state,
-                                                        v1::FileInfo target) {
+absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state, v1::FileInfo target,
+                                                        bool* all) {
   v1::CloneRequest req;
   req.mutable_source()->set_name(state.info.name());
   req.mutable_source()->set_version(state.info.version());
@@ -354,6 +354,9 @@ absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state,
                   std::string(results[i].status().message()));
       if (first_error.code() == absl::StatusCode::kUnavailable) first_error = results[i].status();
     }
+  }
+  if (all != nullptr) {
+    *all = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.ok(); });
   }
   if (!any) return first_error;
   return target;
@@ -390,14 +393,21 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
     std::vector<NameState> below = ns_.LiveDescendants(from);
     items.insert(items.end(), below.rbegin(), below.rend());
   }
-  // Destinations first: a failure part way leaves duplicates, never losses.
+  // Destinations first: a failure part way leaves duplicates, never losses. The sources
+  // are tombstoned only once every holder cloned: a holder that did not keeps its only
+  // copy under the source name, and the clones may be bad.
   for (const NameState& item : items) {
     CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
     v1::FileInfo target;
     target.set_name(to + item.info.name().substr(from.size()));
     target.set_version(version);
     *target.mutable_attributes() = item.info.attributes();
-    CHAINFS_RETURN_IF_ERROR(CloneOnHolders(item, target).status());
+    bool all = false;
+    CHAINFS_RETURN_IF_ERROR(CloneOnHolders(item, target, &all).status());
+    if (!all) {
+      return absl::UnavailableError(
+          "rename: not every holder could clone the file; the source is kept, retry");
+    }
   }
   absl::Status result;
   for (auto it = items.rbegin(); it != items.rend(); ++it) {

@@ -89,8 +89,10 @@ class NameServer {
   // Tombstones `state` with a new version on its holders and on enough other FileStores
   // to reach the replication factor; OK once at least one holder acknowledged.
   absl::StatusOr<int64_t> Tombstone(const NameState& state);
-  // Clone name@version onto every holder as `target` (new name and/or attributes).
-  absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target);
+  // Clone name@version onto every holder as `target` (new name and/or attributes). OK once
+  // one holder cloned it; `all` (when given) tells whether every holder did.
+  absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target,
+                                              bool* all = nullptr);
   void Loop(Ticker& ticker, Duration interval, void (NameServer::*body)());
   void ReplicationTick();
   void GcTick();

@@ -1049,6 +1049,22 @@ TEST_F(GcSafetyTest, ExcessCopiesAreReportedButAreNoProblem) {
   EXPECT_EQ(MinVer(), std::to_string(*g));
 }
 
+TEST_F(GcSafetyTest, RenameThatSomeHoldersCannotCloneKeepsTheSource) {
+  StartServing();
+  int64_t v = Create("/src", {"a:1", "b:1", "c:1"});
+  stores_.SetDown("c:1", true);
+  EXPECT_TRUE(absl::IsUnavailable(Rename("/src", "/dst")));
+  // c's only copy is under /src: it must not be tombstoned.
+  auto src = Read("/src");
+  ASSERT_TRUE(src.ok()) << src.status();
+  EXPECT_EQ(src->file().version(), v);
+  EXPECT_FALSE(stores_.Held("a:1", "/src")->tombstone());
+  stores_.SetDown("c:1", false);
+  ASSERT_TRUE(Rename("/src", "/dst").ok());
+  EXPECT_TRUE(absl::IsNotFound(Read("/src").status()));
+  EXPECT_EQ(Read("/dst")->holders_size(), 3);
+}
+
 // --- FileStore calls: bad input (issue 10 defect 14) ---
 
 TEST_F(NameServerTest, FileStoreCallsRefuseNegativeNumbersUnknownKindsAndHighModeBits) {
