@@ -6,6 +6,20 @@
 // version) pairs, so an outdated copy is never promoted —, makes sure everything is fully
 // replicated, and only then sets /minver to G (conditional set: a deposed leader's write
 // fails). FileStores then drop every file and tombstone below G.
+//
+// What GC deletes cannot come back, so it acts only on a complete view:
+// - a round starts only when every FileStore listed under /filestores, and every live
+//   one, has finished its registration, at least one is live, and none was dropped less
+//   than dropped_filestore_memory ago without registering again since;
+// - a round in which any FileStore was dropped (or its registration restarted) is
+//   abandoned before /minver is written;
+// - G is below every create still in flight (Replicator::OldestCreateInFlight);
+// - bumps go to every holder at once and are applied per name only after all holders
+//   answered, so replication never sees a name half-way; a name that some holders could
+//   not relabel keeps the others' copies (stale, never below /minver until the name is
+//   whole again) and the round does not move /minver;
+// - a round that stopped short is retried with the same G, so only names not yet at G
+//   are bumped again.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +38,7 @@
 namespace chainfs::nameserver {
 
 inline constexpr char kMinVerPath[] = "/minver";
+inline constexpr char kFileStoresPath[] = "/filestores";
 
 class GarbageCollector {
  public:
@@ -45,6 +60,11 @@ class GarbageCollector {
     TimePoint at;
   };
   absl::Status Reserve();
+  // Why the NameServer's view is not complete enough for GC; OK when it is.
+  absl::Status CheckCompleteView() const;
+  // Relabels every live latest file below g; how many names were relabelled on all their
+  // holders, or why some were not.
+  absl::StatusOr<size_t> Bump(int64_t g);
 
   Namespace* const ns_;
   FileStoreOps* const ops_;
@@ -60,6 +80,7 @@ class GarbageCollector {
   int32_t minver_znode_version_ = -1;
   int64_t baseline_next_ = 0;  // allocator_->next() after the last round
   int64_t reserved_since_baseline_ = 0;
+  int64_t retry_version_ = 0;  // G of a round that stopped short (0: none)
 };
 
 }  // namespace chainfs::nameserver

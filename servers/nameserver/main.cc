@@ -60,6 +60,10 @@ int Run(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   AddDurationOption(app, "--create-grace", s.create_grace,
                     "replication leaves a version doCreate just handed out to its chain this long");
+  AddDurationOption(app, "--create-timeout", s.create_timeout,
+                    "GC keeps /minver below a create handed out this long ago, until reported");
+  AddDurationOption(app, "--dropped-filestore-memory", s.dropped_filestore_memory,
+                    "GC waits this long for a dropped FileStore to register again");
   app.add_option("--max-concurrent-copies", s.max_concurrent_copies, "replication concurrency")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -25,6 +25,25 @@ absl::Status ValidateFileStore(const std::string& address) {
 
 bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
 
+absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
+  if (bytes_used < 0 || bytes_available < 0) {
+    return absl::InvalidArgumentError("byte counts must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+// A file or tombstone as a FileStore reports it.
+absl::Status ValidateReported(const v1::FileInfo& f) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
+  if (f.version() < 0) return absl::InvalidArgumentError("version must not be negative");
+  if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
+  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
+  if (f.attributes().mode() > 07777) {
+    return absl::InvalidArgumentError("mode has bits above 07777");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk,
@@ -132,7 +151,7 @@ void NameServer::Housekeep() {
   // not missed ones: FileStores get two full intervals after it serves again.
   std::vector<std::string> dropped;
   TimePoint cutoff = now - 2 * settings_.heartbeat_interval;
-  if (cutoff > unavailable_at) dropped = ns_.ExpireFileStores(cutoff);
+  if (cutoff > unavailable_at) dropped = ns_.ExpireFileStores(cutoff, now);
   for (const std::string& a : dropped) {
     Log()->warn("FileStore {} missed two heartbeats: dropped with everything it reported", a);
   }
@@ -338,8 +357,8 @@ absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state,
-                                                        v1::FileInfo target) {
+absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state, v1::FileInfo target,
+                                                        bool* all) {
   v1::CloneRequest req;
   req.mutable_source()->set_name(state.info.name());
   req.mutable_source()->set_version(state.info.version());
@@ -364,6 +383,9 @@ absl::StatusOr<v1::FileInfo> NameServer::CloneOnHolders(const NameState& state,
                   std::string(results[i].status().message()));
       if (first_error.code() == absl::StatusCode::kUnavailable) first_error = results[i].status();
     }
+  }
+  if (all != nullptr) {
+    *all = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.ok(); });
   }
   if (!any) return first_error;
   return target;
@@ -400,14 +422,21 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
     std::vector<NameState> below = ns_.LiveDescendants(from);
     items.insert(items.end(), below.rbegin(), below.rend());
   }
-  // Destinations first: a failure part way leaves duplicates, never losses.
+  // Destinations first: a failure part way leaves duplicates, never losses. The sources
+  // are tombstoned only once every holder cloned: a holder that did not keeps its only
+  // copy under the source name, and the clones may be bad.
   for (const NameState& item : items) {
     CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
     v1::FileInfo target;
     target.set_name(to + item.info.name().substr(from.size()));
     target.set_version(version);
     *target.mutable_attributes() = item.info.attributes();
-    CHAINFS_RETURN_IF_ERROR(CloneOnHolders(item, target).status());
+    bool all = false;
+    CHAINFS_RETURN_IF_ERROR(CloneOnHolders(item, target, &all).status());
+    if (!all) {
+      return absl::UnavailableError(
+          "rename: not every holder could clone the file; the source is kept, retry");
+    }
   }
   absl::Status result;
   for (auto it = items.rbegin(); it != items.rend(); ++it) {
@@ -499,18 +528,27 @@ absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
 
 absl::StatusOr<FileStoreId> NameServer::RegisterBegin(const v1::RegisterRequest& first) {
   CHAINFS_RETURN_IF_ERROR(ValidateFileStore(first.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateBytes(first.bytes_used(), first.bytes_available()));
+  for (const v1::FileInfo& f : first.files()) CHAINFS_RETURN_IF_ERROR(ValidateReported(f));
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   FileStoreId id = ns_.BeginRegistration(first.filestore(), first.bytes_used(),
                                          first.bytes_available(), clock_->Now());
-  CHAINFS_RETURN_IF_ERROR(RegisterFiles(id, first));
+  if (absl::Status st = RegisterFiles(id, first); !st.ok()) {
+    RegisterAbort(id);
+    return st;
+  }
   return id;
 }
 
 absl::Status NameServer::RegisterFiles(FileStoreId id, const v1::RegisterRequest& msg) {
+  for (const v1::FileInfo& f : msg.files()) CHAINFS_RETURN_IF_ERROR(ValidateReported(f));
+  const int64_t min_version = gc_.min_version();
   int64_t highest = 0;
   for (const v1::FileInfo& f : msg.files()) {
-    CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
+    // Below /minver: the FileStore is about to purge it.
+    if (f.version() < min_version) continue;
     ns_.Apply(id, f);
+    replicator_.CreateReported(f.name(), f.version());
     highest = std::max(highest, f.version());
   }
   // Never hand out a version a FileStore already holds, even when /maxver forgot it.
@@ -523,8 +561,17 @@ void NameServer::RegisterEnd(FileStoreId id) {
   housekeeping_ticker_.Wake();
 }
 
+void NameServer::RegisterAbort(FileStoreId id) {
+  ns_.AbortRegistration(id, clock_->Now());
+  Log()->warn(
+      "a FileStore registration did not complete: that FileStore is dropped until it "
+      "registers again");
+  replication_ticker_.Wake();
+}
+
 absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBeatReply* reply) {
   CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateBytes(req.bytes_used(), req.bytes_available()));
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   bool known =
       ns_.HeartBeat(req.filestore(), req.bytes_used(), req.bytes_available(), clock_->Now());
@@ -536,10 +583,18 @@ absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBea
 absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
                                             v1::AddFileOrTombstoneReply* reply) {
   CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.file().name()));
+  CHAINFS_RETURN_IF_ERROR(ValidateReported(req.file()));
   if (req.file().version() <= 0) return absl::InvalidArgumentError("version must be positive");
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  if (req.file().version() > allocator_.limit()) {
+    return absl::InvalidArgumentError("version was never handed out (above the lease)");
+  }
+  // GC may already have purged it: acknowledging it would promise what is gone.
+  if (req.file().version() < gc_.min_version()) {
+    return absl::FailedPreconditionError("version too old (below /minver)");
+  }
   reply->set_reregister(!ns_.Apply(req.filestore(), req.file()));
+  if (!reply->reregister()) replicator_.CreateReported(req.file().name(), req.file().version());
   return absl::OkStatus();
 }
 
@@ -547,6 +602,7 @@ absl::Status NameServer::ReportBadReplica(const v1::ReportBadReplicaRequest& req
                                           v1::ReportBadReplicaReply*) {
   CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.file().name()));
+  if (req.file().version() < 0) return absl::InvalidArgumentError("version must not be negative");
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   std::optional<FileStoreId> id = ns_.Find(req.filestore());
   if (!id) return absl::OkStatus();

@@ -30,8 +30,6 @@
 
 namespace chainfs::nameserver {
 
-inline constexpr char kFileStoresPath[] = "/filestores";
-
 class NameServer {
  public:
   // `address` is this NameServer's advertised host:port (written to /leader).
@@ -69,10 +67,14 @@ class NameServer {
   absl::Status ClusterStatus(const v1::ClusterStatusRequest& req, v1::ClusterStatusReply* reply);
 
   // --- FileStore calls ---
-  // A registration stream: Begin with the first message, Files for every message, End.
+  // A registration stream: Begin with the first message, Files for every message, End
+  // once the stream finished OK. A stream that broke (or a message that was refused) ends
+  // with Abort instead: the FileStore's view is incomplete, so it is dropped and must
+  // register again; GC does not run meanwhile. Begin aborts by itself when it fails.
   absl::StatusOr<FileStoreId> RegisterBegin(const v1::RegisterRequest& first);
   absl::Status RegisterFiles(FileStoreId id, const v1::RegisterRequest& msg);
   void RegisterEnd(FileStoreId id);
+  void RegisterAbort(FileStoreId id);
   absl::Status HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBeatReply* reply);
   absl::Status AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
                                   v1::AddFileOrTombstoneReply* reply);
@@ -87,8 +89,10 @@ class NameServer {
   // Tombstones `state` with a new version on its holders and on enough other FileStores
   // to reach the replication factor; OK once at least one holder acknowledged.
   absl::StatusOr<int64_t> Tombstone(const NameState& state);
-  // Clone name@version onto every holder as `target` (new name and/or attributes).
-  absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target);
+  // Clone name@version onto every holder as `target` (new name and/or attributes). OK once
+  // one holder cloned it; `all` (when given) tells whether every holder did.
+  absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target,
+                                              bool* all = nullptr);
   void Loop(Ticker& ticker, Duration interval, void (NameServer::*body)());
   void ReplicationTick();
   void GcTick();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/log.h"
 #include "common/names.h"
 #include "servers/nameserver/glob.h"
 
@@ -53,6 +54,8 @@ void Namespace::Clear() {
   filestores_.clear();
   ids_.clear();
   alive_.clear();
+  dropped_.clear();
+  ++drops_;  // a round that started before this saw a view that is gone
 }
 
 // --- FileStores ---
@@ -71,7 +74,7 @@ FileStoreId Namespace::BeginRegistration(const std::string& address, int64_t byt
     alive_.push_back(false);
   } else {
     id = it->second;
-    if (alive_[id]) DropLocked(id);
+    if (alive_[id]) DropLocked(id, now);
   }
   alive_[id] = true;
   FileStoreInfo& fs = filestores_[id];
@@ -84,7 +87,15 @@ FileStoreId Namespace::BeginRegistration(const std::string& address, int64_t byt
 
 void Namespace::EndRegistration(FileStoreId id) {
   std::unique_lock lock(mu_);
-  if (id < filestores_.size() && alive_[id]) filestores_[id].registered = true;
+  if (id < filestores_.size() && alive_[id]) {
+    filestores_[id].registered = true;
+    dropped_.erase(filestores_[id].address);
+  }
+}
+
+void Namespace::AbortRegistration(FileStoreId id, TimePoint now) {
+  std::unique_lock lock(mu_);
+  if (id < alive_.size() && alive_[id]) DropLocked(id, now);
 }
 
 bool Namespace::HeartBeat(const std::string& address, int64_t bytes_used, int64_t bytes_available,
@@ -106,40 +117,137 @@ std::optional<FileStoreId> Namespace::Find(const std::string& address) const {
   return it->second;
 }
 
-std::vector<std::string> Namespace::ExpireFileStores(TimePoint deadline) {
+std::vector<std::string> Namespace::ExpireFileStores(TimePoint deadline, TimePoint now) {
   std::unique_lock lock(mu_);
   std::vector<std::string> dropped;
   for (FileStoreId id = 0; id < filestores_.size(); ++id) {
     if (alive_[id] && filestores_[id].last_heartbeat < deadline) {
-      DropLocked(id);
+      DropLocked(id, now);
       dropped.push_back(filestores_[id].address);
     }
   }
   return dropped;
 }
 
-void Namespace::DropFileStore(FileStoreId id) {
+void Namespace::DropFileStore(FileStoreId id, TimePoint now) {
   std::unique_lock lock(mu_);
-  if (id < alive_.size() && alive_[id]) DropLocked(id);
+  if (id < alive_.size() && alive_[id]) DropLocked(id, now);
 }
 
-void Namespace::DropLocked(FileStoreId id) {
+uint64_t Namespace::drops() const {
+  std::shared_lock lock(mu_);
+  return drops_;
+}
+
+std::vector<std::string> Namespace::RecentlyDropped(TimePoint since) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [address, at] : dropped_) {
+    if (at > since) out.push_back(address);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Namespace::DropLocked(FileStoreId id, TimePoint now) {
   alive_[id] = false;
   filestores_[id].registered = false;
+  ++drops_;
+  dropped_[filestores_[id].address] = now;
+  size_t fell_back = 0, forgotten = 0;
   for (auto it = map_.begin(); it != map_.end();) {
-    it = ForgetLocked(it->second, id) ? EraseLocked(it) : std::next(it);
+    Entry& e = it->second;
+    ForgetLocked(e, id);
+    if (!e.holders.empty()) {
+      ++it;
+      continue;
+    }
+    int64_t version = e.version;
+    if (OrphanedLocked(it->first, e)) {
+      it = EraseLocked(it);
+      ++forgotten;
+      continue;
+    }
+    fell_back += e.version != version;
+    ++it;
   }
+  if (fell_back > 0) {
+    Logger("nameserver")
+        ->warn("FileStore {} dropped: {} names fell back to an older copy held elsewhere",
+               filestores_[id].address, fell_back);
+  }
+  Logger("nameserver")
+      ->debug("FileStore {} dropped: {} names had no other copy", filestores_[id].address,
+              forgotten);
 }
 
-bool Namespace::ForgetLocked(Entry& e, FileStoreId id) {
+void Namespace::ForgetLocked(Entry& e, FileStoreId id) {
   auto h = std::find(e.holders.begin(), e.holders.end(), id);
   if (h != e.holders.end()) e.holders.erase(h);
   if (e.stale) {
     std::erase_if(*e.stale, [id](const StaleCopy& s) { return s.id == id; });
     if (e.stale->empty()) e.stale.reset();
   }
-  // A latest version nobody live holds is forgotten with what its holders reported.
-  return e.holders.empty();
+}
+
+bool Namespace::OrphanedLocked(const std::string& name, Entry& e) {
+  if (!e.holders.empty()) return false;
+  if (!e.stale) return true;  // no live FileStore has any copy of the name
+  // A deleted name stays deleted: the older copies must not come back to life.
+  if (e.tombstone) return false;
+  int64_t newest = 0;
+  Meta meta;
+  for (const StaleCopy& s : *e.stale) {
+    if (s.version > newest) {
+      newest = s.version;
+      meta = s.meta;
+    }
+  }
+  for (const StaleCopy& s : *e.stale) {
+    if (s.version == newest) e.holders.push_back(s.id);
+  }
+  std::erase_if(*e.stale, [newest](const StaleCopy& s) { return s.version == newest; });
+  if (e.stale->empty()) e.stale.reset();
+  Logger("nameserver")
+      ->debug(
+          "{}: no live holder of version {} is left; version {} on {} FileStores is the "
+          "latest again",
+          name.substr(0, 100), e.version, newest, e.holders.size());
+  --live_names_;  // e was live
+  SetLatestLocked(e, newest, meta);
+  if (!e.tombstone) ++live_names_;
+  return false;
+}
+
+Namespace::Meta Namespace::MetaOf(const Entry& e) {
+  return Meta{.size = e.size,
+              .mtime_ns = e.mtime_ns,
+              .mode = e.mode,
+              .uid = e.uid,
+              .gid = e.gid,
+              .kind = e.kind,
+              .tombstone = e.tombstone};
+}
+
+Namespace::Meta Namespace::MetaOf(const v1::FileInfo& f) {
+  return Meta{.size = f.tombstone() ? 0 : f.size(),
+              .mtime_ns = f.attributes().mtime_ns(),
+              .mode = f.attributes().mode(),
+              .uid = f.attributes().uid(),
+              .gid = f.attributes().gid(),
+              .kind = static_cast<uint8_t>(f.kind()),
+              .tombstone = f.tombstone()};
+}
+
+void Namespace::SetLatestLocked(Entry& e, int64_t version, const Meta& m) {
+  e.version = version;
+  e.size = m.size;
+  e.mtime_ns = m.mtime_ns;
+  e.mode = m.mode;
+  e.uid = m.uid;
+  e.gid = m.gid;
+  e.kind = m.kind;
+  e.tombstone = m.tombstone;
 }
 
 Namespace::Map::iterator Namespace::EraseLocked(Map::iterator it) {
@@ -173,6 +281,14 @@ size_t Namespace::LiveFileStoresLocked() const {
   return static_cast<size_t>(std::count(alive_.begin(), alive_.end(), true));
 }
 
+bool Namespace::AllLiveRegistered() const {
+  std::shared_lock lock(mu_);
+  for (FileStoreId id = 0; id < filestores_.size(); ++id) {
+    if (alive_[id] && !filestores_[id].registered) return false;
+  }
+  return true;
+}
+
 bool Namespace::AllRegistered(const std::vector<std::string>& addresses) const {
   std::shared_lock lock(mu_);
   for (const std::string& a : addresses) {
@@ -202,15 +318,15 @@ bool Namespace::Apply(const std::string& address, const v1::FileInfo& file) {
 void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
   auto [it, inserted] = map_.try_emplace(file.name());
   Entry& e = it->second;
-  auto add_stale = [&e](FileStoreId fs, int64_t version) {
+  auto add_stale = [&e](FileStoreId fs, int64_t version, const Meta& meta) {
     if (!e.stale) e.stale = std::make_unique<std::vector<StaleCopy>>();
     for (StaleCopy& s : *e.stale) {
       if (s.id == fs) {
-        s.version = std::max(s.version, version);
+        if (version > s.version) s = {fs, version, meta};
         return;
       }
     }
-    e.stale->push_back({fs, version});
+    e.stale->push_back({fs, version, meta});
   };
   auto remove_stale = [&e](FileStoreId fs) {
     if (!e.stale) return;
@@ -218,7 +334,7 @@ void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
     if (e.stale->empty()) e.stale.reset();
   };
   if (!inserted && file.version() < e.version) {
-    if (!Contains(e.holders, id)) add_stale(id, file.version());
+    if (!Contains(e.holders, id)) add_stale(id, file.version(), MetaOf(file));
     return;
   }
   if (!inserted && file.version() == e.version) {
@@ -228,21 +344,15 @@ void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
   }
   // A new latest version: the previous holders now hold a stale copy.
   if (!inserted) {
+    const Meta previous = MetaOf(e);
     for (FileStoreId h : e.holders) {
-      if (h != id) add_stale(h, e.version);
+      if (h != id) add_stale(h, e.version, previous);
     }
     if (!e.tombstone) --live_names_;
   }
   remove_stale(id);
   e.holders.assign(1, id);
-  e.version = file.version();
-  e.tombstone = file.tombstone();
-  e.kind = static_cast<uint8_t>(file.kind());
-  e.size = file.tombstone() ? 0 : file.size();
-  e.mode = file.attributes().mode();
-  e.uid = file.attributes().uid();
-  e.gid = file.attributes().gid();
-  e.mtime_ns = file.attributes().mtime_ns();
+  SetLatestLocked(e, file.version(), MetaOf(file));
   if (!e.tombstone) ++live_names_;
 }
 
@@ -263,12 +373,25 @@ void Namespace::ApplyBump(const std::string& address, const std::string& name, i
 void Namespace::RemoveHolder(FileStoreId id, const std::string& name, int64_t version) {
   std::unique_lock lock(mu_);
   auto it = map_.find(name);
-  if (it == map_.end() || it->second.version != version) return;
+  if (it == map_.end()) return;
   Entry& e = it->second;
-  auto h = std::find(e.holders.begin(), e.holders.end(), id);
-  if (h == e.holders.end()) return;
-  e.holders.erase(h);
-  if (e.holders.empty()) EraseLocked(it);
+  if (e.version == version) {
+    auto h = std::find(e.holders.begin(), e.holders.end(), id);
+    if (h == e.holders.end()) return;
+    e.holders.erase(h);
+  } else if (e.stale) {
+    std::erase_if(*e.stale, [&](const StaleCopy& s) { return s.id == id && s.version == version; });
+    if (e.stale->empty()) e.stale.reset();
+  }
+  if (!e.holders.empty()) return;
+  const int64_t before = e.version;
+  if (OrphanedLocked(it->first, e)) {
+    EraseLocked(it);
+  } else if (e.version != before) {
+    Logger("nameserver")
+        ->warn("{}: the last good copy of version {} is gone; version {} is the latest again",
+               name.substr(0, 100), version, e.version);
+  }
 }
 
 v1::FileInfo Namespace::InfoLocked(const std::string& name, const Entry& e) const {
@@ -414,9 +537,16 @@ std::vector<ReplicationTask> Namespace::UnderReplicated(size_t replication,
 
 size_t Namespace::CountUnderReplicated(size_t replication) const {
   std::shared_lock lock(mu_);
-  size_t want = std::min(replication, LiveFileStoresLocked());
+  size_t want = std::max<size_t>(1, std::min(replication, LiveFileStoresLocked()));
   size_t n = 0;
   for (const auto& [name, e] : map_) n += e.holders.size() < want;
+  return n;
+}
+
+size_t Namespace::CountOverReplicated(size_t replication) const {
+  std::shared_lock lock(mu_);
+  size_t n = 0;
+  for (const auto& [name, e] : map_) n += e.holders.size() > replication;
   return n;
 }
 

@@ -8,6 +8,12 @@
 // directory listing is a range scan that skips each child's subtree with one seek.
 // Holders are small FileStore ids, not strings, to stay well under 300 bytes per name.
 //
+// A name is never forgotten while a live FileStore holds a copy of it: when the last live
+// holder of the latest version goes (dropped, or its replica found bad), the newest stale
+// copy becomes the latest again; a tombstone stays without holders (and is re-written by
+// replication) while older copies of the name exist, so they do not come back to life.
+// Every drop is counted and remembered, so GC can tell that its view is incomplete.
+//
 // Thread-safe; every method takes the lock for its own duration only, so callers never
 // hold it across RPCs.
 #pragma once
@@ -72,18 +78,28 @@ class Namespace {
   // Starts a registration: a known FileStore first loses everything it reported before.
   FileStoreId BeginRegistration(const std::string& address, int64_t bytes_used,
                                 int64_t bytes_available, TimePoint now);
+  // The registration stream finished OK: the FileStore's view is complete.
   void EndRegistration(FileStoreId id);
+  // The registration stream broke or was refused: the FileStore is dropped (it must
+  // register again) and stays in the dropped set.
+  void AbortRegistration(FileStoreId id, TimePoint now);
   // False when the FileStore is unknown (it must register).
   bool HeartBeat(const std::string& address, int64_t bytes_used, int64_t bytes_available,
                  TimePoint now);
   std::optional<FileStoreId> Find(const std::string& address) const;
   // Drops FileStores silent since before `deadline`, with everything they reported.
-  std::vector<std::string> ExpireFileStores(TimePoint deadline);
-  void DropFileStore(FileStoreId id);
+  std::vector<std::string> ExpireFileStores(TimePoint deadline, TimePoint now);
+  void DropFileStore(FileStoreId id, TimePoint now);
+  // How many drops happened so far (Clear counts as one): GC aborts a round that saw one.
+  uint64_t drops() const;
+  // FileStores dropped after `since` that have not completed a registration since.
+  std::vector<std::string> RecentlyDropped(TimePoint since) const;
   // Live FileStores; `count_files` fills `files` (a scan of every name).
   std::vector<FileStoreInfo> FileStores(bool count_files = false) const;
   size_t live_filestores() const;
   bool AllRegistered(const std::vector<std::string>& addresses) const;
+  // Every live FileStore finished its registration.
+  bool AllLiveRegistered() const;
 
   // --- names ---
 
@@ -95,7 +111,7 @@ class Namespace {
   // FileStore `address` relabelled name@expected to new_version (GC's bumpVersion).
   void ApplyBump(const std::string& address, const std::string& name, int64_t expected,
                  int64_t new_version);
-  // FileStore `id` no longer has name@version (a corrupt replica).
+  // FileStore `id` no longer has name@version (a corrupt replica), latest or stale.
   void RemoveHolder(FileStoreId id, const std::string& name, int64_t version);
 
   // The latest version, tombstones included; nullopt when the name is unknown.
@@ -115,7 +131,10 @@ class Namespace {
 
   // Latest versions with fewer live holders than min(replication, live FileStores).
   std::vector<ReplicationTask> UnderReplicated(size_t replication, size_t max_tasks) const;
+  // Includes latest versions without any live holder.
   size_t CountUnderReplicated(size_t replication) const;
+  // Latest versions with more live holders than `replication` (not a problem; reported).
+  size_t CountOverReplicated(size_t replication) const;
   // For GC: per FileStore address, the (name, version) of every live latest file below
   // `version` that it holds.
   absl::flat_hash_map<std::string, std::vector<v1::NameVersion>> LiveFilesBelow(
@@ -129,9 +148,21 @@ class Namespace {
   size_t stale_copies() const;
 
  private:
+  // What a version says besides its number; kept for stale copies so one can become the
+  // latest again.
+  struct Meta {
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    uint32_t mode = 0;
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    uint8_t kind = 0;
+    bool tombstone = false;
+  };
   struct StaleCopy {
     FileStoreId id;
     int64_t version;
+    Meta meta;
   };
   // ~100 bytes plus the key: version, metadata, holder ids inline, stale copies rare.
   struct Entry {
@@ -152,9 +183,16 @@ class Namespace {
   NameState StateLocked(const std::string& name, const Entry& e) const;
   bool HasLiveDescendantLocked(const std::string& dir) const;
   void ApplyLocked(FileStoreId id, const v1::FileInfo& file);
-  void DropLocked(FileStoreId id);
-  // Removes holder/stale references to `id` from one entry; true when the entry must go.
-  static bool ForgetLocked(Entry& e, FileStoreId id);
+  void DropLocked(FileStoreId id, TimePoint now);
+  // Removes holder/stale references to `id` from one entry.
+  static void ForgetLocked(Entry& e, FileStoreId id);
+  // An entry whose latest version lost its last live holder: promotes the newest stale
+  // copy, or keeps a tombstone without holders; true when nothing is left and the entry
+  // must go.
+  bool OrphanedLocked(const std::string& name, Entry& e);
+  static Meta MetaOf(const Entry& e);
+  static Meta MetaOf(const v1::FileInfo& f);
+  void SetLatestLocked(Entry& e, int64_t version, const Meta& m);
   Map::iterator EraseLocked(Map::iterator it);
   size_t LiveFileStoresLocked() const;
 
@@ -164,6 +202,9 @@ class Namespace {
   std::vector<FileStoreInfo> filestores_;  // by id; address "" once dropped
   absl::flat_hash_map<std::string, FileStoreId> ids_;
   std::vector<bool> alive_;
+  uint64_t drops_ = 0;
+  // Dropped FileStores (by address) not registered again since, with when they went.
+  absl::flat_hash_map<std::string, TimePoint> dropped_;
 };
 
 }  // namespace chainfs::nameserver

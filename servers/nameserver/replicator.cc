@@ -18,7 +18,27 @@ Replicator::Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement, c
 
 void Replicator::CreateStarted(const std::string& name, int64_t version) {
   std::lock_guard lock(creates_mu_);
-  creates_[name] = {version, clock_->Now() + settings_.create_grace};
+  const TimePoint now = clock_->Now();
+  creates_[name] = {version, now + settings_.create_grace};
+  in_flight_[version] = {name, now + settings_.create_timeout};
+  // Versions grow with time: the expired ones are at the front.
+  while (!in_flight_.empty() && in_flight_.begin()->second.second <= now) {
+    in_flight_.erase(in_flight_.begin());
+  }
+}
+
+void Replicator::CreateReported(const std::string& name, int64_t version) {
+  std::lock_guard lock(creates_mu_);
+  auto it = in_flight_.find(version);
+  if (it != in_flight_.end() && it->second.first == name) in_flight_.erase(it);
+}
+
+std::optional<int64_t> Replicator::OldestCreateInFlight() {
+  std::lock_guard lock(creates_mu_);
+  const TimePoint now = clock_->Now();
+  std::erase_if(in_flight_, [now](const auto& entry) { return entry.second.second <= now; });
+  if (in_flight_.empty()) return std::nullopt;
+  return in_flight_.begin()->first;
 }
 
 Replicator::Result Replicator::RunOnce() {
@@ -29,7 +49,9 @@ Replicator::Result Replicator::RunOnce() {
     std::lock_guard lock(creates_mu_);
     const TimePoint now = clock_->Now();
     std::erase_if(creates_, [&](const auto& entry) { return entry.second.second <= now; });
+    const int64_t bumping = bumping_;
     std::erase_if(tasks, [&](const ReplicationTask& t) {
+      if (bumping != 0 && t.info.version() == bumping) return true;
       auto it = creates_.find(t.info.name());
       return it != creates_.end() && it->second.first == t.info.version();
     });
@@ -44,6 +66,7 @@ Replicator::Result Replicator::RunOnce() {
   std::vector<Copy> copies;
   for (const ReplicationTask& t : tasks) {
     if (t.sources.size() >= want) continue;
+    if (t.sources.empty() && !t.info.tombstone()) continue;  // nothing to copy from
     for (const FileStoreInfo& fs : placement_->Choose(live, want - t.sources.size(), t.sources)) {
       copies.push_back({&t, fs.address});
     }
@@ -52,6 +75,20 @@ Replicator::Result Replicator::RunOnce() {
   auto worker = [&] {
     for (size_t i = next++; i < copies.size(); i = next++) {
       const Copy& c = copies[i];
+      if (c.task->sources.empty()) {
+        // A tombstone whose holders are gone: any FileStore records it without a source.
+        absl::Status st = ops_->Delete(c.target, c.task->info.name(), c.task->info.version());
+        if (!st.ok()) {
+          ++failed;
+          Logger("nameserver")
+              ->warn("re-writing tombstone {}@{} on {} failed: {}", c.task->info.name(),
+                     c.task->info.version(), c.target, std::string(st.message()));
+          continue;
+        }
+        ++copied;
+        ns_->Apply(c.target, c.task->info);
+        continue;
+      }
       v1::CopyFileRequest req;
       req.set_name(c.task->info.name());
       req.set_version(c.task->info.version());

@@ -113,7 +113,15 @@ grpc::Status NameServerService::RegisterFilesAndTombstones(
   if (!id.ok()) return Finish(ctx, core, id.status());
   while (reader->Read(&msg)) {
     absl::Status st = core->RegisterFiles(*id, msg);
-    if (!st.ok()) return Finish(ctx, core, st);
+    if (!st.ok()) {
+      core->RegisterAbort(*id);
+      return Finish(ctx, core, st);
+    }
+  }
+  // Read also ends when the stream broke: only a finished stream is a whole registration.
+  if (ctx->IsCancelled()) {
+    core->RegisterAbort(*id);
+    return ToGrpc(absl::CancelledError("registration stream broke"));
   }
   core->RegisterEnd(*id);
   return grpc::Status::OK;

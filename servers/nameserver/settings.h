@@ -28,6 +28,13 @@ struct NameServerSettings {
   // is committing it right then, and a copy racing the chain would make a member refuse
   // its own create as "version too old".
   Duration create_grace = std::chrono::seconds(10);
+  // A create doCreate handed out counts as in flight until a FileStore reports its version
+  // or this long has passed (the FileStores' stream timeout): GC picks its version below
+  // every create in flight, so a slow upload is never purged under /minver.
+  Duration create_timeout = std::chrono::minutes(30);
+  // GC waits until every FileStore dropped less than this long ago has registered again:
+  // what it would purge cannot come back.
+  Duration dropped_filestore_memory = std::chrono::minutes(10);
   // How often the campaign re-checks /leader when no watch fired.
   Duration election_retry = std::chrono::seconds(1);
 };

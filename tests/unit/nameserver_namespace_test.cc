@@ -88,11 +88,95 @@ TEST_F(NamespaceTest, DroppedFileStoreTakesItsReportsAlong) {
   ns_.Apply(a, File("/only-a", 1));
   ns_.Apply(a, File("/both", 2));
   ns_.Apply(b, File("/both", 2));
-  ns_.DropFileStore(a);
+  ns_.DropFileStore(a, TimePoint{});
   EXPECT_FALSE(ns_.Get("/only-a").has_value());
   EXPECT_EQ(ns_.Get("/both")->holders, std::vector<std::string>{"b:1"});
   EXPECT_EQ(ns_.live_filestores(), 1u);
   EXPECT_FALSE(ns_.Apply("a:1", File("/x", 3)));
+}
+
+TEST_F(NamespaceTest, DroppingTheLastHolderPromotesTheNewestStaleCopy) {
+  FileStoreId a = Register("a:1"), b = Register("b:1"), c = Register("c:1");
+  v1::FileInfo mid = File("/f", 5);
+  mid.set_size(55);
+  mid.mutable_attributes()->set_mode(0600);
+  ns_.Apply(c, File("/f", 3));
+  ns_.Apply(b, mid);
+  ns_.Apply(a, File("/f", 7));
+  ASSERT_EQ(ns_.Get("/f")->info.version(), 7);
+  ns_.DropFileStore(a, TimePoint{});
+  auto st = ns_.Get("/f");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->info.version(), 5);
+  EXPECT_EQ(st->info.size(), 55);
+  EXPECT_EQ(st->info.attributes().mode(), 0600u);
+  EXPECT_EQ(st->holders, std::vector<std::string>{"b:1"});
+  EXPECT_EQ(ns_.stale_copies(), 1u);  // c's copy is still known
+  EXPECT_EQ(ns_.live_names(), 1u);
+  ns_.DropFileStore(b, TimePoint{});
+  EXPECT_EQ(ns_.Get("/f")->info.version(), 3);
+  ns_.DropFileStore(c, TimePoint{});
+  EXPECT_FALSE(ns_.Get("/f").has_value());
+  EXPECT_EQ(ns_.live_names(), 0u);
+}
+
+TEST_F(NamespaceTest, DroppedTombstoneHolderKeepsTheNameDeletedWhileOlderCopiesExist) {
+  FileStoreId a = Register("a:1"), b = Register("b:1");
+  ns_.Apply(b, File("/f", 5));
+  ns_.Apply(a, File("/f", 9, /*tombstone=*/true));
+  ns_.DropFileStore(a, TimePoint{});
+  auto st = ns_.Get("/f");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_TRUE(st->info.tombstone());
+  EXPECT_EQ(st->info.version(), 9);
+  EXPECT_TRUE(st->holders.empty());
+  EXPECT_FALSE(ns_.GetLive("/f").ok());
+  // It needs re-writing (no source needed for a tombstone).
+  EXPECT_EQ(ns_.CountUnderReplicated(3), 1u);
+  auto tasks = ns_.UnderReplicated(3, 10);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_TRUE(tasks[0].sources.empty());
+  ns_.DropFileStore(b, TimePoint{});
+  EXPECT_FALSE(ns_.Get("/f").has_value());
+}
+
+TEST_F(NamespaceTest, BadReplicaOfTheLastHolderPromotesTheStaleCopies) {
+  FileStoreId a = Register("a:1"), b = Register("b:1"), c = Register("c:1");
+  ns_.Apply(b, File("/f", 5));
+  ns_.Apply(c, File("/f", 5));
+  ns_.Apply(a, File("/f", 8));
+  ns_.RemoveHolder(a, "/f", 8);
+  auto st = ns_.Get("/f");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->info.version(), 5);
+  EXPECT_EQ(st->holders.size(), 2u);
+  // A bad stale copy is forgotten too.
+  ns_.Apply(a, File("/g", 4));
+  ns_.Apply(b, File("/g", 6));
+  ns_.RemoveHolder(a, "/g", 4);
+  EXPECT_EQ(ns_.stale_copies(), 0u);
+}
+
+TEST_F(NamespaceTest, DroppedFileStoresAreRememberedUntilTheyRegisterCompletely) {
+  const TimePoint t0 = TimePoint{} + std::chrono::seconds(100);
+  FileStoreId a = Register("a:1");
+  Register("b:1");
+  uint64_t drops = ns_.drops();
+  EXPECT_TRUE(ns_.AllLiveRegistered());
+  ns_.DropFileStore(a, t0);
+  EXPECT_EQ(ns_.drops(), drops + 1);
+  EXPECT_EQ(ns_.RecentlyDropped(t0 - std::chrono::seconds(1)), std::vector<std::string>{"a:1"});
+  EXPECT_TRUE(ns_.RecentlyDropped(t0).empty());  // remembered for a while only
+  FileStoreId again = ns_.BeginRegistration("a:1", 0, 0, t0);
+  EXPECT_FALSE(ns_.AllLiveRegistered());
+  EXPECT_EQ(ns_.RecentlyDropped(TimePoint{}).size(), 1u);
+  ns_.AbortRegistration(again, t0);  // the stream broke
+  EXPECT_EQ(ns_.drops(), drops + 2);
+  EXPECT_FALSE(ns_.Find("a:1").has_value());
+  again = ns_.BeginRegistration("a:1", 0, 0, t0);
+  ns_.EndRegistration(again);
+  EXPECT_TRUE(ns_.RecentlyDropped(TimePoint{}).empty());
+  EXPECT_TRUE(ns_.AllLiveRegistered());
 }
 
 TEST_F(NamespaceTest, ListDirectoryShowsDirectChildrenWithImpliedDirectories) {
@@ -178,7 +262,7 @@ TEST_F(NamespaceTest, ExpiryDropsSilentFileStores) {
   ns_.EndRegistration(a);
   FileStoreId b = ns_.BeginRegistration("b:1", 0, 0, TimePoint{} + std::chrono::seconds(5));
   ns_.EndRegistration(b);
-  auto dropped = ns_.ExpireFileStores(TimePoint{} + std::chrono::seconds(3));
+  auto dropped = ns_.ExpireFileStores(TimePoint{} + std::chrono::seconds(3), TimePoint{});
   EXPECT_EQ(dropped, std::vector<std::string>{"a:1"});
   EXPECT_FALSE(ns_.HeartBeat("a:1", 0, 0, TimePoint{}));
   EXPECT_TRUE(ns_.HeartBeat("b:1", 0, 0, TimePoint{}));

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -40,7 +41,12 @@ class FakeFileStores final : public FileStoreOps {
       if (!Check(s).ok()) continue;
       auto it = stores_[s].find(req.name());
       if (it == stores_[s].end() || it->second.version() != req.version()) continue;
+      if (corrupt_.contains({s, req.name()})) {
+        bad_reads.push_back({s, it->second});  // the checksum does not match: not copied
+        continue;
+      }
       stores_[address][req.name()] = it->second;
+      corrupt_.erase({address, req.name()});
       ++copies;
       v1::CopyFileReply reply;
       *reply.mutable_file() = it->second;
@@ -50,6 +56,7 @@ class FakeFileStores final : public FileStoreOps {
   }
   absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,
                                                    const v1::BumpVersionRequest& req) override {
+    if (on_bump) on_bump(address);
     std::lock_guard lock(mu_);
     CHAINFS_RETURN_IF_ERROR(Check(address));
     bumps[address].push_back(req);
@@ -81,6 +88,8 @@ class FakeFileStores final : public FileStoreOps {
     f.set_version(req.target().version());
     *f.mutable_attributes() = req.target().attributes();
     stores_[address][f.name()] = f;
+    // A clone is a hard link: the same (possibly corrupt) bytes.
+    if (corrupt_.contains({address, req.source().name()})) corrupt_.insert({address, f.name()});
     v1::CloneReply reply;
     *reply.mutable_file() = f;
     return reply;
@@ -89,6 +98,12 @@ class FakeFileStores final : public FileStoreOps {
   void Put(const std::string& address, const v1::FileInfo& f) {
     std::lock_guard lock(mu_);
     stores_[address][f.name()] = f;
+    corrupt_.erase({address, f.name()});
+  }
+  // A flipped byte: the object is still listed, but reading it fails its checksum.
+  void Corrupt(const std::string& address, const std::string& name) {
+    std::lock_guard lock(mu_);
+    corrupt_.insert({address, name});
   }
   std::optional<v1::FileInfo> Held(const std::string& address, const std::string& name) {
     std::lock_guard lock(mu_);
@@ -113,6 +128,10 @@ class FakeFileStores final : public FileStoreOps {
 
   std::map<std::string, std::vector<v1::BumpVersionRequest>> bumps;
   int copies = 0;
+  // Copies refused because the source's checksum did not match: (source, what it holds).
+  std::vector<std::pair<std::string, v1::FileInfo>> bad_reads;
+  // Called (without the lock) at the start of every BumpVersion, with the address.
+  std::function<void(const std::string&)> on_bump;
 
  private:
   absl::Status Check(const std::string& address) {
@@ -122,6 +141,7 @@ class FakeFileStores final : public FileStoreOps {
   std::mutex mu_;
   std::map<std::string, std::map<std::string, v1::FileInfo>> stores_;
   std::set<std::string> down_;
+  std::set<std::pair<std::string, std::string>> corrupt_;  // (address, name)
 };
 
 v1::FileInfo File(const std::string& name, int64_t version, bool tombstone = false,
@@ -386,7 +406,7 @@ TEST_F(NameServerTest, FileStoreMissingTwoHeartbeatsIsDroppedWithItsFiles) {
   EXPECT_TRUE(reply.reregister());
   v1::AddFileOrTombstoneRequest add;
   add.set_filestore("a:1");
-  *add.mutable_file() = File("/z", 99);
+  *add.mutable_file() = File("/z", ns_.allocator().limit());
   v1::AddFileOrTombstoneReply add_reply;
   ASSERT_TRUE(ns_.AddFileOrTombstone(add, &add_reply).ok());
   EXPECT_TRUE(add_reply.reregister());
@@ -757,6 +777,382 @@ TEST_F(NameServerTest, GcDoesNotMoveMinVerWhenABumpFails) {
   stores_.SetDown("a:1", true);
   EXPECT_FALSE(ns_.CollectGarbage().ok());
   EXPECT_EQ(zk_->Get(kMinVerPath)->data, "0");
+}
+
+// --- GC acts only on a complete view (issue 10, defects 1-4) ---
+
+class GcSafetyTest : public NameServerTest {
+ protected:
+  // FileStores that hold /old@3 from an earlier leader's time, /maxver 5, then serving
+  // with enough new versions and an old enough reserved version for a GC round.
+  void SetUpRound(const std::vector<std::string>& filestores = {"a:1", "b:1", "c:1", "d:1"},
+                  const std::vector<std::string>& old_on = {"a:1", "b:1", "c:1"}) {
+    for (const std::string& a : old_on) stores_.Put(a, File("/old", 3));
+    ASSERT_TRUE(zk_->Create(kMaxVerPath, "5", false).ok());
+    StartServing(filestores);
+    for (int i = 0; i < 15; ++i) Create("/n" + std::to_string(i), {"a:1", "b:1", "c:1"});
+    clock_.Advance(seconds(121));
+  }
+  std::string MinVer() { return zk_->Get(kMinVerPath)->data; }
+  // The FileStores that failed to read a replica report it, as the real ones do.
+  void ReportBadReads() {
+    for (const auto& [address, f] : stores_.bad_reads) {
+      v1::ReportBadReplicaRequest req;
+      req.set_filestore(address);
+      req.mutable_file()->set_name(f.name());
+      req.mutable_file()->set_version(f.version());
+      v1::ReportBadReplicaReply reply;
+      ASSERT_TRUE(ns_.ReportBadReplica(req, &reply).ok());
+    }
+    stores_.bad_reads.clear();
+  }
+  std::set<std::string> Holders(const v1::DoReadReply& r) {
+    return std::set<std::string>(r.holders().begin(), r.holders().end());
+  }
+};
+
+TEST_F(GcSafetyTest, StallDropsEveryFileStore_NoRoundUntilEveryOneRegisteredAgain) {
+  SetUpRound();
+  // The NameServer stalled: nobody's heartbeat got through, so every FileStore is dropped.
+  ns_.Housekeep();
+  ASSERT_EQ(ns_.names().live_filestores(), 0u);
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  EXPECT_FALSE(g.ok() && *g > 0);
+  EXPECT_EQ(MinVer(), "0");
+  // They come back one after another: no round while one of them is still missing.
+  Register("a:1");
+  Register("b:1");
+  Register("c:1");
+  g = ns_.CollectGarbage();
+  EXPECT_FALSE(g.ok() && *g > 0);
+  EXPECT_EQ(MinVer(), "0");
+  Register("d:1");
+  g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GT(*g, 5);
+  EXPECT_EQ(MinVer(), std::to_string(*g));
+  auto old = Read("/old");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->file().version(), *g);
+  EXPECT_EQ(old->holders_size(), 3);
+}
+
+TEST_F(GcSafetyTest, DroppedFileStoreThatNeverReturnsBlocksGcForTheDroppedMemoryOnly) {
+  SetUpRound();
+  for (const char* a : {"a:1", "b:1", "c:1"}) HeartBeat(a);
+  clock_.Advance(seconds(31));
+  for (const char* a : {"a:1", "b:1", "c:1"}) HeartBeat(a);
+  ns_.Housekeep();  // d is dropped
+  ASSERT_EQ(ns_.names().live_filestores(), 3u);
+  (void)zk_->Delete(std::string(kFileStoresPath) + "/d:1", -1);  // its session ended too
+  EXPECT_FALSE(ns_.CollectGarbage().ok());
+  EXPECT_EQ(MinVer(), "0");
+  clock_.Advance(TestSettings().dropped_filestore_memory);
+  for (const char* a : {"a:1", "b:1", "c:1"}) HeartBeat(a);
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(MinVer(), std::to_string(*g));
+}
+
+TEST_F(GcSafetyTest, HalfStreamedOrBrokenRegistrationDoesNotEnableGc) {
+  SetUpRound();
+  // e announced itself and started streaming its files, but has not finished.
+  ASSERT_TRUE(zk_->Create(std::string(kFileStoresPath) + "/e:1", "", false).ok());
+  v1::RegisterRequest first;
+  first.set_filestore("e:1");
+  *first.add_files() = File("/e-only", 4);
+  absl::StatusOr<FileStoreId> id = ns_.RegisterBegin(first);
+  ASSERT_TRUE(id.ok()) << id.status();
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  EXPECT_FALSE(g.ok() && *g > 0);
+  EXPECT_EQ(MinVer(), "0");
+  // The stream broke: e is not registered and must register again.
+  ns_.RegisterAbort(*id);
+  v1::HeartBeatRequest hb;
+  hb.set_filestore("e:1");
+  v1::HeartBeatReply hb_reply;
+  ASSERT_TRUE(ns_.HeartBeat(hb, &hb_reply).ok());
+  EXPECT_TRUE(hb_reply.reregister());
+  g = ns_.CollectGarbage();
+  EXPECT_FALSE(g.ok() && *g > 0);
+  EXPECT_EQ(MinVer(), "0");
+  // A whole registration: the round runs, and e's file was relabelled with the rest.
+  stores_.Put("e:1", File("/e-only", 4));
+  Register("e:1");
+  g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(MinVer(), std::to_string(*g));
+  EXPECT_EQ(stores_.Held("e:1", "/e-only")->version(), *g);
+}
+
+TEST_F(GcSafetyTest, FileStoreDroppedDuringTheRound_MinVerDoesNotMove) {
+  SetUpRound();
+  for (const char* a : {"a:1", "b:1", "c:1"}) HeartBeat(a);
+  // While the bumps are out, d (which holds nothing to bump) misses its heartbeats.
+  std::once_flag once;
+  stores_.on_bump = [&](const std::string&) { std::call_once(once, [&] { ns_.Housekeep(); }); };
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  EXPECT_FALSE(g.ok() && *g > 0);
+  EXPECT_EQ(MinVer(), "0");
+  EXPECT_EQ(ns_.names().live_filestores(), 3u);
+}
+
+TEST_F(GcSafetyTest, ReportsBelowMinVerAreRefusedAndRegistrationSkipsThem) {
+  SetUpRound();
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GT(*g, 5);
+  v1::AddFileOrTombstoneRequest add;
+  add.set_filestore("a:1");
+  *add.mutable_file() = File("/late", *g - 1);
+  v1::AddFileOrTombstoneReply reply;
+  absl::Status st = ns_.AddFileOrTombstone(add, &reply);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_NE(std::string(st.message()).find("version too old"), std::string::npos);
+  EXPECT_TRUE(absl::IsNotFound(Read("/late").status()));
+  // At /minver itself it is fine.
+  *add.mutable_file() = File("/at-minver", *g);
+  EXPECT_TRUE(ns_.AddFileOrTombstone(add, &reply).ok());
+  // A registration skips what the FileStore is about to purge.
+  stores_.Put("e:1", File("/late2", *g - 1));
+  stores_.Put("e:1", File("/kept", *g));
+  Register("e:1");
+  EXPECT_FALSE(ns_.names().Get("/late2").has_value());
+  EXPECT_TRUE(Read("/kept").ok());
+}
+
+TEST_F(GcSafetyTest, GcVersionStaysBelowEveryCreateInFlight) {
+  ASSERT_TRUE(zk_->Create(kMaxVerPath, "5", false).ok());
+  StartServing();
+  // A long upload takes its version now and reports it much later.
+  v1::DoCreateRequest req;
+  req.set_path("/slow");
+  v1::DoCreateReply slow;
+  ASSERT_TRUE(ns_.DoCreate(req, &slow).ok());
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(*ns_.CollectGarbage(), 0);  // reserves a version above /slow's
+  for (int i = 0; i < 15; ++i) Create("/n" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  clock_.Advance(seconds(130));
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GT(*g, 0);
+  EXPECT_LT(*g, slow.version());
+  // Once a FileStore reported it, it no longer holds GC back.
+  Store(File("/slow", slow.version()), {"a:1", "b:1", "c:1"});
+  for (int i = 0; i < 15; ++i) Create("/m" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  clock_.Advance(seconds(130));
+  absl::StatusOr<int64_t> g2 = ns_.CollectGarbage();
+  ASSERT_TRUE(g2.ok()) << g2.status();
+  EXPECT_GT(*g2, slow.version());
+  EXPECT_EQ(Read("/slow")->file().version(), *g2);
+}
+
+TEST_F(GcSafetyTest, CreateNeverReportedHoldsGcBackOnlyUntilTheCreateTimeout) {
+  ASSERT_TRUE(zk_->Create(kMaxVerPath, "5", false).ok());
+  StartServing();
+  v1::DoCreateRequest req;
+  req.set_path("/abandoned");
+  v1::DoCreateReply abandoned;
+  ASSERT_TRUE(ns_.DoCreate(req, &abandoned).ok());
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(*ns_.CollectGarbage(), 0);
+  for (int i = 0; i < 15; ++i) Create("/n" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  clock_.Advance(TestSettings().create_timeout);
+  for (const char* a : {"a:1", "b:1", "c:1", "d:1"}) HeartBeat(a);
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_GT(*g, abandoned.version());
+}
+
+// Issue 10 defect 3, as reported: a flipped byte on A, B and C dropped, chmod reaches only
+// A, B and C come back, A's copy is found corrupt: F is still readable from B and C.
+TEST_F(GcSafetyTest, ChmodReachesOnlyACorruptCopy_TheIntactOlderCopiesStillServe) {
+  StartServing({"a:1", "b:1", "c:1"});
+  int64_t v = Create("/F", {"a:1", "b:1", "c:1"});
+  stores_.Corrupt("a:1", "/F");
+  clock_.Advance(seconds(31));
+  HeartBeat("a:1");
+  ns_.Housekeep();
+  ASSERT_EQ(ns_.names().live_filestores(), 1u);
+  v1::SetAttributesRequest chmod;
+  chmod.set_path("/F");
+  chmod.mutable_attributes()->set_mode(0600);
+  chmod.set_set_mode(true);
+  v1::SetAttributesReply chmod_reply;
+  ASSERT_TRUE(ns_.SetAttributes(chmod, &chmod_reply).ok());
+  ASSERT_GT(chmod_reply.file().version(), v);
+  Register("b:1");
+  Register("c:1");
+  clock_.Advance(TestSettings().create_grace);
+  ns_.Replicate();  // copies F's newest version from A: the checksum does not match
+  ASSERT_FALSE(stores_.bad_reads.empty());
+  ReportBadReads();
+  auto f = Read("/F");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->file().version(), v);
+  EXPECT_EQ(Holders(*f), (std::set<std::string>{"b:1", "c:1"}));
+  // Replication completes it from the intact copies.
+  ns_.Replicate();
+  EXPECT_EQ(ns_.names().CountUnderReplicated(3), 0u);
+  EXPECT_EQ(Read("/F")->holders_size(), 3);
+}
+
+// The loss the fault run hit: GC's bump reached one holder (whose copy is corrupt) and the
+// others' bump calls failed.
+TEST_F(GcSafetyTest, BumpReachesOnlyACorruptCopy_TheIntactCopiesSurviveAndTheRoundIsRetried) {
+  SetUpRound({"a:1", "b:1", "c:1"});
+  stores_.Corrupt("a:1", "/old");
+  stores_.on_bump = [&](const std::string& address) {
+    if (address != "a:1") stores_.SetDown(address, true);
+  };
+  EXPECT_FALSE(ns_.CollectGarbage().ok());
+  EXPECT_EQ(MinVer(), "0");
+  ASSERT_FALSE(stores_.bumps["a:1"].empty());
+  const int64_t g1 = stores_.bumps["a:1"][0].new_version();
+  ASSERT_EQ(stores_.Held("a:1", "/old")->version(), g1);
+  stores_.on_bump = nullptr;
+  stores_.SetDown("b:1", false);
+  stores_.SetDown("c:1", false);
+  ns_.Replicate();  // completing /old@G1 from A fails its checksum
+  ReportBadReads();
+  auto old = Read("/old");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->file().version(), 3);
+  EXPECT_EQ(Holders(*old), (std::set<std::string>{"b:1", "c:1"}));
+  EXPECT_EQ(MinVer(), "0");
+  // The next round finishes the same G: B and C relabel, A gets a good copy.
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(*g, g1);
+  old = Read("/old");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->file().version(), g1);
+  EXPECT_EQ(old->holders_size(), 3);
+}
+
+TEST_F(GcSafetyTest, ReplicationDuringARoundDoesNotCopyHalfRelabelledNames) {
+  for (int i = 0; i < 5; ++i) {
+    for (const char* a : {"a:1", "b:1", "c:1"}) stores_.Put(a, File("/o" + std::to_string(i), 3));
+  }
+  SetUpRound();
+  const int copies_before = stores_.copies;
+  // Replication passes run while the bumps are out, as the 5 s ticker does.
+  stores_.on_bump = [&](const std::string&) { ns_.Replicate(); };
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(stores_.copies, copies_before);
+  for (int i = 0; i < 5; ++i) {
+    auto r = Read("/o" + std::to_string(i));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->file().version(), *g);
+    EXPECT_EQ(r->holders_size(), 3);
+  }
+}
+
+TEST_F(GcSafetyTest, AfterARoundStoppedShort_TheNextRoundReusesGAndBumpsOnlyWhatIsLeft) {
+  stores_.Put("b:1", File("/y", 4));
+  stores_.Put("c:1", File("/y", 4));
+  stores_.Put("d:1", File("/y", 4));
+  SetUpRound();
+  stores_.SetDown("d:1", true);
+  EXPECT_FALSE(ns_.CollectGarbage().ok());
+  EXPECT_EQ(MinVer(), "0");
+  int64_t g1 = 0;
+  for (auto& [address, reqs] : stores_.bumps) {
+    if (!reqs.empty()) g1 = reqs[0].new_version();
+  }
+  ASSERT_GT(g1, 0);
+  stores_.SetDown("d:1", false);
+  for (int i = 0; i < 20; ++i) Create("/m" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  clock_.Advance(seconds(121));
+  for (const char* a : {"a:1", "b:1", "c:1", "d:1"}) HeartBeat(a);
+  stores_.bumps.clear();
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(*g, g1);
+  size_t rebumped = 0;
+  for (auto& [address, reqs] : stores_.bumps) {
+    for (auto& r : reqs) rebumped += r.files_size();
+  }
+  EXPECT_EQ(rebumped, 0u);  // everything below G1 was relabelled or replicated already
+  EXPECT_EQ(Read("/y")->file().version(), g1);
+}
+
+TEST_F(GcSafetyTest, ExcessCopiesAreReportedButAreNoProblem) {
+  SetUpRound();
+  Store(File("/old", 3), {"d:1"});  // a paused FileStore came back with its copy
+  EXPECT_EQ(ns_.names().CountOverReplicated(3), 1u);
+  EXPECT_EQ(ns_.names().CountUnderReplicated(3), 0u);
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(MinVer(), std::to_string(*g));
+}
+
+TEST_F(GcSafetyTest, RenameThatSomeHoldersCannotCloneKeepsTheSource) {
+  StartServing();
+  int64_t v = Create("/src", {"a:1", "b:1", "c:1"});
+  stores_.SetDown("c:1", true);
+  EXPECT_TRUE(absl::IsUnavailable(Rename("/src", "/dst")));
+  // c's only copy is under /src: it must not be tombstoned.
+  auto src = Read("/src");
+  ASSERT_TRUE(src.ok()) << src.status();
+  EXPECT_EQ(src->file().version(), v);
+  EXPECT_FALSE(stores_.Held("a:1", "/src")->tombstone());
+  stores_.SetDown("c:1", false);
+  ASSERT_TRUE(Rename("/src", "/dst").ok());
+  EXPECT_TRUE(absl::IsNotFound(Read("/src").status()));
+  EXPECT_EQ(Read("/dst")->holders_size(), 3);
+}
+
+// --- FileStore calls: bad input (issue 10 defect 14) ---
+
+TEST_F(NameServerTest, FileStoreCallsRefuseNegativeNumbersUnknownKindsAndHighModeBits) {
+  StartServing();
+  std::vector<v1::FileInfo> bad(4, File("/bad", 3));
+  bad[0].set_version(-1);
+  bad[1].set_size(-1);
+  bad[2].set_kind(static_cast<v1::Kind>(99));
+  bad[3].mutable_attributes()->set_mode(010000);
+  for (const v1::FileInfo& f : bad) {
+    v1::AddFileOrTombstoneRequest add;
+    add.set_filestore("a:1");
+    *add.mutable_file() = f;
+    v1::AddFileOrTombstoneReply reply;
+    EXPECT_TRUE(absl::IsInvalidArgument(ns_.AddFileOrTombstone(add, &reply))) << f.DebugString();
+    v1::RegisterRequest reg;
+    reg.set_filestore("e:1");
+    *reg.add_files() = f;
+    EXPECT_TRUE(absl::IsInvalidArgument(ns_.RegisterBegin(reg).status())) << f.DebugString();
+  }
+  EXPECT_FALSE(ns_.names().Get("/bad").has_value());
+  v1::HeartBeatRequest hb;
+  hb.set_filestore("a:1");
+  hb.set_bytes_used(-1);
+  v1::HeartBeatReply hb_reply;
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.HeartBeat(hb, &hb_reply)));
+  hb.set_bytes_used(0);
+  hb.set_bytes_available(-5);
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.HeartBeat(hb, &hb_reply)));
+  v1::RegisterRequest reg;
+  reg.set_filestore("e:1");
+  reg.set_bytes_used(-1);
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.RegisterBegin(reg).status()));
+  v1::ReportBadReplicaRequest bad_replica;
+  bad_replica.set_filestore("a:1");
+  bad_replica.mutable_file()->set_name("/x");
+  bad_replica.mutable_file()->set_version(-1);
+  v1::ReportBadReplicaReply bad_replica_reply;
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.ReportBadReplica(bad_replica, &bad_replica_reply)));
+  // A version never handed out is refused in a report; in a registration it moves the lease.
+  v1::AddFileOrTombstoneRequest add;
+  add.set_filestore("a:1");
+  *add.mutable_file() = File("/future", ns_.allocator().limit() + 1);
+  v1::AddFileOrTombstoneReply reply;
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.AddFileOrTombstone(add, &reply)));
+  const int64_t far = ns_.allocator().limit() + 100;
+  stores_.Put("e:1", File("/far", far));
+  Register("e:1");
+  EXPECT_GT(ns_.allocator().next(), far);
 }
 
 }  // namespace
