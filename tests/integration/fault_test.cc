@@ -253,7 +253,7 @@ class FaultTest : public ::testing::Test {
     if (!daemon.ok() && listen != "127.0.0.1:0") {
       // The port was taken meanwhile: come back on another one (a new address).
       Log(fmt::format("fs{} cannot listen on {} again ({}); restarting on a new port", i, listen,
-                      daemon.status().message()));
+                      std::string(daemon.status().message())));
       daemon = testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"),
                                     FileStoreArgs(i, "127.0.0.1:0"),
                                     fmt::format("{}/fs{}.log", dir_.path(), i));
@@ -666,7 +666,8 @@ class FaultTest : public ::testing::Test {
       return;
     }
     std::filesystem::path victim = pool[rng() % pool.size()];
-    std::string stem = victim.stem().string();
+    std::string stem = victim.stem().string();  // <32 hex digest>-<version>
+    std::string version = stem.size() > 33 ? stem.substr(33) : "?";
     std::string name = names.contains(stem.substr(0, 32)) ? names[stem.substr(0, 32)] : "?";
     int fd = ::open(victim.c_str(), O_RDWR);
     struct stat st;
@@ -682,9 +683,9 @@ class FaultTest : public ::testing::Test {
     flipped = flipped && ::pwrite(fd, &byte, 1, offset) == 1;
     ::close(fd);
     OpenWindow(fmt::format("flip byte {} of {} ({} version {}) on fs{}: {}", offset,
-                           victim.filename().string(), name, stem.substr(33), i,
+                           victim.filename().string(), name, version, i,
                            flipped ? "flipped" : "failed"));
-    flips_.push_back(fmt::format("{}@{} on fs{}", name, stem.substr(33), i));
+    flips_.push_back(fmt::format("{}@{} on fs{}", name, version, i));
   }
 
   // --- convergence and verification ---
@@ -714,7 +715,7 @@ class FaultTest : public ::testing::Test {
     for (size_t i = 0; i < filestores_.size(); ++i) {
       auto files = filestore_client_.ListFilesAndTombstones(filestores_[i].address);
       if (!files.ok()) {
-        out += fmt::format("; fs{}: {}", i, files.status().message());
+        out += fmt::format("; fs{}: {}", i, std::string(files.status().message()));
         continue;
       }
       std::string held = "nothing";
