@@ -356,10 +356,13 @@ class FaultTest : public ::testing::Test {
     if (w.failures.size() < 5) w.failures.push_back(what);
   }
 
-  void RecordAnomaly(const std::string& what) {
+  // `e`: the path's entry, whose recent calls go into the report.
+  void RecordAnomaly(const std::string& what, const Entry& e) {
+    std::string report = what;
+    for (const std::string& h : e.history) report += "\n    " + h;
     std::lock_guard lock(mu_);
-    anomalies_.push_back({Now(), CurrentWindow(), what});
-    Log("ANOMALY: " + what);
+    anomalies_.push_back({Now(), CurrentWindow(), report});
+    Log("ANOMALY: " + report);
   }
 
   void Note(Entry& e, const std::string& what) {
@@ -502,7 +505,7 @@ class FaultTest : public ::testing::Test {
     SetOp(ws, "unlink " + rel);
     if (::unlink((mount_dir_ + rel).c_str()) == 0) {
       if (!e.MayBePresent()) {
-        RecordAnomaly(fmt::format("unlink of {} succeeded, but it was deleted before", rel));
+        RecordAnomaly(fmt::format("unlink of {} succeeded, but it was deleted before", rel), e);
       }
       e.Set(State{});
       Note(e, "unlink: acknowledged");
@@ -516,7 +519,7 @@ class FaultTest : public ::testing::Test {
         return;
       }
       RecordAnomaly(
-          fmt::format("unlink of acknowledged {} ({}): ENOENT", rel, e.DescribeAcceptable()));
+          fmt::format("unlink of acknowledged {} ({}): ENOENT", rel, e.DescribeAcceptable()), e);
       Note(e, "unlink: ENOENT although acknowledged");
       return;
     }
@@ -534,7 +537,7 @@ class FaultTest : public ::testing::Test {
     if (err == ENOENT) {
       if (!e.MayBeAbsent()) {
         RecordAnomaly(
-            fmt::format("open of acknowledged {} ({}): ENOENT", rel, e.DescribeAcceptable()));
+            fmt::format("open of acknowledged {} ({}): ENOENT", rel, e.DescribeAcceptable()), e);
         Note(e, "read: ENOENT although acknowledged");
       }
       return;
@@ -545,7 +548,8 @@ class FaultTest : public ::testing::Test {
     }
     if (Matching(e, bytes) == nullptr) {
       RecordAnomaly(fmt::format("read of {} gave {} B xxh3 {:016x}; acknowledged: {}", rel,
-                                bytes.size(), Checksum(bytes), e.DescribeAcceptable()));
+                                bytes.size(), Checksum(bytes), e.DescribeAcceptable()),
+                    e);
       Note(e, "read: wrong content");
     }
   }
