@@ -13,9 +13,18 @@ constexpr char kChainFailureUrl[] = "type.googleapis.com/chainfs.v1.ChainFailure
 constexpr size_t kMaxMemberBytes = 300;
 }  // namespace
 
+std::string BoundedMessage(std::string_view message) {
+  if (message.size() <= kMaxStatusMessageBytes) return std::string(message);
+  size_t keep = kMaxStatusMessageBytes;
+  // Never cut a UTF-8 sequence: back up over continuation bytes to a lead byte.
+  while (keep > 0 && (static_cast<unsigned char>(message[keep]) & 0xC0) == 0x80) --keep;
+  return fmt::format("{}... ({} bytes cut)", message.substr(0, keep), message.size() - keep);
+}
+
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  std::string message(status.message().data(), status.message().size());
+  std::string message =
+      BoundedMessage(std::string_view(status.message().data(), status.message().size()));
   std::string member = FailedMember(status);
   if (member.empty()) return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message);
   v1::ChainFailure failure;

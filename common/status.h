@@ -16,6 +16,11 @@ namespace chainfs {
 // "not leader" answer.
 inline constexpr char kLeaderMetadataKey[] = "chainfs-leader";
 
+// Status messages cross gRPC as metadata (8 KiB in all, non-ASCII bytes percent-encoded to
+// three): a message that echoes a long name is cut to this many bytes, so the caller
+// still gets its code instead of RESOURCE_EXHAUSTED.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+std::string BoundedMessage(std::string_view message);
 grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
 

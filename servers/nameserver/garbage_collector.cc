@@ -49,6 +49,8 @@ absl::Status GarbageCollector::TakeOver() {
     reserved_.clear();
     min_version_ = minver;
     minver_znode_version_ = node->version;
+    unresolved_minver_ = 0;
+    retry_version_ = 0;
     baseline_next_ = allocator_->next();
     reserved_since_baseline_ = 0;
   }
@@ -174,7 +176,40 @@ absl::StatusOr<size_t> GarbageCollector::Bump(int64_t g) {
   return whole;
 }
 
+void GarbageCollector::Adopt(int64_t g, int32_t zv) {
+  ns_->ApplyMinVersion(g);
+  std::lock_guard lock(mu_);
+  min_version_ = g;
+  minver_znode_version_ = zv;
+  unresolved_minver_ = 0;
+  baseline_next_ = allocator_->next();
+  reserved_since_baseline_ = 0;
+  retry_version_ = 0;
+  while (!reserved_.empty() && reserved_.front().version <= g) reserved_.pop_front();
+}
+
+absl::Status GarbageCollector::SettleMinVer() {
+  int64_t g;
+  int32_t expected;
+  {
+    std::lock_guard lock(mu_);
+    if (unresolved_minver_ == 0) return absl::OkStatus();
+    g = unresolved_minver_;
+    expected = minver_znode_version_;
+  }
+  absl::StatusOr<int32_t> zv = zk::ResolveSet(zk_, kMinVerPath, std::to_string(g), expected);
+  if (!zv.ok()) {
+    return absl::Status(zv.status().code(),
+                        fmt::format("gc: the write of /minver {} is still unsettled: {}", g,
+                                    std::string(zv.status().message())));
+  }
+  Adopt(g, *zv);
+  Logger("nameserver")->info("gc: /minver write of {} settled after a lost reply", g);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> GarbageCollector::RunOnce() {
+  CHAINFS_RETURN_IF_ERROR(SettleMinVer());
   CHAINFS_RETURN_IF_ERROR(Reserve());
   const std::optional<int64_t> in_flight = replicator_->OldestCreateInFlight();
   auto below_in_flight = [&](int64_t v) { return !in_flight || v < *in_flight; };
@@ -218,21 +253,19 @@ absl::StatusOr<int64_t> GarbageCollector::RunOnce() {
                     "under-replicated",
                     g, below, under));
   }
-  absl::StatusOr<int32_t> zv = zk_->Set(kMinVerPath, std::to_string(g), znode_version);
+  absl::StatusOr<int32_t> zv =
+      zk::SetAndResolve(zk_, kMinVerPath, std::to_string(g), znode_version);
+  if (absl::IsUnavailable(zv.status())) {
+    // The write may have applied, and FileStores may already purge below g.
+    ns_->ApplyMinVersion(g);
+    std::lock_guard lock(mu_);
+    unresolved_minver_ = g;
+  }
   if (!zv.ok()) {
     return absl::Status(zv.status().code(), fmt::format("gc: setting /minver to {} failed: {}", g,
                                                         std::string(zv.status().message())));
   }
-  ns_->ApplyMinVersion(g);
-  {
-    std::lock_guard lock(mu_);
-    min_version_ = g;
-    minver_znode_version_ = *zv;
-    baseline_next_ = allocator_->next();
-    reserved_since_baseline_ = 0;
-    retry_version_ = 0;
-    while (!reserved_.empty() && reserved_.front().version <= g) reserved_.pop_front();
-  }
+  Adopt(g, *zv);
   Logger("nameserver")->info("gc: /minver is now {} ({} files relabelled)", g, *bumped);
   return g;
 }

@@ -60,6 +60,10 @@ class GarbageCollector {
     TimePoint at;
   };
   absl::Status Reserve();
+  // Settles an unresolved /minver write; OK when there is none (left).
+  absl::Status SettleMinVer();
+  // /minver is now g at znode version zv: adopt it.
+  void Adopt(int64_t g, int32_t zv);
   // Why the NameServer's view is not complete enough for GC; OK when it is.
   absl::Status CheckCompleteView() const;
   // Relabels every live latest file below g; how many names were relabelled on all their
@@ -81,6 +85,9 @@ class GarbageCollector {
   int64_t baseline_next_ = 0;  // allocator_->next() after the last round
   int64_t reserved_since_baseline_ = 0;
   int64_t retry_version_ = 0;  // G of a round that stopped short (0: none)
+  // A /minver write whose outcome is unknown (its reply was lost): settled with
+  // zk::ResolveSet before anything else is written there. 0: none.
+  int64_t unresolved_minver_ = 0;
 };
 
 }  // namespace chainfs::nameserver

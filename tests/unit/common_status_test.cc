@@ -14,6 +14,22 @@ TEST(Status, RoundTripsThroughGrpc) {
   }
 }
 
+// A valid 2.7 KB name of two-byte characters, echoed in a message, would exceed gRPC's
+// 8 KiB metadata once percent-encoded: the caller would get RESOURCE_EXHAUSTED.
+TEST(Status, LongNonAsciiMessageIsCutAtACharacterBoundaryAndKeepsItsCode) {
+  std::string name = "/";
+  while (name.size() < 2700) name += "\xc3\xa9";
+  grpc::Status st = ToGrpc(absl::NotFoundError(name + ": no such file"));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LE(st.error_message().size(), kMaxStatusMessageBytes + 32);
+  size_t cut = st.error_message().find("...");
+  ASSERT_NE(cut, std::string::npos);
+  // The kept prefix ends on a whole character: an even number of bytes after the '/'.
+  EXPECT_EQ((cut - 1) % 2, 0u);
+  std::string short_message = "version too old: 3 < 5";
+  EXPECT_EQ(ToGrpc(absl::FailedPreconditionError(short_message)).error_message(), short_message);
+}
+
 TEST(Status, VersionTooOldIsRecognised) {
   EXPECT_TRUE(IsVersionTooOld(VersionTooOld("x")));
   EXPECT_TRUE(IsVersionTooOld(FromGrpc(ToGrpc(VersionTooOld("x")))));

@@ -811,6 +811,33 @@ class GcSafetyTest : public NameServerTest {
   }
 };
 
+// Defect 5: the /minver write applied but its reply was lost, and ZooKeeper could not be
+// read right after. The write is settled first thing in the next round, so GC goes on
+// (with a stale znode version every later conditional write would fail for good).
+TEST_F(GcSafetyTest, MinVerWriteWithALostReplyIsSettledAndGcGoesOn) {
+  SetUpRound();
+  auto reader = zk::NewMemoryZooKeeper(ensemble_);
+  zk::MemoryLoseNextReply(zk_.get(), /*applied=*/true, /*then_suspend=*/true);
+  EXPECT_FALSE(ns_.CollectGarbage().ok());
+  std::string written = reader->Get(kMinVerPath)->data;
+  ASSERT_NE(written, "0");  // it did apply
+  zk::MemoryResume(zk_.get());
+  absl::StatusOr<int64_t> settled = ns_.CollectGarbage();
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  v1::ClusterStatusReply status;
+  ASSERT_TRUE(ns_.ClusterStatus({}, &status).ok());
+  EXPECT_EQ(std::to_string(status.min_version()), written);
+  // A later round moves /minver further.
+  for (int i = 0; i < 15; ++i) Create("/m" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  clock_.Advance(seconds(121));
+  (void)ns_.CollectGarbage();
+  clock_.Advance(seconds(121));
+  for (int i = 0; i < 15; ++i) Create("/k" + std::to_string(i), {"a:1", "b:1", "c:1"});
+  absl::StatusOr<int64_t> g = ns_.CollectGarbage();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_GT(std::stoll(reader->Get(kMinVerPath)->data), std::stoll(written));
+}
+
 TEST_F(GcSafetyTest, StallDropsEveryFileStore_NoRoundUntilEveryOneRegisteredAgain) {
   SetUpRound();
   // The NameServer stalled: nobody's heartbeat got through, so every FileStore is dropped.
