@@ -256,8 +256,11 @@ absl::Status Reporter::ReportNow(const v1::FileInfo& file) {
       st.message().find("version too old") != std::string_view::npos) {
     return VersionTooOld("the NameServer refused the version (below /minver)");
   }
-  return absl::UnavailableError(
-      fmt::format("the NameServer did not record the commit: {}", std::string(st.message())));
+  std::string why =
+      fmt::format("the NameServer did not record the commit: {}", std::string(st.message()));
+  // A refusal keeps its code (the caller must not retry it as if the NameServer were away).
+  if (IsPermanentRefusal(st)) return absl::Status(st.code(), why);
+  return absl::UnavailableError(why);
 }
 
 void Reporter::ReportLater(const v1::FileInfo& file) {

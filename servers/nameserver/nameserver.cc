@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/client/filestore_client.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -15,12 +16,15 @@ namespace {
 
 constexpr size_t kDefaultListLimit = 1000;
 constexpr size_t kMaxListLimit = 10'000;
+// At most this much of a client-supplied name goes into an error message.
+constexpr size_t kMaxEchoBytes = 100;
 
 std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
 
 absl::Status ValidateFileStore(const std::string& address) {
   if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
-  return SplitHostPort(address).status();
+  // The address is dialled by replication and handed to clients: host:port only.
+  return ValidateFileStoreAddress(address);
 }
 
 bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
@@ -35,7 +39,7 @@ absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
 // A file or tombstone as a FileStore reports it.
 absl::Status ValidateReported(const v1::FileInfo& f) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
-  if (f.version() < 0) return absl::InvalidArgumentError("version must not be negative");
+  if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
   if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
   if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
   if (f.attributes().mode() > 07777) {
@@ -214,7 +218,6 @@ void NameServer::GcTick() {
 
 absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply) {
   constexpr int kMaxExclude = 64;
-  constexpr size_t kMaxEchoBytes = 100;
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
   if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
   if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
@@ -222,14 +225,7 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
     if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");
   }
   CHAINFS_RETURN_IF_ERROR(CheckServing());
-  // Nothing is created beneath a file or a symlink (it could never be listed).
-  for (std::string_view dir = ParentOf(req.path()); dir != "/"; dir = ParentOf(dir)) {
-    absl::StatusOr<v1::FileInfo> above = ns_.Stat(std::string(dir));
-    if (above.ok() && !IsDirectory(*above)) {
-      return absl::FailedPreconditionError(
-          fmt::format("{}: not a directory", dir.substr(0, kMaxEchoBytes)));
-    }
-  }
+  CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.path()));
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
     return absl::AlreadyExistsError(
         fmt::format("{} exists", std::string_view(req.path()).substr(0, kMaxEchoBytes)));
@@ -261,6 +257,18 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   reply->set_version(version);
   replicator_.CreateStarted(req.path(), version);
   Log()->debug("doCreate {} -> version {}", req.path(), version);
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::CheckNotBeneathAFile(const std::string& path) const {
+  // Nothing is created beneath a file or a symlink (it could never be listed).
+  for (std::string_view dir = ParentOf(path); dir != "/"; dir = ParentOf(dir)) {
+    absl::StatusOr<v1::FileInfo> above = ns_.Stat(std::string(dir));
+    if (above.ok() && !IsDirectory(*above)) {
+      return absl::FailedPreconditionError(
+          fmt::format("{}: not a directory", dir.substr(0, kMaxEchoBytes)));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -593,6 +601,7 @@ absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest&
   if (req.file().version() < gc_.min_version()) {
     return absl::FailedPreconditionError("version too old (below /minver)");
   }
+  if (!req.file().tombstone()) CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.file().name()));
   reply->set_reregister(!ns_.Apply(req.filestore(), req.file()));
   if (!reply->reregister()) replicator_.CreateReported(req.file().name(), req.file().version());
   return absl::OkStatus();
@@ -602,7 +611,7 @@ absl::Status NameServer::ReportBadReplica(const v1::ReportBadReplicaRequest& req
                                           v1::ReportBadReplicaReply*) {
   CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.file().name()));
-  if (req.file().version() < 0) return absl::InvalidArgumentError("version must not be negative");
+  if (req.file().version() <= 0) return absl::InvalidArgumentError("version must be positive");
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   std::optional<FileStoreId> id = ns_.Find(req.filestore());
   if (!id) return absl::OkStatus();

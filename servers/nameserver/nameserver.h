@@ -86,6 +86,8 @@ class NameServer {
   void OnDeposed();
   absl::Status CheckLeader() const;
   absl::Status CheckServing() const;
+  // FAILED_PRECONDITION "not a directory" when a parent of `path` is a live file or symlink.
+  absl::Status CheckNotBeneathAFile(const std::string& path) const;
   // Tombstones `state` with a new version on its holders and on enough other FileStores
   // to reach the replication factor; OK once at least one holder acknowledged.
   absl::StatusOr<int64_t> Tombstone(const NameState& state);
