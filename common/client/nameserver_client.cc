@@ -333,6 +333,7 @@ absl::Status NameServerClient::RegisterFilesAndTombstones(const std::string& fil
       }
       size_t end = std::min(files.size(), next + kRegisterBatch);
       for (; next < end; ++next) *batch.add_files() = files[next];
+      batch.set_last(next >= files.size());
       if (!writer->Write(batch)) break;  // the server ended the call; Finish says why
     } while (next < files.size());
     writer->WritesDone();

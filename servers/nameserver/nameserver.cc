@@ -159,7 +159,13 @@ void NameServer::Housekeep() {
   for (const std::string& a : dropped) {
     Log()->warn("FileStore {} missed two heartbeats: dropped with everything it reported", a);
   }
-  if (!dropped.empty()) replication_ticker_.Wake();
+  if (!dropped.empty()) {
+    // A GC round that saw a drop cannot move /minver; the names it relabelled part way are
+    // plain under-replicated ones now, and replication must not wait for the round to end
+    // (a bump to the dropped FileStore may take a whole call timeout to fail).
+    replicator_.SetBumping(0);
+    replication_ticker_.Wake();
+  }
   TimePoint elected_at;
   {
     std::lock_guard lock(mu_);

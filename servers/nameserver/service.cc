@@ -111,17 +111,25 @@ grpc::Status NameServerService::RegisterFilesAndTombstones(
   }
   absl::StatusOr<FileStoreId> id = core->RegisterBegin(msg);
   if (!id.ok()) return Finish(ctx, core, id.status());
+  bool last = msg.last();
   while (reader->Read(&msg)) {
-    absl::Status st = core->RegisterFiles(*id, msg);
+    absl::Status st = last ? absl::InvalidArgumentError("a registration message after the last")
+                           : core->RegisterFiles(*id, msg);
     if (!st.ok()) {
       core->RegisterAbort(*id);
       return Finish(ctx, core, st);
     }
+    last = msg.last();
   }
-  // Read also ends when the stream broke: only a finished stream is a whole registration.
+  // Read also ends when the stream broke or a message did not parse: only a stream that
+  // reached its last message is a whole registration.
   if (ctx->IsCancelled()) {
     core->RegisterAbort(*id);
     return ToGrpc(absl::CancelledError("registration stream broke"));
+  }
+  if (!last) {
+    core->RegisterAbort(*id);
+    return ToGrpc(absl::InvalidArgumentError("registration ended before its last message"));
   }
   core->RegisterEnd(*id);
   return grpc::Status::OK;

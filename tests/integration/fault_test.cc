@@ -285,7 +285,9 @@ class FaultTest : public ::testing::Test {
                                         "--gc-interval",
                                         "2s",
                                         "--gc-version-age",
-                                        "3s"},
+                                        "3s",
+                                        "--create-timeout",
+                                        "10s"},
                                        fmt::format("{}/ns{}.log", dir_.path(), n));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     nameservers_.push_back(std::move(*daemon));

@@ -371,7 +371,9 @@ class HostileTest : public ::testing::Test {
     SetDeadline(&ctx);
     v1::RegisterReply reply;
     auto writer = nameserver_stub_->RegisterFilesAndTombstones(&ctx, &reply);
-    for (const auto& m : messages) {
+    for (size_t i = 0; i < messages.size(); ++i) {
+      v1::RegisterRequest m = messages[i];
+      m.set_last(i + 1 == messages.size());
       if (!writer->Write(m)) break;
     }
     writer->WritesDone();
