@@ -114,8 +114,12 @@ int Run(const Settings& s) {
     }
     zk = std::move(*handle);
     chainfs::NameServerClientSettings ns_settings;
+    // At most one heartbeat interval: a call stuck on a leader that just died must not
+    // hold the next heartbeat (to the new leader) past the NameServer's patience.
     ns_settings.call_timeout = std::clamp<chainfs::Duration>(
-        s.heartbeat_interval, std::chrono::seconds(1), std::chrono::seconds(10));
+        s.heartbeat_interval,
+        std::min<chainfs::Duration>(s.heartbeat_interval, std::chrono::seconds(1)),
+        std::chrono::seconds(10));
     ns = std::make_unique<chainfs::NameServerClient>(zk.get(), ns_settings);
     reporter = std::make_unique<chainfs::filestore::Reporter>(
         store->get(), zk.get(), ns.get(), chainfs::SystemClock::Get(),

@@ -71,7 +71,15 @@ void Reporter::Loop() {
 }
 
 void Reporter::HeartBeatLoop() {
-  while (heartbeat_ticker_.WaitFor(settings_.heartbeat_interval)) HeartBeat();
+  // One heartbeat per interval, counted from the start of the last one: a slow or failed
+  // call does not push the next one back.
+  Duration wait = settings_.heartbeat_interval;
+  while (heartbeat_ticker_.WaitFor(wait)) {
+    TimePoint start = clock_->Now();
+    HeartBeat();
+    Duration took = clock_->Now() - start;
+    wait = std::max<Duration>(settings_.heartbeat_interval - took, Duration::zero());
+  }
 }
 
 void Reporter::RunOnce() {

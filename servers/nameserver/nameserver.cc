@@ -154,7 +154,8 @@ void NameServer::Housekeep() {
   // Heartbeats refused while this leader could not serve (ZooKeeper connection lost) are
   // not missed ones: FileStores get two full intervals after it serves again.
   std::vector<std::string> dropped;
-  TimePoint cutoff = now - 2 * settings_.heartbeat_interval;
+  // Two missed heartbeats, with half an interval of slack for one that is merely late.
+  TimePoint cutoff = now - 2 * settings_.heartbeat_interval - settings_.heartbeat_interval / 2;
   if (cutoff > unavailable_at) dropped = ns_.ExpireFileStores(cutoff, now);
   for (const std::string& a : dropped) {
     Log()->warn("FileStore {} missed two heartbeats: dropped with everything it reported", a);

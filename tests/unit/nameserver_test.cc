@@ -377,7 +377,7 @@ TEST_F(NameServerTest, HeartbeatsRefusedWhileSuspendedDoNotDropFileStores) {
   zk::MemoryResume(zk_.get());
   ns_.Housekeep();
   EXPECT_TRUE(Read("/x").ok());
-  clock_.Advance(seconds(31));
+  clock_.Advance(seconds(38));
   ns_.Housekeep();
   EXPECT_TRUE(absl::IsNotFound(Read("/x").status()));
 }
@@ -390,7 +390,7 @@ TEST_F(NameServerTest, FileStoreMissingTwoHeartbeatsIsDroppedWithItsFiles) {
   HeartBeat("b:1");
   ns_.Housekeep();
   EXPECT_TRUE(Read("/only-a").ok());  // one missed heartbeat is fine
-  clock_.Advance(seconds(11));
+  clock_.Advance(seconds(18));
   HeartBeat("b:1");
   ns_.Housekeep();
   EXPECT_TRUE(absl::IsNotFound(Read("/only-a").status()));
@@ -675,7 +675,7 @@ TEST_F(NameServerTest, UnderReplicatedFilesAndTombstonesGetCopied) {
 TEST_F(NameServerTest, DroppedFileStoreIsReplacedByReplication) {
   StartServing();
   Create("/f", {"a:1", "b:1", "c:1"});
-  clock_.Advance(seconds(31));
+  clock_.Advance(seconds(38));
   for (const char* a : {"b:1", "c:1", "d:1"}) HeartBeat(a);
   ns_.Housekeep();
   ns_.Replicate();
@@ -867,7 +867,7 @@ TEST_F(GcSafetyTest, StallDropsEveryFileStore_NoRoundUntilEveryOneRegisteredAgai
 TEST_F(GcSafetyTest, DroppedFileStoreThatNeverReturnsBlocksGcForTheDroppedMemoryOnly) {
   SetUpRound();
   for (const char* a : {"a:1", "b:1", "c:1"}) HeartBeat(a);
-  clock_.Advance(seconds(31));
+  clock_.Advance(seconds(38));
   for (const char* a : {"a:1", "b:1", "c:1"}) HeartBeat(a);
   ns_.Housekeep();  // d is dropped
   ASSERT_EQ(ns_.names().live_filestores(), 3u);
@@ -997,7 +997,7 @@ TEST_F(GcSafetyTest, ChmodReachesOnlyACorruptCopy_TheIntactOlderCopiesStillServe
   StartServing({"a:1", "b:1", "c:1"});
   int64_t v = Create("/F", {"a:1", "b:1", "c:1"});
   stores_.Corrupt("a:1", "/F");
-  clock_.Advance(seconds(31));
+  clock_.Advance(seconds(38));
   HeartBeat("a:1");
   ns_.Housekeep();
   ASSERT_EQ(ns_.names().live_filestores(), 1u);
