@@ -55,6 +55,7 @@ void Namespace::Clear() {
   ids_.clear();
   alive_.clear();
   dropped_.clear();
+  refreshing_.clear();
   ++drops_;  // a round that started before this saw a view that is gone
 }
 
@@ -74,7 +75,14 @@ FileStoreId Namespace::BeginRegistration(const std::string& address, int64_t byt
     alive_.push_back(false);
   } else {
     id = it->second;
-    if (alive_[id]) DropLocked(id, now);
+    if (alive_[id] && filestores_[id].registered) {
+      // A registered FileStore registers again (a new leader's heartbeat answered first,
+      // or it was asked to): what it holds stays visible while the new list streams in;
+      // EndRegistration forgets only what the new list no longer names.
+      refreshing_[id].clear();
+    } else if (alive_[id]) {
+      DropLocked(id, now);  // a half registration is never a base to build on
+    }
   }
   alive_[id] = true;
   FileStoreInfo& fs = filestores_[id];
@@ -87,6 +95,27 @@ FileStoreId Namespace::BeginRegistration(const std::string& address, int64_t byt
 
 void Namespace::EndRegistration(FileStoreId id) {
   std::unique_lock lock(mu_);
+  if (auto refresh = refreshing_.find(id); refresh != refreshing_.end()) {
+    const absl::flat_hash_set<std::string> listed = std::move(refresh->second);
+    refreshing_.erase(refresh);
+    bool forgot = false;
+    for (auto it = map_.begin(); it != map_.end();) {
+      Entry& e = it->second;
+      if (listed.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      bool held = std::find(e.holders.begin(), e.holders.end(), id) != e.holders.end();
+      forgot |= held;
+      ForgetLocked(e, id);
+      if (held && e.holders.empty() && OrphanedLocked(it->first, e)) {
+        it = EraseLocked(it);
+        continue;
+      }
+      ++it;
+    }
+    if (forgot) ++drops_;  // a GC round under way saw holdings that are gone
+  }
   if (id < filestores_.size() && alive_[id]) {
     filestores_[id].registered = true;
     dropped_.erase(filestores_[id].address);
@@ -95,6 +124,7 @@ void Namespace::EndRegistration(FileStoreId id) {
 
 void Namespace::AbortRegistration(FileStoreId id, TimePoint now) {
   std::unique_lock lock(mu_);
+  refreshing_.erase(id);
   if (id < alive_.size() && alive_[id]) DropLocked(id, now);
 }
 
@@ -150,6 +180,7 @@ std::vector<std::string> Namespace::RecentlyDropped(TimePoint since) const {
 }
 
 void Namespace::DropLocked(FileStoreId id, TimePoint now) {
+  refreshing_.erase(id);
   alive_[id] = false;
   filestores_[id].registered = false;
   ++drops_;
@@ -304,13 +335,20 @@ bool Namespace::AllRegistered(const std::vector<std::string>& addresses) const {
 
 void Namespace::Apply(FileStoreId id, const v1::FileInfo& file) {
   std::unique_lock lock(mu_);
-  if (id < alive_.size() && alive_[id]) ApplyLocked(id, file);
+  if (id >= alive_.size() || !alive_[id]) return;
+  if (auto refresh = refreshing_.find(id); refresh != refreshing_.end()) {
+    refresh->second.insert(file.name());
+  }
+  ApplyLocked(id, file);
 }
 
 bool Namespace::Apply(const std::string& address, const v1::FileInfo& file) {
   std::unique_lock lock(mu_);
   auto it = ids_.find(address);
   if (it == ids_.end() || !alive_[it->second]) return false;
+  if (auto refresh = refreshing_.find(it->second); refresh != refreshing_.end()) {
+    refresh->second.insert(file.name());
+  }
   ApplyLocked(it->second, file);
   return true;
 }

@@ -28,6 +28,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -202,6 +203,8 @@ class Namespace {
   std::vector<FileStoreInfo> filestores_;  // by id; address "" once dropped
   absl::flat_hash_map<std::string, FileStoreId> ids_;
   std::vector<bool> alive_;
+  // FileStores registering again while registered: the names their new list named so far.
+  absl::flat_hash_map<FileStoreId, absl::flat_hash_set<std::string>> refreshing_;
   uint64_t drops_ = 0;
   // Dropped FileStores (by address) not registered again since, with when they went.
   absl::flat_hash_map<std::string, TimePoint> dropped_;

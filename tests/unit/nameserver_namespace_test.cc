@@ -179,6 +179,28 @@ TEST_F(NamespaceTest, DroppedFileStoresAreRememberedUntilTheyRegisterCompletely)
   EXPECT_TRUE(ns_.AllLiveRegistered());
 }
 
+// A registered FileStore that registers again (a new leader heard its heartbeat before its
+// registration) keeps its names visible while the new list streams in; only what the new
+// list leaves out is forgotten at its end.
+TEST_F(NamespaceTest, RegisteringAgainKeepsNamesVisibleAndForgetsOnlyWhatIsNotListed) {
+  FileStoreId a = Register("a:1");
+  ns_.Apply(a, File("/kept", 3));
+  ns_.Apply(a, File("/gone", 4));
+  uint64_t drops = ns_.drops();
+  FileStoreId again = ns_.BeginRegistration("a:1", 0, 1000, TimePoint{});
+  ASSERT_EQ(again, a);
+  EXPECT_TRUE(ns_.GetLive("/kept").ok());
+  EXPECT_TRUE(ns_.GetLive("/gone").ok());
+  EXPECT_FALSE(ns_.AllLiveRegistered());
+  ns_.Apply(a, File("/kept", 3));
+  EXPECT_TRUE(ns_.GetLive("/gone").ok());
+  ns_.EndRegistration(a);
+  EXPECT_TRUE(ns_.GetLive("/kept").ok());
+  EXPECT_FALSE(ns_.GetLive("/gone").ok());
+  EXPECT_EQ(ns_.drops(), drops + 1);  // something went: a GC round under way starts over
+  EXPECT_TRUE(ns_.AllLiveRegistered());
+}
+
 TEST_F(NamespaceTest, ListDirectoryShowsDirectChildrenWithImpliedDirectories) {
   FileStoreId a = Register("a:1");
   ns_.Apply(a, File("/d/b", 1));
