@@ -85,18 +85,27 @@ void SetKernelReadAhead(const std::string& mountpoint, int kib) {
   }
 }
 
+// A ZooKeeper session from the mount's options, connected within connect_timeout.
+absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> ConnectZooKeeper(const MountOptions& options,
+                                                                const ZkAddress& address) {
+  auto zk = zk::NewZooKeeper(address, options.session_timeout);
+  if (!zk.ok()) {
+    return absl::Status(zk.status().code(), fmt::format("cannot use ZooKeeper {}: {}", options.zk,
+                                                        std::string(zk.status().message())));
+  }
+  if (!(*zk)->WaitConnected(options.connect_timeout).ok()) {
+    return absl::UnavailableError(fmt::format("ZooKeeper {} unreachable within {}", options.zk,
+                                              FormatDuration(options.connect_timeout)));
+  }
+  return std::move(*zk);
+}
+
 int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::string& cache_dir,
           Readiness& readiness) {
   auto log = Logger("mount");
-  auto zk = zk::NewZooKeeper(zk_address, options.session_timeout);
+  auto zk = ConnectZooKeeper(options, zk_address);
   if (!zk.ok()) {
-    Fail(
-        fmt::format("cannot use ZooKeeper {}: {}", options.zk, std::string(zk.status().message())));
-    return 1;
-  }
-  if (absl::Status st = (*zk)->WaitConnected(options.connect_timeout); !st.ok()) {
-    Fail(fmt::format("ZooKeeper {} unreachable within {}", options.zk,
-                     FormatDuration(options.connect_timeout)));
+    Fail(std::string(zk.status().message()));
     return 1;
   }
   NameServerClientSettings ns_settings;
@@ -293,10 +302,9 @@ int RetryKeptFiles(const MountOptions& options) {
     Fail(fmt::format("bad --zk {}: {}", options.zk, std::string(zk_address.status().message())));
     return 2;
   }
-  auto zk = zk::NewZooKeeper(*zk_address, options.session_timeout);
-  if (!zk.ok() || !(*zk)->WaitConnected(options.connect_timeout).ok()) {
-    Fail(fmt::format("ZooKeeper {} unreachable within {}", options.zk,
-                     FormatDuration(options.connect_timeout)));
+  auto zk = ConnectZooKeeper(options, *zk_address);
+  if (!zk.ok()) {
+    Fail(std::string(zk.status().message()));
     return 1;
   }
   NameServerClientSettings ns_settings;
