@@ -5,19 +5,17 @@
 // pulling copies). Every call carries a deadline. Thread-safe.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/client/filestore_api.h"
 #include "common/clock.h"
 #include "proto/chainfs.grpc.pb.h"
 
 namespace chainfs {
-
-inline constexpr size_t kMaxChunkBytes = 1 << 20;
 
 struct FileStoreClientSettings {
   Duration call_timeout = std::chrono::seconds(30);    // unary calls
@@ -30,11 +28,7 @@ struct FileStoreClientSettings {
 // such addresses are dialled (never a "unix:" path or another gRPC target scheme).
 absl::Status ValidateFileStoreAddress(std::string_view address);
 
-// Supplies content for an upload: fills `buf` with up to `max` bytes, returns the count,
-// 0 at the end. Errors abort the upload.
-using ContentSource = std::function<absl::StatusOr<size_t>(char* buf, size_t max)>;
-
-class FileStoreClient {
+class FileStoreClient final : public FileStoreApi {
  public:
   explicit FileStoreClient(FileStoreClientSettings settings = {});
   ~FileStoreClient();
@@ -44,54 +38,38 @@ class FileStoreClient {
   // Channels cached now (at most max_channels).
   size_t cached_channels() const;
 
-  // Uploads `file` (name, version, kind, attributes) to chain[0], which forwards it to
-  // chain[1..]. Returns after the whole chain committed.
+  // FileStoreApi. The same defaults as there, so calls on a FileStoreClient read alike.
   absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file,
                                          const std::vector<std::string>& chain,
-                                         const ContentSource& source, int64_t expected_size = 0);
-  // Content of at most one chunk goes in one CreateSmall call (the stream when chain[0]
-  // does not know it, or when allow_small is false); larger content is streamed.
+                                         const ContentSource& source,
+                                         int64_t expected_size = 0) override;
   absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file,
                                                    const std::vector<std::string>& chain,
                                                    std::string_view content,
-                                                   bool allow_small = true);
-  // Uploads the whole content of an open file descriptor (from offset 0), in one
-  // CreateSmall call when it fits in a chunk.
+                                                   bool allow_small = true) override;
   absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
-                                               const std::vector<std::string>& chain, int fd);
-
-  absl::Status Delete(const std::string& address, const std::string& name, int64_t version);
+                                               const std::vector<std::string>& chain,
+                                               int fd) override;
+  absl::Status Delete(const std::string& address, const std::string& name,
+                      int64_t version) override;
   absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
-                                             const v1::CopyFileRequest& req);
+                                             const v1::CopyFileRequest& req) override;
   absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,
-                                                   const v1::BumpVersionRequest& req);
-  absl::StatusOr<v1::CloneReply> Clone(const std::string& address, const v1::CloneRequest& req);
-  // The same call on several FileStores at once, without a thread per call: one result
-  // per address, in order.
+                                                   const v1::BumpVersionRequest& req) override;
+  absl::StatusOr<v1::CloneReply> Clone(const std::string& address,
+                                       const v1::CloneRequest& req) override;
+  // Without a thread per call.
   std::vector<absl::Status> DeleteOnEach(const std::vector<std::string>& addresses,
-                                         const std::string& name, int64_t version);
+                                         const std::string& name, int64_t version) override;
   std::vector<absl::StatusOr<v1::CloneReply>> CloneOnEach(const std::vector<std::string>& addresses,
-                                                          const v1::CloneRequest& req);
-  absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(const std::string& address);
-
-  // Reads name@version from the first holder that works, failing over to the next one in
-  // the middle of the file when a holder dies. version 0 = the holder's latest.
-  class Reader {
-   public:
-    virtual ~Reader() = default;
-    // Metadata from the holder that answered the open.
-    virtual const v1::FileInfo& info() const = 0;
-    // Reads up to `length` bytes at `offset` into buf; returns bytes read (0 at EOF).
-    virtual absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf) = 0;
-  };
-  // With `parent` (a server call this read serves), the streams carry its deadline (capped
-  // by the stream timeout) and are cancelled with it.
-  absl::StatusOr<std::unique_ptr<Reader>> OpenReader(const std::string& name, int64_t version,
-                                                     const std::vector<std::string>& holders,
-                                                     const grpc::ServerContext* parent = nullptr);
-  // Whole content into a string (small files, tests, tools).
+                                                          const v1::CloneRequest& req) override;
+  absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(
+      const std::string& address) override;
+  absl::StatusOr<std::unique_ptr<Reader>> OpenReader(
+      const std::string& name, int64_t version, const std::vector<std::string>& holders,
+      const grpc::ServerContext* parent = nullptr) override;
   absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t version,
-                                      const std::vector<std::string>& holders);
+                                      const std::vector<std::string>& holders) override;
 
  private:
   absl::StatusOr<v1::CreateReply> CreateSmall(const v1::FileInfo& file,

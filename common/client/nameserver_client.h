@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/client/nameserver_api.h"
 #include "common/clock.h"
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.grpc.pb.h"
@@ -29,7 +30,7 @@ struct NameServerClientSettings {
   Duration retry_backoff_max = std::chrono::milliseconds(250);
 };
 
-class NameServerClient {
+class NameServerClient final : public NameServerApi {
  public:
   // Discovers the leader through `zk` (not owned; must outlive the client).
   NameServerClient(zk::ZooKeeper* zk, NameServerClientSettings settings = {});
@@ -40,25 +41,28 @@ class NameServerClient {
   // The leader address currently believed in ("" when unknown).
   std::string leader() const;
 
-  absl::StatusOr<v1::DoCreateReply> DoCreate(const v1::DoCreateRequest& req);
-  absl::StatusOr<v1::DoReadReply> DoRead(const v1::DoReadRequest& req);
-  absl::StatusOr<v1::DoDeleteReply> DoDelete(const v1::DoDeleteRequest& req);
-  absl::StatusOr<v1::ListReply> List(const v1::ListRequest& req);
-  absl::StatusOr<v1::StatReply> Stat(const v1::StatRequest& req);
-  absl::StatusOr<v1::ListDirectoryReply> ListDirectory(const v1::ListDirectoryRequest& req);
-  absl::StatusOr<v1::RenameReply> Rename(const v1::RenameRequest& req);
-  absl::StatusOr<v1::SetAttributesReply> SetAttributes(const v1::SetAttributesRequest& req);
-  absl::StatusOr<v1::StatFsReply> StatFs(const v1::StatFsRequest& req);
-  absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(const v1::ClusterStatusRequest& req);
-  absl::StatusOr<v1::HeartBeatReply> HeartBeat(const v1::HeartBeatRequest& req);
+  absl::StatusOr<v1::DoCreateReply> DoCreate(const v1::DoCreateRequest& req) override;
+  absl::StatusOr<v1::DoReadReply> DoRead(const v1::DoReadRequest& req) override;
+  absl::StatusOr<v1::DoDeleteReply> DoDelete(const v1::DoDeleteRequest& req) override;
+  absl::StatusOr<v1::ListReply> List(const v1::ListRequest& req) override;
+  absl::StatusOr<v1::StatReply> Stat(const v1::StatRequest& req) override;
+  absl::StatusOr<v1::ListDirectoryReply> ListDirectory(
+      const v1::ListDirectoryRequest& req) override;
+  absl::StatusOr<v1::RenameReply> Rename(const v1::RenameRequest& req) override;
+  absl::StatusOr<v1::SetAttributesReply> SetAttributes(
+      const v1::SetAttributesRequest& req) override;
+  absl::StatusOr<v1::StatFsReply> StatFs(const v1::StatFsRequest& req) override;
+  absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(
+      const v1::ClusterStatusRequest& req) override;
+  absl::StatusOr<v1::HeartBeatReply> HeartBeat(const v1::HeartBeatRequest& req) override;
   absl::StatusOr<v1::AddFileOrTombstoneReply> AddFileOrTombstone(
-      const v1::AddFileOrTombstoneRequest& req);
+      const v1::AddFileOrTombstoneRequest& req) override;
   absl::StatusOr<v1::ReportBadReplicaReply> ReportBadReplica(
-      const v1::ReportBadReplicaRequest& req);
+      const v1::ReportBadReplicaRequest& req) override;
   // Streams `files` in batches; the whole registration is retried against a new leader.
   absl::Status RegisterFilesAndTombstones(const std::string& filestore,
                                           const std::vector<v1::FileInfo>& files,
-                                          int64_t bytes_used, int64_t bytes_available);
+                                          int64_t bytes_used, int64_t bytes_available) override;
 
  private:
   struct Impl;

@@ -1,0 +1,88 @@
+// FileStores' calls as the client side sees them. FileStoreClient is the real one (cached
+// channels, chain uploads, ranged reads with fail-over, deadlines); MemoryFileStores is the
+// in-memory twin for unit tests. Callers hold a FileStoreApi* so either can be swapped in.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/chainfs.pb.h"
+
+namespace grpc {
+class ServerContext;
+}
+
+namespace chainfs {
+
+// The largest data chunk in one message of a Create or Read stream.
+inline constexpr size_t kMaxChunkBytes = 1 << 20;
+
+// Supplies content for an upload: fills `buf` with up to `max` bytes, returns the count,
+// 0 at the end. Errors abort the upload.
+using ContentSource = std::function<absl::StatusOr<size_t>(char* buf, size_t max)>;
+
+class FileStoreApi {
+ public:
+  virtual ~FileStoreApi() = default;
+
+  // Uploads `file` (name, version, kind, attributes) to chain[0], which forwards it to
+  // chain[1..]. Returns after the whole chain committed.
+  virtual absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file,
+                                                 const std::vector<std::string>& chain,
+                                                 const ContentSource& source,
+                                                 int64_t expected_size = 0) = 0;
+  // Content of at most one chunk goes in one CreateSmall call (the stream when chain[0]
+  // does not know it, or when allow_small is false); larger content is streamed.
+  virtual absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file,
+                                                           const std::vector<std::string>& chain,
+                                                           std::string_view content,
+                                                           bool allow_small = true) = 0;
+  // Uploads the whole content of an open file descriptor (from offset 0), in one
+  // CreateSmall call when it fits in a chunk.
+  virtual absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
+                                                       const std::vector<std::string>& chain,
+                                                       int fd) = 0;
+
+  virtual absl::Status Delete(const std::string& address, const std::string& name,
+                              int64_t version) = 0;
+  virtual absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
+                                                     const v1::CopyFileRequest& req) = 0;
+  virtual absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,
+                                                           const v1::BumpVersionRequest& req) = 0;
+  virtual absl::StatusOr<v1::CloneReply> Clone(const std::string& address,
+                                               const v1::CloneRequest& req) = 0;
+  // The same call on several FileStores at once: one result per address, in order.
+  virtual std::vector<absl::Status> DeleteOnEach(const std::vector<std::string>& addresses,
+                                                 const std::string& name, int64_t version) = 0;
+  virtual std::vector<absl::StatusOr<v1::CloneReply>> CloneOnEach(
+      const std::vector<std::string>& addresses, const v1::CloneRequest& req) = 0;
+  virtual absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(
+      const std::string& address) = 0;
+
+  // Reads name@version from the first holder that works, failing over to the next one in
+  // the middle of the file when a holder dies. version 0 = the holder's latest.
+  class Reader {
+   public:
+    virtual ~Reader() = default;
+    // Metadata from the holder that answered the open.
+    virtual const v1::FileInfo& info() const = 0;
+    // Reads up to `length` bytes at `offset` into buf; returns bytes read (0 at EOF).
+    virtual absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf) = 0;
+  };
+  // With `parent` (a server call this read serves), the streams carry its deadline (capped
+  // by the stream timeout) and are cancelled with it.
+  virtual absl::StatusOr<std::unique_ptr<Reader>> OpenReader(
+      const std::string& name, int64_t version, const std::vector<std::string>& holders,
+      const grpc::ServerContext* parent = nullptr) = 0;
+  // Whole content into a string (small files, tests, tools).
+  virtual absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t version,
+                                              const std::vector<std::string>& holders) = 0;
+};
+
+}  // namespace chainfs
