@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/status.h"
+
 namespace chainfs {
 
 ssize_t PreadFull(int fd, char* buf, size_t size, int64_t offset) {
@@ -32,14 +34,21 @@ absl::Status ErrnoStatus(std::string_view what, int err) {
       return absl::NotFoundError(message);
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(message);
+      return Error(v1::ERROR_NO_SPACE, message);
     case EEXIST:
       return absl::AlreadyExistsError(message);
     case EACCES:
     case EPERM:
       return absl::PermissionDeniedError(message);
-    case EINVAL:
     case ENAMETOOLONG:
+      return Error(v1::ERROR_NAME_TOO_LONG, message);
+    case ENOTDIR:
+      return Error(v1::ERROR_NOT_A_DIRECTORY, message);
+    case EISDIR:
+      return Error(v1::ERROR_IS_A_DIRECTORY, message);
+    case ENOTEMPTY:
+      return Error(v1::ERROR_NOT_EMPTY, message);
+    case EINVAL:
       return absl::InvalidArgumentError(message);
     default:
       return absl::InternalError(message);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/status.h"
+
 namespace chainfs {
 
 namespace {
@@ -35,8 +37,8 @@ bool IsValidUtf8(std::string_view s) {
 absl::Status ValidateName(std::string_view name, bool allow_root) {
   if (name.empty()) return absl::InvalidArgumentError("name is empty");
   if (name.size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(
-        fmt::format("name is {} bytes, the limit is {}", name.size(), kMaxNameBytes));
+    return Error(v1::ERROR_NAME_TOO_LONG,
+                 fmt::format("name is {} bytes, the limit is {}", name.size(), kMaxNameBytes));
   }
   if (name.front() != '/') return absl::InvalidArgumentError("name is not absolute");
   if (name == "/") {
@@ -56,8 +58,9 @@ absl::Status ValidateName(std::string_view name, bool allow_root) {
       return absl::InvalidArgumentError("name has a '.' or '..' component");
     }
     if (component.size() > kMaxComponentBytes) {
-      return absl::InvalidArgumentError(fmt::format("name component is {} bytes, the limit is {}",
-                                                    component.size(), kMaxComponentBytes));
+      return Error(v1::ERROR_NAME_TOO_LONG,
+                   fmt::format("name component is {} bytes, the limit is {}", component.size(),
+                               kMaxComponentBytes));
     }
     start = end + 1;
   }

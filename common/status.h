@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "proto/chainfs.pb.h"
 
 namespace chainfs {
 
@@ -24,10 +25,17 @@ std::string BoundedMessage(std::string_view message);
 grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
 
-// The chain member (host:port) whose failure ended a chain upload. It travels as an
-// absl::Status payload inside chainfs and as a serialized v1::ChainFailure in the gRPC
-// status's binary error details across processes (ToGrpc/FromGrpc carry it). Attaching
-// keeps a member already named further down the chain; ok statuses stay ok.
+// A typed chainfs error: `code` decides the gRPC status code (see v1::ErrorCode) and
+// travels with the status, inside chainfs as an absl::Status payload and across processes
+// in the gRPC status's binary error details (a serialized v1::ErrorDetail). The mount and
+// the CLI map these codes, never the message.
+absl::Status Error(v1::ErrorCode code, std::string_view message);
+// The status's chainfs code; ERROR_CODE_UNSPECIFIED when it carries none (or is ok).
+v1::ErrorCode ErrorCodeOf(const absl::Status& status);
+
+// The chain member (host:port) whose failure ended a chain upload, carried like the code
+// (v1::ErrorDetail.failed_member). Attaching keeps a member already named further down the
+// chain; ok statuses stay ok.
 absl::Status WithFailedMember(absl::Status status, std::string_view member);
 // The failed member, or "" when the status names none.
 std::string FailedMember(const absl::Status& status);
@@ -36,7 +44,7 @@ std::string FailedMember(const absl::Status& status);
 // Refusals of the request itself (bad argument, version too old, ...) are not.
 bool IsMemberFault(const absl::Status& status);
 
-// "version too old" is FAILED_PRECONDITION with this message prefix.
+// "version too old": FAILED_PRECONDITION with ERROR_VERSION_TOO_OLD.
 absl::Status VersionTooOld(std::string_view detail);
 bool IsVersionTooOld(const absl::Status& status);
 

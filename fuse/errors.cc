@@ -1,9 +1,9 @@
 #include "fuse/errors.h"
 
 #include <cerrno>
-#include <string_view>
 
 #include "absl/strings/cord.h"
+#include "common/status.h"
 
 namespace chainfs::mount {
 
@@ -36,11 +36,6 @@ absl::StatusCode CodeForErrno(int err) {
   }
 }
 
-bool Mentions(const absl::Status& status, std::string_view text) {
-  std::string_view message(status.message().data(), status.message().size());
-  return message.find(text) != std::string_view::npos;
-}
-
 }  // namespace
 
 absl::Status ErrnoError(int err, const std::string& message) {
@@ -59,6 +54,20 @@ int ErrnoFromStatus(const absl::Status& status) {
     }
     return err > 0 ? err : EIO;
   }
+  switch (ErrorCodeOf(status)) {
+    case v1::ERROR_NAME_TOO_LONG:
+      return ENAMETOOLONG;
+    case v1::ERROR_NOT_EMPTY:
+      return ENOTEMPTY;
+    case v1::ERROR_NOT_A_DIRECTORY:
+      return ENOTDIR;
+    case v1::ERROR_IS_A_DIRECTORY:
+      return EISDIR;
+    case v1::ERROR_NO_SPACE:
+      return ENOSPC;
+    default:
+      break;
+  }
   switch (status.code()) {
     case absl::StatusCode::kNotFound:
       return ENOENT;
@@ -67,17 +76,8 @@ int ErrnoFromStatus(const absl::Status& status) {
     case absl::StatusCode::kResourceExhausted:
       return ENOSPC;
     case absl::StatusCode::kInvalidArgument:
-      // The daemons' name checks: a component or a whole name over the limit.
-      if (Mentions(status, "the limit is")) return ENAMETOOLONG;
-      return EINVAL;
     case absl::StatusCode::kOutOfRange:
       return EINVAL;
-    case absl::StatusCode::kFailedPrecondition:
-      // The NameServer's precondition failures say what was wrong.
-      if (Mentions(status, "not empty")) return ENOTEMPTY;
-      if (Mentions(status, "not a directory")) return ENOTDIR;
-      if (Mentions(status, "is a directory")) return EISDIR;
-      return EIO;
     case absl::StatusCode::kPermissionDenied:
       return EACCES;
     case absl::StatusCode::kUnauthenticated:

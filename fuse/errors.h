@@ -1,7 +1,8 @@
-// The one place where absl::Status values become errno values for the kernel. Codes map as
-// the FUSE client contract says (NOT_FOUND -> ENOENT, RESOURCE_EXHAUSTED -> ENOSPC, ...);
-// errors that have no natural status code (ENAMETOOLONG, ENOTEMPTY, EPERM, ...) travel as a
-// status carrying the errno in a payload, made by ErrnoError.
+// The one place where absl::Status values become errno values for the kernel. A chainfs
+// error code (v1::ErrorCode, common/status.h) maps first (ERROR_NOT_EMPTY -> ENOTEMPTY,
+// ...), then the status code as the FUSE client contract says (NOT_FOUND -> ENOENT,
+// RESOURCE_EXHAUSTED -> ENOSPC, ...); message text is never looked at. The mount's own
+// errors with no natural code (EPERM, EBADF, ...) carry the errno in a payload (ErrnoError).
 #pragma once
 
 #include <string>

@@ -18,6 +18,7 @@ constexpr size_t kDefaultListLimit = 1000;
 constexpr size_t kMaxListLimit = 10'000;
 // At most this much of a client-supplied name goes into an error message.
 constexpr size_t kMaxEchoBytes = 100;
+std::string_view Echo(std::string_view name) { return name.substr(0, kMaxEchoBytes); }
 
 std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
 
@@ -234,8 +235,7 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.path()));
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
-    return absl::AlreadyExistsError(
-        fmt::format("{} exists", std::string_view(req.path()).substr(0, kMaxEchoBytes)));
+    return absl::AlreadyExistsError(fmt::format("{} exists", Echo(req.path())));
   }
   std::vector<FileStoreInfo> live = ns_.FileStores();
   std::vector<std::string> exclude(req.exclude().begin(), req.exclude().end());
@@ -254,8 +254,8 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
       return absl::FailedPreconditionError("every live FileStore is excluded");
     }
     if (req.expected_size() > 0 && !placement_.Choose(live, 1).empty()) {
-      return absl::ResourceExhaustedError(
-          fmt::format("no FileStore has room for {} bytes", req.expected_size()));
+      return Error(v1::ERROR_NO_SPACE,
+                   fmt::format("no FileStore has room for {} bytes", req.expected_size()));
     }
     return absl::UnavailableError("no FileStore is available");
   }
@@ -272,8 +272,7 @@ absl::Status NameServer::CheckNotBeneathAFile(const std::string& path) const {
   for (std::string_view dir = ParentOf(path); dir != "/"; dir = ParentOf(dir)) {
     absl::StatusOr<v1::FileInfo> above = ns_.Stat(std::string(dir));
     if (above.ok() && !IsDirectory(*above)) {
-      return absl::FailedPreconditionError(
-          fmt::format("{}: not a directory", dir.substr(0, kMaxEchoBytes)));
+      return Error(v1::ERROR_NOT_A_DIRECTORY, fmt::format("{}: not a directory", Echo(dir)));
     }
   }
   return absl::OkStatus();
@@ -329,7 +328,7 @@ absl::Status NameServer::DoDelete(const v1::DoDeleteRequest& req, v1::DoDeleteRe
   // Refused for a directory with live children whether or not the caller asked for
   // rmdir semantics: deleting them one by one is the caller's job.
   if (ns_.HasLiveDescendant(req.path())) {
-    return absl::FailedPreconditionError(fmt::format("{}: directory not empty", req.path()));
+    return Error(v1::ERROR_NOT_EMPTY, fmt::format("{}: directory not empty", Echo(req.path())));
   }
   CHAINFS_ASSIGN_OR_RETURN(NameState state, ns_.GetLive(req.path()));
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, Tombstone(state));
@@ -364,7 +363,7 @@ absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo dir, ns_.Stat(req.path()));
   if (!IsDirectory(dir)) {
-    return absl::FailedPreconditionError(fmt::format("{}: not a directory", req.path()));
+    return Error(v1::ERROR_NOT_A_DIRECTORY, fmt::format("{}: not a directory", Echo(req.path())));
   }
   size_t limit = req.limit() == 0 ? kDefaultListLimit
                                   : std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
@@ -419,15 +418,15 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
   if (from == to) return absl::OkStatus();
   absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to);
   if (dst.ok()) {
-    if (req.no_replace()) return absl::AlreadyExistsError(fmt::format("{} exists", to));
+    if (req.no_replace()) return absl::AlreadyExistsError(fmt::format("{} exists", Echo(to)));
     if (IsDirectory(*dst) && ns_.HasLiveDescendant(to)) {
-      return absl::FailedPreconditionError(fmt::format("{}: directory not empty", to));
+      return Error(v1::ERROR_NOT_EMPTY, fmt::format("{}: directory not empty", Echo(to)));
     }
     if (IsDirectory(*dst) && !IsDirectory(src)) {
-      return absl::FailedPreconditionError(fmt::format("{}: is a directory", to));
+      return Error(v1::ERROR_IS_A_DIRECTORY, fmt::format("{}: is a directory", Echo(to)));
     }
     if (!IsDirectory(*dst) && IsDirectory(src)) {
-      return absl::FailedPreconditionError(fmt::format("{}: not a directory", to));
+      return Error(v1::ERROR_NOT_A_DIRECTORY, fmt::format("{}: not a directory", Echo(to)));
     }
   }
   // The source and everything beneath it, parents before children.

@@ -34,6 +34,31 @@ TEST(Status, VersionTooOldIsRecognised) {
   EXPECT_TRUE(IsVersionTooOld(VersionTooOld("x")));
   EXPECT_TRUE(IsVersionTooOld(FromGrpc(ToGrpc(VersionTooOld("x")))));
   EXPECT_FALSE(IsVersionTooOld(absl::FailedPreconditionError("not empty")));
+  // The text alone does not make it so.
+  EXPECT_FALSE(IsVersionTooOld(absl::FailedPreconditionError("version too old: x")));
+}
+
+TEST(Status, ErrorCodeDecidesTheGrpcCodeAndTravelsWithTheFailedMember) {
+  absl::Status st = WithFailedMember(Error(v1::ERROR_NO_SPACE, "full"), "10.0.0.1:7000");
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  absl::Status back = FromGrpc(ToGrpc(st));
+  EXPECT_EQ(ErrorCodeOf(back), v1::ERROR_NO_SPACE);
+  EXPECT_EQ(FailedMember(back), "10.0.0.1:7000");
+  EXPECT_EQ(ErrorCodeOf(absl::NotFoundError("x")), v1::ERROR_CODE_UNSPECIFIED);
+  EXPECT_EQ(ErrorCodeOf(FromGrpc(ToGrpc(absl::NotFoundError("x")))), v1::ERROR_CODE_UNSPECIFIED);
+}
+
+TEST(Status, ACodeThatContradictsItsGrpcCodeIsDropped) {
+  v1::ErrorDetail detail;
+  detail.set_code(v1::ERROR_NOT_EMPTY);  // implies FAILED_PRECONDITION
+  grpc::Status forged(grpc::StatusCode::NOT_FOUND, "x", detail.SerializeAsString());
+  absl::Status back = FromGrpc(forged);
+  EXPECT_EQ(back.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrorCodeOf(back), v1::ERROR_CODE_UNSPECIFIED);
+  detail.set_code(static_cast<v1::ErrorCode>(999));
+  EXPECT_EQ(ErrorCodeOf(FromGrpc(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "x",
+                                              detail.SerializeAsString()))),
+            v1::ERROR_CODE_UNSPECIFIED);
 }
 
 absl::StatusOr<int> Half(int x) {

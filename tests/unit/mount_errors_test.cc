@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "common/status.h"
 #include "fuse/errors.h"
 
 namespace chainfs::mount {
@@ -21,17 +22,29 @@ TEST(ErrnoFromStatus, StatusCodes_MapToTheContractsErrnos) {
   EXPECT_EQ(ErrnoFromStatus(absl::InternalError("?")), EIO);
 }
 
-TEST(ErrnoFromStatus, PreconditionMessages_SayWhichErrno) {
-  EXPECT_EQ(ErrnoFromStatus(absl::FailedPreconditionError("directory not empty")), ENOTEMPTY);
-  EXPECT_EQ(ErrnoFromStatus(absl::FailedPreconditionError("/a is not a directory")), ENOTDIR);
-  EXPECT_EQ(ErrnoFromStatus(absl::FailedPreconditionError("/a is a directory")), EISDIR);
-  EXPECT_EQ(ErrnoFromStatus(absl::FailedPreconditionError("version too old: 3")), EIO);
+TEST(ErrnoFromStatus, ChainfsCodes_SayWhichErrno) {
+  EXPECT_EQ(ErrnoFromStatus(Error(v1::ERROR_NOT_EMPTY, "x")), ENOTEMPTY);
+  EXPECT_EQ(ErrnoFromStatus(Error(v1::ERROR_NOT_A_DIRECTORY, "x")), ENOTDIR);
+  EXPECT_EQ(ErrnoFromStatus(Error(v1::ERROR_IS_A_DIRECTORY, "x")), EISDIR);
+  EXPECT_EQ(ErrnoFromStatus(Error(v1::ERROR_NAME_TOO_LONG, "x")), ENAMETOOLONG);
+  EXPECT_EQ(ErrnoFromStatus(Error(v1::ERROR_NO_SPACE, "x")), ENOSPC);
+  EXPECT_EQ(ErrnoFromStatus(VersionTooOld("3")), EIO);
 }
 
-TEST(ErrnoFromStatus, DaemonNameLimits_AreNameTooLong) {
-  EXPECT_EQ(ErrnoFromStatus(absl::InvalidArgumentError("name component is 256 bytes, the limit "
-                                                       "is 255")),
-            ENAMETOOLONG);
+TEST(ErrnoFromStatus, MessageText_IsNeverLookedAt) {
+  // A FileStore's chunk-size refusal mentions a limit; it is a bad argument, not a long name.
+  EXPECT_EQ(ErrnoFromStatus(absl::InvalidArgumentError("chunk of 9 bytes, the limit is 8")),
+            EINVAL);
+  EXPECT_EQ(ErrnoFromStatus(absl::FailedPreconditionError("directory not empty")), EIO);
+  EXPECT_EQ(ErrnoFromStatus(absl::FailedPreconditionError("/a is a directory")), EIO);
+}
+
+TEST(ErrnoFromStatus, CodesSurviveTheTripThroughGrpc) {
+  for (v1::ErrorCode code : {v1::ERROR_NOT_EMPTY, v1::ERROR_NOT_A_DIRECTORY,
+                             v1::ERROR_IS_A_DIRECTORY, v1::ERROR_NAME_TOO_LONG}) {
+    absl::Status sent = Error(code, "x");
+    EXPECT_EQ(ErrnoFromStatus(FromGrpc(ToGrpc(sent))), ErrnoFromStatus(sent));
+  }
 }
 
 TEST(ErrnoError, CarriesItsErrnoThrough) {

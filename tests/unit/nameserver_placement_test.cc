@@ -225,7 +225,7 @@ TEST_F(DoCreatePlacementTest, CreateBeneathAFileOrSymlink_IsNotADirectory) {
   for (std::string path : {"/file/child", "/file/a/b", "/link/child"}) {
     auto st = Create(path).status();
     EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << path << ": " << st;
-    EXPECT_NE(std::string(st.message()).find("not a directory"), std::string::npos) << st;
+    EXPECT_EQ(ErrorCodeOf(st), v1::ERROR_NOT_A_DIRECTORY) << st;
   }
   EXPECT_TRUE(Create("/dir/child").ok());
   EXPECT_TRUE(Create("/implied/child").ok());
