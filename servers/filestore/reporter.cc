@@ -260,8 +260,7 @@ absl::Status Reporter::ReportNow(const v1::FileInfo& file) {
   // Stays committed here: the queue or the next registration tells the NameServer later.
   ReportLater(file);
   Log()->warn("report of {}@{} failed: {}", file.name(), file.version(), std::string(st.message()));
-  if (st.code() == absl::StatusCode::kFailedPrecondition &&
-      st.message().find("version too old") != std::string_view::npos) {
+  if (IsVersionTooOld(st)) {
     return VersionTooOld("the NameServer refused the version (below /minver)");
   }
   std::string why =

@@ -59,6 +59,18 @@ struct NameState {
   std::vector<std::string> holders;
 };
 
+// What a version says besides its number, compactly (Namespace keeps one per name and one
+// per stale copy, so that a stale copy can become the latest again).
+struct VersionMeta {
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint8_t kind = 0;
+  bool tombstone = false;
+};
+
 struct ReplicationTask {
   v1::FileInfo info;                 // the latest version (file or tombstone)
   std::vector<std::string> sources;  // its live holders
@@ -149,17 +161,7 @@ class Namespace {
   size_t stale_copies() const;
 
  private:
-  // What a version says besides its number; kept for stale copies so one can become the
-  // latest again.
-  struct Meta {
-    int64_t size = 0;
-    int64_t mtime_ns = 0;
-    uint32_t mode = 0;
-    uint32_t uid = 0;
-    uint32_t gid = 0;
-    uint8_t kind = 0;
-    bool tombstone = false;
-  };
+  using Meta = VersionMeta;
   struct StaleCopy {
     FileStoreId id;
     int64_t version;
@@ -168,13 +170,7 @@ class Namespace {
   // ~100 bytes plus the key: version, metadata, holder ids inline, stale copies rare.
   struct Entry {
     int64_t version = 0;
-    int64_t size = 0;
-    int64_t mtime_ns = 0;
-    uint32_t mode = 0;
-    uint32_t uid = 0;
-    uint32_t gid = 0;
-    uint8_t kind = 0;
-    bool tombstone = false;
+    Meta meta;
     absl::InlinedVector<FileStoreId, 3> holders;
     std::unique_ptr<std::vector<StaleCopy>> stale;
   };
@@ -191,9 +187,7 @@ class Namespace {
   // copy, or keeps a tombstone without holders; true when nothing is left and the entry
   // must go.
   bool OrphanedLocked(const std::string& name, Entry& e);
-  static Meta MetaOf(const Entry& e);
   static Meta MetaOf(const v1::FileInfo& f);
-  void SetLatestLocked(Entry& e, int64_t version, const Meta& m);
   Map::iterator EraseLocked(Map::iterator it);
   size_t LiveFileStoresLocked() const;
 

@@ -21,11 +21,19 @@ TEST(FakeClock, MovesOnlyWhenAdvanced) {
   EXPECT_EQ(clock.WallNanos() - w0, Duration(seconds(90)).count());
 }
 
-TEST(SystemClock, IsMonotonic) {
-  TimePoint a = SystemClock::Get()->Now();
-  TimePoint b = SystemClock::Get()->Now();
-  EXPECT_LE(a, b);
-  EXPECT_GT(SystemClock::Get()->WallNanos(), 0);
+// SystemClock is a thin wrapper: each reading must land between two readings of the clock
+// it claims to wrap (a wrong clock, unit or epoch falls outside).
+TEST(SystemClock, NowIsTheSteadyClockAndWallNanosTheSystemClock) {
+  auto steady_before = std::chrono::steady_clock::now();
+  TimePoint now = SystemClock::Get()->Now();
+  auto steady_after = std::chrono::steady_clock::now();
+  EXPECT_LE(steady_before.time_since_epoch(), now.time_since_epoch());
+  EXPECT_GE(steady_after.time_since_epoch(), now.time_since_epoch());
+  auto wall_before = std::chrono::system_clock::now();
+  int64_t wall = SystemClock::Get()->WallNanos();
+  auto wall_after = std::chrono::system_clock::now();
+  EXPECT_LE(std::chrono::nanoseconds(wall_before.time_since_epoch()).count(), wall);
+  EXPECT_GE(std::chrono::nanoseconds(wall_after.time_since_epoch()).count(), wall);
 }
 
 TEST(Ticker, StopEndsALoopWaitingForALongInterval) {
@@ -56,9 +64,18 @@ TEST(Ticker, WakeRunsTheLoopBodyNow) {
   EXPECT_EQ(rounds, 2);
 }
 
-TEST(Ticker, ShortIntervalsElapse) {
+TEST(Ticker, AWakeBeforeTheWaitIsNotLost) {
   Ticker ticker;
-  EXPECT_TRUE(ticker.WaitFor(std::chrono::milliseconds(1)));
+  ticker.Wake();
+  EXPECT_TRUE(ticker.WaitFor(hours(1)));  // returns at once (a lost wake would hang here)
+}
+
+TEST(Ticker, AnIntervalWithoutWakeWaitsItsFullLength) {
+  Ticker ticker;
+  const auto interval = std::chrono::milliseconds(20);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ticker.WaitFor(interval));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, interval);
 }
 
 }  // namespace

@@ -718,24 +718,27 @@ TEST_F(NameServerTest, GcBumpsOnlyLatestLiveFilesOnTheirHolders) {
   // /t: deleted (tombstones are never bumped).
   Create("/t", {"a:1", "b:1", "c:1"});
   ASSERT_TRUE(Delete("/t").ok());
-  for (int i = 0; i < 15; ++i) Create("/g" + std::to_string(i), {"b:1", "c:1", "d:1"});
+  // This tick reserves a version above everything so far (too few new versions for a round).
+  ASSERT_TRUE(ns_.CollectGarbage().ok());
+  EXPECT_TRUE(stores_.bumps.empty());
   clock_.Advance(seconds(121));
+  for (int i = 0; i < 15; ++i) Create("/g" + std::to_string(i), {"b:1", "c:1", "d:1"});
   absl::StatusOr<int64_t> g = ns_.CollectGarbage();
   ASSERT_TRUE(g.ok()) << g.status();
-  ASSERT_GT(*g, 0);
-  // The reserved version predates every create here, so nothing is below it except
-  // what was created before take-over: nothing. Bumps only happen for older files.
+  ASSERT_GT(*g, new_v);
+  // Below G: /f's latest version on its two holders, nothing else (the /g files are newer).
+  std::set<std::string> bumped_f;
   for (auto& [address, reqs] : stores_.bumps) {
     for (auto& req : reqs) {
+      EXPECT_EQ(req.new_version(), *g);
       for (auto& nv : req.files()) {
-        EXPECT_NE(nv.name(), "/t");
-        if (nv.name() == "/f") {
-          EXPECT_EQ(nv.version(), new_v);
-          EXPECT_NE(address, "c:1");
-        }
+        EXPECT_EQ(nv.name(), "/f") << "bumped " << nv.name() << " on " << address;
+        EXPECT_EQ(nv.version(), new_v);
+        bumped_f.insert(address);
       }
     }
   }
+  EXPECT_EQ(bumped_f, (std::set<std::string>{"a:1", "b:1"}));
 }
 
 TEST_F(NameServerTest, GcRelabelsOldFilesAndMovesMinVer) {

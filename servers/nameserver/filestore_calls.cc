@@ -1,0 +1,132 @@
+// NameServer: the FileStores' calls (registration, heartbeats, reports of new versions
+// and of bad replicas). Each validates what the FileStore sent before it touches state.
+#include <algorithm>
+
+#include "common/client/filestore_client.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/status.h"
+#include "servers/nameserver/nameserver.h"
+
+namespace chainfs::nameserver {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
+
+absl::Status ValidateFileStore(const std::string& address) {
+  if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
+  // The address is dialled by replication and handed to clients: host:port only.
+  return ValidateFileStoreAddress(address);
+}
+
+absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
+  if (bytes_used < 0 || bytes_available < 0) {
+    return absl::InvalidArgumentError("byte counts must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+// A file or tombstone as a FileStore reports it.
+absl::Status ValidateReported(const v1::FileInfo& f) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
+  if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
+  if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
+  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
+  if (f.attributes().mode() > 07777) {
+    return absl::InvalidArgumentError("mode has bits above 07777");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FileStoreId> NameServer::RegisterBegin(const v1::RegisterRequest& first) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(first.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateBytes(first.bytes_used(), first.bytes_available()));
+  for (const v1::FileInfo& f : first.files()) CHAINFS_RETURN_IF_ERROR(ValidateReported(f));
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  FileStoreId id = ns_.BeginRegistration(first.filestore(), first.bytes_used(),
+                                         first.bytes_available(), clock_->Now());
+  if (absl::Status st = RegisterFiles(id, first); !st.ok()) {
+    RegisterAbort(id);
+    return st;
+  }
+  return id;
+}
+
+absl::Status NameServer::RegisterFiles(FileStoreId id, const v1::RegisterRequest& msg) {
+  for (const v1::FileInfo& f : msg.files()) CHAINFS_RETURN_IF_ERROR(ValidateReported(f));
+  const int64_t min_version = gc_.min_version();
+  int64_t highest = 0;
+  for (const v1::FileInfo& f : msg.files()) {
+    // Below /minver: the FileStore is about to purge it.
+    if (f.version() < min_version) continue;
+    ns_.Apply(id, f);
+    replicator_.CreateReported(f.name(), f.version());
+    highest = std::max(highest, f.version());
+  }
+  // Never hand out a version a FileStore already holds, even when /maxver forgot it.
+  return allocator_.SkipPast(highest);
+}
+
+void NameServer::RegisterEnd(FileStoreId id) {
+  ns_.EndRegistration(id);
+  Log()->info("FileStore registered ({} FileStores, {} names)", ns_.live_filestores(), ns_.names());
+  housekeeping_ticker_.Wake();
+}
+
+void NameServer::RegisterAbort(FileStoreId id) {
+  ns_.AbortRegistration(id, clock_->Now());
+  Log()->warn(
+      "a FileStore registration did not complete: that FileStore is dropped until it "
+      "registers again");
+  replication_ticker_.Wake();
+}
+
+absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBeatReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateBytes(req.bytes_used(), req.bytes_available()));
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  bool known =
+      ns_.HeartBeat(req.filestore(), req.bytes_used(), req.bytes_available(), clock_->Now());
+  placement_.ClearSuspect(req.filestore());
+  reply->set_reregister(!known);
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
+                                            v1::AddFileOrTombstoneReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateReported(req.file()));
+  if (req.file().version() <= 0) return absl::InvalidArgumentError("version must be positive");
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  if (req.file().version() > allocator_.limit()) {
+    return absl::InvalidArgumentError("version was never handed out (above the lease)");
+  }
+  // GC may already have purged it: acknowledging it would promise what is gone.
+  if (req.file().version() < gc_.min_version()) {
+    return VersionTooOld("below /minver");
+  }
+  if (!req.file().tombstone()) CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.file().name()));
+  reply->set_reregister(!ns_.Apply(req.filestore(), req.file()));
+  if (!reply->reregister()) replicator_.CreateReported(req.file().name(), req.file().version());
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::ReportBadReplica(const v1::ReportBadReplicaRequest& req,
+                                          v1::ReportBadReplicaReply*) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.file().name()));
+  if (req.file().version() <= 0) return absl::InvalidArgumentError("version must be positive");
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  std::optional<FileStoreId> id = ns_.Find(req.filestore());
+  if (!id) return absl::OkStatus();
+  Log()->warn("FileStore {} reports a bad replica of {}@{}", req.filestore(), req.file().name(),
+              req.file().version());
+  ns_.RemoveHolder(*id, req.file().name(), req.file().version());
+  replication_ticker_.Wake();
+  return absl::OkStatus();
+}
+
+}  // namespace chainfs::nameserver
