@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "common/zk/event_loop.h"
+#include "common/zk/session.h"
 #include "common/zk/zookeeper.h"
 
 namespace chainfs::zk {
@@ -42,8 +43,6 @@ class MemoryEnsemble {
 namespace {
 
 constexpr Duration kMemorySessionTimeout = std::chrono::seconds(10);
-// Waits beyond this are treated as "forever" (and do not overflow the clock).
-constexpr Duration kForever = std::chrono::hours(24 * 365);
 
 bool ValidPath(const std::string& path) {
   if (path.empty() || path[0] != '/') return false;
@@ -71,10 +70,14 @@ absl::Status BadPath(const std::string& path) {
     }                                                                     \
   } while (0)
 
-class MemoryZooKeeper final : public ZooKeeper {
+class MemoryZooKeeper final : public SessionHolder {
  public:
   explicit MemoryZooKeeper(std::shared_ptr<MemoryEnsemble> ensemble)
       : ensemble_(std::move(ensemble)) {
+    {
+      std::lock_guard lock(mu_);
+      SetConnectedLocked(true);
+    }
     std::lock_guard lock(ensemble_->mu);
     session_ = ++ensemble_->next_session;
   }
@@ -88,25 +91,8 @@ class MemoryZooKeeper final : public ZooKeeper {
     events_.Stop();
   }
 
-  void SetSessionListener(SessionFn fn) override {
-    std::lock_guard lock(mu_);
-    listener_ = std::move(fn);
-  }
-
-  bool connected() const override {
-    std::lock_guard lock(mu_);
-    return connected_;
-  }
-
-  absl::Status WaitConnected(Duration timeout) override {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, std::min(timeout, kForever), [this] { return connected_; })) {
-      return absl::UnavailableError("memory ZooKeeper: not connected");
-    }
-    return absl::OkStatus();
-  }
-
   Duration session_timeout() const override { return kMemorySessionTimeout; }
+  std::string Describe() const override { return "the memory ensemble"; }
 
   absl::Status Create(const std::string& path, std::string_view data, bool ephemeral) override {
     if (!ValidPath(path) || path == "/") return BadPath(path);
@@ -317,19 +303,13 @@ class MemoryZooKeeper final : public ZooKeeper {
 
   void PostSessionEventLocked(SessionEvent event) {
     events_.Post([this, event] {
-      SessionFn listener;
-      {
-        std::lock_guard lock(mu_);
-        listener = listener_;
-      }
-      if (listener) listener(event);
+      if (SessionFn listener = Listener()) listener(event);
     });
   }
 
   // With mu_ held: connected again; kConnected, then what was deferred meanwhile.
   void ConnectLocked() {
-    connected_ = true;
-    cv_.notify_all();
+    SetConnectedLocked(true);
     PostSessionEventLocked(SessionEvent::kConnected);
     for (auto& fn : deferred_) events_.Post(std::move(fn));
     deferred_.clear();
@@ -357,10 +337,7 @@ class MemoryZooKeeper final : public ZooKeeper {
   const std::shared_ptr<MemoryEnsemble> ensemble_;
   uint64_t session_ = 0;  // guarded by ensemble_->mu
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool connected_ = true;
-  SessionFn listener_;
+  // Guarded by SessionHolder::mu_.
   std::vector<WatchFn> deferred_;  // watches that fired while suspended
   std::optional<LostReply> lost_reply_;
   EventLoop events_;

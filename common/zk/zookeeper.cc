@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/zk/event_loop.h"
+#include "common/zk/session.h"
 
 namespace chainfs::zk {
 namespace {
@@ -84,10 +85,7 @@ absl::Status CheckPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-// Waits beyond this are treated as "forever" (and do not overflow the clock).
-constexpr Duration kForever = std::chrono::hours(24 * 365);
-
-class RealZooKeeper final : public ZooKeeper {
+class RealZooKeeper final : public SessionHolder {
  public:
   RealZooKeeper(ZkAddress address, Duration session_timeout)
       : address_(std::move(address)),
@@ -111,24 +109,7 @@ class RealZooKeeper final : public ZooKeeper {
     return OpenLocked();
   }
 
-  void SetSessionListener(SessionFn fn) override {
-    std::lock_guard lock(mu_);
-    listener_ = std::move(fn);
-  }
-
-  bool connected() const override {
-    std::lock_guard lock(mu_);
-    return connected_;
-  }
-
-  absl::Status WaitConnected(Duration timeout) override {
-    std::unique_lock lock(mu_);
-    if (!connected_cv_.wait_for(lock, std::min(timeout, kForever), [this] { return connected_; })) {
-      return absl::UnavailableError(
-          fmt::format("no ZooKeeper session with {} yet", address_.ConnectString()));
-    }
-    return absl::OkStatus();
-  }
+  std::string Describe() const override { return address_.ConnectString(); }
 
   Duration session_timeout() const override {
     std::shared_lock lock(handle_mu_);
@@ -332,11 +313,7 @@ class RealZooKeeper final : public ZooKeeper {
   }
 
   void Notify(SessionEvent event) {
-    SessionFn listener;
-    {
-      std::lock_guard lock(mu_);
-      listener = listener_;
-    }
+    SessionFn listener = Listener();
     last_event_ = event;
     if (listener) listener(event);
   }
@@ -358,11 +335,10 @@ class RealZooKeeper final : public ZooKeeper {
     std::vector<WatchFn> fire;
     {
       std::lock_guard lock(mu_);
-      connected_ = true;
+      SetConnectedLocked(true);
       suspended_since_.reset();
       fire.swap(expired_watches_);
     }
-    connected_cv_.notify_all();
     if (last_event_ != SessionEvent::kConnected) {
       log_->info("ZooKeeper session 0x{:x} with {} connected (timeout {}ms)", session_id,
                  address_.ConnectString(),
@@ -450,10 +426,7 @@ class RealZooKeeper final : public ZooKeeper {
   std::unique_ptr<HandleContext> context_;
   std::atomic<uint64_t> generation_{0};
 
-  mutable std::mutex mu_;
-  std::condition_variable connected_cv_;
-  bool connected_ = false;
-  SessionFn listener_;
+  // Guarded by SessionHolder::mu_.
   uint64_t next_watch_id_ = 0;
   std::map<uint64_t, WatchFn> watches_;  // armed in the C client, by context id
   std::vector<WatchFn> expired_watches_;
