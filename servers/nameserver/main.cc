@@ -24,7 +24,7 @@ CLI::Option* AddNameServerFlags(CLI::App& app, NameServerSettings& s) {
   AddDurationOption(app, "--housekeeping-min-interval", s.housekeeping_min_interval,
                     "silent FileStores are checked every quarter heartbeat, at most this often");
   AddDurationOption(app, "--housekeeping-max-interval", s.housekeeping_max_interval,
-                    "... and at least this often");
+                    "silent FileStores are checked at least this often");
   AddDurationOption(app, "--startup-wait", s.startup_wait, "wait for FileStores before serving");
   AddDurationOption(app, "--replication-deadline", s.replication_deadline,
                     "full replication within this time of becoming leader");
@@ -55,9 +55,10 @@ CLI::Option* AddNameServerFlags(CLI::App& app, NameServerSettings& s) {
   app.add_option("--max-concurrent-copies", s.max_concurrent_copies, "replication concurrency")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  return AddDurationOption(app, "--election-retry", s.election_retry,
-                           "how often the campaign re-checks /leader (default: a third of "
-                           "--session-timeout)");
+  return AddDurationOption(app, "--election-retry", s.election_retry, "")
+      ->description(
+          "how often the campaign re-checks /leader (default: a third of "
+          "--session-timeout)");
 }
 
 int Run(int argc, char** argv) {
