@@ -1,38 +1,31 @@
-// Helpers shared by every daemon's settings struct: durations written as "15s", "500ms",
-// "2m" on the command line, and ZooKeeper connect strings "host:port,host:port/chroot".
-// Each daemon keeps its own typed settings struct with the spec's defaults.
+// Flags and config files, shared by every binary. Each binary keeps its own typed settings
+// struct with its defaults (shared ones in common/defaults.h) and binds the fields to
+// command-line flags here. `--config FILE` reads a TOML file whose keys are the long flag
+// names ("heartbeat-interval = \"15s\""); a flag given on the command line overrides it.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
-#include <string_view>
-#include <vector>
 
-#include "absl/status/statusor.h"
+#include "common/address.h"
 #include "common/clock.h"
+#include "common/duration.h"
 
 namespace chainfs {
-
-// "250ms", "15s", "2m", "1h", "100us"; a bare number is seconds.
-absl::StatusOr<Duration> ParseDuration(std::string_view text);
-std::string FormatDuration(Duration d);
 
 // Adds a duration option to a CLI11 app, validated by ParseDuration.
 CLI::Option* AddDurationOption(CLI::App& app, const std::string& name, Duration& value,
                                const std::string& description);
 
-struct ZkAddress {
-  std::string hosts;   // "host:port,host:port" as zookeeper_init wants it
-  std::string chroot;  // "/chainfs" or "" for none
-  // hosts + chroot, the form zookeeper_init accepts.
-  std::string ConnectString() const { return hosts + chroot; }
-};
-absl::StatusOr<ZkAddress> ParseZkAddress(std::string_view text);
+// --zk HOST:PORT[,...]/CHROOT and --session-timeout. Returns the --zk option (to mark it
+// required or to check whether it was given).
+CLI::Option* AddZooKeeperFlags(CLI::App& app, std::string& zk, Duration& session_timeout);
+// --log-level trace|debug|info|warn|error.
+void AddLogLevelFlag(CLI::App& app, std::string& level);
 
-// "host:port" -> ("host", port); INVALID_ARGUMENT otherwise.
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(std::string_view address);
-
-// This machine's host name, for /leader's second line.
-std::string HostName();
+// Adds --config, then parses the command line (and the file). nullopt: carry on; otherwise
+// the exit code (0 after --help, 2 after a bad flag or file, the message printed).
+std::optional<int> ParseFlags(CLI::App& app, int argc, const char* const* argv);
 
 }  // namespace chainfs

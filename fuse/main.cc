@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   CLI::App app{"chainfs-mount: mount chainfs at a directory"};
   std::vector<std::string> positionals;
   std::vector<std::string> opts;
-  app.add_option("--zk", options.zk, "ZooKeeper HOST:PORT[,HOST:PORT...]/CHROOT");
+  chainfs::AddZooKeeperFlags(app, options.zk, options.session_timeout);
   app.add_option("source_and_mountpoint", positionals, "[ZK-SPEC] MOUNTPOINT");
   app.add_option("-o", opts, "mount options (comma separated)");
   app.add_flag("-f,--foreground", options.foreground, "stay in the foreground");
@@ -38,8 +38,6 @@ int main(int argc, char** argv) {
                              "how long the kernel caches names");
   chainfs::AddDurationOption(app, "--connect-timeout", options.connect_timeout,
                              "give up when ZooKeeper does not answer within this");
-  chainfs::AddDurationOption(app, "--session-timeout", options.session_timeout,
-                             "ZooKeeper session timeout");
   chainfs::AddDurationOption(app, "--call-timeout", options.call_timeout,
                              "per NameServer call, retries and failover included");
   app.add_option("--upload-attempts", options.upload_attempts,
@@ -57,10 +55,8 @@ int main(int argc, char** argv) {
                "list the staged files kept after failed closes (under --cache-dir) and exit");
   app.add_flag("--retry-kept", retry_kept,
                "upload the kept staged files to their paths (needs --zk), then exit");
-  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error");
-  app.set_config("--config", "",
-                 "TOML file of settings (keys are the long flag names); flags override it");
-  CLI11_PARSE(app, argc, argv);
+  chainfs::AddLogLevelFlag(app, options.log_level);
+  if (std::optional<int> code = chainfs::ParseFlags(app, argc, argv)) return *code;
 
   if (list_kept) return chainfs::mount::ListKeptFiles(options);
   if (retry_kept) {

@@ -85,10 +85,28 @@ void SetKernelReadAhead(const std::string& mountpoint, int kib) {
   }
 }
 
-// A ZooKeeper session from the mount's options, connected within connect_timeout.
-absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> ConnectZooKeeper(const MountOptions& options,
-                                                                const ZkAddress& address) {
-  auto zk = zk::NewZooKeeper(address, options.session_timeout);
+// --zk parsed; INVALID_ARGUMENT with the message the user sees.
+absl::StatusOr<ZkAddress> ZkAddressOf(const MountOptions& options) {
+  auto address = ParseZkAddress(options.zk);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("bad --zk {}: {}", options.zk, std::string(address.status().message())));
+  }
+  return address;
+}
+
+// What the mount and --retry-kept talk through: a ZooKeeper session (connected within
+// connect_timeout) and the NameServer and FileStore clients over it.
+struct Connection {
+  std::unique_ptr<zk::ZooKeeper> zk;
+  std::unique_ptr<NameServerClient> nameserver;
+  FileStoreClient filestores;
+};
+
+absl::StatusOr<std::unique_ptr<Connection>> Connect(const MountOptions& options) {
+  auto address = ZkAddressOf(options);
+  if (!address.ok()) return address.status();
+  auto zk = zk::NewZooKeeper(*address, options.session_timeout);
   if (!zk.ok()) {
     return absl::Status(zk.status().code(), fmt::format("cannot use ZooKeeper {}: {}", options.zk,
                                                         std::string(zk.status().message())));
@@ -97,21 +115,24 @@ absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> ConnectZooKeeper(const MountOptio
     return absl::UnavailableError(fmt::format("ZooKeeper {} unreachable within {}", options.zk,
                                               FormatDuration(options.connect_timeout)));
   }
-  return std::move(*zk);
-}
-
-int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::string& cache_dir,
-          Readiness& readiness) {
-  auto log = Logger("mount");
-  auto zk = ConnectZooKeeper(options, zk_address);
-  if (!zk.ok()) {
-    Fail(std::string(zk.status().message()));
-    return 1;
-  }
+  auto connection = std::make_unique<Connection>();
+  connection->zk = std::move(*zk);
   NameServerClientSettings ns_settings;
   ns_settings.call_timeout = options.call_timeout;
-  NameServerClient nameserver(zk->get(), ns_settings);
-  FileStoreClient filestores;
+  connection->nameserver = std::make_unique<NameServerClient>(connection->zk.get(), ns_settings);
+  return connection;
+}
+
+// The exit code for a failed Connect: 2 for a bad --zk (usage), 1 otherwise.
+int FailConnect(const absl::Status& status) {
+  Fail(std::string(status.message()));
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& readiness) {
+  auto log = Logger("mount");
+  auto connection = Connect(options);
+  if (!connection.ok()) return FailConnect(connection.status());
   FilesystemSettings fs_settings;
   fs_settings.cache_dir = cache_dir;
   fs_settings.upload_retry.attempts = options.upload_attempts;
@@ -121,7 +142,8 @@ int Serve(const MountOptions& options, const ZkAddress& zk_address, const std::s
                              .max_files = options.max_kept_files};
   fs_settings.root_uid = ::getuid();
   fs_settings.root_gid = ::getgid();
-  Filesystem filesystem(&nameserver, &filestores, SystemClock::Get(), fs_settings);
+  Filesystem filesystem((*connection)->nameserver.get(), &(*connection)->filestores,
+                        SystemClock::Get(), fs_settings);
   // Processes name files under the mount by its absolute path.
   char* real = ::realpath(options.mountpoint.c_str(), nullptr);
   MountContext context{.fs = &filesystem,
@@ -238,11 +260,7 @@ int RunMount(const MountOptions& options) {
     Fail(fmt::format("cannot mount on {}: not a directory", options.mountpoint));
     return 1;
   }
-  auto zk_address = ParseZkAddress(options.zk);
-  if (!zk_address.ok()) {
-    Fail(fmt::format("bad --zk {}: {}", options.zk, std::string(zk_address.status().message())));
-    return 2;
-  }
+  if (auto address = ZkAddressOf(options); !address.ok()) return FailConnect(address.status());
   std::string base = CacheBase(options.cache_dir);
   if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST) {
     Fail(fmt::format("cannot create cache directory {}: {}", base, std::strerror(errno)));
@@ -280,7 +298,7 @@ int RunMount(const MountOptions& options) {
     ready_fd = fds[1];
   }
   Readiness readiness(ready_fd);
-  int code = Serve(options, *zk_address, cache_dir, readiness);
+  int code = Serve(options, cache_dir, readiness);
   readiness.Report(code);
   // Kept staged files (failed uploads) keep the directory; an empty one goes.
   ::rmdir(cache_dir.c_str());
@@ -297,22 +315,11 @@ int ListKeptFiles(const MountOptions& options) {
 
 int RetryKeptFiles(const MountOptions& options) {
   SetLogLevel(options.log_level);
-  auto zk_address = ParseZkAddress(options.zk);
-  if (!zk_address.ok()) {
-    Fail(fmt::format("bad --zk {}: {}", options.zk, std::string(zk_address.status().message())));
-    return 2;
-  }
-  auto zk = ConnectZooKeeper(options, *zk_address);
-  if (!zk.ok()) {
-    Fail(std::string(zk.status().message()));
-    return 1;
-  }
-  NameServerClientSettings ns_settings;
-  ns_settings.call_timeout = options.call_timeout;
-  NameServerClient nameserver(zk->get(), ns_settings);
-  FileStoreClient filestores;
+  auto connection = Connect(options);
+  if (!connection.ok()) return FailConnect(connection.status());
   UploadRetrySettings retry{.attempts = options.upload_attempts, .backoff = options.upload_backoff};
-  int left = RetryKept(CacheBase(options.cache_dir), &nameserver, &filestores, retry);
+  int left = RetryKept(CacheBase(options.cache_dir), (*connection)->nameserver.get(),
+                       &(*connection)->filestores, retry);
   if (left > 0) fmt::print(stderr, "chainfs-mount: {} kept files could not be stored\n", left);
   return left == 0 ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "common/defaults.h"
 
 namespace chainfs::mount {
 
@@ -20,8 +21,8 @@ struct MountOptions {
   std::string cache_dir;  // "" = /var/cache/chainfs if writable, else /tmp
   Duration attr_timeout = std::chrono::seconds(1);
   Duration entry_timeout = std::chrono::seconds(1);
-  Duration connect_timeout = std::chrono::seconds(10);  // ZooKeeper must answer within this
-  Duration session_timeout = std::chrono::seconds(10);
+  Duration connect_timeout = kDefaultConnectTimeout;  // ZooKeeper must answer within this
+  Duration session_timeout = kDefaultSessionTimeout;
   Duration call_timeout = std::chrono::seconds(60);  // per NameServer call, across failover
   std::string log_level = "info";
   // Uploads: doCreate + chain attempts per close/fsync (a failed FileStore is excluded from

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "common/checksum.h"
+#include "common/defaults.h"
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -21,8 +22,8 @@ namespace chainfs {
 namespace {
 
 // Room for a 1 MiB chunk plus the message around it, and for listing batches.
-constexpr int kMaxMessageBytes = 8 << 20;
-constexpr int kLookaheadBytes = 8 << 20;
+constexpr int kMaxMessageBytes = kFileStoreMaxMessageBytes;
+constexpr int kLookaheadBytes = kFileStoreStreamWindowBytes;
 
 std::chrono::system_clock::time_point DeadlineAfter(Duration d) {
   return std::chrono::system_clock::now() +

@@ -13,13 +13,14 @@
 #include "absl/status/statusor.h"
 #include "common/client/filestore_api.h"
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "proto/chainfs.grpc.pb.h"
 
 namespace chainfs {
 
 struct FileStoreClientSettings {
-  Duration call_timeout = std::chrono::seconds(30);    // unary calls
-  Duration stream_timeout = std::chrono::minutes(30);  // whole Create/Read streams
+  Duration call_timeout = std::chrono::seconds(30);  // unary calls
+  Duration stream_timeout = kDefaultStreamTimeout;   // whole Create/Read streams
   size_t chunk_bytes = kMaxChunkBytes;
   size_t max_channels = 256;  // cached channels; the least recently used goes beyond
 };

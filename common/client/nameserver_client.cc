@@ -9,6 +9,8 @@
 #include <map>
 #include <thread>
 
+#include "common/defaults.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -17,7 +19,7 @@ namespace {
 
 using Stub = v1::NameServer::Stub;
 
-constexpr int kMaxMessageBytes = 64 << 20;
+constexpr int kMaxMessageBytes = kNameServerMaxMessageBytes;
 constexpr size_t kRegisterBatch = 1000;
 // Redirects followed at once before backing off (two NameServers naming each other while
 // an election settles must not spin).

@@ -26,8 +26,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/address.h"
 #include "common/clock.h"
-#include "common/settings.h"
 
 namespace chainfs::zk {
 

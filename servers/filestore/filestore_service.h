@@ -11,6 +11,7 @@
 
 #include "common/client/filestore_client.h"
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/filestore/object_store.h"
 #include "servers/filestore/reporter.h"
@@ -20,7 +21,7 @@ namespace chainfs::filestore {
 struct FileStoreSettings {
   std::string self;      // advertised host:port
   int max_streams = 64;  // concurrent Create/Read/Copy streams and CreateSmall calls
-  Duration stream_timeout = std::chrono::minutes(30);  // whole streams, downstream included
+  Duration stream_timeout = kDefaultStreamTimeout;  // whole streams, downstream included
 };
 
 class FileStoreService final : public v1::FileStore::Service {

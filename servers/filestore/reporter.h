@@ -22,6 +22,7 @@
 
 #include "common/client/nameserver_client.h"
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.pb.h"
 #include "servers/filestore/object_store.h"
@@ -34,7 +35,7 @@ inline constexpr int64_t kMaxVersion = int64_t{1} << 62;
 
 struct ReporterSettings {
   std::string self;  // advertised host:port
-  Duration heartbeat_interval = std::chrono::seconds(15);
+  Duration heartbeat_interval = kDefaultHeartbeatInterval;
 };
 
 class Reporter {

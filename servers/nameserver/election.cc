@@ -1,7 +1,7 @@
 #include "servers/nameserver/election.h"
 
+#include "common/duration.h"
 #include "common/log.h"
-#include "common/settings.h"
 
 namespace chainfs::nameserver {
 

@@ -38,7 +38,8 @@ class Election {
     std::function<void()> on_deposed;
   };
 
-  // `retry` is how often the campaign re-checks /leader without a watch firing.
+  // `retry` is how often the campaign re-checks /leader without a watch firing
+  // (NameServerSettings::election_retry, --election-retry: a third of the session timeout).
   Election(zk::ZooKeeper* zk, const Clock* clock, std::string address, std::string hostname,
            Callbacks callbacks, Duration retry);
   ~Election();

@@ -44,8 +44,9 @@ NameServer::~NameServer() { Stop(); }
 
 void NameServer::Start() {
   election_.Start();
-  Duration housekeeping = std::clamp<Duration>(
-      settings_.heartbeat_interval / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  Duration housekeeping =
+      std::clamp<Duration>(settings_.heartbeat_interval / 4, settings_.housekeeping_min_interval,
+                           settings_.housekeeping_max_interval);
   threads_.emplace_back(
       [this, housekeeping] { Loop(housekeeping_ticker_, housekeeping, &NameServer::Housekeep); });
   threads_.emplace_back([this] {

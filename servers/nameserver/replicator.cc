@@ -8,10 +8,6 @@
 
 namespace chainfs::nameserver {
 
-namespace {
-constexpr size_t kMaxTasksPerPass = 100'000;
-}  // namespace
-
 Replicator::Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement, const Clock* clock,
                        const NameServerSettings& settings)
     : ns_(ns), ops_(ops), placement_(placement), clock_(clock), settings_(settings) {}
@@ -44,7 +40,8 @@ std::optional<int64_t> Replicator::OldestCreateInFlight() {
 Replicator::Result Replicator::RunOnce() {
   std::lock_guard pass(pass_mu_);
   const size_t factor = static_cast<size_t>(std::max(settings_.replication, 1));
-  std::vector<ReplicationTask> tasks = ns_->UnderReplicated(factor, kMaxTasksPerPass);
+  std::vector<ReplicationTask> tasks =
+      ns_->UnderReplicated(factor, settings_.max_replication_tasks_per_pass);
   {
     std::lock_guard lock(creates_mu_);
     const TimePoint now = clock_->Now();

@@ -8,6 +8,9 @@ chainfs_unit_test(common_test
           ${CMAKE_CURRENT_SOURCE_DIR}/common_clock_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_status_test.cc
   LIBS chainfs_common)
+chainfs_unit_test(common_daemon_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_daemon_test.cc
+  LIBS chainfs_daemon)
 chainfs_unit_test(common_nameserver_client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_nameserver_client_test.cc
   LIBS chainfs_client)

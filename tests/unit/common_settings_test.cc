@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "common/settings.h"
 
 namespace chainfs {
@@ -71,6 +77,44 @@ TEST(AddDurationOption, ParsesTheCommandLine) {
   EXPECT_EQ(interval, milliseconds(200));
   std::vector<std::string> bad = {"soon", "--heartbeat-interval"};
   EXPECT_THROW(app.parse(bad), CLI::ParseError);
+}
+
+// Runs ParseFlags on argv (argv[0] added).
+std::optional<int> Parse(CLI::App& app, std::vector<std::string> args) {
+  args.insert(args.begin(), "chainfs-test");
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  return ParseFlags(app, static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(ParseFlags, ConfigFileSetsKeysAndTheCommandLineOverridesThem) {
+  const std::string path = ::testing::TempDir() + "/settings_test.toml";
+  {
+    std::ofstream out(path);
+    out << "heartbeat-interval = \"2s\"\nlog-level = \"debug\"\nzk = \"h:1/c\"\n";
+  }
+  CLI::App app;
+  Duration heartbeat = seconds(15);
+  std::string level = "info", zk;
+  Duration session = seconds(10);
+  AddDurationOption(app, "--heartbeat-interval", heartbeat, "how often");
+  AddLogLevelFlag(app, level);
+  AddZooKeeperFlags(app, zk, session);
+  ASSERT_EQ(Parse(app, {"--config", path, "--log-level", "warn"}), std::nullopt);
+  EXPECT_EQ(heartbeat, seconds(2));
+  EXPECT_EQ(level, "warn");
+  EXPECT_EQ(zk, "h:1/c");
+  EXPECT_EQ(session, seconds(10));
+  std::remove(path.c_str());
+}
+
+TEST(ParseFlags, HelpExitsZeroAndBadInputExitsWithTheUsageCode) {
+  CLI::App help_app;
+  EXPECT_EQ(Parse(help_app, {"--help"}), 0);
+  CLI::App unknown_app;
+  EXPECT_EQ(Parse(unknown_app, {"--no-such-flag"}), 2);
+  CLI::App missing_file_app;
+  EXPECT_EQ(Parse(missing_file_app, {"--config", "/nonexistent/chainfs.toml"}), 2);
 }
 
 }  // namespace

@@ -1,0 +1,94 @@
+// The scaffold every chainfs daemon runs on: the flags they share (ZooKeeper, listen and
+// advertise addresses, logging, --config), the gRPC server with reflection and the
+// service's message limits, the advertised address, and SIGINT/SIGTERM ending in a graceful
+// stop. A main() adds its own flags to flags(), calls Parse, opens what it needs, Serve()s,
+// AnnounceAndWait()s, stops its own objects and calls Shutdown: nothing else.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/defaults.h"
+#include "common/log.h"
+#include "common/zk/zookeeper.h"
+
+namespace grpc {
+class Server;
+class Service;
+}  // namespace grpc
+
+namespace chainfs {
+
+// The flags every daemon takes, under the same names everywhere.
+struct DaemonSettings {
+  std::string zk = "";  // --zk HOST:PORT[,...]/CHROOT; "" = none (where allowed)
+  Duration session_timeout = kDefaultSessionTimeout;  // --session-timeout
+  // --listen "host:port", "[::]:port" or "0.0.0.0:port"; port 0 picks a free one.
+  std::string listen = "";
+  std::string advertise = "";     // --advertise HOST others reach it by (see AdvertisedAddress)
+  std::string address_file = "";  // --address-file: the advertised host:port, once serving
+  std::string log_level = "info";
+  // --shutdown-grace: after SIGTERM/SIGINT, calls in flight get this long, then are cancelled.
+  Duration shutdown_grace = kDefaultShutdownGrace;
+};
+
+// How a daemon's gRPC server is built; 0 leaves gRPC's default.
+struct ServerOptions {
+  int max_message_bytes = 0;    // both directions
+  int stream_window_bytes = 0;  // HTTP/2 receive window per stream
+  int max_threads = 0;          // the server's thread quota
+};
+
+class Daemon {
+ public:
+  // `component` names the logger ("nameserver"); `defaults` are the flags' defaults;
+  // `zk_required`: --zk must be given (else the daemon may run without ZooKeeper).
+  Daemon(std::string component, std::string description, DaemonSettings defaults, bool zk_required);
+  ~Daemon();
+
+  // Where main() adds its own flags, before Parse.
+  CLI::App& flags() { return app_; }
+  // Parses the command line and --config, checks --zk and --listen, sets the log level, and
+  // blocks SIGINT and SIGTERM in this thread and every thread it starts from here on (so
+  // WaitForStop takes them). nullopt: carry on; otherwise main's exit code.
+  std::optional<int> Parse(int argc, const char* const* argv);
+  const DaemonSettings& settings() const { return settings_; }
+  spdlog::logger& log() const { return *log_; }
+
+  // A ZooKeeper handle for --zk and --session-timeout. It does not wait for the session, so
+  // a ZooKeeper that is gone never delays a stop.
+  absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> OpenZooKeeper() const;
+
+  // Starts the gRPC server on --listen with `services` and reflection. Then address() is
+  // what others dial: AdvertisedAddress of --advertise, --listen and the bound port.
+  absl::Status Serve(const std::vector<grpc::Service*>& services, const ServerOptions& options);
+  const std::string& address() const { return address_; }
+  // Writes address() to --address-file (when given): the sign, for scripts and tests, that
+  // the daemon serves. Call it once everything is wired.
+  absl::Status WriteAddressFile() const;
+
+  // Blocks until SIGINT or SIGTERM; returns the signal.
+  int WaitForStop();
+  // Once everything is wired: WriteAddressFile, then WaitForStop. Returns main's exit code:
+  // 0 after the signal, 1 when the address file could not be written (logged).
+  int AnnounceAndWait();
+  // Stops taking calls, gives those in flight --shutdown-grace, and waits for the server.
+  // Must run before the services given to Serve are destroyed.
+  void Shutdown();
+
+ private:
+  CLI::App app_;
+  DaemonSettings settings_;
+  ZkAddress zk_address_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace chainfs
