@@ -19,6 +19,11 @@
 // Readers see the content of the version they opened, even after it is replaced, and fail
 // over to the next holder when theirs dies.
 //
+// Wiring with the NameServer twin, for a test of a mount or a client:
+//   MemoryNameServer nameserver({"fs1:7000", "fs2:7000", "fs3:7000"});
+//   MemoryFileStores filestores(&nameserver);  // commits are reported: names become visible
+//   nameserver.SetFileStores(&filestores);     // delete, rename, chmod reach the copies
+//
 // Fault injection: SetDead makes an address unreachable (UNAVAILABLE, named as the failed
 // member of a chain through it); FailNext fails the next calls of one method; SetHook runs
 // before every call (to block, count or fail it). Thread-safe; the NameServer and the hook
