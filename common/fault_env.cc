@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "common/status.h"
+
 namespace chainfs {
 namespace {
 
@@ -22,12 +24,9 @@ class FaultFile : public File {
       : File(base->path(), base->fd()), env_(env), base_(std::move(base)) {}
 
   absl::Status WriteAt(std::string_view data, int64_t offset) override {
-    if (absl::Status st = env_->Step(FaultEnv::Op::kWrite, path()); !st.ok()) return st;
+    CHAINFS_RETURN_IF_ERROR(env_->Step(FaultEnv::Op::kWrite, path()));
     const int64_t fits = env_->TakeSpace(static_cast<int64_t>(data.size()));
-    if (absl::Status st = base_->WriteAt(data.substr(0, static_cast<size_t>(fits)), offset);
-        !st.ok()) {
-      return st;
-    }
+    CHAINFS_RETURN_IF_ERROR(base_->WriteAt(data.substr(0, static_cast<size_t>(fits)), offset));
     if (fits < static_cast<int64_t>(data.size())) {
       return ErrnoStatus(fmt::format("write {}", path()), ENOSPC);
     }
@@ -35,13 +34,13 @@ class FaultFile : public File {
   }
 
   absl::StatusOr<size_t> ReadAt(char* buf, size_t size, int64_t offset) override {
-    if (absl::Status st = env_->Alive(path()); !st.ok()) return st;
+    CHAINFS_RETURN_IF_ERROR(env_->Alive(path()));
     return base_->ReadAt(buf, size, offset);
   }
 
   absl::Status Sync() override {
-    if (absl::Status st = env_->Step(FaultEnv::Op::kSync, path()); !st.ok()) return st;
-    if (absl::Status st = base_->Sync(); !st.ok()) return st;
+    CHAINFS_RETURN_IF_ERROR(env_->Step(FaultEnv::Op::kSync, path()));
+    if (env_->sync_for_real_) CHAINFS_RETURN_IF_ERROR(base_->Sync());
     absl::StatusOr<int64_t> size = base_->Size();
     if (!size.ok()) return size.status();
     env_->Synced(path(), *size);
@@ -49,12 +48,12 @@ class FaultFile : public File {
   }
 
   absl::Status Truncate(int64_t size) override {
-    if (absl::Status st = env_->Step(FaultEnv::Op::kTruncate, path()); !st.ok()) return st;
+    CHAINFS_RETURN_IF_ERROR(env_->Step(FaultEnv::Op::kTruncate, path()));
     return base_->Truncate(size);
   }
 
   absl::StatusOr<int64_t> Size() const override {
-    if (absl::Status st = env_->Alive(path()); !st.ok()) return st;
+    CHAINFS_RETURN_IF_ERROR(env_->Alive(path()));
     return base_->Size();
   }
 
@@ -87,7 +86,7 @@ std::string_view FaultEnv::Name(Op op) {
   return "?";
 }
 
-FaultEnv::FaultEnv(Env* base) : base_(base) {}
+FaultEnv::FaultEnv(Env* base, bool sync_for_real) : base_(base), sync_for_real_(sync_for_real) {}
 
 void FaultEnv::FailFrom(Op op, int err, int64_t skip) {
   std::lock_guard lock(mu_);
@@ -148,9 +147,10 @@ absl::Status FaultEnv::Alive(const std::string& path) const {
 }
 
 int64_t FaultEnv::TakeSpace(int64_t bytes) {
+  constexpr int64_t kBlock = 4096;
   std::lock_guard lock(mu_);
   if (!space_) return bytes;
-  const int64_t fits = std::min(bytes, *space_);
+  const int64_t fits = bytes <= *space_ ? bytes : *space_ / kBlock * kBlock;
   *space_ -= fits;
   return fits;
 }
@@ -180,7 +180,7 @@ absl::StatusOr<std::unique_ptr<File>> FaultEnv::Open(const std::string& path, in
                                                      mode_t mode) {
   const bool create = (flags & O_CREAT) != 0;
   const bool writes = (flags & O_ACCMODE) != O_RDONLY;
-  if (absl::Status st = create ? Step(Op::kCreate, path) : Alive(path); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(create ? Step(Op::kCreate, path) : Alive(path));
   const bool is_new = create && absl::IsNotFound(base_->FileSize(path).status());
   absl::StatusOr<std::unique_ptr<File>> file = base_->Open(path, flags, mode);
   if (!file.ok()) return file.status();
@@ -198,9 +198,9 @@ absl::StatusOr<std::unique_ptr<File>> FaultEnv::Open(const std::string& path, in
 }
 
 absl::Status FaultEnv::Rename(const std::string& from, const std::string& to) {
-  if (absl::Status st = Step(Op::kRename, from); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(Step(Op::kRename, from));
   const bool is_new = absl::IsNotFound(base_->FileSize(to).status());
-  if (absl::Status st = base_->Rename(from, to); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(base_->Rename(from, to));
   std::lock_guard lock(mu_);
   if (auto it = synced_size_.find(from); it != synced_size_.end()) {
     synced_size_[to] = it->second;
@@ -212,15 +212,15 @@ absl::Status FaultEnv::Rename(const std::string& from, const std::string& to) {
 }
 
 absl::Status FaultEnv::Link(const std::string& from, const std::string& to) {
-  if (absl::Status st = Step(Op::kLink, from); !st.ok()) return st;
-  if (absl::Status st = base_->Link(from, to); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(Step(Op::kLink, from));
+  CHAINFS_RETURN_IF_ERROR(base_->Link(from, to));
   NewName(to);
   return absl::OkStatus();
 }
 
 absl::Status FaultEnv::Unlink(const std::string& path) {
-  if (absl::Status st = Step(Op::kUnlink, path); !st.ok()) return st;
-  if (absl::Status st = base_->Unlink(path); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(Step(Op::kUnlink, path));
+  CHAINFS_RETURN_IF_ERROR(base_->Unlink(path));
   std::lock_guard lock(mu_);
   synced_size_.erase(path);
   unsynced_names_.erase(path);
@@ -228,23 +228,23 @@ absl::Status FaultEnv::Unlink(const std::string& path) {
 }
 
 absl::Status FaultEnv::MakeDirectories(const std::string& dir) {
-  if (absl::Status st = Step(Op::kMakeDirectories, dir); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(Step(Op::kMakeDirectories, dir));
   return base_->MakeDirectories(dir);
 }
 
 absl::StatusOr<std::vector<std::string>> FaultEnv::ListDirectory(const std::string& dir) {
-  if (absl::Status st = Alive(dir); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(Alive(dir));
   return base_->ListDirectory(dir);
 }
 
 absl::StatusOr<int64_t> FaultEnv::FileSize(const std::string& path) {
-  if (absl::Status st = Alive(path); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(Alive(path));
   return base_->FileSize(path);
 }
 
 absl::Status FaultEnv::SyncDirectory(const std::string& dir) {
-  if (absl::Status st = Step(Op::kSyncDirectory, dir); !st.ok()) return st;
-  if (absl::Status st = base_->SyncDirectory(dir); !st.ok()) return st;
+  CHAINFS_RETURN_IF_ERROR(Step(Op::kSyncDirectory, dir));
+  if (sync_for_real_) CHAINFS_RETURN_IF_ERROR(base_->SyncDirectory(dir));
   std::lock_guard lock(mu_);
   std::erase_if(unsynced_names_, [&](const std::string& path) { return DirOf(path) == dir; });
   return absl::OkStatus();

@@ -1,12 +1,14 @@
 // An Env for tests that breaks on purpose, over a real one (PosixEnv by default):
 // - FailFrom: a chosen call (fsync, directory fsync, rename, ...) fails with a chosen errno;
-// - LimitSpace: the disk fills up, a write stores what fits and fails with ENOSPC;
+// - LimitSpace: the disk fills up, a write stores the whole blocks that fit and fails with
+//   ENOSPC;
 // - CrashAfter: the process "dies" after a number of steps (calls that change the disk): every
 //   later call fails with EIO and changes nothing, so the disk is left exactly as a crash
 //   between those two steps would leave it. DropUnsyncedData then takes away what a power
 //   loss would (bytes never fsynced, new names whose directory was never fsynced), and the
 //   test reopens the directory with a fresh PosixEnv, as a restart would.
-// Thread-safe.
+// Syncs are recorded and not passed on to the disk (unless asked): a test's power loss is
+// DropUnsyncedData, and real fsyncs would only make tests slow. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -37,12 +39,12 @@ class FaultEnv : public Env {
   };
   static std::string_view Name(Op op);
 
-  explicit FaultEnv(Env* base = Env::Default());
+  explicit FaultEnv(Env* base = Env::Default(), bool sync_for_real = false);
 
   // After `skip` more calls of `op` pass, every call of `op` fails with `err` (nothing done).
   void FailFrom(Op op, int err, int64_t skip = 0);
-  // Writes store at most `bytes` more bytes; one that goes beyond stores what fits and fails
-  // with ENOSPC, as on a full disk.
+  // Writes store at most `bytes` more bytes; one that goes beyond stores the whole 4 KiB
+  // blocks that fit (O_DIRECT allows no less) and fails with ENOSPC, as on a full disk.
   void LimitSpace(int64_t bytes);
   // After `steps` more steps, the process is dead: every call but closing fails with EIO.
   void CrashAfter(int64_t steps);
@@ -86,6 +88,7 @@ class FaultEnv : public Env {
   };
 
   Env* const base_;
+  const bool sync_for_real_;
   mutable std::mutex mu_;
   std::map<Op, Failure> failures_;
   std::optional<int64_t> space_;

@@ -2,6 +2,7 @@
 // removed, the newest intact meta of each name kept, the index rebuilt from them.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -41,16 +42,18 @@ bool ObjectMeta::Parse(const std::string& bytes) {
 
 absl::Status ObjectStore::Recover() {
   const std::string objects = options_.dir + "/objects";
-  for (int i = 0; i < 256; ++i) {
-    CHAINFS_RETURN_IF_ERROR(env_->MakeDirectories(fmt::format("{}/{:02x}", objects, i)));
-  }
+  CHAINFS_RETURN_IF_ERROR(env_->MakeDirectories(objects));
+  CHAINFS_RETURN_IF_ERROR(env_->SyncDirectory(options_.dir));
+  CHAINFS_ASSIGN_OR_RETURN(std::vector<std::string> shards, env_->ListDirectory(objects));
   if (auto text = ReadFileToString(options_.dir + "/minver", env_); text.ok()) {
     min_version_ = std::strtoll(text->c_str(), nullptr, 10);
   }
   std::map<std::string, std::pair<std::shared_ptr<ObjectMeta>, std::string>> newest;
   std::vector<std::string> data_files;
-  for (int i = 0; i < 256; ++i) {
-    std::string shard = fmt::format("{}/{:02x}", objects, i);
+  for (const std::string& prefix : shards) {
+    if (prefix.size() != 2 || !std::isxdigit(prefix[0]) || !std::isxdigit(prefix[1])) continue;
+    shards_.insert(prefix);
+    std::string shard = fmt::format("{}/{}", objects, prefix);
     CHAINFS_ASSIGN_OR_RETURN(std::vector<std::string> files, env_->ListDirectory(shard));
     for (const std::string& file : files) {
       std::string path = fmt::format("{}/{}", shard, file);

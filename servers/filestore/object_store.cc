@@ -66,15 +66,26 @@ std::string ObjectStore::ObjectPath(const std::string& name, int64_t version, bo
                      meta ? "meta" : "data");
 }
 
-std::string ObjectStore::NewTempPath(const std::string& name) {
-  std::string digest = internal::Digest(name);
+absl::StatusOr<std::string> ObjectStore::NewTempPath(const std::string& name) {
+  const std::string digest = internal::Digest(name);
+  const std::string prefix = digest.substr(0, 2);
+  const std::string objects = options_.dir + "/objects";
   uint64_t n;
+  bool shard_made;
   {
     std::lock_guard lock(mu_);
     n = ++temp_counter_;
+    shard_made = shards_.contains(prefix);
   }
-  return fmt::format("{}/objects/{}/{}.{}{}", options_.dir, digest.substr(0, 2), digest, n,
-                     kTempSuffix);
+  if (!shard_made) {
+    // A shard directory is made when first needed, and made durable before anything in it
+    // can be committed.
+    CHAINFS_RETURN_IF_ERROR(env_->MakeDirectories(fmt::format("{}/{}", objects, prefix)));
+    CHAINFS_RETURN_IF_ERROR(env_->SyncDirectory(objects));
+    std::lock_guard lock(mu_);
+    shards_.insert(prefix);
+  }
+  return fmt::format("{}/{}/{}.{}{}", objects, prefix, digest, n, kTempSuffix);
 }
 
 absl::Status ObjectStore::CheckVersionLocked(const std::string& name, int64_t version) const {
@@ -123,9 +134,10 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectStore::StartCreate(const v1:
 }
 
 absl::StatusOr<AtomicFile> ObjectStore::WriteMeta(const ObjectMeta& meta) {
+  CHAINFS_ASSIGN_OR_RETURN(std::string temp, NewTempPath(meta.file.name()));
   CHAINFS_ASSIGN_OR_RETURN(
-      AtomicFile file, AtomicFile::Create(ObjectPath(meta.file.name(), meta.file.version(), true),
-                                          env_, NewTempPath(meta.file.name())));
+      AtomicFile file,
+      AtomicFile::Create(ObjectPath(meta.file.name(), meta.file.version(), true), env_, temp));
   CHAINFS_RETURN_IF_ERROR(file.Append(meta.Serialize()));
   CHAINFS_RETURN_IF_ERROR(file.Sync());
   return file;
@@ -303,7 +315,7 @@ absl::StatusOr<bool> ObjectStore::Bump(const std::string& name, int64_t expected
 absl::StatusOr<v1::FileInfo> ObjectStore::Clone(const v1::NameVersion& source,
                                                 const v1::FileInfo& target) {
   ObjectMeta meta;
-  std::string temp = NewTempPath(target.name());
+  CHAINFS_ASSIGN_OR_RETURN(std::string temp, NewTempPath(target.name()));
   {
     std::lock_guard lock(mu_);
     auto it = index_.find(source.name());

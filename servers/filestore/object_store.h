@@ -1,7 +1,8 @@
 // The FileStore's object store on disk: the latest version of each name (a file or a
 // tombstone), crash-atomic commits, checksummed content.
 //
-// Layout: <dir>/objects/<2 hex>/<digest>-<version>.data and .meta, where digest is the
+// Layout: <dir>/objects/<2 hex>/<digest>-<version>.data and .meta (a shard directory is made
+// when first needed), where digest is the
 // XXH3-128 of the name in hex: a name from the network never becomes part of a path.
 // Small files (up to kInlineBytes) keep their content inside the meta and have no .data,
 // so that committing one costs one file and one fsync less.
@@ -25,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -196,7 +198,8 @@ class ObjectStore {
   void RemoveFilesLocked(const ObjectMeta& meta);
   // The content of an inline object, read back from its .meta.
   absl::StatusOr<std::string> LoadInlineLocked(const ObjectMeta& meta) const;
-  std::string NewTempPath(const std::string& name);
+  // A fresh temp file path in the name's shard (made if needed).
+  absl::StatusOr<std::string> NewTempPath(const std::string& name);
 
   ObjectStoreOptions options_;
   Env* const env_;
@@ -206,6 +209,7 @@ class ObjectStore {
   int64_t used_ = 0;      // content bytes of committed objects
   int64_t reserved_ = 0;  // content bytes of objects being written
   uint64_t temp_counter_ = 0;
+  std::set<std::string> shards_;  // shard directories (2 hex digits) known to exist
   std::vector<char*> free_buffers_;
 };
 

@@ -58,7 +58,7 @@ absl::Status ObjectWriter::Append(std::string_view data) {
 }
 
 absl::Status ObjectWriter::OpenData() {
-  std::string temp = store_->NewTempPath(file_.name());
+  CHAINFS_ASSIGN_OR_RETURN(std::string temp, store_->NewTempPath(file_.name()));
   constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL;
   direct_ = true;
   auto data = store_->env_->Open(temp, kFlags | O_DIRECT);
