@@ -4,19 +4,11 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <filesystem>
 
+#include "common/file_util.h"
 #include "common/status.h"
 
 namespace chainfs {
-namespace {
-
-std::string DirOf(const std::string& path) {
-  return std::filesystem::path(path).parent_path().string();
-}
-
-}  // namespace
-
 // A file of a FaultEnv: every call asks the env first.
 class FaultFile : public File {
  public:
@@ -142,7 +134,9 @@ absl::Status FaultEnv::Step(Op op, const std::string& path) {
 
 absl::Status FaultEnv::Alive(const std::string& path) const {
   std::lock_guard lock(mu_);
-  if (crashed_at_) return ErrnoStatus(fmt::format("{} (crashed)", path), EIO);
+  if (crashed_at_ || (crash_after_ && steps_ >= *crash_after_)) {
+    return ErrnoStatus(fmt::format("{} (crashed)", path), EIO);
+  }
   return absl::OkStatus();
 }
 
@@ -150,8 +144,12 @@ int64_t FaultEnv::TakeSpace(int64_t bytes) {
   constexpr int64_t kBlock = 4096;
   std::lock_guard lock(mu_);
   if (!space_) return bytes;
-  const int64_t fits = bytes <= *space_ ? bytes : *space_ / kBlock * kBlock;
-  *space_ -= fits;
+  if (bytes <= *space_) {
+    *space_ -= bytes;
+    return bytes;
+  }
+  const int64_t fits = *space_ / kBlock * kBlock;
+  *space_ = 0;  // full: what is left is less than a block
   return fits;
 }
 
@@ -172,8 +170,10 @@ void FaultEnv::DropUnsyncedData() {
     if (file.ok()) (*file)->Truncate(size).IgnoreError();  // gone already: nothing to lose
   }
   for (const std::string& path : unsynced_names_) base_->Unlink(path).IgnoreError();
+  for (const auto& [to, from] : renamed_from_) base_->Rename(to, from).IgnoreError();
   synced_size_.clear();
   unsynced_names_.clear();
+  renamed_from_.clear();
 }
 
 absl::StatusOr<std::unique_ptr<File>> FaultEnv::Open(const std::string& path, int flags,
@@ -206,8 +206,15 @@ absl::Status FaultEnv::Rename(const std::string& from, const std::string& to) {
     synced_size_[to] = it->second;
     synced_size_.erase(from);
   }
-  unsynced_names_.erase(from);
-  if (is_new) unsynced_names_.insert(to);
+  if (!is_new) return absl::OkStatus();  // an atomic replace: the old or the new file, both whole
+  if (unsynced_names_.erase(from) > 0) {
+    unsynced_names_.insert(to);
+  } else if (auto it = renamed_from_.find(from); it != renamed_from_.end()) {
+    renamed_from_[to] = it->second;
+    renamed_from_.erase(it);
+  } else {
+    renamed_from_[to] = from;
+  }
   return absl::OkStatus();
 }
 
@@ -224,6 +231,7 @@ absl::Status FaultEnv::Unlink(const std::string& path) {
   std::lock_guard lock(mu_);
   synced_size_.erase(path);
   unsynced_names_.erase(path);
+  renamed_from_.erase(path);
   return absl::OkStatus();
 }
 
@@ -247,6 +255,7 @@ absl::Status FaultEnv::SyncDirectory(const std::string& dir) {
   if (sync_for_real_) CHAINFS_RETURN_IF_ERROR(base_->SyncDirectory(dir));
   std::lock_guard lock(mu_);
   std::erase_if(unsynced_names_, [&](const std::string& path) { return DirOf(path) == dir; });
+  std::erase_if(renamed_from_, [&](const auto& entry) { return DirOf(entry.first) == dir; });
   return absl::OkStatus();
 }
 

@@ -46,19 +46,22 @@ class FaultEnv : public Env {
   // Writes store at most `bytes` more bytes; one that goes beyond stores the whole 4 KiB
   // blocks that fit (O_DIRECT allows no less) and fails with ENOSPC, as on a full disk.
   void LimitSpace(int64_t bytes);
-  // After `steps` more steps, the process is dead: every call but closing fails with EIO.
+  // After `steps` more steps, the process is dead: every call but closing fails with EIO
+  // (reads too, once the steps are done).
   void CrashAfter(int64_t steps);
   // Ends every fault and the crash.
   void Heal();
 
+  // Whether the crash refused a step, and which one first (what would have been done next).
   bool crashed() const;
-  // The step the crash refused first (what would have been done next).
   std::optional<Op> crashed_at() const;
   // Steps done through this env so far.
   int64_t steps() const;
   // Power loss: every file written through this env is cut back to what its last fsync
-  // covered, and names created, linked or renamed into a directory since that directory's
-  // last fsync disappear. Call once the users of this env closed their files.
+  // covered; names created or linked into a directory since that directory's last fsync
+  // disappear, and renames there onto a new name are undone (the file is back under its old
+  // name, or gone when that name was new too). Call once the users of this env closed
+  // their files.
   void DropUnsyncedData();
 
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, int flags,
@@ -95,8 +98,9 @@ class FaultEnv : public Env {
   std::optional<int64_t> crash_after_;
   std::optional<Op> crashed_at_;
   int64_t steps_ = 0;
-  std::map<std::string, int64_t> synced_size_;  // files written through this env
-  std::set<std::string> unsynced_names_;        // new names whose directory is not synced
+  std::map<std::string, int64_t> synced_size_;       // files written through this env
+  std::set<std::string> unsynced_names_;             // new names whose directory is not synced
+  std::map<std::string, std::string> renamed_from_;  // unsynced rename: new name -> old name
 };
 
 }  // namespace chainfs
