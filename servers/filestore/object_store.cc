@@ -187,8 +187,10 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
   }
   if (!st.ok()) {
     if (!data_temp.empty()) RemoveFile(data_renamed ? data_path : data_temp);
-    internal::Log()->error("commit of {}@{} failed: {}", info.name(), info.version(),
-                           std::string(st.message()));
+    if (!IsVersionTooOld(st)) {
+      internal::Log()->error("commit of {}@{} failed: {}", info.name(), info.version(),
+                             std::string(st.message()));
+    }
     return st;
   }
   auto& entry = index_[info.name()];

@@ -1,9 +1,9 @@
 // The FileStore's object store on disk: the latest version of each name (a file or a
 // tombstone), crash-atomic commits, checksummed content.
 //
-// Layout: <dir>/objects/<2 hex>/<digest>-<version>.data and .meta (a shard directory is made
-// when first needed), where digest is the
-// XXH3-128 of the name in hex: a name from the network never becomes part of a path.
+// Layout: <dir>/objects/<2 hex>/<digest>-<version>.data and .meta, where digest is the
+// XXH3-128 of the name in hex: a name from the network never becomes part of a path. A shard
+// directory (<2 hex>) is made, and synced into objects/, when something is first written there.
 // Small files (up to kInlineBytes) keep their content inside the meta and have no .data,
 // so that committing one costs one file and one fsync less.
 // Commit: data temp -> fsync -> meta temp (an AtomicFile) -> fsync -> rename data -> rename
