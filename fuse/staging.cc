@@ -2,51 +2,42 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <system_error>
-
-#include "common/file_util.h"
 
 namespace chainfs::mount {
 
 absl::StatusOr<std::unique_ptr<StagedFile>> StagedFile::Create(const std::string& path,
-                                                               const v1::Attributes& attributes) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(fmt::format("create staging file {}", path), errno);
-  return std::unique_ptr<StagedFile>(new StagedFile(path, fd, attributes));
+                                                               const v1::Attributes& attributes,
+                                                               Env* env) {
+  auto file = env->Open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+  if (!file.ok()) return file.status();
+  return std::unique_ptr<StagedFile>(new StagedFile(env, path, std::move(*file), attributes));
 }
 
-StagedFile::StagedFile(std::string path, int fd, const v1::Attributes& attributes)
-    : path_(std::move(path)), fd_(fd), attributes_(attributes) {}
+StagedFile::StagedFile(Env* env, std::string path, std::unique_ptr<File> file,
+                       const v1::Attributes& attributes)
+    : env_(env), path_(std::move(path)), file_(std::move(file)), attributes_(attributes) {}
 
 StagedFile::~StagedFile() {
   EndWriteBehind(/*finish=*/false);
-  ::close(fd_);
-  if (!kept_) ::unlink(path_.c_str());
+  file_.reset();
+  if (!kept_) env_->Unlink(path_).IgnoreError();  // best effort: nothing refers to it any more
 }
 
 absl::StatusOr<size_t> StagedFile::Read(char* buf, size_t size, int64_t offset) {
-  ssize_t n = PreadFull(fd_, buf, size, offset);
-  if (n < 0) return ErrnoStatus(fmt::format("read staging file {}", path_), errno);
-  return static_cast<size_t>(n);
+  return file_->ReadAt(buf, size, offset);
 }
 
 absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t offset,
                                          int64_t now_ns) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pwrite(fd_, data + done, size - done, offset + done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status failed = ErrnoStatus(fmt::format("write staging file {}", path_), errno);
-      StopAppends();  // part of it may be in the file, past what a write-behind would send
-      return failed;
-    }
-    done += n;
+  if (absl::Status failed = file_->WriteAt(std::string_view(data, size), offset); !failed.ok()) {
+    // Part of it may be in the file: past what a write-behind would send, and different from
+    // what was uploaded last.
+    StopAppends();
+    MarkDirty();
+    return failed;
   }
   {
     std::lock_guard lock(mu_);
@@ -59,13 +50,11 @@ absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t 
     }
   }
   appended_.notify_all();
-  return done;
+  return size;
 }
 
 absl::Status StagedFile::Truncate(int64_t size, int64_t now_ns) {
-  if (::ftruncate(fd_, size) != 0) {
-    return ErrnoStatus(fmt::format("truncate staging file {}", path_), errno);
-  }
+  if (absl::Status failed = file_->Truncate(size); !failed.ok()) return failed;
   {
     std::lock_guard lock(mu_);
     ++generation_;
@@ -76,11 +65,7 @@ absl::Status StagedFile::Truncate(int64_t size, int64_t now_ns) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> StagedFile::Size() const {
-  struct stat st;
-  if (::fstat(fd_, &st) != 0) return ErrnoStatus(fmt::format("stat {}", path_), errno);
-  return static_cast<int64_t>(st.st_size);
-}
+absl::StatusOr<int64_t> StagedFile::Size() const { return file_->Size(); }
 
 v1::Attributes StagedFile::attributes() const {
   std::lock_guard lock(mu_);

@@ -9,6 +9,9 @@
 // the source of truth: the upload reads them back with ReadAppended, which waits for more
 // appends. Any other write or truncation ends the append-only state for good, and the
 // upload's next read fails, which cancels it (nothing is committed).
+//
+// Every file operation goes through an Env, so tests make writes fail or the disk fill up: a
+// failed write or truncation is an error for the caller, never silently dropped.
 #pragma once
 
 #include <sys/types.h>
@@ -22,15 +25,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/env.h"
 #include "proto/chainfs.pb.h"
 
 namespace chainfs::mount {
 
 class StagedFile {
  public:
-  // Creates an empty staging file at `path` (which must not exist).
+  // Creates an empty staging file at `path` (which must not exist), through `env`.
   static absl::StatusOr<std::unique_ptr<StagedFile>> Create(const std::string& path,
-                                                            const v1::Attributes& attributes);
+                                                            const v1::Attributes& attributes,
+                                                            Env* env = Env::Default());
   ~StagedFile();  // closes the file and removes it unless Keep() was called
   StagedFile(const StagedFile&) = delete;
   StagedFile& operator=(const StagedFile&) = delete;
@@ -83,7 +88,7 @@ class StagedFile {
   void Keep();    // leave the file on disk when this object goes away
   void Unkeep();  // stored after all: removed with this object again
   bool kept() const;
-  int fd() const { return fd_; }
+  int fd() const { return file_->fd(); }
   const std::string& path() const { return path_; }
   // Serializes uploads of this file (held for the whole upload).
   std::mutex& upload_mutex() { return upload_mu_; }
@@ -92,10 +97,12 @@ class StagedFile {
   int writers = 0;
 
  private:
-  StagedFile(std::string path, int fd, const v1::Attributes& attributes);
+  StagedFile(Env* env, std::string path, std::unique_ptr<File> file,
+             const v1::Attributes& attributes);
 
+  Env* const env_;
   const std::string path_;
-  const int fd_;
+  std::unique_ptr<File> file_;
   std::mutex upload_mu_;
   mutable std::mutex mu_;
   v1::Attributes attributes_;

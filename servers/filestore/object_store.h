@@ -2,32 +2,39 @@
 // tombstone), crash-atomic commits, checksummed content.
 //
 // Layout: <dir>/objects/<2 hex>/<digest>-<version>.data and .meta, where digest is the
-// XXH3-128 of the name in hex: a name from the network never becomes part of a path.
+// XXH3-128 of the name in hex: a name from the network never becomes part of a path. A shard
+// directory (<2 hex>) is made, and synced into objects/, when something is first written there.
 // Small files (up to kInlineBytes) keep their content inside the meta and have no .data,
 // so that committing one costs one file and one fsync less.
-// Commit: data temp -> fsync -> meta temp -> fsync -> rename data -> rename meta (the
-// commit point) -> fsync dir; the older version of the name is then unlinked. A failed
-// directory fsync fails the commit: the new object is removed and the older one stays. Content is
+// Commit: data temp -> fsync -> meta temp (an AtomicFile) -> fsync -> rename data -> rename
+// meta (the commit point) -> fsync dir; the older version of the name is then unlinked. A
+// failed step fails the commit: what it wrote is removed and the older version stays. A crash
+// between any two steps leaves the older or the newer version, never a torn one (Open()'s
+// recovery), and a commit that returned OK survives it. Every file operation goes through the
+// Env of the options, so tests inject failed fsyncs, a full disk and crashes. Content is
 // written with O_DIRECT from reused aligned buffers (where the file system allows it): page
-// cache pages cost more CPU here than the disk write, and the chain's three copies share it. Open()
-// removes temp files and data without meta, keeps the newest meta of each name and
-// rebuilds the index from the metas. <dir>/minver holds the last /minver seen.
+// cache pages cost more CPU here than the disk write, and the chain's three copies share it.
+// Open() removes temp files and data without meta, keeps the newest meta of each name and
+// rebuilds the index from the metas (object_recovery.cc). <dir>/minver holds the last
+// /minver seen.
 //
 // Version rules: a new version of a name must be above the stored latest one and not
 // below the minimum version, else FAILED_PRECONDITION "version too old".
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/checksum.h"
+#include "common/env.h"
+#include "common/file_util.h"
 #include "proto/chainfs.pb.h"
 
 namespace chainfs::filestore {
@@ -51,8 +58,8 @@ struct ObjectMeta {
 struct ObjectStoreOptions {
   std::string dir;
   int64_t capacity = 0;  // bytes of content; 0 = whatever the disk holds
-  // Makes a directory's entries durable; FsyncDirectory when empty. Tests make it fail.
-  std::function<absl::Status(const std::string& dir)> fsync_directory = nullptr;
+  // Every file operation goes through it; Env::Default() when null. Must outlive the store.
+  Env* env = nullptr;
 };
 
 class ObjectStore;
@@ -86,12 +93,12 @@ class ObjectWriter {
 
   ObjectStore* store_;
   v1::FileInfo file_;
-  std::string temp_path_;  // the data file being written, once there is one
-  std::string meta_temp_;  // written by Finish
-  int fd_ = -1;
-  bool direct_ = false;  // fd_ has O_DIRECT
-  char* buffer_;         // from the store's pool, kWriteBufferBytes, aligned
-  size_t fill_ = 0;      // bytes in buffer_, which go at offset size_ - fill_
+  std::string temp_path_;                // the data file being written, once there is one
+  std::unique_ptr<File> data_;           // open on temp_path_ until Finish
+  std::optional<AtomicFile> meta_file_;  // written and synced by Finish
+  bool direct_ = false;                  // data_ has O_DIRECT
+  char* buffer_;                         // from the store's pool, kWriteBufferBytes, aligned
+  size_t fill_ = 0;                      // bytes in buffer_, which go at offset size_ - fill_
   int64_t size_ = 0;
   int64_t flushed_ = 0;  // bytes handed to writeback so far (without O_DIRECT)
   bool finished_ = false;
@@ -117,13 +124,14 @@ class ObjectReader {
 
  private:
   friend class ObjectStore;
-  ObjectReader(std::shared_ptr<const ObjectMeta> meta, int fd, std::string content = "");
+  ObjectReader(std::shared_ptr<const ObjectMeta> meta, std::unique_ptr<File> data,
+               std::string content = "");
   absl::Status ReadBlocks(int64_t first_block, int64_t end, char* out);
 
   std::shared_ptr<const ObjectMeta> meta_;
-  int fd_;                  // the .data, or -1 for a tombstone or inline content
-  std::string content_;     // inline content
-  int64_t prefetched_ = 0;  // readahead was requested up to here
+  std::unique_ptr<File> data_;  // the .data; null for a tombstone or inline content
+  std::string content_;         // inline content
+  int64_t prefetched_ = 0;      // readahead was requested up to here
   std::string scratch_;
 };
 
@@ -176,25 +184,32 @@ class ObjectStore {
   // Writes the meta, makes data_temp (if any) the object's data, and replaces the older
   // version of the name. Takes the version rules into account once more.
   // With require_latest >= 0, the name's latest version must still be that one.
-  // meta_temp: the meta already written and synced there, or empty to write it here.
+  // meta_file: the meta already written and synced (WriteMeta), or null to write it here.
   absl::StatusOr<v1::FileInfo> Install(const ObjectMeta& meta, const std::string& data_temp,
                                        int64_t require_latest = -1,
-                                       const std::string& meta_temp = "");
+                                       AtomicFile* meta_file = nullptr);
+  // The meta under a temp name, synced: durable, not yet visible.
+  absl::StatusOr<AtomicFile> WriteMeta(const ObjectMeta& meta);
+  // Unlinks a file that may already be gone; other failures are logged.
+  void RemoveFile(const std::string& path);
   // Aligned buffers for O_DIRECT writes, reused across writers.
   char* TakeBuffer();
   void ReturnBuffer(char* buffer);
   void RemoveFilesLocked(const ObjectMeta& meta);
   // The content of an inline object, read back from its .meta.
   absl::StatusOr<std::string> LoadInlineLocked(const ObjectMeta& meta) const;
-  std::string NewTempPath(const std::string& name);
+  // A fresh temp file path in the name's shard (made if needed).
+  absl::StatusOr<std::string> NewTempPath(const std::string& name);
 
   ObjectStoreOptions options_;
+  Env* const env_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> index_;
   int64_t min_version_ = 0;
   int64_t used_ = 0;      // content bytes of committed objects
   int64_t reserved_ = 0;  // content bytes of objects being written
   uint64_t temp_counter_ = 0;
+  std::set<std::string> shards_;  // shard directories (2 hex digits) known to exist
   std::vector<char*> free_buffers_;
 };
 

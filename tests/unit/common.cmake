@@ -4,6 +4,7 @@ chainfs_unit_test(common_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_names_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_settings_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_file_util_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_fault_env_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_checksum_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_clock_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_status_test.cc

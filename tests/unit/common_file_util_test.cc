@@ -3,10 +3,13 @@
 
 #include <filesystem>
 
+#include "common/fault_env.h"
 #include "common/file_util.h"
 
 namespace chainfs {
 namespace {
+
+using Op = FaultEnv::Op;
 
 class FileUtil : public ::testing::Test {
  protected:
@@ -73,6 +76,40 @@ TEST_F(FileUtil, MakeDirectoriesCreatesParentsAndIsIdempotent) {
   ASSERT_TRUE(MakeDirectories(dir_ + "/a/b/c").ok());
   EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/a/b/c"));
   EXPECT_TRUE(FsyncDirectory(dir_ + "/a").ok());
+}
+
+TEST_F(FileUtil, FailedFsyncOrRename_FailsTheWrite_AndNoTempIsLeft) {
+  FaultEnv env;
+  const std::string path = dir_ + "/f";
+  ASSERT_TRUE(WriteFileAtomically(path, "old", &env).ok());
+  for (Op op : {Op::kSync, Op::kRename, Op::kSyncDirectory}) {
+    env.FailFrom(op, EIO);
+    EXPECT_FALSE(WriteFileAtomically(path, "new", &env).ok()) << FaultEnv::Name(op);
+    env.Heal();
+    // A failed directory fsync comes after the rename: the new file is in place, not durable.
+    EXPECT_EQ(*ReadFileToString(path), op == Op::kSyncDirectory ? "new" : "old");
+    EXPECT_FALSE(std::filesystem::exists(path + std::string(kTempSuffix)));
+  }
+}
+
+TEST_F(FileUtil, CrashAtEveryStepOfWriteFileAtomically_OldOrNewFile_AndOkMeansNew) {
+  const std::string path = dir_ + "/f";
+  for (int64_t steps = 0;; ++steps) {
+    SCOPED_TRACE(steps);
+    FaultEnv env;
+    ASSERT_TRUE(WriteFileAtomically(path, "old", &env).ok());
+    env.CrashAfter(steps);
+    const bool acknowledged = WriteFileAtomically(path, "the new content", &env).ok();
+    const bool crashed = env.crashed();
+    env.DropUnsyncedData();
+    auto content = ReadFileToString(path);
+    ASSERT_TRUE(content.ok()) << content.status();
+    EXPECT_TRUE(*content == "old" || *content == "the new content") << *content;
+    if (acknowledged) {
+      EXPECT_EQ(*content, "the new content");
+    }
+    if (!crashed) break;
+  }
 }
 
 TEST(ErrnoStatus, MapsErrnoToCodes) {

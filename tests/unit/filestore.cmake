@@ -2,6 +2,9 @@
 chainfs_unit_test(filestore_object_store_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_object_store_test.cc
   LIBS filestore_store)
+chainfs_unit_test(filestore_object_store_fault_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_object_store_fault_test.cc
+  LIBS filestore_store)
 chainfs_unit_test(filestore_service_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_service_test.cc
   LIBS filestore_lib)

@@ -4,90 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <random>
 #include <set>
 
-#include "common/checksum.h"
-#include "common/file_util.h"
 #include "common/names.h"
-#include "common/status.h"
-#include "servers/filestore/object_store.h"
+#include "tests/unit/filestore_object_store_fixture.h"
 
 namespace chainfs::filestore {
 namespace {
-
-namespace fs = std::filesystem;
-
-class ObjectStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            fmt::format("chainfs-objstore-{}-{}", ::getpid(),
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    Reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(root_);
-  }
-  void Reopen(int64_t capacity = 0) {
-    store_.reset();
-    auto store = ObjectStore::Open({.dir = (root_ / "data").string(),
-                                    .capacity = capacity,
-                                    .fsync_directory = [this](const std::string& dir) {
-                                      if (fail_dir_fsync_) {
-                                        return absl::DataLossError("injected fsync failure");
-                                      }
-                                      return FsyncDirectory(dir);
-                                    }});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-  }
-  static v1::FileInfo Info(const std::string& name, int64_t version) {
-    v1::FileInfo info;
-    info.set_name(name);
-    info.set_version(version);
-    info.mutable_attributes()->set_mode(0644);
-    return info;
-  }
-  absl::StatusOr<v1::FileInfo> Put(const std::string& name, int64_t version,
-                                   const std::string& content) {
-    CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(Info(name, version)));
-    for (size_t pos = 0; pos < content.size(); pos += 100000) {
-      CHAINFS_RETURN_IF_ERROR(writer->Append(std::string_view(content).substr(pos, 100000)));
-    }
-    return writer->Commit(static_cast<int64_t>(content.size()), Checksum(content));
-  }
-  absl::StatusOr<std::string> Get(const std::string& name, int64_t version = 0) {
-    CHAINFS_ASSIGN_OR_RETURN(auto reader, store_->OpenObject(name, version));
-    std::string out(static_cast<size_t>(reader->info().size()), '\0');
-    CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(0, out.size(), out.data()));
-    if (n != out.size()) return absl::DataLossError("short");
-    return out;
-  }
-  // Every file path under the test root.
-  std::set<std::string> AllFiles() {
-    std::set<std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(root_)) {
-      if (e.is_regular_file()) out.insert(e.path().string());
-    }
-    return out;
-  }
-  static std::string Content(size_t size, int seed = 1) {
-    std::mt19937 rng(seed);
-    std::string s(size, '\0');
-    for (char& c : s) c = static_cast<char>(rng());
-    return s;
-  }
-
-  fs::path root_;
-  std::atomic<bool> fail_dir_fsync_{false};
-  std::unique_ptr<ObjectStore> store_;
-};
 
 TEST_F(ObjectStoreTest, CommitThenReopen_SameIndex) {
   ASSERT_TRUE(Put("/a", 3, Content(1000)).ok());
@@ -112,7 +37,7 @@ TEST_F(ObjectStoreTest, FailedDirectoryFsync_FailsTheCommitAndKeepsTheOlderVersi
   const std::string big = Content(300000);
   ASSERT_TRUE(Put("/f", 1, "old").ok());
   const std::set<std::string> before = AllFiles();
-  fail_dir_fsync_ = true;
+  fault_.FailFrom(FaultEnv::Op::kSyncDirectory, EIO);
   EXPECT_FALSE(Put("/f", 2, "new").ok());
   EXPECT_FALSE(Put("/f", 3, big).ok());
   EXPECT_FALSE(store_->AddTombstone("/f", 4).ok());
@@ -127,7 +52,7 @@ TEST_F(ObjectStoreTest, FailedDirectoryFsync_FailsTheCommitAndKeepsTheOlderVersi
   EXPECT_FALSE(store_->Lookup("/h").has_value());
   EXPECT_EQ(*Get("/f"), "old");
   EXPECT_EQ(AllFiles(), before);
-  fail_dir_fsync_ = false;
+  fault_.Heal();
   ASSERT_TRUE(Put("/f", 7, "newer").ok());
   Reopen();
   EXPECT_EQ(*Get("/f"), "newer");
@@ -255,9 +180,11 @@ TEST_F(ObjectStoreTest, LeftoversOfACrash_RemovedOnReopen) {
   ASSERT_TRUE(writer.ok());
   ASSERT_TRUE((*writer)->Append(Content(5 << 20)).ok());  // beyond one write buffer
   std::string orphan = store_->ObjectPath("/orphan", 3, false);
-  ASSERT_TRUE(WriteFileAtomically(orphan, "orphan data").ok());
   std::string bad_meta = store_->ObjectPath("/badmeta", 3, true);
-  ASSERT_TRUE(WriteFileAtomically(bad_meta, "not a meta").ok());
+  for (const std::string& path : {orphan, bad_meta}) {
+    fs::create_directories(fs::path(path).parent_path());
+    ASSERT_TRUE(WriteFileAtomically(path, "orphan data, or not a meta").ok());
+  }
   // Reopen on a copy taken while the writer was mid-file, as a crash would leave it.
   fs::copy(root_ / "data", root_ / "crashed", fs::copy_options::recursive);
   writer->reset();

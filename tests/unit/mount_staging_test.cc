@@ -3,11 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
-#include <thread>
 
+#include "common/fault_env.h"
 #include "fuse/staging.h"
 
 namespace chainfs::mount {
@@ -109,9 +109,19 @@ TEST_F(StagedFileTest, CreateOverAnExistingFile_Fails) {
 }
 
 // A write-behind upload's view of the staged file: what ReadAppended returned, then its end.
+// Read by the test once the stream ended, or through Received while it runs.
 struct Streamed {
   std::string bytes;
   absl::Status end = absl::UnknownError("running");
+  std::mutex mu;
+  std::condition_variable changed;
+  size_t received = 0;  // bytes.size(), under mu
+
+  // Waits until the stream received `size` bytes.
+  void WaitForBytes(size_t size) {
+    std::unique_lock lock(mu);
+    changed.wait(lock, [&] { return received >= size; });
+  }
 };
 
 std::function<void()> Stream(StagedFile* f, Streamed* out) {
@@ -124,6 +134,11 @@ std::function<void()> Stream(StagedFile* f, Streamed* out) {
         return;
       }
       out->bytes.append(buf, *n);
+      {
+        std::lock_guard lock(out->mu);
+        out->received = out->bytes.size();
+      }
+      out->changed.notify_all();
     }
   };
 }
@@ -172,13 +187,15 @@ TEST_F(StagedFileTest, WriteBehind_AWriteElsewhereOrATruncation_FailsTheStream) 
 TEST_F(StagedFileTest, WriteBehind_CancelOrDestroy_EndsAStreamWaitingForData) {
   auto staged = StagedFile::Create(dir_ + "/wb3", v1::Attributes());
   ASSERT_TRUE(staged.ok());
-  ASSERT_TRUE((*staged)->Write("abc", 3, 0, 1).ok());
+  ASSERT_TRUE((*staged)->Write("abcdef", 6, 0, 1).ok());
   Streamed out;
   ASSERT_TRUE((*staged)->MaybeStartWriteBehind(1, "/wb3", Stream(staged->get(), &out)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it wait for more
+  // One whole chunk (4 bytes) is there; the stream then waits for a second one that never
+  // comes, and the cancel ends it without the 2 bytes of a partial chunk.
+  out.WaitForBytes(4);
   EXPECT_TRUE((*staged)->EndWriteBehind(/*finish=*/false));
   EXPECT_EQ(out.end.code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(out.bytes, "");  // it waited for a whole chunk (4 bytes) that never came
+  EXPECT_EQ(out.bytes, "abcd");
 
   // Destroying the file (release without flush) also ends a waiting stream.
   auto other = StagedFile::Create(dir_ + "/wb4", v1::Attributes());
@@ -198,6 +215,43 @@ TEST_F(StagedFileTest, WriteBehind_NotForContentStagedFromElsewhere) {
   EXPECT_FALSE((*staged)->WriteBehindDue(1));
   Streamed out;
   EXPECT_FALSE((*staged)->MaybeStartWriteBehind(1, "/wb5", Stream(staged->get(), &out)));
+}
+
+TEST_F(StagedFileTest, WriteOnAFullDisk_FailsWithResourceExhausted_AndIsNotStreamed) {
+  FaultEnv fault;
+  auto staged = StagedFile::Create(dir_ + "/full", v1::Attributes(), &fault);
+  ASSERT_TRUE(staged.ok());
+  StagedFile& f = **staged;
+  ASSERT_TRUE(f.Write("abc", 3, 0, 1).ok());
+  f.MarkUploaded(f.generation());
+  fault.LimitSpace(4096 + 100);
+  const std::string block(3 * 4096, 'x');
+  auto written = f.Write(block.data(), block.size(), 3, 2);
+  EXPECT_EQ(written.status().code(), absl::StatusCode::kResourceExhausted);
+  // Whatever part of it reached the file is neither streamed nor mistaken for uploaded.
+  EXPECT_FALSE(f.append_only());
+  EXPECT_TRUE(f.dirty());
+  fault.Heal();
+  EXPECT_TRUE(f.Write("d", 1, 3, 3).ok());
+}
+
+TEST_F(StagedFileTest, FailedTruncateOrReadOrCreate_AreErrors) {
+  FaultEnv fault;
+  auto staged = StagedFile::Create(dir_ + "/t", v1::Attributes(), &fault);
+  ASSERT_TRUE(staged.ok());
+  StagedFile& f = **staged;
+  ASSERT_TRUE(f.Write("hello", 5, 0, 1).ok());
+  fault.FailFrom(FaultEnv::Op::kTruncate, EIO);
+  EXPECT_EQ(f.Truncate(2, 2).code(), absl::StatusCode::kInternal);
+  fault.FailFrom(FaultEnv::Op::kCreate, ENOSPC);
+  EXPECT_EQ(StagedFile::Create(dir_ + "/u", v1::Attributes(), &fault).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  fault.CrashAfter(0);  // the disk is gone: reads fail rather than return nothing
+  char buf[8];
+  EXPECT_FALSE(f.Read(buf, sizeof buf, 0).ok());
+  EXPECT_FALSE(f.Size().ok());
+  fault.Heal();
+  EXPECT_EQ(*f.Size(), 5) << "the failed truncation changed nothing";
 }
 
 }  // namespace
