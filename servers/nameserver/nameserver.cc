@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/client/filestore_client.h"
+#include "common/client/nameserver_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -21,32 +22,7 @@ constexpr size_t kMaxEchoBytes = 100;
 
 std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
 
-absl::Status ValidateFileStore(const std::string& address) {
-  if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
-  // The address is dialled by replication and handed to clients: host:port only.
-  return ValidateFileStoreAddress(address);
-}
-
 bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
-
-absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
-  if (bytes_used < 0 || bytes_available < 0) {
-    return absl::InvalidArgumentError("byte counts must not be negative");
-  }
-  return absl::OkStatus();
-}
-
-// A file or tombstone as a FileStore reports it.
-absl::Status ValidateReported(const v1::FileInfo& f) {
-  CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
-  if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
-  if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
-  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
-  if (f.attributes().mode() > 07777) {
-    return absl::InvalidArgumentError("mode has bits above 07777");
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -411,24 +387,13 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
   const std::string& to = req.to();
   CHAINFS_RETURN_IF_ERROR(ValidateName(from));
   CHAINFS_RETURN_IF_ERROR(ValidateName(to));
-  if (IsUnder(to, from)) {
-    return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself ({})", from, to));
-  }
+  if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
   if (from == to) return absl::OkStatus();
-  absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to);
-  if (dst.ok()) {
-    if (req.no_replace()) return absl::AlreadyExistsError(fmt::format("{} exists", to));
-    if (IsDirectory(*dst) && ns_.HasLiveDescendant(to)) {
-      return absl::FailedPreconditionError(fmt::format("{}: directory not empty", to));
-    }
-    if (IsDirectory(*dst) && !IsDirectory(src)) {
-      return absl::FailedPreconditionError(fmt::format("{}: is a directory", to));
-    }
-    if (!IsDirectory(*dst) && IsDirectory(src)) {
-      return absl::FailedPreconditionError(fmt::format("{}: not a directory", to));
-    }
+  if (absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to); dst.ok()) {
+    CHAINFS_RETURN_IF_ERROR(CheckRenameOver(IsDirectory(src), *dst, req.no_replace(),
+                                            [&] { return ns_.HasLiveDescendant(to); }));
   }
   // The source and everything beneath it, parents before children.
   std::vector<NameState> items;

@@ -1,0 +1,64 @@
+#include "common/client/nameserver_rules.h"
+
+#include <fmt/format.h>
+
+#include "common/client/filestore_client.h"
+#include "common/names.h"
+#include "common/status.h"
+
+namespace chainfs {
+
+absl::Status ValidateFileStore(const std::string& address) {
+  if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
+  // The address is dialled by replication and handed to clients: host:port only.
+  return ValidateFileStoreAddress(address);
+}
+
+absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
+  if (bytes_used < 0 || bytes_available < 0) {
+    return absl::InvalidArgumentError("byte counts must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReported(const v1::FileInfo& f) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
+  if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
+  if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
+  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
+  if (f.attributes().mode() > 07777) {
+    return absl::InvalidArgumentError("mode has bits above 07777");
+  }
+  return absl::OkStatus();
+}
+
+v1::FileInfo ImpliedDirectory(const std::string& name) {
+  v1::FileInfo info;
+  info.set_name(name);
+  info.set_kind(v1::KIND_DIRECTORY);
+  info.mutable_attributes()->set_mode(0755);
+  return info;
+}
+
+absl::Status CheckRenameOver(bool source_is_directory, const v1::FileInfo& target, bool no_replace,
+                             const std::function<bool()>& target_has_children) {
+  const std::string& to = target.name();
+  if (no_replace) return absl::AlreadyExistsError(fmt::format("{} exists", to));
+  bool target_is_directory = target.kind() == v1::KIND_DIRECTORY;
+  if (target_is_directory && !source_is_directory) {
+    return absl::FailedPreconditionError(fmt::format("{}: is a directory", to));
+  }
+  if (!target_is_directory && source_is_directory) {
+    return absl::FailedPreconditionError(fmt::format("{}: not a directory", to));
+  }
+  if (target_is_directory && target_has_children()) {
+    return absl::FailedPreconditionError(fmt::format("{}: directory not empty", to));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RenameBeneathItselfError(std::string_view from, std::string_view to) {
+  return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself ({})", from, to));
+}
+
+}  // namespace chainfs
