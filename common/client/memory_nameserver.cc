@@ -12,10 +12,6 @@ namespace chainfs {
 
 namespace {
 
-constexpr size_t kDefaultListLimit = 1000;
-constexpr size_t kMaxListLimit = 10'000;
-constexpr int kMaxExclude = 64;
-
 bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
 
 }  // namespace
@@ -195,12 +191,7 @@ absl::StatusOr<v1::FileInfo> MemoryNameServer::Clone(const Live& item, v1::FileI
 
 absl::StatusOr<v1::DoCreateReply> MemoryNameServer::DoCreate(const v1::DoCreateRequest& req) {
   CHAINFS_RETURN_IF_ERROR(Enter("DoCreate"));
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
-  if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
-  if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
-  for (const std::string& address : req.exclude()) {
-    if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");
-  }
+  CHAINFS_RETURN_IF_ERROR(ValidateDoCreate(req));
   std::lock_guard lock(mu_);
   CHAINFS_RETURN_IF_ERROR(ns_.CheckNotBeneathAFile(req.path()));
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
@@ -281,22 +272,13 @@ absl::StatusOr<v1::StatReply> MemoryNameServer::Stat(const v1::StatRequest& req)
 absl::StatusOr<v1::ListDirectoryReply> MemoryNameServer::ListDirectory(
     const v1::ListDirectoryRequest& req) {
   CHAINFS_RETURN_IF_ERROR(Enter("ListDirectory"));
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
-  if (!req.start_after().empty()) {
-    CHAINFS_RETURN_IF_ERROR(ValidateName("/" + req.start_after()));
-    if (req.start_after().find('/') != std::string::npos) {
-      return absl::InvalidArgumentError("start_after must be a child name, not a path");
-    }
-  }
-  if (req.limit() < 0) return absl::InvalidArgumentError("limit is negative");
+  CHAINFS_ASSIGN_OR_RETURN(size_t limit, ValidateListDirectory(req));
   std::lock_guard lock(mu_);
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo dir, ns_.Stat(req.path()));
   if (!IsDirectory(dir)) {
     return absl::FailedPreconditionError(fmt::format("{}: not a directory", req.path()));
   }
   std::map<std::string, v1::FileInfo> children = ns_.Children(req.path());
-  size_t limit = req.limit() == 0 ? kDefaultListLimit
-                                  : std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
   v1::ListDirectoryReply reply;
   for (auto it = children.upper_bound(req.start_after()); it != children.end(); ++it) {
     if (static_cast<size_t>(reply.entries_size()) >= limit) {

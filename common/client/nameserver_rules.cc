@@ -2,11 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/client/filestore_client.h"
 #include "common/names.h"
 #include "common/status.h"
 
 namespace chainfs {
+
+namespace {
+
+constexpr size_t kDefaultListLimit = 1000;
+constexpr size_t kMaxListLimit = 10'000;
+constexpr int kMaxExclude = 64;
+
+}  // namespace
 
 absl::Status ValidateFileStore(const std::string& address) {
   if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
@@ -30,6 +40,29 @@ absl::Status ValidateReported(const v1::FileInfo& f) {
     return absl::InvalidArgumentError("mode has bits above 07777");
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateDoCreate(const v1::DoCreateRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
+  if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
+  for (const std::string& address : req.exclude()) {
+    if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> ValidateListDirectory(const v1::ListDirectoryRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
+  if (!req.start_after().empty()) {
+    CHAINFS_RETURN_IF_ERROR(ValidateName("/" + req.start_after()));
+    if (req.start_after().find('/') != std::string::npos) {
+      return absl::InvalidArgumentError("start_after must be a child name, not a path");
+    }
+  }
+  if (req.limit() < 0) return absl::InvalidArgumentError("limit is negative");
+  if (req.limit() == 0) return kDefaultListLimit;
+  return std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
 }
 
 v1::FileInfo ImpliedDirectory(const std::string& name) {

@@ -5,12 +5,14 @@
 // alike.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "proto/chainfs.pb.h"
 
 namespace chainfs {
@@ -22,6 +24,13 @@ absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available);
 // A file or tombstone as a FileStore reports it: a valid name, a positive version, a size
 // that is not negative, a known kind and mode bits within 07777.
 absl::Status ValidateReported(const v1::FileInfo& f);
+// A doCreate request: a valid path, a size hint that is not negative, at most 64 excluded
+// FileStores, each host:port.
+absl::Status ValidateDoCreate(const v1::DoCreateRequest& req);
+// A listDirectory request; returns how many entries one page may hold (the request's limit,
+// 1000 when it gives none, at most 10000).
+absl::StatusOr<size_t> ValidateListDirectory(const v1::ListDirectoryRequest& req);
+
 // A directory implied by its descendants: kind directory, version 0, mode 0755.
 v1::FileInfo ImpliedDirectory(const std::string& name);
 

@@ -15,8 +15,6 @@ namespace chainfs::nameserver {
 
 namespace {
 
-constexpr size_t kDefaultListLimit = 1000;
-constexpr size_t kMaxListLimit = 10'000;
 // At most this much of a client-supplied name goes into an error message.
 constexpr size_t kMaxEchoBytes = 100;
 
@@ -200,13 +198,7 @@ void NameServer::GcTick() {
 // --- client calls ---
 
 absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply) {
-  constexpr int kMaxExclude = 64;
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
-  if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
-  if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
-  for (const std::string& address : req.exclude()) {
-    if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");
-  }
+  CHAINFS_RETURN_IF_ERROR(ValidateDoCreate(req));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.path()));
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
@@ -329,21 +321,12 @@ absl::Status NameServer::Stat(const v1::StatRequest& req, v1::StatReply* reply) 
 
 absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
                                        v1::ListDirectoryReply* reply) {
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
-  if (!req.start_after().empty()) {
-    CHAINFS_RETURN_IF_ERROR(ValidateName("/" + req.start_after()));
-    if (req.start_after().find('/') != std::string::npos) {
-      return absl::InvalidArgumentError("start_after must be a child name, not a path");
-    }
-  }
-  if (req.limit() < 0) return absl::InvalidArgumentError("limit is negative");
+  CHAINFS_ASSIGN_OR_RETURN(size_t limit, ValidateListDirectory(req));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo dir, ns_.Stat(req.path()));
   if (!IsDirectory(dir)) {
     return absl::FailedPreconditionError(fmt::format("{}: not a directory", req.path()));
   }
-  size_t limit = req.limit() == 0 ? kDefaultListLimit
-                                  : std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
   ns_.ListDirectory(req.path(), req.start_after(), limit, reply);
   return absl::OkStatus();
 }
