@@ -1,13 +1,11 @@
 // The client policies (upload with retries, mkdir, symlink, rename) against the in-memory
-// NameServer and a small FileStore fake that commits, reports and fails on demand.
+// twins of the NameServer and the FileStores.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <map>
-#include <mutex>
 #include <thread>
 
 #include "common/client/client.h"
+#include "common/client/memory_filestores.h"
 #include "common/client/memory_nameserver.h"
 #include "common/status.h"
 
@@ -18,137 +16,6 @@ using std::chrono::seconds;
 using Chain = std::vector<std::string>;
 
 const Chain kStores = {"a:1", "b:1", "c:1", "d:1"};
-
-// Commits an upload on every chain member and reports it to the NameServer, unless told to
-// fail: then it returns the failure (naming a member) without committing anything, or after
-// committing on the members before the failing one.
-class FakeFileStores final : public FileStoreApi {
- public:
-  explicit FakeFileStores(NameServerApi* ns) : ns_(ns) {}
-
-  // Chains containing `member` fail, naming it.
-  void FailMember(const std::string& member) {
-    std::lock_guard lock(mu_);
-    failing_.push_back(member);
-  }
-  // Every chain fails, naming its head.
-  void FailEveryHead() {
-    std::lock_guard lock(mu_);
-    fail_every_head_ = true;
-  }
-  // The next upload fails with `status` (no member named) after committing on the members
-  // before index `committed`.
-  void FailNext(absl::Status status, size_t committed = 0) {
-    std::lock_guard lock(mu_);
-    next_failure_ = std::move(status);
-    next_committed_ = committed;
-  }
-  std::vector<Chain> chains() {
-    std::lock_guard lock(mu_);
-    return chains_;
-  }
-  std::string content(const std::string& name) {
-    std::lock_guard lock(mu_);
-    return contents_[name];
-  }
-
-  absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file, const Chain& chain,
-                                         const ContentSource& source, int64_t) override {
-    std::string content;
-    char buf[4096];
-    while (true) {
-      CHAINFS_ASSIGN_OR_RETURN(size_t n, source(buf, sizeof buf));
-      if (n == 0) break;
-      content.append(buf, n);
-    }
-    return Commit(file, chain, content);
-  }
-  absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file, const Chain& chain,
-                                                   std::string_view content, bool) override {
-    return Commit(file, chain, std::string(content));
-  }
-  absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo&, const Chain&, int) override {
-    return absl::UnimplementedError("fd");
-  }
-  absl::Status Delete(const std::string&, const std::string&, int64_t) override {
-    return absl::OkStatus();
-  }
-  absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string&,
-                                             const v1::CopyFileRequest&) override {
-    return absl::UnimplementedError("copy");
-  }
-  absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string&,
-                                                   const v1::BumpVersionRequest&) override {
-    return absl::UnimplementedError("bump");
-  }
-  absl::StatusOr<v1::CloneReply> Clone(const std::string&, const v1::CloneRequest&) override {
-    return absl::UnimplementedError("clone");
-  }
-  std::vector<absl::Status> DeleteOnEach(const Chain& addresses, const std::string&,
-                                         int64_t) override {
-    return std::vector<absl::Status>(addresses.size());
-  }
-  std::vector<absl::StatusOr<v1::CloneReply>> CloneOnEach(const Chain& addresses,
-                                                          const v1::CloneRequest& req) override {
-    v1::CloneReply reply;
-    *reply.mutable_file() = req.target();
-    return std::vector<absl::StatusOr<v1::CloneReply>>(addresses.size(), reply);
-  }
-  absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(const std::string&) override {
-    return std::vector<v1::FileInfo>();
-  }
-  absl::StatusOr<std::unique_ptr<Reader>> OpenReader(const std::string&, int64_t, const Chain&,
-                                                     const grpc::ServerContext*) override {
-    return absl::UnimplementedError("read");
-  }
-  absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t, const Chain&) override {
-    return content(name);
-  }
-
- private:
-  absl::StatusOr<v1::CreateReply> Commit(v1::FileInfo file, const Chain& chain,
-                                         const std::string& content) {
-    absl::Status failure;
-    size_t committed = chain.size();
-    {
-      std::lock_guard lock(mu_);
-      chains_.push_back(chain);
-      for (const std::string& member : chain) {
-        if (std::find(failing_.begin(), failing_.end(), member) != failing_.end()) {
-          return WithFailedMember(absl::UnavailableError("member down"), member);
-        }
-      }
-      if (fail_every_head_) return WithFailedMember(absl::UnavailableError("down"), chain[0]);
-      if (!next_failure_.ok()) {
-        failure = std::exchange(next_failure_, absl::OkStatus());
-        committed = std::min(next_committed_, chain.size());
-      } else {
-        contents_[file.name()] = content;
-      }
-    }
-    file.set_size(static_cast<int64_t>(content.size()));
-    v1::CreateReply reply;
-    for (size_t i = 0; i < committed; ++i) {
-      v1::AddFileOrTombstoneRequest report;
-      report.set_filestore(chain[i]);
-      *report.mutable_file() = file;
-      CHAINFS_RETURN_IF_ERROR(ns_->AddFileOrTombstone(report).status());
-      reply.add_committed_on(chain[i]);
-    }
-    if (!failure.ok()) return failure;
-    *reply.mutable_file() = file;
-    return reply;
-  }
-
-  NameServerApi* const ns_;
-  std::mutex mu_;
-  std::vector<std::string> failing_;
-  bool fail_every_head_ = false;
-  absl::Status next_failure_;
-  size_t next_committed_ = 0;
-  std::vector<Chain> chains_;
-  std::map<std::string, std::string> contents_;
-};
 
 v1::FileInfo NewFile(const std::string& name) {
   v1::FileInfo f;
@@ -181,7 +48,7 @@ class ClientTest : public ::testing::Test {
   void Dir(const std::string& path) { ASSERT_TRUE(client_.Mkdir(path, DirAttributes()).ok()); }
 
   MemoryNameServer ns_{kStores, 3};
-  FakeFileStores fs_{&ns_};
+  MemoryFileStores fs_{&ns_};
   FakeClock clock_;
   Client client_{&ns_, &fs_, UploadRetrySettings{.attempts = 3, .backoff = Duration::zero()},
                  &clock_};
@@ -194,26 +61,23 @@ TEST_F(ClientTest, Upload_CommitsAndTheNameServerRecordsTheVersion) {
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->version(), reply->file().version());
   EXPECT_EQ(f->size(), 5);
-  EXPECT_EQ(fs_.content("/f"), "hello");
+  EXPECT_EQ(fs_.Content("a:1", "/f").value(), "hello");
 }
 
 TEST_F(ClientTest, Upload_AFailedMemberIsExcludedFromTheRetry) {
-  fs_.FailMember("a:1");
+  fs_.SetDead("a:1");
   auto reply = client_.UploadString(NewFile("/f"), "hello");
   ASSERT_TRUE(reply.ok()) << reply.status();
-  auto chains = fs_.chains();
-  ASSERT_EQ(chains.size(), 2u);
-  EXPECT_EQ(chains[0], (Chain{"a:1", "b:1", "c:1"}));
-  EXPECT_EQ(chains[1], (Chain{"b:1", "c:1", "d:1"}));
+  EXPECT_EQ(ns_.calls("DoCreate"), 2);
   EXPECT_EQ(ns_.Holders("/f"), (Chain{"b:1", "c:1", "d:1"}));
+  EXPECT_EQ(fs_.Holders("/f"), (Chain{"b:1", "c:1", "d:1"}));
 }
 
 TEST_F(ClientTest, Upload_GivesUpAfterTheAttemptsWithTheChainsError) {
-  fs_.FailEveryHead();
+  for (const std::string& store : kStores) fs_.SetDead(store);
   auto reply = client_.UploadString(NewFile("/f"), "hello");
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(FailedMember(reply.status()), "c:1");
-  EXPECT_EQ(fs_.chains().size(), 3u);
+  EXPECT_EQ(FailedMember(reply.status()), "c:1");  // a:1, then b:1, then c:1 excluded
   EXPECT_EQ(ns_.calls("DoCreate"), 3);
   EXPECT_EQ(Stat("/f").status().code(), absl::StatusCode::kNotFound);
 }
@@ -221,10 +85,19 @@ TEST_F(ClientTest, Upload_GivesUpAfterTheAttemptsWithTheChainsError) {
 // The first attempt committed on one member before the chain broke: the retry must not ask
 // for exclusivity, or it would refuse because of its own half-committed copy.
 TEST_F(ClientTest, Upload_ExclusiveIsAskedOnlyOnTheFirstAttempt) {
-  fs_.FailNext(absl::UnavailableError("broke after the head committed"), 1);
+  fs_.FailNext(MemoryFileStores::Method::kCreate, 1, absl::UnavailableError("chain broke"), "b:1");
+  int creates = 0;
+  ns_.SetHook([&](std::string_view method) {
+    // The head's copy of the first attempt, as it reported it.
+    if (method == "DoCreate" && ++creates == 2) {
+      v1::FileInfo half = NewFile("/f");
+      half.set_version(ns_.last_version());
+      ns_.Put(half, {"a:1"});
+    }
+  });
   auto reply = client_.UploadString(NewFile("/f"), "hello", {.exclusive = true});
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(fs_.chains().size(), 2u);
+  EXPECT_EQ(ns_.calls("DoCreate"), 2);
   EXPECT_EQ(Stat("/f")->version(), reply->file().version());
   // A first attempt does ask it.
   EXPECT_EQ(client_.UploadString(NewFile("/f"), "again", {.exclusive = true}).status().code(),
@@ -232,12 +105,11 @@ TEST_F(ClientTest, Upload_ExclusiveIsAskedOnlyOnTheFirstAttempt) {
 }
 
 TEST_F(ClientTest, Upload_VersionTooOldRetriesWithANewVersionOnTheSameFileStores) {
-  fs_.FailNext(VersionTooOld("on b:1"));
+  fs_.FailNext(MemoryFileStores::Method::kCreate, 1, VersionTooOld("on b:1"), "b:1");
   auto reply = client_.UploadString(NewFile("/f"), "hello");
   ASSERT_TRUE(reply.ok()) << reply.status();
-  auto chains = fs_.chains();
-  ASSERT_EQ(chains.size(), 2u);
-  EXPECT_EQ(chains[1], chains[0]);
+  EXPECT_EQ(ns_.calls("DoCreate"), 2);
+  EXPECT_EQ(ns_.Holders("/f"), (Chain{"a:1", "b:1", "c:1"}));
 }
 
 TEST_F(ClientTest, Upload_ARefusalIsNotRetried) {
@@ -245,11 +117,11 @@ TEST_F(ClientTest, Upload_ARefusalIsNotRetried) {
   auto reply = client_.UploadString(NewFile("/f"), "hello");
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ns_.calls("DoCreate"), 1);
-  EXPECT_TRUE(fs_.chains().empty());
+  EXPECT_EQ(fs_.Calls(MemoryFileStores::Method::kCreate), 0);
 }
 
 TEST_F(ClientTest, Upload_ASourceThatCannotStartAgainEndsTheUpload) {
-  fs_.FailMember("a:1");
+  fs_.SetDead("a:1");
   int attempts = 0;
   auto reply = client_.Upload(NewFile("/f"), [&](int64_t) -> absl::StatusOr<ContentSource> {
     if (++attempts > 1) return absl::FailedPreconditionError("stdin cannot be re-read");
@@ -257,11 +129,11 @@ TEST_F(ClientTest, Upload_ASourceThatCannotStartAgainEndsTheUpload) {
   });
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(attempts, 2);
-  EXPECT_EQ(fs_.chains().size(), 1u);
+  EXPECT_EQ(ns_.calls("DoCreate"), 2);
 }
 
 TEST_F(ClientTest, Upload_EachAttemptStreamsFromTheStartWithItsOwnVersion) {
-  fs_.FailMember("a:1");
+  fs_.SetDead("a:1");
   std::vector<int64_t> versions;
   auto reply = client_.Upload(NewFile("/f"), [&](int64_t version) -> absl::StatusOr<ContentSource> {
     versions.push_back(version);
@@ -276,12 +148,12 @@ TEST_F(ClientTest, Upload_EachAttemptStreamsFromTheStartWithItsOwnVersion) {
   ASSERT_EQ(versions.size(), 2u);
   EXPECT_LT(versions[0], versions[1]);
   EXPECT_EQ(reply->file().version(), versions[1]);
-  EXPECT_EQ(fs_.content("/f"), "z");
+  EXPECT_EQ(fs_.Content("b:1", "/f").value(), "z");
 }
 
 TEST_F(ClientTest, Upload_TheBackoffBetweenAttemptsIsMeasuredOnTheClock) {
   Client client(&ns_, &fs_, UploadRetrySettings{.attempts = 2, .backoff = seconds(1)}, &clock_);
-  fs_.FailNext(absl::UnavailableError("chain broke"));
+  fs_.FailNext(MemoryFileStores::Method::kCreate, 1, absl::UnavailableError("chain broke"));
   absl::StatusOr<v1::CreateReply> reply;
   std::thread upload([&] { reply = client.UploadString(NewFile("/f"), "hello"); });
   auto give_up = std::chrono::steady_clock::now() + seconds(20);
@@ -290,13 +162,13 @@ TEST_F(ClientTest, Upload_TheBackoffBetweenAttemptsIsMeasuredOnTheClock) {
          std::chrono::steady_clock::now() < give_up) {
     std::this_thread::yield();
   }
-  size_t chains_while_waiting = fs_.chains().size();
+  int creates_while_waiting = ns_.calls("DoCreate");
   clock_.Advance(seconds(1));
   upload.join();
   EXPECT_TRUE(waited_on_the_clock);
-  EXPECT_EQ(chains_while_waiting, 1u);
+  EXPECT_EQ(creates_while_waiting, 1);
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(fs_.chains().size(), 2u);
+  EXPECT_EQ(ns_.calls("DoCreate"), 2);
 }
 
 TEST_F(ClientTest, Mkdir_CreatesADirectoryEntryExclusively) {
@@ -336,7 +208,7 @@ TEST_F(ClientTest, Symlink_StoresTheTargetAsContent) {
   auto reply = client_.Symlink("/link", "../target", a);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(Stat("/link")->kind(), v1::KIND_SYMLINK);
-  EXPECT_EQ(fs_.content("/link"), "../target");
+  EXPECT_EQ(fs_.Content("a:1", "/link").value(), "../target");
   EXPECT_EQ(client_.Symlink("/link", "x", a).status().code(), absl::StatusCode::kAlreadyExists);
 }
 
