@@ -15,10 +15,15 @@
 namespace chainfs {
 namespace {
 
-// Context goes after the message, so that prefixes such as "version too old" survive.
+// Adds context to the message; the chainfs error code stays (a failed member is named by
+// the caller, where it knows which member failed).
 absl::Status Annotate(const absl::Status& st, const std::string& what) {
   if (st.ok()) return st;
-  return absl::Status(st.code(), fmt::format("{} ({})", std::string(st.message()), what));
+  std::string message = fmt::format("{} ({})", std::string(st.message()), what);
+  if (v1::ErrorCode code = ErrorCodeOf(st); code != v1::ERROR_CODE_UNSPECIFIED) {
+    return Error(code, message);
+  }
+  return absl::Status(st.code(), message);
 }
 
 absl::Status ValidateNewVersion(int64_t version) {

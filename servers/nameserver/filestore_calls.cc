@@ -2,7 +2,7 @@
 // and of bad replicas). Each validates what the FileStore sent before it touches state.
 #include <algorithm>
 
-#include "common/client/filestore_client.h"
+#include "common/client/nameserver_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/status.h"
@@ -13,31 +13,6 @@ namespace chainfs::nameserver {
 namespace {
 
 std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
-
-absl::Status ValidateFileStore(const std::string& address) {
-  if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
-  // The address is dialled by replication and handed to clients: host:port only.
-  return ValidateFileStoreAddress(address);
-}
-
-absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
-  if (bytes_used < 0 || bytes_available < 0) {
-    return absl::InvalidArgumentError("byte counts must not be negative");
-  }
-  return absl::OkStatus();
-}
-
-// A file or tombstone as a FileStore reports it.
-absl::Status ValidateReported(const v1::FileInfo& f) {
-  CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
-  if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
-  if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
-  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
-  if (f.attributes().mode() > 07777) {
-    return absl::InvalidArgumentError("mode has bits above 07777");
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/client/filestore_client.h"
+#include "common/client/nameserver_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -14,8 +15,6 @@ namespace chainfs::nameserver {
 
 namespace {
 
-constexpr size_t kDefaultListLimit = 1000;
-constexpr size_t kMaxListLimit = 10'000;
 // At most this much of a client-supplied name goes into an error message.
 constexpr size_t kMaxEchoBytes = 100;
 std::string_view Echo(std::string_view name) { return name.substr(0, kMaxEchoBytes); }
@@ -201,15 +200,7 @@ void NameServer::GcTick() {
 // --- client calls ---
 
 absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply) {
-  constexpr int kMaxExclude = 64;
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
-  if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
-  if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
-  for (const std::string& address : req.exclude()) {
-    if (!ValidateFileStoreAddress(address).ok()) {
-      return absl::InvalidArgumentError("bad exclude address");
-    }
-  }
+  CHAINFS_RETURN_IF_ERROR(ValidateDoCreate(req));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.path()));
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
@@ -330,21 +321,12 @@ absl::Status NameServer::Stat(const v1::StatRequest& req, v1::StatReply* reply) 
 
 absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
                                        v1::ListDirectoryReply* reply) {
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
-  if (!req.start_after().empty()) {
-    CHAINFS_RETURN_IF_ERROR(ValidateName("/" + req.start_after()));
-    if (req.start_after().find('/') != std::string::npos) {
-      return absl::InvalidArgumentError("start_after must be a child name, not a path");
-    }
-  }
-  if (req.limit() < 0) return absl::InvalidArgumentError("limit is negative");
+  CHAINFS_ASSIGN_OR_RETURN(size_t limit, ValidateListDirectory(req));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo dir, ns_.Stat(req.path()));
   if (!IsDirectory(dir)) {
     return Error(v1::ERROR_NOT_A_DIRECTORY, fmt::format("{}: not a directory", Echo(req.path())));
   }
-  size_t limit = req.limit() == 0 ? kDefaultListLimit
-                                  : std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
   ns_.ListDirectory(req.path(), req.start_after(), limit, reply);
   return absl::OkStatus();
 }
@@ -388,24 +370,13 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
   const std::string& to = req.to();
   CHAINFS_RETURN_IF_ERROR(ValidateName(from));
   CHAINFS_RETURN_IF_ERROR(ValidateName(to));
-  if (IsUnder(to, from)) {
-    return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself ({})", from, to));
-  }
+  if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
   if (from == to) return absl::OkStatus();
-  absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to);
-  if (dst.ok()) {
-    if (req.no_replace()) return absl::AlreadyExistsError(fmt::format("{} exists", Echo(to)));
-    if (IsDirectory(*dst) && ns_.HasLiveDescendant(to)) {
-      return Error(v1::ERROR_NOT_EMPTY, fmt::format("{}: directory not empty", Echo(to)));
-    }
-    if (IsDirectory(*dst) && !IsDirectory(src)) {
-      return Error(v1::ERROR_IS_A_DIRECTORY, fmt::format("{}: is a directory", Echo(to)));
-    }
-    if (!IsDirectory(*dst) && IsDirectory(src)) {
-      return Error(v1::ERROR_NOT_A_DIRECTORY, fmt::format("{}: not a directory", Echo(to)));
-    }
+  if (absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to); dst.ok()) {
+    CHAINFS_RETURN_IF_ERROR(CheckRenameOver(IsDirectory(src), *dst, req.no_replace(),
+                                            [&] { return ns_.HasLiveDescendant(to); }));
   }
   // The source and everything beneath it, parents before children.
   std::vector<NameState> items;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/client/nameserver_rules.h"
 #include "servers/nameserver/glob.h"
 #include "servers/nameserver/namespace.h"
 
@@ -67,15 +68,7 @@ absl::StatusOr<NameState> Namespace::GetLive(const std::string& name) const {
   return StateLocked(it->first, it->second);
 }
 
-namespace {
-v1::FileInfo ImpliedDirectory(const std::string& name) {
-  v1::FileInfo info;
-  info.set_name(name);
-  info.set_kind(v1::KIND_DIRECTORY);
-  info.mutable_attributes()->set_mode(0755);
-  return info;
-}
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<v1::FileInfo> Namespace::Stat(const std::string& name) const {
   std::shared_lock lock(mu_);

@@ -21,4 +21,5 @@ chainfs_unit_test(client_memory_filestores_test
 # The client layer's in-memory NameServer twin and the upload, mkdir and rename policies.
 chainfs_unit_test(client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_nameserver_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/client_policies_test.cc
   LIBS chainfs_client)
