@@ -83,7 +83,7 @@ int EnforceKeptLimits(const std::string& base, const KeptLimits& limits) {
   return dropped;
 }
 
-int RetryKept(const std::string& base, NameServerClient* nameserver, FileStoreClient* filestores,
+int RetryKept(const std::string& base, NameServerApi* nameserver, FileStoreApi* filestores,
               const UploadRetrySettings& retry) {
   int failed = 0;
   for (const KeptFile& k : ListKept(base)) {

@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/client/chain_upload.h"
-#include "common/client/filestore_client.h"
-#include "common/client/nameserver_client.h"
+#include "common/client/filestore_api.h"
+#include "common/client/nameserver_api.h"
 #include "proto/chainfs.pb.h"
 
 namespace chainfs::mount {
@@ -42,7 +42,7 @@ std::vector<KeptFile> ListKept(const std::string& base);
 int EnforceKeptLimits(const std::string& base, const KeptLimits& limits);
 // Uploads every kept file to its path (a new version, as its close would have made);
 // removes the ones stored. Returns how many remain (failed), with one log line each.
-int RetryKept(const std::string& base, NameServerClient* nameserver, FileStoreClient* filestores,
+int RetryKept(const std::string& base, NameServerApi* nameserver, FileStoreApi* filestores,
               const UploadRetrySettings& retry);
 
 }  // namespace chainfs::mount

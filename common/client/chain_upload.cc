@@ -23,7 +23,7 @@ bool IsChainFailure(const absl::Status& status) {
   }
 }
 
-absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerClient* nameserver,
+absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerApi* nameserver,
                                                   v1::DoCreateRequest req,
                                                   const ChainUpload& upload,
                                                   const UploadRetrySettings& settings,

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/client/nameserver_client.h"
+#include "common/client/nameserver_api.h"
 #include "common/clock.h"
 #include "proto/chainfs.pb.h"
 
@@ -35,7 +35,7 @@ bool IsChainFailure(const absl::Status& status);
 // `req.exclude` is filled by the retries; `req.exclusive` is asked only on the first
 // attempt (a retry would find the half-committed first attempt). The final failure is the
 // last chain's error when there was one. `what` names the upload in log lines.
-absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerClient* nameserver,
+absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerApi* nameserver,
                                                   v1::DoCreateRequest req,
                                                   const ChainUpload& upload,
                                                   const UploadRetrySettings& settings,
