@@ -27,6 +27,13 @@ inline constexpr size_t kMaxChunkBytes = 1 << 20;
 // 0 at the end. Errors abort the upload.
 using ContentSource = std::function<absl::StatusOr<size_t>(char* buf, size_t max)>;
 
+// The failure `status` of chain member `member` as the member before it (or the client)
+// reports it: `what` appended to the message, and the failed member named (FailedMember) —
+// the one the status already names, else `member` itself when the fault is its own
+// (unreachable, broken, overloaded...), else none (a refusal of the request).
+absl::Status ChainMemberFailure(const absl::Status& status, const std::string& member,
+                                std::string_view what);
+
 class FileStoreApi {
  public:
   virtual ~FileStoreApi() = default;

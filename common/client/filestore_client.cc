@@ -51,14 +51,20 @@ bool IsIpv6Char(char c) {
 absl::Status ChainStatus(const grpc::Status& status, const std::string& head,
                          const std::string& what) {
   if (status.ok()) return absl::OkStatus();
-  absl::Status in = FromGrpc(status);
-  std::string member = FailedMember(in);
-  if (member.empty() && IsMemberFault(in)) member = head;
-  return WithFailedMember(
-      absl::Status(in.code(), fmt::format("{} ({})", std::string(in.message()), what)), member);
+  return ChainMemberFailure(FromGrpc(status), head, what);
 }
 
 }  // namespace
+
+absl::Status ChainMemberFailure(const absl::Status& status, const std::string& member,
+                                std::string_view what) {
+  if (status.ok()) return status;
+  std::string failed = FailedMember(status);
+  if (failed.empty() && IsMemberFault(status)) failed = member;
+  return WithFailedMember(
+      absl::Status(status.code(), fmt::format("{} ({})", std::string(status.message()), what)),
+      failed);
+}
 
 absl::Status ValidateFileStoreAddress(std::string_view address) {
   constexpr size_t kMaxHostBytes = 253;

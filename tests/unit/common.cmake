@@ -11,3 +11,6 @@ chainfs_unit_test(common_test
 chainfs_unit_test(common_nameserver_client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_nameserver_client_test.cc
   LIBS chainfs_client)
+chainfs_unit_test(client_memory_filestores_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_filestores_test.cc
+  LIBS chainfs_client)

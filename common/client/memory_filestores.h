@@ -1,0 +1,163 @@
+// In-memory twin of a cluster's FileStores, for unit tests of whatever holds a FileStoreApi*
+// (the mount, the CLI, the FileStore's own chain forwarding). Any valid host:port is a live,
+// empty FileStore until a test says otherwise; each holds, per name, its latest version (a
+// file with its content, or a tombstone), under the real FileStore's observable rules:
+// - a new version of a name (Create, Delete, CopyFile, Clone, BumpVersion) must be above
+//   that store's latest for the name and not below the minimum version, else
+//   FAILED_PRECONDITION "version too old" (the same tombstone again is OK);
+// - Delete records a tombstone whether or not the name was held;
+// - BumpVersion relabels only a live latest version equal to the expected one;
+// - Clone copies name@version (which must be held, and not a tombstone) to a new name
+//   and/or version with new attributes; kind and content come from the source;
+// - CopyFile pulls name@version (0 = latest) from the first source that has it;
+// - a Create validates on every member first, then commits on each member in chain order;
+//   a member that cannot take it (dead, injected failure, version too old) commits nothing
+//   anywhere, and the error names it (FailedMember) when the fault is the member's;
+// - with a NameServerApi, every member reports each commit (AddFileOrTombstone, as
+//   filestore = its address) before the call returns, as the real chain does; a refused
+//   report fails the call after the commit, which stays.
+// Readers see the content of the version they opened, even after it is replaced, and fail
+// over to the next holder when theirs dies.
+//
+// Fault injection: SetDead makes an address unreachable (UNAVAILABLE, named as the failed
+// member of a chain through it); FailNext fails the next calls of one method; SetHook runs
+// before every call (to block, count or fail it). Thread-safe; the NameServer and the hook
+// are called without the twin's lock held.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/client/filestore_api.h"
+#include "common/client/nameserver_api.h"
+
+namespace chainfs {
+
+class MemoryFileStores final : public FileStoreApi {
+ public:
+  // The calls that faults and counters are kept for. kCreate covers every upload (Create,
+  // CreateFromString, CreateFromFd, streams), counted once per chain member; kRead covers
+  // each open of a holder and each ranged read from it.
+  enum class Method { kCreate, kRead, kDelete, kCopyFile, kBumpVersion, kClone, kList };
+
+  // nameserver (not owned) may be null: commits are then not reported.
+  explicit MemoryFileStores(NameServerApi* nameserver = nullptr);
+  ~MemoryFileStores() override;
+
+  void SetNameServer(NameServerApi* nameserver);
+
+  // --- Faults ---
+  // A dead address answers every call UNAVAILABLE; its contents stay and come back with it.
+  void SetDead(const std::string& address, bool dead = true);
+  // The next `count` calls of `method` (on `address`, or on any when empty) fail with
+  // `status` before doing anything.
+  void FailNext(Method method, int count, absl::Status status = absl::UnavailableError("injected"),
+                const std::string& address = "");
+  // Called before each call of a method on an address (a chain member, a read holder),
+  // without the lock held: may block, and a non-OK answer fails that call as FailNext does.
+  using Hook = std::function<absl::Status(Method method, const std::string& address)>;
+  void SetHook(Hook hook);
+  // The next read of address's copy of name answers DATA_LOSS and drops it (reported to the
+  // NameServer as a bad replica), as a real FileStore does with a corrupt object.
+  void Corrupt(const std::string& address, const std::string& name);
+  // Everything below min_version goes, everywhere, and such versions are refused later.
+  void SetMinVersion(int64_t min_version);
+
+  // --- Inspection and seeding ---
+  // Calls of `method` that reached `address` (any address when empty), failed ones included.
+  int64_t Calls(Method method, const std::string& address = "") const;
+  // The latest version of name on address, if any.
+  std::optional<v1::FileInfo> Lookup(const std::string& address, const std::string& name) const;
+  // Its content; NOT_FOUND when address does not hold name, or holds a tombstone.
+  absl::StatusOr<std::string> Content(const std::string& address, const std::string& name) const;
+  // Addresses whose latest version of name is `version` (any, when 0), in address order.
+  std::vector<std::string> Holders(const std::string& name, int64_t version = 0) const;
+  // Stores file (its size set from content) on address without any rule or report.
+  void Put(const std::string& address, v1::FileInfo file, std::string content = "");
+
+  // --- FileStoreApi ---
+  absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file,
+                                         const std::vector<std::string>& chain,
+                                         const ContentSource& source,
+                                         int64_t expected_size = 0) override;
+  absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file,
+                                                   const std::vector<std::string>& chain,
+                                                   std::string_view content,
+                                                   bool allow_small = true) override;
+  absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
+                                               const std::vector<std::string>& chain,
+                                               int fd) override;
+  absl::Status Delete(const std::string& address, const std::string& name,
+                      int64_t version) override;
+  absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
+                                             const v1::CopyFileRequest& req) override;
+  absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,
+                                                   const v1::BumpVersionRequest& req) override;
+  absl::StatusOr<v1::CloneReply> Clone(const std::string& address,
+                                       const v1::CloneRequest& req) override;
+  std::vector<absl::Status> DeleteOnEach(const std::vector<std::string>& addresses,
+                                         const std::string& name, int64_t version) override;
+  std::vector<absl::StatusOr<v1::CloneReply>> CloneOnEach(const std::vector<std::string>& addresses,
+                                                          const v1::CloneRequest& req) override;
+  absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(
+      const std::string& address) override;
+  absl::StatusOr<std::unique_ptr<Reader>> OpenReader(
+      const std::string& name, int64_t version, const std::vector<std::string>& holders,
+      const grpc::ServerContext* parent = nullptr) override;
+  absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t version,
+                                      const std::vector<std::string>& holders) override;
+
+ private:
+  struct Object {
+    v1::FileInfo info;
+    std::shared_ptr<const std::string> content;  // shared with open readers
+    bool corrupt = false;
+  };
+  struct Store {
+    bool dead = false;
+    std::map<std::string, Object> objects;
+  };
+  struct Failure {
+    Method method;
+    std::string address;  // empty: any
+    int count;
+    absl::Status status;
+  };
+  class ReaderImpl;
+
+  // Counts the call and answers whether it may go on: dead, injected failure or hook.
+  absl::Status Enter(Method method, const std::string& address);
+  // The version rules for a new version of name on store.
+  absl::Status CheckNewVersionLocked(const Store& store, const std::string& name,
+                                     int64_t version) const;
+  // Installs object on address, if the version rules still allow it.
+  absl::StatusOr<v1::FileInfo> InstallLocked(const std::string& address, Object object);
+  // Tells the NameServer (if any) that address committed file.
+  absl::Status Report(const std::string& address, const v1::FileInfo& file);
+  // The whole upload of content down chain.
+  absl::StatusOr<v1::CreateReply> CreateOnChain(const v1::FileInfo& file,
+                                                const std::vector<std::string>& chain,
+                                                std::string content);
+  // Counts a read of name on address; fails it when address is dead or failing, or when its
+  // copy is corrupt (which is then dropped and reported).
+  absl::Status CheckRead(const std::string& address, const std::string& name, int64_t version);
+  // Opens name@version on address for reading: its info and content, or why not.
+  absl::StatusOr<Object> OpenOn(const std::string& address, const std::string& name,
+                                int64_t version);
+
+  mutable std::mutex mu_;
+  NameServerApi* nameserver_ = nullptr;
+  Hook hook_;
+  int64_t min_version_ = 0;
+  std::map<std::string, Store> stores_;
+  std::vector<Failure> failures_;
+  std::map<std::pair<Method, std::string>, int64_t> calls_;
+};
+
+}  // namespace chainfs
