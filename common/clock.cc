@@ -2,6 +2,19 @@
 
 namespace chainfs {
 
+void Clock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                      TimePoint deadline) const {
+  Duration left = deadline - Now();
+  if (left > Duration::zero()) cv.wait_for(lock, left);
+}
+
+void Clock::SleepUntil(TimePoint deadline) const {
+  std::mutex mu;
+  std::condition_variable never;
+  std::unique_lock lock(mu);
+  while (Now() < deadline) WaitUntil(lock, never, deadline);
+}
+
 TimePoint SystemClock::Now() const {
   return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
 }
@@ -31,6 +44,13 @@ void FakeClock::Advance(Duration d) {
   std::lock_guard lock(mu_);
   now_ += d;
   wall_ns_ += d.count();
+}
+
+void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                          TimePoint deadline) const {
+  ++waiters_;
+  if (Now() < deadline) cv.wait_for(lock, kPoll);
+  --waiters_;
 }
 
 bool Ticker::WaitFor(Duration d) {

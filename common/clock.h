@@ -2,6 +2,7 @@
 // use the steady clock (SystemClock). Logic never calls std::chrono::*::now() itself.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -17,6 +18,12 @@ class Clock {
   virtual TimePoint Now() const = 0;
   // Wall-clock time for file attributes (mtime), nanoseconds since the Unix epoch.
   virtual int64_t WallNanos() const = 0;
+  // Waits on `cv` (its mutex held by `lock`) until notified or until this clock reaches
+  // `deadline`; may return early, so callers loop on their condition and Now().
+  virtual void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                         TimePoint deadline) const;
+  // Returns once Now() >= deadline.
+  void SleepUntil(TimePoint deadline) const;
 };
 
 class SystemClock final : public Clock {
@@ -33,8 +40,15 @@ class FakeClock final : public Clock {
   TimePoint Now() const override;
   int64_t WallNanos() const override;
   void Advance(Duration d);
+  // Polls Now() every kPoll of real time (so Advance from another thread ends the wait).
+  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                 TimePoint deadline) const override;
+  // Threads inside WaitUntil now: a test advances the clock once the code under test waits.
+  int waiters() const { return waiters_; }
 
  private:
+  static constexpr Duration kPoll = std::chrono::milliseconds(1);
+  mutable std::atomic<int> waiters_{0};
   mutable std::mutex mu_;
   TimePoint now_{Duration(1'000'000'000)};
   int64_t wall_ns_ = 1'700'000'000'000'000'000;

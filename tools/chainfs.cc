@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "common/client/chain_upload.h"
+#include "common/client/client.h"
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
 #include "common/file_util.h"
@@ -120,32 +120,10 @@ struct Clients {
   std::unique_ptr<zk::ZooKeeper> zk;
   std::unique_ptr<NameServerClient> ns;
   FileStoreClient fs;
-  UploadRetrySettings upload_retry;
+  std::unique_ptr<Client> client;  // the upload, mkdir and rename policies over ns and fs
 };
 
 absl::Status ValidPath(const std::string& path) { return ValidateName(path, /*allow_root=*/true); }
-
-// doCreate + chain upload, retried with a fresh doCreate (without the FileStore that
-// failed) when a chain fails.
-absl::Status Upload(Clients& c, const v1::FileInfo& file, int64_t size,
-                    const std::function<absl::Status()>& rewind, const ContentSource& source) {
-  v1::DoCreateRequest req;
-  req.set_path(file.name());
-  if (size > 0) req.set_expected_size(size);
-  bool first = true;
-  return CreateWithRetry(
-             c.ns.get(), req,
-             [&](const v1::DoCreateReply& created) -> absl::StatusOr<v1::CreateReply> {
-               if (!first) CHAINFS_RETURN_IF_ERROR(rewind());
-               first = false;
-               v1::FileInfo info = file;
-               info.set_version(created.version());
-               return c.fs.Create(info, {created.chain().begin(), created.chain().end()}, source,
-                                  size);
-             },
-             c.upload_retry, file.name())
-      .status();
-}
 
 int Put(Clients& c, const std::string& local, const std::string& remote) {
   if (auto st = ValidPath(remote); !st.ok()) return Report(remote, st);
@@ -162,24 +140,24 @@ int Put(Clients& c, const std::string& local, const std::string& remote) {
   file.mutable_attributes()->set_uid(::getuid());
   file.mutable_attributes()->set_gid(::getgid());
   file.mutable_attributes()->set_mtime_ns(SystemClock::Get()->WallNanos());
-  auto progress = std::make_unique<Progress>("put " + remote, size);
+  std::unique_ptr<Progress> progress;
   int64_t offset = 0;
-  auto rewind = [&]() -> absl::Status {
-    if (!seekable) {
+  // Each attempt (a failed chain is retried on other FileStores) reads from the start.
+  auto source = [&](int64_t) -> absl::StatusOr<ContentSource> {
+    if (progress != nullptr && !seekable) {
       return absl::FailedPreconditionError("upload failed and stdin cannot be re-read");
     }
     offset = 0;
     progress = std::make_unique<Progress>("put " + remote, size);
-    return absl::OkStatus();
+    return ContentSource([&](char* buf, size_t max) -> absl::StatusOr<size_t> {
+      ssize_t n = seekable ? ::pread(fd, buf, max, offset) : ::read(fd, buf, max);
+      if (n < 0) return ErrnoStatus("read " + local, errno);
+      offset += n;
+      progress->Add(n);
+      return static_cast<size_t>(n);
+    });
   };
-  ContentSource source = [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
-    ssize_t n = seekable ? ::pread(fd, buf, max, offset) : ::read(fd, buf, max);
-    if (n < 0) return ErrnoStatus("read " + local, errno);
-    offset += n;
-    progress->Add(n);
-    return static_cast<size_t>(n);
-  };
-  absl::Status result = Upload(c, file, size, rewind, source);
+  absl::Status result = c.client->Upload(file, source, {.expected_size = size}).status();
   if (fd != STDIN_FILENO) ::close(fd);
   return Report("put " + remote, result);
 }
@@ -313,32 +291,16 @@ absl::Status Remove(Clients& c, const std::string& path, bool recursive) {
 }
 
 absl::Status MakeDirectory(Clients& c, const std::string& path, bool parents) {
-  if (path == "/") return parents ? absl::OkStatus() : absl::AlreadyExistsError("exists");
-  if (parents) {
-    v1::StatRequest sreq;
-    sreq.set_path(path);
-    auto st = c.ns->Stat(sreq);
-    if (st.ok() && st->file().version() != 0) {
-      if (st->file().kind() == v1::KIND_DIRECTORY) return absl::OkStatus();
-      return absl::AlreadyExistsError("exists and is not a directory");
-    }
-    CHAINFS_RETURN_IF_ERROR(MakeDirectory(c, std::string(ParentOf(path)), true));
-  }
-  v1::FileInfo file;
-  file.set_name(path);
-  file.set_kind(v1::KIND_DIRECTORY);
   mode_t mask = ::umask(022);
   ::umask(mask);
-  file.mutable_attributes()->set_mode(0777 & ~mask);
-  file.mutable_attributes()->set_uid(::getuid());
-  file.mutable_attributes()->set_gid(::getgid());
-  file.mutable_attributes()->set_mtime_ns(SystemClock::Get()->WallNanos());
-  v1::DoCreateRequest req;
-  req.set_path(path);
-  req.set_exclusive(true);
-  CHAINFS_ASSIGN_OR_RETURN(v1::DoCreateReply created, c.ns->DoCreate(req));
-  file.set_version(created.version());
-  return c.fs.CreateFromString(file, {created.chain().begin(), created.chain().end()}, "").status();
+  v1::Attributes attributes;
+  attributes.set_mode(0777 & ~mask);
+  attributes.set_uid(::getuid());
+  attributes.set_gid(::getgid());
+  attributes.set_mtime_ns(SystemClock::Get()->WallNanos());
+  if (parents) return c.client->MkdirAll(path, attributes);
+  if (path == "/") return absl::AlreadyExistsError("exists");
+  return c.client->Mkdir(path, attributes).status();
 }
 
 int Stat(Clients& c, const std::string& path) {
@@ -393,6 +355,7 @@ int Main(int argc, char** argv) {
   std::string nameserver;
   Duration timeout = std::chrono::seconds(30);
   Duration connect_timeout = std::chrono::seconds(10);
+  Duration session_timeout = std::chrono::seconds(10);
   Duration heartbeat = std::chrono::seconds(15);
   std::string log_level = "warn";
   if (const char* env = ::getenv("CHAINFS_ZK")) zk_spec = env;
@@ -400,6 +363,7 @@ int Main(int argc, char** argv) {
   app.add_option("--nameserver", nameserver, "talk to this NameServer HOST:PORT directly");
   AddDurationOption(app, "--timeout", timeout, "per NameServer call, retries included");
   AddDurationOption(app, "--connect-timeout", connect_timeout, "wait this long for ZooKeeper");
+  AddDurationOption(app, "--zk-session-timeout", session_timeout, "ZooKeeper session timeout");
   app.add_option("--log-level", log_level, "client library log level");
 
   std::string a, b;
@@ -443,7 +407,6 @@ int Main(int argc, char** argv) {
   SetLogLevel(log_level);
 
   Clients c;
-  c.upload_retry = upload_retry;
   NameServerClientSettings settings;
   settings.call_timeout = timeout;
   if (!nameserver.empty()) {
@@ -455,7 +418,7 @@ int Main(int argc, char** argv) {
     }
     auto address = ParseZkAddress(zk_spec);
     if (!address.ok()) return Report("--zk " + zk_spec, address.status());
-    auto zk = zk::NewZooKeeper(*address, std::chrono::seconds(10));
+    auto zk = zk::NewZooKeeper(*address, session_timeout);
     if (!zk.ok()) return Report("ZooKeeper " + zk_spec, zk.status());
     if (auto st = (*zk)->WaitConnected(connect_timeout); !st.ok()) {
       return Report("ZooKeeper " + zk_spec,
@@ -465,18 +428,14 @@ int Main(int argc, char** argv) {
     c.zk = std::move(*zk);
     c.ns = std::make_unique<NameServerClient>(c.zk.get(), settings);
   }
+  c.client = std::make_unique<Client>(c.ns.get(), &c.fs, upload_retry);
 
   if (*put) return Put(c, a, b);
   if (*get) return Get(c, a, b);
   if (*ls) return Ls(c, many, flag);
   if (*stat) return Stat(c, a);
   if (*status) return Status(c, heartbeat);
-  if (*mv) {
-    v1::RenameRequest req;
-    req.set_from(a);
-    req.set_to(b);
-    return Report(fmt::format("mv {} {}", a, b), c.ns->Rename(req).status());
-  }
+  if (*mv) return Report(fmt::format("mv {} {}", a, b), c.client->Rename(a, b));
   int code = kOk;
   for (const std::string& path : many) {
     if (auto st = ValidPath(path); !st.ok()) {

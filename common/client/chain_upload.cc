@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "common/log.h"
 #include "common/status.h"
@@ -27,7 +26,7 @@ absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerApi* nameserver,
                                                   v1::DoCreateRequest req,
                                                   const ChainUpload& upload,
                                                   const UploadRetrySettings& settings,
-                                                  std::string_view what) {
+                                                  std::string_view what, const Clock* clock) {
   const bool exclusive = req.exclusive();
   const int attempts = std::max(settings.attempts, 1);
   absl::Status last;
@@ -35,7 +34,7 @@ absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerApi* nameserver,
   Duration backoff = settings.backoff;
   for (int attempt = 0; attempt < attempts; ++attempt) {
     if (attempt > 0 && backoff > Duration::zero()) {
-      std::this_thread::sleep_for(backoff);
+      clock->SleepUntil(clock->Now() + backoff);
       backoff *= 2;
     }
     req.set_exclusive(exclusive && attempt == 0);

@@ -1,4 +1,5 @@
-// The retry policy of a new version's upload, shared by the mount and the CLI: doCreate,
+// The retry loop of a new version's upload, behind Client::Upload (common/client/client.h,
+// which callers use): doCreate,
 // then the chain; when a chain member fails, a fresh doCreate that excludes it (HDFS's
 // excluded nodes; the whole chain when the failed member is unknown), a bounded number of
 // times with a short backoff. The NameServer also stops placing anyone's chains on an
@@ -34,11 +35,13 @@ bool IsChainFailure(const absl::Status& status);
 // Runs `upload` against fresh doCreate(req) answers until one commits; returns that answer.
 // `req.exclude` is filled by the retries; `req.exclusive` is asked only on the first
 // attempt (a retry would find the half-committed first attempt). The final failure is the
-// last chain's error when there was one. `what` names the upload in log lines.
+// last chain's error when there was one. `what` names the upload in log lines. Backoffs are
+// measured on `clock`.
 absl::StatusOr<v1::DoCreateReply> CreateWithRetry(NameServerApi* nameserver,
                                                   v1::DoCreateRequest req,
                                                   const ChainUpload& upload,
                                                   const UploadRetrySettings& settings,
-                                                  std::string_view what);
+                                                  std::string_view what,
+                                                  const Clock* clock = SystemClock::Get());
 
 }  // namespace chainfs

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <map>
-#include <thread>
 
 #include "common/log.h"
 #include "common/status.h"
@@ -22,6 +21,10 @@ constexpr size_t kRegisterBatch = 1000;
 // Redirects followed at once before backing off (two NameServers naming each other while
 // an election settles must not spin).
 constexpr int kMaxImmediateRedirects = 2;
+
+int Milliseconds(Duration d) {
+  return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -39,7 +42,7 @@ std::string LeaderHint(const grpc::ClientContext& ctx) {
 // with the watch callback, which holds it weakly so that it may outlive the client.
 class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
  public:
-  explicit LeaderWatch(zk::ZooKeeper* zk) : zk_(zk) {}
+  LeaderWatch(zk::ZooKeeper* zk, const Clock* clock) : zk_(zk), clock_(clock) {}
 
   // Reads /leader now, arming a watch unless one is pending. "" when there is no leader
   // or ZooKeeper cannot be reached.
@@ -86,10 +89,11 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
     return changes_;
   }
 
-  // Waits up to `timeout` for /leader to change after `seen` = changes().
-  void WaitForChange(uint64_t seen, Duration timeout) {
+  // Waits until `deadline` for /leader to change after `seen` = changes().
+  void WaitForChange(uint64_t seen, TimePoint deadline) {
     std::unique_lock lock(mu_);
-    changed_.wait_for(lock, timeout, [&] { return changes_ != seen; });
+    while (changes_ == seen && clock_->Now() < deadline)
+      clock_->WaitUntil(lock, changed_, deadline);
   }
 
   // What the last read found, while a watch keeps it fresh; else a new read.
@@ -108,6 +112,7 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
   }
 
   zk::ZooKeeper* const zk_;
+  const Clock* const clock_;
   std::mutex mu_;
   std::condition_variable changed_;
   uint64_t changes_ = 0;
@@ -121,6 +126,7 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
 
 struct NameServerClient::Impl {
   NameServerClientSettings settings;
+  const Clock* clock = nullptr;
   std::shared_ptr<LeaderWatch> discovery;  // null for a fixed address
   std::shared_ptr<spdlog::logger> log = Logger("client");
 
@@ -166,9 +172,10 @@ struct NameServerClient::Impl {
       args.SetMaxReceiveMessageSize(kMaxMessageBytes);
       args.SetMaxSendMessageSize(kMaxMessageBytes);
       // A NameServer that comes back (or a new leader on an old address) is found quickly.
-      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                  Milliseconds(settings.reconnect_backoff_initial));
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Milliseconds(settings.reconnect_backoff_min));
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, Milliseconds(settings.reconnect_backoff_max));
       stub = v1::NameServer::NewStub(
           grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
     }
@@ -182,12 +189,18 @@ struct NameServerClient::Impl {
   // the whole budget; other calls may not be repeated blindly and get the whole budget.
   template <typename Reply, typename Rpc>
   absl::StatusOr<Reply> Call(const char* name, bool idempotent, Rpc rpc) {
-    Clock* clock = SystemClock::Get();
     TimePoint deadline = clock->Now() + settings.call_timeout;
     Duration backoff = settings.retry_backoff_min;
     int redirects = 0;
     absl::Status last = absl::UnavailableError("no NameServer leader is known");
+    auto gave_up = [&] {
+      return absl::UnavailableError(fmt::format("NameServer {}: gave up after {}: {}", name,
+                                                FormatDuration(settings.call_timeout),
+                                                std::string(last.message())));
+    };
     while (true) {
+      // A backoff may end past the deadline (a clock that jumped): no attempt without time.
+      if (clock->Now() >= deadline) return gave_up();
       uint64_t changes = discovery ? discovery->changes() : 0;
       std::string address = Leader();
       if (!address.empty()) {
@@ -218,15 +231,11 @@ struct NameServerClient::Impl {
         last = absl::UnavailableError(
             fmt::format("NameServer {} at {}: {}", name, address, std::string(last.message())));
       }
-      if (clock->Now() + backoff >= deadline) {
-        return absl::UnavailableError(fmt::format("NameServer {}: gave up after {}: {}", name,
-                                                  FormatDuration(settings.call_timeout),
-                                                  std::string(last.message())));
-      }
+      if (clock->Now() + backoff >= deadline) return gave_up();
       if (discovery) {
-        discovery->WaitForChange(changes, backoff);
+        discovery->WaitForChange(changes, clock->Now() + backoff);
       } else {
-        std::this_thread::sleep_for(backoff);
+        clock->SleepUntil(clock->Now() + backoff);
       }
       backoff = std::min(backoff * 2, settings.retry_backoff_max);
       redirects = 0;
@@ -244,15 +253,19 @@ struct NameServerClient::Impl {
   }
 };
 
-NameServerClient::NameServerClient(zk::ZooKeeper* zk, NameServerClientSettings settings)
+NameServerClient::NameServerClient(zk::ZooKeeper* zk, NameServerClientSettings settings,
+                                   const Clock* clock)
     : impl_(std::make_unique<Impl>()) {
   impl_->settings = settings;
-  impl_->discovery = std::make_shared<LeaderWatch>(zk);
+  impl_->clock = clock;
+  impl_->discovery = std::make_shared<LeaderWatch>(zk, clock);
 }
 
-NameServerClient::NameServerClient(std::string address, NameServerClientSettings settings)
+NameServerClient::NameServerClient(std::string address, NameServerClientSettings settings,
+                                   const Clock* clock)
     : impl_(std::make_unique<Impl>()) {
   impl_->settings = settings;
+  impl_->clock = clock;
   impl_->leader = std::move(address);
 }
 

@@ -28,14 +28,23 @@ struct NameServerClientSettings {
   // a new leader answers "starting up" until its FileStores registered (failover time).
   Duration retry_backoff_min = std::chrono::milliseconds(20);
   Duration retry_backoff_max = std::chrono::milliseconds(250);
+  // gRPC's reconnect backoff of a channel to a NameServer (GRPC_ARG_*_RECONNECT_BACKOFF_MS;
+  // gRPC's own defaults are 1 s, 20 s and 120 s). Short, so that a NameServer that comes
+  // back (or a new leader on an old address) is reached at once.
+  Duration reconnect_backoff_initial = std::chrono::milliseconds(100);
+  Duration reconnect_backoff_min = std::chrono::milliseconds(100);
+  Duration reconnect_backoff_max = std::chrono::seconds(1);
 };
 
 class NameServerClient final : public NameServerApi {
  public:
-  // Discovers the leader through `zk` (not owned; must outlive the client).
-  NameServerClient(zk::ZooKeeper* zk, NameServerClientSettings settings = {});
+  // Discovers the leader through `zk` (not owned; must outlive the client). Deadlines and
+  // backoffs are measured on `clock` (not owned).
+  NameServerClient(zk::ZooKeeper* zk, NameServerClientSettings settings = {},
+                   const Clock* clock = SystemClock::Get());
   // Talks to a fixed address (tests and tools); redirects are still followed.
-  explicit NameServerClient(std::string address, NameServerClientSettings settings = {});
+  explicit NameServerClient(std::string address, NameServerClientSettings settings = {},
+                            const Clock* clock = SystemClock::Get());
   ~NameServerClient();
 
   // The leader address currently believed in ("" when unknown).

@@ -14,3 +14,8 @@ chainfs_unit_test(common_nameserver_client_test
 chainfs_unit_test(client_memory_filestores_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_filestores_test.cc
   LIBS chainfs_client)
+# The client layer's in-memory NameServer twin and the upload, mkdir and rename policies.
+chainfs_unit_test(client_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_nameserver_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/client_policies_test.cc
+  LIBS chainfs_client)

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <thread>
 
 #include "common/client/nameserver_client.h"
@@ -100,8 +102,69 @@ NameServerClientSettings Fast(Duration call_timeout = seconds(5)) {
   return s;
 }
 
+// True once `condition` holds, false if it still does not after a long (real) while.
+bool Eventually(const std::function<bool()>& condition) {
+  auto give_up = std::chrono::steady_clock::now() + seconds(20);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// A call running on its own thread, so that the test can drive the clock meanwhile. When
+// the test ends early, the clock is moved past any deadline so that the call returns.
+template <typename T>
+class Background {
+ public:
+  Background(FakeClock* clock, std::function<T()> fn)
+      : clock_(clock), thread_([this, fn = std::move(fn)] {
+          T r = fn();
+          std::lock_guard lock(mu_);
+          result_ = std::move(r);
+        }) {}
+  ~Background() {
+    while (!done()) {
+      clock_->Advance(std::chrono::hours(1));
+      std::this_thread::yield();
+    }
+    thread_.join();
+  }
+  bool done() {
+    std::lock_guard lock(mu_);
+    return result_.has_value();
+  }
+  // Waits for the call to return (false if it does not within a long while).
+  bool Finished() {
+    return Eventually([&] { return done(); });
+  }
+  const T& result() {
+    std::lock_guard lock(mu_);
+    return *result_;
+  }
+
+ private:
+  FakeClock* const clock_;
+  std::mutex mu_;
+  std::optional<T> result_;
+  std::thread thread_;
+};
+
 class NameServerClientTest : public ::testing::Test {
  protected:
+  // The client under test is waiting out a backoff on clock_.
+  bool WaitingOnTheClock() {
+    return Eventually([&] { return clock_.waiters() > 0; });
+  }
+  // Moves clock_ by `step` whenever the call waits on it, until the call returns.
+  template <typename T>
+  bool AdvanceWhileWaiting(Background<T>& call, Duration step) {
+    return Eventually([&] {
+      if (clock_.waiters() > 0) clock_.Advance(step);
+      return call.done();
+    });
+  }
+  FakeClock clock_;
   void SetLeader(const std::string& address) {
     std::string data = address + "\nsome-host";
     if (!zk_->Set("/leader", data, -1).ok()) {
@@ -144,15 +207,19 @@ TEST_F(NameServerClientTest, FollowsARedirectGivenInTrailingMetadata) {
 
 TEST_F(NameServerClientTest, RetriesUntilALeaderAppears) {
   FakeNameServer a;
-  NameServerClient client(zk_.get(), Fast());
-  std::thread elect([&] {
-    std::this_thread::sleep_for(milliseconds(200));
-    SetLeader(a.address());
-  });
-  auto reply = client.DoRead(Read("/f"));
-  elect.join();
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->file().name(), a.address() + "/f");
+  NameServerClient client(zk_.get(), Fast(), &clock_);
+  Background<absl::StatusOr<v1::DoReadReply>> call(&clock_,
+                                                   [&] { return client.DoRead(Read("/f")); });
+  for (int i = 0; i < 3; ++i) {  // three backoffs pass with no leader
+    ASSERT_TRUE(WaitingOnTheClock());
+    clock_.Advance(milliseconds(50));
+  }
+  ASSERT_TRUE(WaitingOnTheClock());
+  EXPECT_FALSE(call.done());
+  SetLeader(a.address());
+  ASSERT_TRUE(call.Finished());
+  ASSERT_TRUE(call.result().ok()) << call.result().status();
+  EXPECT_EQ(call.result()->file().name(), a.address() + "/f");
 }
 
 TEST_F(NameServerClientTest, MovesOnWhenTheLeaderDiesAndZooKeeperNamesAnother) {
@@ -163,19 +230,19 @@ TEST_F(NameServerClientTest, MovesOnWhenTheLeaderDiesAndZooKeeperNamesAnother) {
     dead = a.address();
   }
   SetLeader(dead);
-  NameServerClient client(zk_.get(), Fast());
-  std::thread elect([&] {
-    std::this_thread::sleep_for(milliseconds(200));
-    SetLeader(b.address());
-  });
-  auto reply = client.DoRead(Read("/f"));
-  elect.join();
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->file().name(), b.address() + "/f");
+  NameServerClient client(zk_.get(), Fast(), &clock_);
+  Background<absl::StatusOr<v1::DoReadReply>> call(&clock_,
+                                                   [&] { return client.DoRead(Read("/f")); });
+  ASSERT_TRUE(WaitingOnTheClock());  // the dead leader refused; backing off
+  EXPECT_FALSE(call.done());
+  SetLeader(b.address());
+  ASSERT_TRUE(call.Finished());
+  ASSERT_TRUE(call.result().ok()) << call.result().status();
+  EXPECT_EQ(call.result()->file().name(), b.address() + "/f");
 }
 
 // Failover: a retry waiting out a long backoff calls the new leader as soon as /leader
-// names it, instead of sleeping on.
+// names it, instead of sleeping on (the clock never moves here).
 TEST_F(NameServerClientTest, NewLeaderInZooKeeperEndsTheBackoffAtOnce) {
   FakeNameServer standby, b;
   standby.RedirectTo("");  // the old leader's standby: not leader, leader unknown
@@ -184,18 +251,38 @@ TEST_F(NameServerClientTest, NewLeaderInZooKeeperEndsTheBackoffAtOnce) {
   slow.call_timeout = seconds(30);
   slow.retry_backoff_min = seconds(5);
   slow.retry_backoff_max = seconds(5);
-  NameServerClient client(zk_.get(), slow);
-  std::thread elect([&] {
-    std::this_thread::sleep_for(milliseconds(300));
-    SetLeader(b.address());
-  });
-  auto start = SystemClock::Get()->Now();
-  auto reply = client.DoRead(Read("/f"));
-  Duration took = SystemClock::Get()->Now() - start;
-  elect.join();
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->file().name(), b.address() + "/f");
-  EXPECT_LT(took, seconds(2));
+  NameServerClient client(zk_.get(), slow, &clock_);
+  Background<absl::StatusOr<v1::DoReadReply>> call(&clock_,
+                                                   [&] { return client.DoRead(Read("/f")); });
+  ASSERT_TRUE(WaitingOnTheClock());
+  int refused = standby.calls();
+  SetLeader(b.address());
+  ASSERT_TRUE(call.Finished());
+  ASSERT_TRUE(call.result().ok()) << call.result().status();
+  EXPECT_EQ(call.result()->file().name(), b.address() + "/f");
+  EXPECT_EQ(standby.calls(), refused);
+}
+
+// A fixed address that keeps refusing is retried after each backoff, measured on the clock.
+TEST_F(NameServerClientTest, ABackoffLastsUntilTheClockPassesIt) {
+  FakeNameServer standby;
+  standby.RedirectTo("");
+  NameServerClientSettings s = Fast(seconds(60));
+  s.retry_backoff_min = seconds(1);
+  s.retry_backoff_max = seconds(1);
+  NameServerClient client(standby.address(), s, &clock_);
+  Background<absl::StatusOr<v1::DoReadReply>> call(&clock_,
+                                                   [&] { return client.DoRead(Read("/f")); });
+  ASSERT_TRUE(WaitingOnTheClock());
+  EXPECT_EQ(standby.calls(), 1);
+  clock_.Advance(milliseconds(900));
+  ASSERT_TRUE(WaitingOnTheClock());
+  EXPECT_EQ(standby.calls(), 1);  // still backing off
+  clock_.Advance(milliseconds(100));
+  ASSERT_TRUE(Eventually([&] { return standby.calls() == 2; }));
+  clock_.Advance(seconds(60));  // past the deadline: the call gives up
+  ASSERT_TRUE(call.Finished());
+  EXPECT_EQ(call.result().status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(NameServerClientSettings, BackoffIsCappedShortByDefault) {
@@ -205,19 +292,30 @@ TEST(NameServerClientSettings, BackoffIsCappedShortByDefault) {
 TEST_F(NameServerClientTest, GivesUpWithUnavailableAtTheDeadline) {
   FakeNameServer standby;
   standby.RedirectTo("");  // not leader, and does not know who is
-  NameServerClient client(standby.address(), Fast(milliseconds(300)));
-  auto start = SystemClock::Get()->Now();
-  auto reply = client.DoRead(Read("/f"));
-  Duration took = SystemClock::Get()->Now() - start;
-  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  NameServerClient client(standby.address(), Fast(milliseconds(300)), &clock_);
+  Background<absl::StatusOr<v1::DoReadReply>> call(&clock_,
+                                                   [&] { return client.DoRead(Read("/f")); });
+  // One longest backoff after each refusal, until the deadline.
+  int seen = 0;
+  ASSERT_TRUE(Eventually([&] {
+    if (clock_.waiters() > 0 && standby.calls() > seen) {
+      seen = standby.calls();
+      clock_.Advance(Fast().retry_backoff_max);
+    }
+    return call.done();
+  }));
+  EXPECT_EQ(call.result().status().code(), absl::StatusCode::kUnavailable)
+      << call.result().status();
   EXPECT_GT(standby.calls(), 2);  // retried
-  EXPECT_LT(took, seconds(2));
 }
 
 TEST_F(NameServerClientTest, GivesUpWhenZooKeeperNamesNoLeader) {
-  NameServerClient client(zk_.get(), Fast(milliseconds(200)));
-  auto reply = client.DoRead(Read("/f"));
-  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  NameServerClient client(zk_.get(), Fast(milliseconds(200)), &clock_);
+  Background<absl::StatusOr<v1::DoReadReply>> call(&clock_,
+                                                   [&] { return client.DoRead(Read("/f")); });
+  ASSERT_TRUE(AdvanceWhileWaiting(call, milliseconds(10)));
+  EXPECT_EQ(call.result().status().code(), absl::StatusCode::kUnavailable)
+      << call.result().status();
   EXPECT_EQ(client.leader(), "");
 }
 

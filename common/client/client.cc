@@ -1,0 +1,167 @@
+#include "common/client/client.h"
+
+#include <fmt/format.h>
+
+#include "common/names.h"
+#include "common/status.h"
+
+namespace chainfs {
+
+namespace {
+
+// The rename rules' errors, one constructor each: the codes and words fuse/errors.cc maps
+// to errno today.
+absl::Status ExistsError(std::string_view path) {
+  return absl::AlreadyExistsError(fmt::format("{} exists", path));
+}
+absl::Status IsADirectoryError(std::string_view path) {
+  return absl::FailedPreconditionError(fmt::format("{}: is a directory", path));
+}
+absl::Status NotADirectoryError(std::string_view path) {
+  return absl::FailedPreconditionError(fmt::format("{}: not a directory", path));
+}
+absl::Status NotEmptyError(std::string_view path) {
+  return absl::FailedPreconditionError(fmt::format("{}: directory not empty", path));
+}
+absl::Status BeneathItselfError(std::string_view from) {
+  return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself", from));
+}
+
+bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
+
+v1::FileInfo Entry(const std::string& path, v1::Kind kind, const v1::Attributes& attributes) {
+  v1::FileInfo file;
+  file.set_name(path);
+  file.set_kind(kind);
+  *file.mutable_attributes() = attributes;
+  return file;
+}
+
+}  // namespace
+
+Client::Client(NameServerApi* nameserver, FileStoreApi* filestores, UploadRetrySettings retry,
+               const Clock* clock)
+    : nameserver_(nameserver), filestores_(filestores), retry_(retry), clock_(clock) {}
+
+absl::StatusOr<v1::CreateReply> Client::Run(
+    const v1::FileInfo& file, const UploadOptions& options,
+    const std::function<absl::StatusOr<v1::CreateReply>(
+        const v1::FileInfo&, const std::vector<std::string>&)>& attempt) {
+  v1::DoCreateRequest req;
+  req.set_path(file.name());
+  req.set_exclusive(options.exclusive);
+  req.set_expected_size(options.expected_size);
+  v1::CreateReply committed;
+  CHAINFS_RETURN_IF_ERROR(
+      CreateWithRetry(
+          nameserver_, req,
+          [&](const v1::DoCreateReply& created) -> absl::StatusOr<v1::CreateReply> {
+            v1::FileInfo info = file;
+            info.set_version(created.version());
+            info.set_size(0);
+            info.set_tombstone(false);
+            CHAINFS_ASSIGN_OR_RETURN(
+                committed, attempt(info, {created.chain().begin(), created.chain().end()}));
+            return committed;
+          },
+          retry_, file.name(), clock_)
+          .status());
+  return committed;
+}
+
+absl::StatusOr<v1::CreateReply> Client::Upload(const v1::FileInfo& file,
+                                               const SourceForAttempt& source,
+                                               const UploadOptions& options) {
+  return Run(file, options,
+             [&](const v1::FileInfo& info,
+                 const std::vector<std::string>& chain) -> absl::StatusOr<v1::CreateReply> {
+               CHAINFS_ASSIGN_OR_RETURN(ContentSource content, source(info.version()));
+               return filestores_->Create(info, chain, content, options.expected_size);
+             });
+}
+
+absl::StatusOr<v1::CreateReply> Client::UploadFd(const v1::FileInfo& file, int fd,
+                                                 const UploadOptions& options) {
+  return Run(file, options, [&](const v1::FileInfo& info, const std::vector<std::string>& chain) {
+    return filestores_->CreateFromFd(info, chain, fd);
+  });
+}
+
+absl::StatusOr<v1::CreateReply> Client::UploadString(const v1::FileInfo& file,
+                                                     std::string_view content,
+                                                     const UploadOptions& options) {
+  return Run(file, options, [&](const v1::FileInfo& info, const std::vector<std::string>& chain) {
+    return filestores_->CreateFromString(info, chain, content);
+  });
+}
+
+absl::StatusOr<v1::CreateReply> Client::Mkdir(const std::string& path,
+                                              const v1::Attributes& attributes) {
+  return UploadString(Entry(path, v1::KIND_DIRECTORY, attributes), "", {.exclusive = true});
+}
+
+absl::Status Client::MkdirAll(const std::string& path, const v1::Attributes& attributes) {
+  if (path == "/") return absl::OkStatus();
+  absl::StatusOr<v1::FileInfo> existing = Stat(path);
+  if (existing.ok() && existing->version() != 0) {
+    return IsDirectory(*existing) ? absl::OkStatus() : ExistsError(path);
+  }
+  if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
+  CHAINFS_RETURN_IF_ERROR(MkdirAll(std::string(ParentOf(path)), attributes));
+  // An implied directory gets an entry of its own (not exclusively: it already exists).
+  absl::Status made =
+      UploadString(Entry(path, v1::KIND_DIRECTORY, attributes), "", {.exclusive = !existing.ok()})
+          .status();
+  if (absl::IsAlreadyExists(made)) {
+    // Someone else made it meanwhile: fine if it is a directory.
+    CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo now, Stat(path));
+    return IsDirectory(now) ? absl::OkStatus() : made;
+  }
+  return made;
+}
+
+absl::StatusOr<v1::CreateReply> Client::Symlink(const std::string& path, std::string_view target,
+                                                const v1::Attributes& attributes) {
+  return UploadString(Entry(path, v1::KIND_SYMLINK, attributes), target, {.exclusive = true});
+}
+
+absl::StatusOr<v1::FileInfo> Client::Stat(const std::string& path) {
+  v1::StatRequest req;
+  req.set_path(path);
+  CHAINFS_ASSIGN_OR_RETURN(v1::StatReply reply, nameserver_->Stat(req));
+  return reply.file();
+}
+
+absl::Status Client::CheckRenameTarget(const std::string& from, bool source_is_directory,
+                                       const std::string& to, bool no_replace) {
+  if (IsUnder(to, from)) return BeneathItselfError(from);
+  absl::StatusOr<v1::FileInfo> target = Stat(to);
+  if (absl::IsNotFound(target.status())) return absl::OkStatus();
+  CHAINFS_RETURN_IF_ERROR(target.status());
+  if (no_replace) return ExistsError(to);
+  bool target_is_directory = IsDirectory(*target);
+  if (target_is_directory && !source_is_directory) return IsADirectoryError(to);
+  if (!target_is_directory && source_is_directory) return NotADirectoryError(to);
+  if (target_is_directory) {
+    v1::ListDirectoryRequest list;
+    list.set_path(to);
+    list.set_limit(1);
+    CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply children, nameserver_->ListDirectory(list));
+    if (children.entries_size() > 0) return NotEmptyError(to);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Client::Rename(const std::string& from, const std::string& to, bool no_replace) {
+  if (from == to) return absl::OkStatus();
+  if (IsUnder(to, from)) return BeneathItselfError(from);
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo source, Stat(from));
+  CHAINFS_RETURN_IF_ERROR(CheckRenameTarget(from, IsDirectory(source), to, no_replace));
+  v1::RenameRequest req;
+  req.set_from(from);
+  req.set_to(to);
+  req.set_no_replace(no_replace);
+  return nameserver_->Rename(req).status();
+}
+
+}  // namespace chainfs
