@@ -42,11 +42,10 @@ Filesystem::Filesystem(NameServerApi* nameserver, FileStoreApi* filestores, Cloc
       filestores_(filestores),
       clock_(clock),
       settings_(std::move(settings)),
-      uploader_(nameserver, filestores,
-                {.retry = settings_.upload_retry,
-                 .cache_base = settings_.cache_base,
-                 .kept_limits = settings_.kept_limits,
-                 .write_behind = settings_.write_behind}),
+      client_(nameserver, filestores, settings_.upload_retry, clock),
+      uploader_(&client_, {.cache_base = settings_.cache_base,
+                           .kept_limits = settings_.kept_limits,
+                           .write_behind = settings_.write_behind}),
       start_ns_(clock->WallNanos()) {}
 
 struct stat Filesystem::ToStat(uint64_t ino, const v1::FileInfo& info) {
@@ -254,17 +253,16 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
 
 absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::string& name,
                                                v1::Kind kind, const v1::Attributes& attributes,
-                                               const std::string& content) {
+                                               const std::string& target) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
-  CHAINFS_ASSIGN_OR_RETURN(int64_t version,
-                           uploader_.StoreContent(path, kind, attributes, true, content));
-  v1::FileInfo info;
-  info.set_name(path);
-  info.set_version(version);
+  CHAINFS_ASSIGN_OR_RETURN(v1::CreateReply made, kind == v1::KIND_DIRECTORY
+                                                     ? client_.Mkdir(path, attributes)
+                                                     : client_.Symlink(path, target, attributes));
+  v1::FileInfo info = made.file();
   info.set_kind(kind);
   *info.mutable_attributes() = attributes;
-  info.set_size(kind == v1::KIND_DIRECTORY ? 0 : content.size());
+  info.set_size(target.size());
   Entry entry{.ino = inodes_.Ref(path)};
   entry.attr = ToStat(entry.ino, info);
   return entry;
@@ -337,40 +335,19 @@ absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64
   CHAINFS_ASSIGN_OR_RETURN(std::string new_dir, PathOf(new_parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string to, ChildPath(new_dir, new_name));
   if (from == to) return absl::OkStatus();
-  if (IsUnder(to, from)) return ErrnoError(EINVAL, "cannot move a directory into itself");
-
-  auto source = StatPath(from);
+  const bool no_replace = flags & RENAME_NOREPLACE;
+  // A file created here and not stored yet exists only in its staging file: the checks are
+  // the Client's, the move only the inode table's.
   auto from_ino = inodes_.Find(from);
-  bool staged_only = from_ino && inodes_.Staged(*from_ino) && !source.ok() &&
-                     source.status().code() == absl::StatusCode::kNotFound;
-  if (!source.ok() && !staged_only) return source.status();
-
-  auto target = StatPath(to);
-  if (target.ok()) {
-    if (flags & RENAME_NOREPLACE) return ErrnoError(EEXIST, "target exists");
-    bool source_dir = source.ok() && source->kind() == v1::KIND_DIRECTORY;
-    bool target_dir = target->kind() == v1::KIND_DIRECTORY;
-    if (target_dir && !source_dir) return ErrnoError(EISDIR, "target is a directory");
-    if (!target_dir && source_dir) return ErrnoError(ENOTDIR, "target is not a directory");
-    if (target_dir) {
-      v1::ListDirectoryRequest list;
-      list.set_path(to);
-      list.set_limit(1);
-      CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply children, nameserver_->ListDirectory(list));
-      if (children.entries_size() > 0) return ErrnoError(ENOTEMPTY, "target directory not empty");
+  if (from_ino && inodes_.Staged(*from_ino)) {
+    auto source = StatPath(from);
+    if (!source.ok() && source.status().code() == absl::StatusCode::kNotFound) {
+      CHAINFS_RETURN_IF_ERROR(client_.CheckRenameTarget(from, false, to, no_replace));
+      inodes_.Rename(from, to);
+      return absl::OkStatus();
     }
-  } else if (target.status().code() != absl::StatusCode::kNotFound) {
-    return target.status();
   }
-
-  if (!staged_only) {
-    v1::RenameRequest req;
-    req.set_from(from);
-    req.set_to(to);
-    req.set_no_replace(flags & RENAME_NOREPLACE);
-    auto reply = nameserver_->Rename(req);
-    if (!reply.ok()) return reply.status();
-  }
+  CHAINFS_RETURN_IF_ERROR(client_.Rename(from, to, no_replace));
   inodes_.Rename(from, to);
   return absl::OkStatus();
 }

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/client/chain_upload.h"
+#include "common/client/client.h"
 #include "common/client/filestore_api.h"
 #include "common/client/nameserver_api.h"
 #include "common/clock.h"
@@ -148,14 +148,16 @@ class Filesystem {
   absl::StatusOr<std::unique_ptr<StagedFile>> NewStaged(const v1::Attributes& attributes);
   // A staging file holding the current remote content of `path`.
   absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);
+  // mkdir (kind directory) or symlink (to `target`) through the Client.
   absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
-                                     const v1::Attributes& attributes, const std::string& content);
+                                     const v1::Attributes& attributes, const std::string& target);
   v1::Attributes NewAttributes(mode_t mode, uid_t uid, gid_t gid) const;
 
   NameServerApi* const nameserver_;
   FileStoreApi* const filestores_;
   Clock* const clock_;
   const FilesystemSettings settings_;
+  Client client_;  // the upload, mkdir, symlink and rename policies
   Uploader uploader_;
   const int64_t start_ns_;
   InodeTable inodes_;

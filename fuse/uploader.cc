@@ -11,13 +11,11 @@ namespace chainfs::mount {
 
 namespace {
 
-// name@version as a chain upload stores it.
-v1::FileInfo NewVersion(const std::string& path, v1::Kind kind, const v1::Attributes& attributes,
-                        int64_t version) {
+// The entry a staged file is stored as (the upload sets the version).
+v1::FileInfo StagedEntry(const std::string& path, const v1::Attributes& attributes) {
   v1::FileInfo info;
   info.set_name(path);
-  info.set_version(version);
-  info.set_kind(kind);
+  info.set_kind(v1::KIND_FILE);
   *info.mutable_attributes() = attributes;
   return info;
 }
@@ -32,37 +30,8 @@ std::string DirOf(const std::string& staged) {
 
 }  // namespace
 
-Uploader::Uploader(NameServerApi* nameserver, FileStoreApi* filestores, UploaderSettings settings)
-    : nameserver_(nameserver), filestores_(filestores), settings_(std::move(settings)) {}
-
-absl::StatusOr<int64_t> Uploader::Upload(const std::string& path, v1::Kind kind,
-                                         const v1::Attributes& attributes, bool exclusive,
-                                         StagedFile* staged, const std::string& content) {
-  v1::DoCreateRequest req;
-  req.set_path(path);
-  req.set_exclusive(exclusive);
-  // No expected_size: the NameServer would answer "no FileStore is available"
-  // (UNAVAILABLE, retried until the call deadline) instead of letting a full FileStore
-  // refuse the chain with RESOURCE_EXHAUSTED (ENOSPC).
-  CHAINFS_ASSIGN_OR_RETURN(
-      v1::DoCreateReply created,
-      CreateWithRetry(
-          nameserver_, req,
-          [&](const v1::DoCreateReply& created) {
-            v1::FileInfo info = NewVersion(path, kind, attributes, created.version());
-            std::vector<std::string> chain(created.chain().begin(), created.chain().end());
-            return staged ? filestores_->CreateFromFd(info, chain, staged->fd())
-                          : filestores_->CreateFromString(info, chain, content);
-          },
-          settings_.retry, path));
-  return created.version();
-}
-
-absl::StatusOr<int64_t> Uploader::StoreContent(const std::string& path, v1::Kind kind,
-                                               const v1::Attributes& attributes, bool exclusive,
-                                               const std::string& content) {
-  return Upload(path, kind, attributes, exclusive, nullptr, content);
-}
+Uploader::Uploader(Client* client, UploaderSettings settings)
+    : client_(client), settings_(std::move(settings)) {}
 
 absl::StatusOr<int64_t> Uploader::StoreStaged(const std::string& path, StagedFile& staged) {
   // A write-behind stream under the same name is finished (the rest, then close); one under
@@ -76,23 +45,23 @@ absl::StatusOr<int64_t> Uploader::StoreStaged(const std::string& path, StagedFil
     Logger("mount")->warn("could not set the attributes of {}: {}; uploading it again", path,
                           Msg(version.status()));
   }
-  auto version = Upload(path, v1::KIND_FILE, staged.attributes(), false, &staged, "");
-  if (!version.ok()) {
+  auto stored = client_->UploadFd(StagedEntry(path, staged.attributes()), staged.fd());
+  if (!stored.ok()) {
     Logger("mount")->error("could not store {}: {}; its data is kept in {}", path,
-                           Msg(version.status()), staged.path());
+                           Msg(stored.status()), staged.path());
     Keep(path, staged);
-    return version.status();
+    return stored.status();
   }
   if (staged.kept()) {
     ForgetKept(staged.path());
     staged.Unkeep();
   }
-  return version;
+  return stored->file().version();
 }
 
 void Uploader::Keep(const std::string& path, StagedFile& staged) {
   staged.Keep();
-  v1::FileInfo file = NewVersion(path, v1::KIND_FILE, staged.attributes(), 0);
+  v1::FileInfo file = StagedEntry(path, staged.attributes());
   const std::string& base =
       settings_.cache_base.empty() ? DirOf(staged.path()) : settings_.cache_base;
   if (absl::Status st = KeepStaged(base, staged.path(), file, settings_.kept_limits); !st.ok()) {
@@ -111,29 +80,22 @@ void Uploader::MaybeWriteBehind(const std::string& path, StagedFile& staged) {
 StagedFile::WriteBehindOutcome Uploader::WriteBehind(const std::string& path, StagedFile& staged) {
   StagedFile::WriteBehindOutcome out;
   out.attributes = staged.attributes();
-  v1::DoCreateRequest req;
-  req.set_path(path);
   int64_t offset = 0;
   // Each attempt streams the staged file from its start (it is only appended to while the
   // write-behind runs); a failed member is excluded from the next attempt's chain.
-  auto created = CreateWithRetry(
-      nameserver_, req,
-      [&](const v1::DoCreateReply& created) {
-        out.version = created.version();
-        v1::FileInfo info = NewVersion(path, v1::KIND_FILE, out.attributes, created.version());
-        std::vector<std::string> chain(created.chain().begin(), created.chain().end());
+  auto created = client_->Upload(
+      StagedEntry(path, out.attributes), [&](int64_t version) -> absl::StatusOr<ContentSource> {
+        out.version = version;
         offset = 0;
-        return filestores_->Create(
-            info, chain, [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
-              CHAINFS_ASSIGN_OR_RETURN(size_t n, staged.ReadAppended(buf, max, offset));
-              offset += static_cast<int64_t>(n);
-              return n;
-            });
-      },
-      settings_.retry, path);
+        return [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
+          CHAINFS_ASSIGN_OR_RETURN(size_t n, staged.ReadAppended(buf, max, offset));
+          offset += static_cast<int64_t>(n);
+          return n;
+        };
+      });
   out.status = created.status();
   if (created.ok()) {
-    out.version = created->version();
+    out.version = created->file().version();
     Logger("mount")->debug("write-behind of {} version {} committed ({} bytes)", path, out.version,
                            offset);
   } else if (staged.append_only()) {
@@ -160,7 +122,7 @@ absl::StatusOr<int64_t> Uploader::SettleWriteBehind(const std::string& path, Sta
   req.set_set_uid(true);
   req.set_set_gid(true);
   req.set_set_mtime(true);
-  CHAINFS_ASSIGN_OR_RETURN(v1::SetAttributesReply reply, nameserver_->SetAttributes(req));
+  CHAINFS_ASSIGN_OR_RETURN(v1::SetAttributesReply reply, client_->nameserver()->SetAttributes(req));
   return reply.file().version();
 }
 
