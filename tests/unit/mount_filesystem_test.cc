@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -47,13 +49,14 @@ class FilesystemTest : public ::testing::Test {
   }
 
   // A mount over the shared twins with its own staging directory `name` under base_.
-  std::unique_ptr<Filesystem> Make(const std::string& name, int64_t write_behind = 0) {
+  std::unique_ptr<Filesystem> Make(const std::string& name, int64_t write_behind = 0,
+                                   Duration backoff = Duration::zero()) {
     std::string dir = base_ + "/" + name;
     EXPECT_EQ(::mkdir(dir.c_str(), 0700), 0);
     FilesystemSettings settings;
     settings.cache_dir = dir;
     settings.cache_base = base_;
-    settings.upload_retry.backoff = Duration::zero();
+    settings.upload_retry.backoff = backoff;
     settings.write_behind = write_behind;
     return std::make_unique<Filesystem>(&nameserver_, &filestores_, &clock_, settings);
   }
@@ -172,6 +175,29 @@ TEST_F(FilesystemTest, OneChainMemberDead_CloseSucceeds_OnAChainWithoutIt) {
   EXPECT_EQ(Stored("/f"), "survives");
   EXPECT_EQ(nameserver_.calls("DoCreate"), 2);  // the chain through it, then one without it
   EXPECT_TRUE(ListKept(base_).empty());
+}
+
+TEST_F(FilesystemTest, OneChainMemberDead_TheRetryWaitsItsBackoffOnTheClock) {
+  fs_ = Make("backoff", /*write_behind=*/0, /*backoff=*/std::chrono::seconds(10));
+  filestores_.SetDead(kStores[0]);
+  auto created = fs_->Create(kRoot, "f", 0644, 0, 0);
+  ASSERT_TRUE(created.ok()) << created.status();
+  FileHandle* fh = created->second;
+  ASSERT_TRUE(fs_->Write(fh, "late", 4, 0).ok());
+  absl::Status flushed = absl::UnknownError("not flushed");
+  std::thread closer([&] { flushed = fs_->Flush(fh); });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (clock_.waiters() == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(clock_.waiters(), 1) << "the retry never waited on the clock";
+  EXPECT_EQ(nameserver_.calls("DoCreate"), 1);  // the second attempt waits for the backoff
+  clock_.Advance(std::chrono::seconds(10));
+  closer.join();
+  EXPECT_TRUE(flushed.ok()) << flushed;
+  EXPECT_EQ(nameserver_.calls("DoCreate"), 2);
+  fs_->Release(fh);
+  EXPECT_EQ(Stored("/f"), "late");
 }
 
 TEST_F(FilesystemTest, EveryFileStoreDead_CloseFailsWithEIO_AndTheStagedDataIsKept) {
