@@ -2,30 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "common/client/nameserver_rules.h"
 #include "common/names.h"
 #include "common/status.h"
 
 namespace chainfs {
 
 namespace {
-
-// The rename rules' errors, one constructor each: the codes and words fuse/errors.cc maps
-// to errno today.
-absl::Status ExistsError(std::string_view path) {
-  return absl::AlreadyExistsError(fmt::format("{} exists", path));
-}
-absl::Status IsADirectoryError(std::string_view path) {
-  return absl::FailedPreconditionError(fmt::format("{}: is a directory", path));
-}
-absl::Status NotADirectoryError(std::string_view path) {
-  return absl::FailedPreconditionError(fmt::format("{}: not a directory", path));
-}
-absl::Status NotEmptyError(std::string_view path) {
-  return absl::FailedPreconditionError(fmt::format("{}: directory not empty", path));
-}
-absl::Status BeneathItselfError(std::string_view from) {
-  return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself", from));
-}
 
 bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
 
@@ -104,7 +87,8 @@ absl::Status Client::MkdirAll(const std::string& path, const v1::Attributes& att
   if (path == "/") return absl::OkStatus();
   absl::StatusOr<v1::FileInfo> existing = Stat(path);
   if (existing.ok() && existing->version() != 0) {
-    return IsDirectory(*existing) ? absl::OkStatus() : ExistsError(path);
+    if (IsDirectory(*existing)) return absl::OkStatus();
+    return absl::AlreadyExistsError(fmt::format("{} exists and is not a directory", path));
   }
   if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
   CHAINFS_RETURN_IF_ERROR(MkdirAll(std::string(ParentOf(path)), attributes));
@@ -134,27 +118,27 @@ absl::StatusOr<v1::FileInfo> Client::Stat(const std::string& path) {
 
 absl::Status Client::CheckRenameTarget(const std::string& from, bool source_is_directory,
                                        const std::string& to, bool no_replace) {
-  if (IsUnder(to, from)) return BeneathItselfError(from);
+  if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
   absl::StatusOr<v1::FileInfo> target = Stat(to);
   if (absl::IsNotFound(target.status())) return absl::OkStatus();
   CHAINFS_RETURN_IF_ERROR(target.status());
-  if (no_replace) return ExistsError(to);
-  bool target_is_directory = IsDirectory(*target);
-  if (target_is_directory && !source_is_directory) return IsADirectoryError(to);
-  if (!target_is_directory && source_is_directory) return NotADirectoryError(to);
-  if (target_is_directory) {
+  target->set_name(to);
+  absl::Status children_unknown;
+  absl::Status verdict = CheckRenameOver(source_is_directory, *target, no_replace, [&] {
     v1::ListDirectoryRequest list;
     list.set_path(to);
     list.set_limit(1);
-    CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply children, nameserver_->ListDirectory(list));
-    if (children.entries_size() > 0) return NotEmptyError(to);
-  }
-  return absl::OkStatus();
+    absl::StatusOr<v1::ListDirectoryReply> children = nameserver_->ListDirectory(list);
+    children_unknown = children.status();
+    return children.ok() && children->entries_size() > 0;
+  });
+  CHAINFS_RETURN_IF_ERROR(children_unknown);
+  return verdict;
 }
 
 absl::Status Client::Rename(const std::string& from, const std::string& to, bool no_replace) {
   if (from == to) return absl::OkStatus();
-  if (IsUnder(to, from)) return BeneathItselfError(from);
+  if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo source, Stat(from));
   CHAINFS_RETURN_IF_ERROR(CheckRenameTarget(from, IsDirectory(source), to, no_replace));
   v1::RenameRequest req;

@@ -1,8 +1,8 @@
 // MemoryNameServer: the in-memory twin of the NameServer for unit tests of everything that
 // holds a NameServerApi* (the mount's Filesystem, the client policies, the FileStore's
 // reporting). It keeps a namespace as the real one does (per name: latest version, kind,
-// size, attributes, tombstone flag, the FileStores holding that version, and stale copies)
-// and answers every call with the same validation, codes and message words as
+// size, attributes, tombstone flag, the FileStores holding that version, and older copies:
+// MemoryNamespace) and answers every call with the same validation, codes and message words as
 // servers/nameserver/nameserver.cc:
 // - DoCreate hands out increasing versions and a chain of up to `replication` of the
 //   configured FileStores, in the order given (not by free space), never an excluded one; an
@@ -15,6 +15,8 @@
 //   what succeeded; without one, the namespace alone changes (same holders).
 // - Stat answers a directory implied by its descendants (version 0, mode 0755), and "/".
 // - List matches globs with '*', '?', '[...]', '[!...]', none crossing '/'.
+// - A report or heartbeat from a FileStore it does not know (or dropped) answers
+//   `reregister`; RegisterFilesAndTombstones makes it live again.
 // Differences from the real one, on purpose: it serves at once (no leader, no start-up
 // wait), a reported version never handed out is accepted (later versions go above it), and
 // there is no replication or GC.
@@ -31,13 +33,13 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/client/filestore_api.h"
+#include "common/client/memory_namespace.h"
 #include "common/client/nameserver_api.h"
 
 namespace chainfs {
@@ -45,7 +47,7 @@ namespace chainfs {
 class MemoryNameServer final : public NameServerApi {
  public:
   // Every FileStore is registered and live from the start, with this much free space.
-  static constexpr int64_t kDefaultBytesAvailable = int64_t{1} << 40;
+  static constexpr int64_t kDefaultBytesAvailable = MemoryNamespace::kDefaultBytesAvailable;
 
   // `filestores`: host:port of the live FileStores, in the order chains are placed on.
   explicit MemoryNameServer(std::vector<std::string> filestores, int replication = 3);
@@ -82,81 +84,55 @@ class MemoryNameServer final : public NameServerApi {
 
   // --- NameServerApi ---
 
-  absl::StatusOr<v1::DoCreateReply> DoCreate(const v1::DoCreateRequest& req) override;
-  absl::StatusOr<v1::DoReadReply> DoRead(const v1::DoReadRequest& req) override;
-  absl::StatusOr<v1::DoDeleteReply> DoDelete(const v1::DoDeleteRequest& req) override;
-  absl::StatusOr<v1::ListReply> List(const v1::ListRequest& req) override;
-  absl::StatusOr<v1::StatReply> Stat(const v1::StatRequest& req) override;
-  absl::StatusOr<v1::ListDirectoryReply> ListDirectory(
-      const v1::ListDirectoryRequest& req) override;
-  absl::StatusOr<v1::RenameReply> Rename(const v1::RenameRequest& req) override;
-  absl::StatusOr<v1::SetAttributesReply> SetAttributes(
-      const v1::SetAttributesRequest& req) override;
-  absl::StatusOr<v1::StatFsReply> StatFs(const v1::StatFsRequest& req) override;
-  absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(
-      const v1::ClusterStatusRequest& req) override;
   absl::StatusOr<v1::HeartBeatReply> HeartBeat(const v1::HeartBeatRequest& req) override;
+  absl::StatusOr<v1::DoCreateReply> DoCreate(const v1::DoCreateRequest& req) override;
   absl::StatusOr<v1::AddFileOrTombstoneReply> AddFileOrTombstone(
       const v1::AddFileOrTombstoneRequest& req) override;
+  absl::StatusOr<v1::DoReadReply> DoRead(const v1::DoReadRequest& req) override;
   absl::StatusOr<v1::ReportBadReplicaReply> ReportBadReplica(
       const v1::ReportBadReplicaRequest& req) override;
+  absl::StatusOr<v1::StatReply> Stat(const v1::StatRequest& req) override;
   // Replaces what `filestore` holds with `files` (it becomes live if it was not).
   absl::Status RegisterFilesAndTombstones(const std::string& filestore,
                                           const std::vector<v1::FileInfo>& files,
                                           int64_t bytes_used, int64_t bytes_available) override;
+  absl::StatusOr<v1::ListDirectoryReply> ListDirectory(
+      const v1::ListDirectoryRequest& req) override;
+  absl::StatusOr<v1::ListReply> List(const v1::ListRequest& req) override;
+  absl::StatusOr<v1::DoDeleteReply> DoDelete(const v1::DoDeleteRequest& req) override;
+  absl::StatusOr<v1::StatFsReply> StatFs(const v1::StatFsRequest& req) override;
+  absl::StatusOr<v1::RenameReply> Rename(const v1::RenameRequest& req) override;
+  absl::StatusOr<v1::SetAttributesReply> SetAttributes(
+      const v1::SetAttributesRequest& req) override;
+  absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(
+      const v1::ClusterStatusRequest& req) override;
 
  private:
-  struct Entry {
-    v1::FileInfo latest;
-    std::vector<std::string> holders;
-    std::map<std::string, v1::FileInfo> stale;  // by FileStore: an older version it holds
-  };
-  struct FileStore {
-    int64_t bytes_used = 0;
-    int64_t bytes_available = kDefaultBytesAvailable;
-    bool live = true;
-    bool suspect = false;  // excluded by a client: no chains until its next heartbeat
-  };
   struct Failure {
     absl::Status status;
     int times = 0;
   };
-  // A live name with its holders, as DoRead sees it.
-  struct Live {
-    v1::FileInfo info;
-    std::vector<std::string> holders;
-  };
+  using Live = MemoryNamespace::Live;
 
   // Counts the call, runs the hook, and returns an injected failure if one is due.
   absl::Status Enter(std::string_view method);
-  int64_t AllocateLocked();
-  void ApplyLocked(const std::string& address, const v1::FileInfo& file);
-  void RemoveHolderLocked(const std::string& address, const std::string& name, int64_t version);
-  // An entry without holders: an older copy becomes the latest, a tombstone stays; true
-  // when nothing is left and the entry must go.
-  bool OrphanedLocked(Entry& e);
-  // Everything `address` reported is gone (dropped, or registering again).
-  void ForgetLocked(const std::string& address);
-  absl::StatusOr<Live> GetLiveLocked(const std::string& name) const;
-  absl::StatusOr<v1::FileInfo> StatLocked(const std::string& name) const;
-  bool HasLiveDescendantLocked(const std::string& dir) const;
-  absl::Status CheckNotBeneathAFileLocked(const std::string& path) const;
-  bool LiveLocked(const std::string& address) const;
   // Tombstones a live name on its holders (and up to `replication_` FileStores).
   absl::StatusOr<int64_t> Tombstone(const Live& item);
   // Copies a live name to `target` (new name and/or version and attributes) on its holders;
   // `all` says whether every holder did.
   absl::StatusOr<v1::FileInfo> Clone(const Live& item, v1::FileInfo target, bool* all);
+  FileStoreApi* filestores_api();
+  // `name` at a new version with the attributes of `item` (the target of a clone).
+  v1::FileInfo NewVersion(const std::string& name, const Live& item);
+  v1::FileInfo NewVersionLocked(const std::string& name, const Live& item);
 
   const int replication_;
 
   mutable std::mutex mu_;
-  std::vector<std::string> order_;  // placement order
+  MemoryNamespace ns_;
+  int64_t last_version_ = 0;
   FileStoreApi* filestores_api_ = nullptr;
   std::function<void(std::string_view)> hook_;
-  std::map<std::string, Entry> names_;
-  std::map<std::string, FileStore> filestores_;
-  int64_t last_version_ = 0;
   std::map<std::string, int, std::less<>> calls_;
   std::map<std::string, Failure, std::less<>> failures_;
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/client/filestore_client.h"
+#include "common/client/nameserver_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -14,39 +15,12 @@ namespace chainfs::nameserver {
 
 namespace {
 
-constexpr size_t kDefaultListLimit = 1000;
-constexpr size_t kMaxListLimit = 10'000;
 // At most this much of a client-supplied name goes into an error message.
 constexpr size_t kMaxEchoBytes = 100;
 
 std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
 
-absl::Status ValidateFileStore(const std::string& address) {
-  if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
-  // The address is dialled by replication and handed to clients: host:port only.
-  return ValidateFileStoreAddress(address);
-}
-
 bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
-
-absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
-  if (bytes_used < 0 || bytes_available < 0) {
-    return absl::InvalidArgumentError("byte counts must not be negative");
-  }
-  return absl::OkStatus();
-}
-
-// A file or tombstone as a FileStore reports it.
-absl::Status ValidateReported(const v1::FileInfo& f) {
-  CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
-  if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
-  if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
-  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
-  if (f.attributes().mode() > 07777) {
-    return absl::InvalidArgumentError("mode has bits above 07777");
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -224,13 +198,7 @@ void NameServer::GcTick() {
 // --- client calls ---
 
 absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply) {
-  constexpr int kMaxExclude = 64;
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
-  if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
-  if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
-  for (const std::string& address : req.exclude()) {
-    if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");
-  }
+  CHAINFS_RETURN_IF_ERROR(ValidateDoCreate(req));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.path()));
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
@@ -353,21 +321,12 @@ absl::Status NameServer::Stat(const v1::StatRequest& req, v1::StatReply* reply) 
 
 absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
                                        v1::ListDirectoryReply* reply) {
-  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
-  if (!req.start_after().empty()) {
-    CHAINFS_RETURN_IF_ERROR(ValidateName("/" + req.start_after()));
-    if (req.start_after().find('/') != std::string::npos) {
-      return absl::InvalidArgumentError("start_after must be a child name, not a path");
-    }
-  }
-  if (req.limit() < 0) return absl::InvalidArgumentError("limit is negative");
+  CHAINFS_ASSIGN_OR_RETURN(size_t limit, ValidateListDirectory(req));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo dir, ns_.Stat(req.path()));
   if (!IsDirectory(dir)) {
     return absl::FailedPreconditionError(fmt::format("{}: not a directory", req.path()));
   }
-  size_t limit = req.limit() == 0 ? kDefaultListLimit
-                                  : std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
   ns_.ListDirectory(req.path(), req.start_after(), limit, reply);
   return absl::OkStatus();
 }
@@ -411,24 +370,13 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
   const std::string& to = req.to();
   CHAINFS_RETURN_IF_ERROR(ValidateName(from));
   CHAINFS_RETURN_IF_ERROR(ValidateName(to));
-  if (IsUnder(to, from)) {
-    return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself ({})", from, to));
-  }
+  if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
   if (from == to) return absl::OkStatus();
-  absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to);
-  if (dst.ok()) {
-    if (req.no_replace()) return absl::AlreadyExistsError(fmt::format("{} exists", to));
-    if (IsDirectory(*dst) && ns_.HasLiveDescendant(to)) {
-      return absl::FailedPreconditionError(fmt::format("{}: directory not empty", to));
-    }
-    if (IsDirectory(*dst) && !IsDirectory(src)) {
-      return absl::FailedPreconditionError(fmt::format("{}: is a directory", to));
-    }
-    if (!IsDirectory(*dst) && IsDirectory(src)) {
-      return absl::FailedPreconditionError(fmt::format("{}: not a directory", to));
-    }
+  if (absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to); dst.ok()) {
+    CHAINFS_RETURN_IF_ERROR(CheckRenameOver(IsDirectory(src), *dst, req.no_replace(),
+                                            [&] { return ns_.HasLiveDescendant(to); }));
   }
   // The source and everything beneath it, parents before children.
   std::vector<NameState> items;

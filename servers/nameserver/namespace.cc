@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/client/nameserver_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "servers/nameserver/glob.h"
@@ -470,16 +471,6 @@ absl::StatusOr<NameState> Namespace::GetLive(const std::string& name) const {
   }
   return StateLocked(it->first, it->second);
 }
-
-namespace {
-v1::FileInfo ImpliedDirectory(const std::string& name) {
-  v1::FileInfo info;
-  info.set_name(name);
-  info.set_kind(v1::KIND_DIRECTORY);
-  info.mutable_attributes()->set_mode(0755);
-  return info;
-}
-}  // namespace
 
 absl::StatusOr<v1::FileInfo> Namespace::Stat(const std::string& name) const {
   std::shared_lock lock(mu_);

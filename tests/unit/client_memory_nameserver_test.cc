@@ -199,7 +199,8 @@ TEST_F(MemoryNameServerTest, RenameFollowsTheDirectoryRules) {
   EXPECT_EQ(Rename("/f", "/g", true).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_NE(Rename("/f", "/d").message().find("is a directory"), std::string::npos);
   EXPECT_NE(Rename("/d", "/f").message().find("not a directory"), std::string::npos);
-  EXPECT_NE(Rename("/f", "/full").message().find("not empty"), std::string::npos);
+  EXPECT_NE(Rename("/d", "/full").message().find("not empty"), std::string::npos);
+  EXPECT_NE(Rename("/f", "/full").message().find("is a directory"), std::string::npos);
   EXPECT_EQ(Rename("/d", "/d/x").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Rename("/missing", "/x").code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(Rename("/f", "/g").ok());  // a file replaces a file

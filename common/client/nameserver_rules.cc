@@ -1,0 +1,97 @@
+#include "common/client/nameserver_rules.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/client/filestore_client.h"
+#include "common/names.h"
+#include "common/status.h"
+
+namespace chainfs {
+
+namespace {
+
+constexpr size_t kDefaultListLimit = 1000;
+constexpr size_t kMaxListLimit = 10'000;
+constexpr int kMaxExclude = 64;
+
+}  // namespace
+
+absl::Status ValidateFileStore(const std::string& address) {
+  if (address.empty()) return absl::InvalidArgumentError("filestore address is missing");
+  // The address is dialled by replication and handed to clients: host:port only.
+  return ValidateFileStoreAddress(address);
+}
+
+absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available) {
+  if (bytes_used < 0 || bytes_available < 0) {
+    return absl::InvalidArgumentError("byte counts must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReported(const v1::FileInfo& f) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
+  if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
+  if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
+  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
+  if (f.attributes().mode() > 07777) {
+    return absl::InvalidArgumentError("mode has bits above 07777");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDoCreate(const v1::DoCreateRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
+  if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
+  for (const std::string& address : req.exclude()) {
+    if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> ValidateListDirectory(const v1::ListDirectoryRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
+  if (!req.start_after().empty()) {
+    CHAINFS_RETURN_IF_ERROR(ValidateName("/" + req.start_after()));
+    if (req.start_after().find('/') != std::string::npos) {
+      return absl::InvalidArgumentError("start_after must be a child name, not a path");
+    }
+  }
+  if (req.limit() < 0) return absl::InvalidArgumentError("limit is negative");
+  if (req.limit() == 0) return kDefaultListLimit;
+  return std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
+}
+
+v1::FileInfo ImpliedDirectory(const std::string& name) {
+  v1::FileInfo info;
+  info.set_name(name);
+  info.set_kind(v1::KIND_DIRECTORY);
+  info.mutable_attributes()->set_mode(0755);
+  return info;
+}
+
+absl::Status CheckRenameOver(bool source_is_directory, const v1::FileInfo& target, bool no_replace,
+                             const std::function<bool()>& target_has_children) {
+  const std::string& to = target.name();
+  if (no_replace) return absl::AlreadyExistsError(fmt::format("{} exists", to));
+  bool target_is_directory = target.kind() == v1::KIND_DIRECTORY;
+  if (target_is_directory && !source_is_directory) {
+    return absl::FailedPreconditionError(fmt::format("{}: is a directory", to));
+  }
+  if (!target_is_directory && source_is_directory) {
+    return absl::FailedPreconditionError(fmt::format("{}: not a directory", to));
+  }
+  if (target_is_directory && target_has_children()) {
+    return absl::FailedPreconditionError(fmt::format("{}: directory not empty", to));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RenameBeneathItselfError(std::string_view from, std::string_view to) {
+  return absl::InvalidArgumentError(fmt::format("cannot move {} beneath itself ({})", from, to));
+}
+
+}  // namespace chainfs
