@@ -56,6 +56,39 @@ class FileStoreApi {
                                                        const std::vector<std::string>& chain,
                                                        int fd) = 0;
 
+  // The answer of a create in flight down a chain. Destroying it unfinished cancels the
+  // call: whatever has not committed downstream commits nothing.
+  class CreateCall {
+   public:
+    virtual ~CreateCall() = default;
+    // Waits for the chain's answer. A failure names the failed member (ChainMemberFailure).
+    virtual absl::StatusOr<v1::CreateReply> Finish() = 0;
+  };
+  // A Create stream down a chain, written chunk by chunk while the content arrives: how a
+  // FileStore forwards the Create it receives to the rest of its chain.
+  class CreateStream : public CreateCall {
+   public:
+    // Sends *chunk (at most kMaxChunkBytes) without copying it: the buffer is borrowed for
+    // the call and handed back unchanged. An error ends the stream (Finish repeats it).
+    virtual absl::Status Write(std::string* chunk) = 0;
+    // Sends the close {size, checksum}: the chain verifies and commits.
+    virtual absl::Status Close(int64_t size, uint64_t checksum) = 0;
+  };
+  // Opens the stream of `file` to chain[0], which forwards it to chain[1..]. With `parent`
+  // (the server call being forwarded) it carries that call's deadline (capped by the stream
+  // timeout) and is cancelled with it.
+  // Both are what a FileStore forwards with; a fake that never stands in for that may keep
+  // these defaults, which answer UNIMPLEMENTED.
+  virtual absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
+      const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
+      const grpc::ServerContext* parent = nullptr);
+  // Starts one CreateSmall of `content` (at most kMaxChunkBytes, whose checksum the caller
+  // knows) down the chain; the caller does its own work while it runs, then Finish()es.
+  // A chain[0] that does not know CreateSmall gets the same content as a stream.
+  virtual absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
+      const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
+      uint64_t checksum, const grpc::ServerContext* parent = nullptr);
+
   virtual absl::Status Delete(const std::string& address, const std::string& name,
                               int64_t version) = 0;
   virtual absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,

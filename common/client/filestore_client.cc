@@ -8,21 +8,17 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <list>
-#include <map>
 #include <mutex>
 
 #include "common/checksum.h"
+#include "common/client/create_calls.h"
+#include "common/client/failover_reader.h"
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/status.h"
 
 namespace chainfs {
 namespace {
-
-// Room for a 1 MiB chunk plus the message around it, and for listing batches.
-constexpr int kMaxMessageBytes = 8 << 20;
-constexpr int kLookaheadBytes = 8 << 20;
 
 std::chrono::system_clock::time_point DeadlineAfter(Duration d) {
   return std::chrono::system_clock::now() +
@@ -34,24 +30,6 @@ absl::Status WithContext(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       fmt::format("{} ({})", status.error_message(), what));
-}
-
-bool IsHostNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_';
-}
-
-bool IsIpv6Char(char c) {
-  return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
-         c == '.';
-}
-
-// The failure of a chain upload to chain[0]: names the member that failed, which is the
-// head itself unless the head named one further down.
-absl::Status ChainStatus(const grpc::Status& status, const std::string& head,
-                         const std::string& what) {
-  if (status.ok()) return absl::OkStatus();
-  return ChainMemberFailure(FromGrpc(status), head, what);
 }
 
 }  // namespace
@@ -66,160 +44,113 @@ absl::Status ChainMemberFailure(const absl::Status& status, const std::string& m
       failed);
 }
 
-absl::Status ValidateFileStoreAddress(std::string_view address) {
-  constexpr size_t kMaxHostBytes = 253;
-  size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return absl::InvalidArgumentError("address is not host:port");
-  }
-  std::string_view port = address.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return absl::InvalidArgumentError("address has a bad port");
-  }
-  int number = std::stoi(std::string(port));
-  if (number < 1 || number > 65535) return absl::InvalidArgumentError("address has a bad port");
-  std::string_view host = address.substr(0, colon);
-  if (host.size() > kMaxHostBytes) return absl::InvalidArgumentError("address host is too long");
-  if (host.front() == '[') {
-    if (host.size() < 4 || host.back() != ']' ||
-        !std::all_of(host.begin() + 1, host.end() - 1, IsIpv6Char)) {
-      return absl::InvalidArgumentError("address has a bad IPv6 host");
-    }
-    return absl::OkStatus();
-  }
-  if (host.front() == '-' || host.front() == '.' ||
-      !std::all_of(host.begin(), host.end(), IsHostNameChar)) {
-    return absl::InvalidArgumentError("address has a bad host");
-  }
-  return absl::OkStatus();
-}
-
 struct FileStoreClient::Impl {
+  explicit Impl(const FileStoreClientSettings& s) : settings(s), channels(s.max_channels) {}
   FileStoreClientSettings settings;
-  mutable std::mutex mu;
-  // Most recently used first; `stubs` points into it.
-  using Entry = std::pair<std::string, std::shared_ptr<v1::FileStore::Stub>>;
-  std::list<Entry> lru;
-  std::map<std::string, std::list<Entry>::iterator> stubs;
+  FileStoreChannels channels;
 };
 
-FileStoreClient::FileStoreClient(FileStoreClientSettings settings)
-    : impl_(std::make_unique<Impl>()) {
+namespace {
+
+FileStoreClientSettings Sanitized(FileStoreClientSettings settings) {
   if (settings.chunk_bytes == 0 || settings.chunk_bytes > kMaxChunkBytes) {
     settings.chunk_bytes = kMaxChunkBytes;
   }
-  if (settings.max_channels == 0) settings.max_channels = 1;
-  impl_->settings = settings;
+  return settings;
 }
+
+v1::CreateHeader HeaderFor(const v1::FileInfo& file, const std::vector<std::string>& chain,
+                           int64_t expected_size) {
+  v1::CreateHeader header;
+  *header.mutable_file() = file;
+  for (size_t i = 1; i < chain.size(); ++i) header.add_chain(chain[i]);
+  header.set_expected_size(expected_size);
+  return header;
+}
+
+std::string CreateWhat(const v1::FileInfo& file, const std::string& head) {
+  return fmt::format("create {}@{} on {}", file.name(), file.version(), head);
+}
+
+}  // namespace
+
+FileStoreClient::FileStoreClient(FileStoreClientSettings settings)
+    : impl_(std::make_unique<Impl>(Sanitized(settings))) {}
 
 FileStoreClient::~FileStoreClient() = default;
 
 absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> FileStoreClient::Stub(
     const std::string& address) {
-  CHAINFS_RETURN_IF_ERROR(ValidateFileStoreAddress(address));
-  std::lock_guard lock(impl_->mu);
-  if (auto it = impl_->stubs.find(address); it != impl_->stubs.end()) {
-    impl_->lru.splice(impl_->lru.begin(), impl_->lru, it->second);
-    return it->second->second;
-  }
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  // A receive window of several chunks keeps ranged reads streaming without stalls.
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookaheadBytes);
-  auto stub = std::shared_ptr<v1::FileStore::Stub>(v1::FileStore::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
-  impl_->lru.emplace_front(address, stub);
-  impl_->stubs[address] = impl_->lru.begin();
-  // Calls in flight keep their stub (and channel) alive after it leaves the cache.
-  while (impl_->lru.size() > impl_->settings.max_channels) {
-    impl_->stubs.erase(impl_->lru.back().first);
-    impl_->lru.pop_back();
-  }
-  return stub;
+  return impl_->channels.Get(address);
 }
 
-size_t FileStoreClient::cached_channels() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->lru.size();
+size_t FileStoreClient::cached_channels() const { return impl_->channels.size(); }
+
+absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> FileStoreClient::OpenCreateStream(
+    const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
+    const grpc::ServerContext* parent) {
+  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
+  return StartCreateStream(std::move(stub), NewCallContext(impl_->settings.stream_timeout, parent),
+                           chain[0], CreateWhat(file, chain[0]),
+                           HeaderFor(file, chain, expected_size));
+}
+
+absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> FileStoreClient::StartCreateSmall(
+    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
+    uint64_t checksum, const grpc::ServerContext* parent) {
+  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
+  v1::CreateSmallRequest req;
+  const auto size = static_cast<int64_t>(content.size());
+  *req.mutable_header() = HeaderFor(file, chain, size);
+  req.mutable_close()->set_size(size);
+  req.mutable_close()->set_checksum(checksum);
+  *req.mutable_content() = std::move(content);
+  // A head from before CreateSmall: the stream does the same.
+  auto fallback = [this, file, chain,
+                   parent](const v1::CreateSmallRequest& sent) -> absl::StatusOr<v1::CreateReply> {
+    CHAINFS_ASSIGN_OR_RETURN(auto stream,
+                             OpenCreateStream(file, chain, sent.close().size(), parent));
+    std::string data = sent.content();
+    CHAINFS_RETURN_IF_ERROR(stream->Write(&data));
+    CHAINFS_RETURN_IF_ERROR(stream->Close(sent.close().size(), sent.close().checksum()));
+    return stream->Finish();
+  };
+  return StartCreateSmallCall(std::move(stub),
+                              NewCallContext(impl_->settings.stream_timeout, parent), chain[0],
+                              CreateWhat(file, chain[0]), std::move(req), std::move(fallback));
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file,
                                                         const std::vector<std::string>& chain,
                                                         const ContentSource& source,
                                                         int64_t expected_size) {
-  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
-  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
-  v1::CreateReply reply;
-  auto stream = stub->Create(&ctx, &reply);
-  const std::string what = fmt::format("create {}@{} on {}", file.name(), file.version(), chain[0]);
-
-  v1::CreateRequest req;
-  v1::CreateHeader* header = req.mutable_header();
-  *header->mutable_file() = file;
-  for (size_t i = 1; i < chain.size(); ++i) header->add_chain(chain[i]);
-  header->set_expected_size(expected_size);
-  bool alive = stream->Write(req);
-
-  // One buffer for the whole upload: the request's own data field.
+  CHAINFS_ASSIGN_OR_RETURN(auto stream, OpenCreateStream(file, chain, expected_size));
+  // One buffer for the whole upload; the stream sends it without a copy.
+  std::string data;
   StreamingChecksum checksum;
   int64_t size = 0;
-  std::string* data = req.mutable_data();
   const size_t chunk = impl_->settings.chunk_bytes;
-  while (alive) {
-    data->resize(chunk);
-    absl::StatusOr<size_t> n = source(data->data(), chunk);
-    if (!n.ok()) {
-      ctx.TryCancel();
-      stream->Finish();
-      return n.status();
-    }
-    if (*n == 0) break;
-    data->resize(*n);
-    checksum.Update(*data);
-    size += static_cast<int64_t>(*n);
-    alive = stream->Write(req);
+  while (true) {
+    data.resize(chunk);
+    CHAINFS_ASSIGN_OR_RETURN(size_t n, source(data.data(), chunk));
+    if (n == 0) break;
+    data.resize(n);
+    checksum.Update(data);
+    size += static_cast<int64_t>(n);
+    CHAINFS_RETURN_IF_ERROR(stream->Write(&data));
   }
-  if (alive) {
-    v1::CreateClose* close = req.mutable_close();
-    close->set_size(size);
-    close->set_checksum(checksum.Digest());
-    alive = stream->Write(req);
-  }
-  if (alive) stream->WritesDone();
-  grpc::Status status = stream->Finish();
-  if (status.ok() && !alive) status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream broke");
-  CHAINFS_RETURN_IF_ERROR(ChainStatus(status, chain[0], what));
-  return reply;
+  CHAINFS_RETURN_IF_ERROR(stream->Close(size, checksum.Digest()));
+  return stream->Finish();
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreClient::CreateSmall(const v1::FileInfo& file,
                                                              const std::vector<std::string>& chain,
                                                              std::string content) {
-  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
-  v1::CreateSmallRequest req;
-  v1::CreateHeader* header = req.mutable_header();
-  *header->mutable_file() = file;
-  for (size_t i = 1; i < chain.size(); ++i) header->add_chain(chain[i]);
-  header->set_expected_size(static_cast<int64_t>(content.size()));
-  req.mutable_close()->set_size(static_cast<int64_t>(content.size()));
-  req.mutable_close()->set_checksum(Checksum(content));
-  *req.mutable_content() = std::move(content);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
-  v1::CreateReply reply;
-  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
-  grpc::Status status = stub->CreateSmall(&ctx, req, &reply);
-  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-    // A FileStore from before CreateSmall: the stream does the same.
-    return CreateFromString(file, chain, req.content(), /*allow_small=*/false);
-  }
-  CHAINFS_RETURN_IF_ERROR(ChainStatus(
-      status, chain[0], fmt::format("create {}@{} on {}", file.name(), file.version(), chain[0])));
-  return reply;
+  const uint64_t checksum = Checksum(content);
+  CHAINFS_ASSIGN_OR_RETURN(auto call, StartCreateSmall(file, chain, std::move(content), checksum));
+  return call->Finish();
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromString(
@@ -432,94 +363,37 @@ struct ReadStream {
   }
 };
 
-class ReaderImpl final : public FileStoreClient::Reader {
+class ReaderImpl final : public FailoverReader {
  public:
-  ReaderImpl(FileStoreClient* client, Duration timeout, std::string name,
+  ReaderImpl(FileStoreChannels* channels, Duration timeout, std::string name,
              std::vector<std::string> holders, const grpc::ServerContext* parent)
-      : client_(client),
+      : FailoverReader(std::move(name), std::move(holders)),
+        channels_(channels),
         timeout_(timeout),
-        name_(std::move(name)),
-        holders_(std::move(holders)),
         parent_(parent) {}
 
   ~ReaderImpl() override { Close(); }
 
-  // Opens name@version on the holder after the last one tried, then the following ones
-  // (wrapping around, so a holder whose stream merely expired is tried again last), until
-  // one answers or every holder was tried once.
-  absl::Status OpenNext(int64_t version) {
-    absl::Status last = absl::NotFoundError(fmt::format("{}: no holder to read from", name_));
-    for (size_t tries = 0; tries < holders_.size(); ++tries) {
-      const std::string& address = holders_[next_++ % holders_.size()];
-      auto stub = client_->Stub(address);
-      if (!stub.ok()) {
-        last = stub.status();
-        continue;
-      }
-      auto s = std::make_unique<ReadStream>();
-      const auto deadline = DeadlineAfter(timeout_);
-      if (parent_) {
-        // Cancelled with the parent call, and never past its deadline.
-        s->ctx = grpc::ClientContext::FromServerContext(*parent_);
-        if (parent_->deadline() > deadline) s->ctx->set_deadline(deadline);
-      } else {
-        s->ctx = std::make_unique<grpc::ClientContext>();
-        s->ctx->set_deadline(deadline);
-      }
-      s->stream = (*stub)->Read(s->ctx.get());
-      v1::ReadRequest req;
-      req.mutable_open()->set_name(name_);
-      req.mutable_open()->set_version(version);
-      v1::ReadReply reply;
-      const std::string what = fmt::format("read {}@{} from {}", name_, version, address);
-      if (!s->stream->Write(req) || !s->stream->Read(&reply)) {
-        last = s->Fail(what);
-        Logger("client")->debug("{}", std::string(last.message()));
-        continue;
-      }
-      if (!reply.has_info()) {
-        last = s->Fail(what, /*cancel=*/true);
-        Logger("client")->debug("{}", std::string(last.message()));
-        continue;
-      }
-      if (info_.version() != 0 && reply.info().version() != info_.version()) {
-        last =
-            absl::NotFoundError(fmt::format("{}: holds version {}", what, reply.info().version()));
-        s->Fail(what, /*cancel=*/true).IgnoreError();
-        continue;
-      }
-      info_ = reply.info();
-      current_ = std::move(s);
-      address_ = address;
-      return absl::OkStatus();
-    }
-    return last;
-  }
-
-  const v1::FileInfo& info() const override { return info_; }
-
-  absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf) override {
-    if (offset < 0) return absl::InvalidArgumentError("negative offset");
-    if (offset >= info_.size() || length == 0) return 0;
-    length =
-        static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(length), info_.size() - offset));
-    size_t done = 0;
-    for (size_t failures = 0;; ++failures) {
-      absl::Status st = ReadFromCurrent(offset, length, buf, &done);
-      if (st.ok()) return done;
-      if (failures >= holders_.size()) return st;
-      Logger("client")->warn("{}; trying the next holder", std::string(st.message()));
-      Close();
-      absl::Status opened = OpenNext(info_.version());
-      if (!opened.ok()) return st;
-    }
-  }
-
  private:
-  // Reads [offset + *done, offset + length) from the current holder.
-  absl::Status ReadFromCurrent(int64_t offset, size_t length, char* buf, size_t* done) {
-    if (!current_) return absl::UnavailableError(fmt::format("{}: no open holder", name_));
-    const std::string what = fmt::format("read {}@{} from {}", name_, info_.version(), address_);
+  absl::StatusOr<v1::FileInfo> Open(const std::string& address, int64_t version) override {
+    CHAINFS_ASSIGN_OR_RETURN(auto stub, channels_->Get(address));
+    auto s = std::make_unique<ReadStream>();
+    s->ctx = NewCallContext(timeout_, parent_);
+    s->stream = stub->Read(s->ctx.get());
+    v1::ReadRequest req;
+    req.mutable_open()->set_name(name());
+    req.mutable_open()->set_version(version);
+    v1::ReadReply reply;
+    const std::string what = fmt::format("read {}@{} from {}", name(), version, address);
+    if (!s->stream->Write(req) || !s->stream->Read(&reply)) return s->Fail(what);
+    if (!reply.has_info()) return s->Fail(what, /*cancel=*/true);
+    current_ = std::move(s);
+    return reply.info();
+  }
+
+  absl::Status ReadOpened(int64_t offset, size_t length, char* buf, size_t* done) override {
+    if (!current_) return absl::UnavailableError(fmt::format("{}: no open holder", name()));
+    const std::string what = fmt::format("read {}@{} from {}", name(), info().version(), address());
     v1::ReadRequest req;
     req.mutable_range()->set_offset(offset + static_cast<int64_t>(*done));
     req.mutable_range()->set_length(static_cast<int64_t>(length - *done));
@@ -544,17 +418,12 @@ class ReaderImpl final : public FileStoreClient::Reader {
     return absl::OkStatus();
   }
 
-  void Close() { current_.reset(); }
+  void Close() override { current_.reset(); }
 
-  FileStoreClient* client_;
+  FileStoreChannels* channels_;
   Duration timeout_;
-  std::string name_;
-  std::vector<std::string> holders_;
   const grpc::ServerContext* parent_;  // may be null
-  size_t next_ = 0;
-  v1::FileInfo info_;
   std::unique_ptr<ReadStream> current_;
-  std::string address_;
   v1::ReadReply reply_;
 };
 
@@ -563,8 +432,8 @@ class ReaderImpl final : public FileStoreClient::Reader {
 absl::StatusOr<std::unique_ptr<FileStoreClient::Reader>> FileStoreClient::OpenReader(
     const std::string& name, int64_t version, const std::vector<std::string>& holders,
     const grpc::ServerContext* parent) {
-  auto reader =
-      std::make_unique<ReaderImpl>(this, impl_->settings.stream_timeout, name, holders, parent);
+  auto reader = std::make_unique<ReaderImpl>(&impl_->channels, impl_->settings.stream_timeout, name,
+                                             holders, parent);
   CHAINFS_RETURN_IF_ERROR(reader->OpenNext(version));
   return std::unique_ptr<Reader>(std::move(reader));
 }

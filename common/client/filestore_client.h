@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/client/filestore_api.h"
+#include "common/client/filestore_channels.h"
 #include "common/clock.h"
-#include "proto/chainfs.grpc.pb.h"
 
 namespace chainfs {
 
@@ -24,17 +24,11 @@ struct FileStoreClientSettings {
   size_t max_channels = 256;  // cached channels; the least recently used goes beyond
 };
 
-// OK for host:port with a numeric port 1-65535 and a host name, IPv4 or [IPv6] host: only
-// such addresses are dialled (never a "unix:" path or another gRPC target scheme).
-absl::Status ValidateFileStoreAddress(std::string_view address);
-
 class FileStoreClient final : public FileStoreApi {
  public:
   explicit FileStoreClient(FileStoreClientSettings settings = {});
   ~FileStoreClient();
 
-  // A stub for host:port on a cached channel; INVALID_ARGUMENT for a bad address.
-  absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> Stub(const std::string& address);
   // Channels cached now (at most max_channels).
   size_t cached_channels() const;
 
@@ -50,6 +44,12 @@ class FileStoreClient final : public FileStoreApi {
   absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
                                                const std::vector<std::string>& chain,
                                                int fd) override;
+  absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
+      const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
+      const grpc::ServerContext* parent = nullptr) override;
+  absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
+      const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
+      uint64_t checksum, const grpc::ServerContext* parent = nullptr) override;
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override;
   absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
@@ -72,6 +72,7 @@ class FileStoreClient final : public FileStoreApi {
                                       const std::vector<std::string>& holders) override;
 
  private:
+  absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> Stub(const std::string& address);
   absl::StatusOr<v1::CreateReply> CreateSmall(const v1::FileInfo& file,
                                               const std::vector<std::string>& chain,
                                               std::string content);

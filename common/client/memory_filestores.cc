@@ -35,64 +35,6 @@ absl::Status ValidateMode(const v1::FileInfo& file) {
 
 }  // namespace
 
-// Reads from one holder at a time; a failed open or read moves to the next holder.
-class MemoryFileStores::ReaderImpl final : public FileStoreApi::Reader {
- public:
-  ReaderImpl(MemoryFileStores* owner, std::string name, std::vector<std::string> holders)
-      : owner_(owner), name_(std::move(name)), holders_(std::move(holders)) {}
-
-  // Opens name@version on the holder after the last one tried, then the following ones
-  // (wrapping around), until one answers or every holder was tried once.
-  absl::Status OpenNext(int64_t version) {
-    absl::Status last = absl::NotFoundError(fmt::format("{}: no holder to read from", name_));
-    for (size_t tries = 0; tries < holders_.size(); ++tries) {
-      const std::string& address = holders_[next_++ % holders_.size()];
-      absl::StatusOr<Object> object = owner_->OpenOn(address, name_, version);
-      if (!object.ok()) {
-        last = object.status();
-        continue;
-      }
-      if (info_.version() != 0 && object->info.version() != info_.version()) {
-        last = absl::NotFoundError(fmt::format("read {} from {}: holds version {}", name_, address,
-                                               object->info.version()));
-        continue;
-      }
-      info_ = object->info;
-      content_ = object->content;
-      address_ = address;
-      return absl::OkStatus();
-    }
-    return last;
-  }
-
-  const v1::FileInfo& info() const override { return info_; }
-
-  absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf) override {
-    if (offset < 0) return absl::InvalidArgumentError("negative offset");
-    if (offset >= info_.size() || length == 0) return 0;
-    length =
-        static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(length), info_.size() - offset));
-    for (size_t failures = 0;; ++failures) {
-      absl::Status st = owner_->CheckRead(address_, name_, info_.version());
-      if (st.ok()) {
-        std::memcpy(buf, content_->data() + offset, length);
-        return length;
-      }
-      if (failures >= holders_.size()) return st;
-      if (!OpenNext(info_.version()).ok()) return st;
-    }
-  }
-
- private:
-  MemoryFileStores* owner_;
-  std::string name_;
-  std::vector<std::string> holders_;
-  size_t next_ = 0;
-  v1::FileInfo info_;
-  std::shared_ptr<const std::string> content_;
-  std::string address_;
-};
-
 MemoryFileStores::MemoryFileStores(NameServerApi* nameserver) : nameserver_(nameserver) {}
 
 MemoryFileStores::~MemoryFileStores() = default;
@@ -517,23 +459,6 @@ absl::StatusOr<std::vector<v1::FileInfo>> MemoryFileStores::ListFilesAndTombston
   std::lock_guard lock(mu_);
   std::vector<v1::FileInfo> out;
   for (const auto& [name, object] : stores_[address].objects) out.push_back(object.info);
-  return out;
-}
-
-absl::StatusOr<std::unique_ptr<FileStoreApi::Reader>> MemoryFileStores::OpenReader(
-    const std::string& name, int64_t version, const std::vector<std::string>& holders,
-    const grpc::ServerContext* /*parent*/) {
-  auto reader = std::make_unique<ReaderImpl>(this, name, holders);
-  CHAINFS_RETURN_IF_ERROR(reader->OpenNext(version));
-  return std::unique_ptr<Reader>(std::move(reader));
-}
-
-absl::StatusOr<std::string> MemoryFileStores::ReadAll(const std::string& name, int64_t version,
-                                                      const std::vector<std::string>& holders) {
-  CHAINFS_ASSIGN_OR_RETURN(auto reader, OpenReader(name, version, holders));
-  std::string out(static_cast<size_t>(reader->info().size()), '\0');
-  CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(0, out.size(), out.data()));
-  if (n != out.size()) return absl::DataLossError(fmt::format("{}: ended early", name));
   return out;
 }
 

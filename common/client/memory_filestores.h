@@ -93,6 +93,14 @@ class MemoryFileStores final : public FileStoreApi {
   absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
                                                const std::vector<std::string>& chain,
                                                int fd) override;
+  // The twin's stream gathers the content and runs the whole create at Close; Finish
+  // answers its result. A CreateSmall runs at once.
+  absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
+      const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
+      const grpc::ServerContext* parent = nullptr) override;
+  absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
+      const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
+      uint64_t checksum, const grpc::ServerContext* parent = nullptr) override;
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override;
   absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
@@ -130,6 +138,7 @@ class MemoryFileStores final : public FileStoreApi {
     absl::Status status;
   };
   class ReaderImpl;
+  class StreamImpl;
 
   // Counts the call and answers whether it may go on: dead, injected failure or hook.
   absl::Status Enter(Method method, const std::string& address);
@@ -144,6 +153,11 @@ class MemoryFileStores final : public FileStoreApi {
   absl::StatusOr<v1::CreateReply> CreateOnChain(const v1::FileInfo& file,
                                                 const std::vector<std::string>& chain,
                                                 std::string content);
+  // CreateOnChain once the content matches the size and checksum its sender announced.
+  absl::StatusOr<v1::CreateReply> CreateVerified(const v1::FileInfo& file,
+                                                 const std::vector<std::string>& chain,
+                                                 std::string content, int64_t size,
+                                                 uint64_t checksum);
   // Counts a read of name on address; fails it when address is dead or failing, or when its
   // copy is corrupt (which is then dropped and reported).
   absl::Status CheckRead(const std::string& address, const std::string& name, int64_t version);

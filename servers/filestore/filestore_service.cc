@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/checksum.h"
+#include "common/client/filestore_channels.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -36,109 +37,6 @@ absl::Status ValidateVersion(int64_t version) {
   return absl::OkStatus();
 }
 
-// Context goes after the message, so that prefixes such as "version too old" survive.
-absl::Status Annotate(const absl::Status& st, const std::string& what) {
-  return absl::Status(st.code(), fmt::format("{} ({})", std::string(st.message()), what));
-}
-
-// The context of a call down the chain: cancelled with the caller's, and within its deadline
-// and the stream timeout.
-std::unique_ptr<grpc::ClientContext> DownstreamContext(const grpc::ServerContext& ctx,
-                                                       Duration timeout) {
-  auto ds = grpc::ClientContext::FromServerContext(ctx);
-  auto limit = std::chrono::system_clock::now() +
-               std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout);
-  if (ctx.deadline() > limit) ds->set_deadline(limit);
-  return ds;
-}
-
-// Cancels an unfinished downstream Create, so the rest of the chain commits nothing.
-struct Downstream {
-  std::unique_ptr<grpc::ClientContext> ctx;
-  std::unique_ptr<grpc::ClientWriter<v1::CreateRequest>> writer;
-  v1::CreateReply reply;
-  std::string address;
-  bool finished = false;
-
-  ~Downstream() {
-    if (writer && !finished) {
-      ctx->TryCancel();
-      writer->Finish();
-    }
-  }
-  // The downstream status after a failed Write or at the end. It names the member that
-  // failed: the one downstream named, else the downstream itself when it is at fault.
-  absl::Status Finish() {
-    finished = true;
-    grpc::Status st = writer->Finish();
-    if (st.ok()) return absl::OkStatus();
-    return Failed(FromGrpc(st));
-  }
-  // The downstream status after a failed Write: never OK.
-  absl::Status Broken() {
-    absl::Status st = Finish();
-    if (st.ok()) {
-      return Failed(absl::UnavailableError(fmt::format("downstream {}: stream broke", address)));
-    }
-    return st;
-  }
-  absl::Status Failed(const absl::Status& st) const {
-    std::string member = FailedMember(st);
-    if (member.empty() && IsMemberFault(st)) member = address;
-    return WithFailedMember(Annotate(st, fmt::format("downstream {}", address)), member);
-  }
-};
-
-// CreateSmall to the next FileStore, in flight while this one commits. Its own completion
-// queue is polled by the waiting thread, so no other thread takes part. Cancelled and
-// waited for when left unfinished, so nothing outlives the call.
-struct SmallDownstream {
-  grpc::CompletionQueue cq;
-  std::unique_ptr<grpc::ClientContext> ctx;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::CreateReply>> call;
-  v1::CreateReply reply;
-  grpc::Status status;
-  std::string address;
-  bool pending = false;
-
-  void Start(const std::shared_ptr<v1::FileStore::Stub>& stub, const std::string& to,
-             const grpc::ServerContext& server_ctx, Duration timeout,
-             const v1::CreateSmallRequest& req) {
-    address = to;
-    ctx = DownstreamContext(server_ctx, timeout);
-    call = stub->AsyncCreateSmall(ctx.get(), req, &cq);
-    call->Finish(&reply, &status, this);
-    pending = true;
-  }
-  // OK when there is no downstream.
-  absl::Status Finish() {
-    if (!pending) return absl::OkStatus();
-    Wait();
-    if (status.ok()) return absl::OkStatus();
-    absl::Status st = FromGrpc(status);
-    std::string member = FailedMember(st);
-    if (member.empty() && IsMemberFault(st)) member = address;
-    return WithFailedMember(Annotate(st, fmt::format("downstream {}", address)), member);
-  }
-  void Wait() {
-    void* tag;
-    bool ok;
-    cq.Next(&tag, &ok);
-    pending = false;
-  }
-  ~SmallDownstream() {
-    if (pending) {
-      ctx->TryCancel();
-      Wait();
-    }
-    cq.Shutdown();
-    void* tag;
-    bool ok;
-    while (cq.Next(&tag, &ok)) {
-    }
-  }
-};
-
 }  // namespace
 
 class FileStoreService::StreamSlot {
@@ -162,10 +60,10 @@ class FileStoreService::StreamSlot {
   bool ok_;
 };
 
-FileStoreService::FileStoreService(ObjectStore* store, FileStoreClient* client, Reporter* reporter,
+FileStoreService::FileStoreService(ObjectStore* store, FileStoreApi* filestores, Reporter* reporter,
                                    FileStoreSettings settings, const Clock* clock)
     : store_(store),
-      client_(client),
+      filestores_(filestores),
       settings_(std::move(settings)),
       reporter_(reporter),
       clock_(clock),
@@ -177,8 +75,9 @@ FileStoreService::~FileStoreService() {
 }
 
 void FileStoreService::Watchdog() {
-  const Duration interval =
-      std::max<Duration>(settings_.stream_timeout / 16, std::chrono::milliseconds(10));
+  const Duration interval = settings_.watchdog_interval > Duration::zero()
+                                ? settings_.watchdog_interval
+                                : settings_.stream_timeout / 16;
   while (ticker_.WaitFor(interval)) {
     std::lock_guard lock(streams_mu_);
     for (auto& [ctx, deadline] : stream_deadlines_) {
@@ -274,15 +173,12 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   const std::string what = fmt::format("create {}@{}", file.name(), file.version());
   CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(file, header.expected_size()));
 
-  Downstream down;
+  // The rest of the chain, cancelled with this call unless it finishes.
+  std::unique_ptr<FileStoreApi::CreateStream> down;
   if (header.chain_size() > 0) {
-    down.address = header.chain(0);
-    down.ctx = DownstreamContext(*ctx, settings_.stream_timeout);
-    CHAINFS_ASSIGN_OR_RETURN(auto stub, client_->Stub(down.address));
-    down.writer = stub->Create(down.ctx.get(), &down.reply);
-    v1::CreateHeader* next = req.mutable_header();
-    next->mutable_chain()->DeleteSubrange(0, 1);
-    if (!down.writer->Write(req)) return down.Broken();
+    const std::vector<std::string> rest(header.chain().begin(), header.chain().end());
+    CHAINFS_ASSIGN_OR_RETURN(
+        down, filestores_->OpenCreateStream(file, rest, header.expected_size(), ctx));
   }
 
   bool closed = false;
@@ -294,7 +190,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
                                                         what, req.data().size(), kMaxChunkBytes));
         }
         // Forward first, so the next FileStore works while this one writes.
-        if (down.writer && !down.writer->Write(req)) return down.Broken();
+        if (down) CHAINFS_RETURN_IF_ERROR(down->Write(req.mutable_data()));
         CHAINFS_RETURN_IF_ERROR(writer->Append(req.data()));
         break;
       case v1::CreateRequest::kClose:
@@ -315,27 +211,27 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
                     "the checksum differs)",
                     what, writer->size(), close.size()));
   }
-  if (down.writer) {
-    if (!down.writer->Write(req)) return down.Broken();
-    down.writer->WritesDone();
-  }
+  if (down) CHAINFS_RETURN_IF_ERROR(down->Close(close.size(), close.checksum()));
   // Commit and report here while the rest of the chain does the same: every copy is whole
   // and verified before it commits, so none is ever a partial object, and the caller hears
   // of success only once every member has committed and the NameServer recorded it.
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, writer->Commit(close.size(), close.checksum()));
-  absl::Status reported = Report(info);
-  if (down.writer) CHAINFS_RETURN_IF_ERROR(down.Finish());
-  CHAINFS_RETURN_IF_ERROR(reported);
-  Log()->debug("committed {} ({} bytes)", what, info.size());
-  return CreatedReply(info, down.reply);
+  return Committed(info, down.get(), what);
 }
 
-v1::CreateReply FileStoreService::CreatedReply(const v1::FileInfo& info,
-                                               const v1::CreateReply& downstream) const {
+absl::StatusOr<v1::CreateReply> FileStoreService::Committed(const v1::FileInfo& info,
+                                                            FileStoreApi::CreateCall* down,
+                                                            const std::string& what) {
+  absl::Status reported = Report(info);
   v1::CreateReply reply;
   *reply.mutable_file() = info;
   reply.add_committed_on(self());
-  for (const std::string& address : downstream.committed_on()) reply.add_committed_on(address);
+  if (down) {
+    CHAINFS_ASSIGN_OR_RETURN(v1::CreateReply downstream, down->Finish());
+    for (const std::string& address : downstream.committed_on()) reply.add_committed_on(address);
+  }
+  CHAINFS_RETURN_IF_ERROR(reported);
+  Log()->debug("committed {} ({} bytes)", what, info.size());
   return reply;
 }
 
@@ -377,30 +273,16 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerCont
   CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(file, req.close().size()));
 
   // The rest of the chain stores its copy while this one does.
-  SmallDownstream down;
+  std::unique_ptr<FileStoreApi::CreateCall> down;
   if (req.header().chain_size() > 0) {
-    v1::CreateSmallRequest next = req;
-    next.mutable_header()->mutable_chain()->DeleteSubrange(0, 1);
-    CHAINFS_ASSIGN_OR_RETURN(auto stub, client_->Stub(req.header().chain(0)));
-    down.Start(stub, req.header().chain(0), *ctx, settings_.stream_timeout, next);
+    const std::vector<std::string> rest(req.header().chain().begin(), req.header().chain().end());
+    CHAINFS_ASSIGN_OR_RETURN(
+        down, filestores_->StartCreateSmall(file, rest, content, req.close().checksum(), ctx));
   }
   CHAINFS_RETURN_IF_ERROR(writer->Append(content));
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info,
                            writer->Commit(req.close().size(), req.close().checksum()));
-  absl::Status reported = Report(info);
-  absl::Status downstream = down.Finish();
-  if (absl::IsUnimplemented(downstream)) {
-    // The next FileStore predates CreateSmall (a rolling upgrade): the stream does the same.
-    std::vector<std::string> rest(req.header().chain().begin(), req.header().chain().end());
-    auto streamed = client_->CreateFromString(file, rest, content, /*allow_small=*/false);
-    if (!streamed.ok()) return streamed.status();
-    down.reply = std::move(*streamed);
-    downstream = absl::OkStatus();
-  }
-  CHAINFS_RETURN_IF_ERROR(downstream);
-  CHAINFS_RETURN_IF_ERROR(reported);
-  Log()->debug("committed {} ({} bytes, one call)", what, info.size());
-  return CreatedReply(info, down.reply);
+  return Committed(info, down.get(), what);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -527,7 +409,7 @@ absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const grpc::ServerContext&
   }
   // The source is read within the caller's deadline and cancelled with the caller.
   CHAINFS_ASSIGN_OR_RETURN(auto reader,
-                           client_->OpenReader(req.name(), req.version(), sources, &ctx));
+                           filestores_->OpenReader(req.name(), req.version(), sources, &ctx));
   const v1::FileInfo source = reader->info();
   if (source.name() != req.name() || source.version() <= 0 || source.version() > kMaxVersion) {
     return absl::DataLossError(fmt::format("copy {}: the source answered for {}@{}", req.name(),

@@ -1,6 +1,7 @@
 // The FileStore gRPC service (proto/chainfs.proto): validates every request at the edge,
-// stores through the ObjectStore, forwards Create down the chain while the bytes arrive,
-// pulls copies through the FileStoreClient and reports through the Reporter.
+// stores through the ObjectStore, forwards Create down the chain while the bytes arrive and
+// pulls copies, both through the client layer (FileStoreApi), and reports through the
+// Reporter.
 #pragma once
 
 #include <atomic>
@@ -9,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "common/client/filestore_client.h"
+#include "common/client/filestore_api.h"
 #include "common/clock.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/filestore/object_store.h"
@@ -21,12 +22,15 @@ struct FileStoreSettings {
   std::string self;      // advertised host:port
   int max_streams = 64;  // concurrent Create/Read/Copy streams and CreateSmall calls
   Duration stream_timeout = std::chrono::minutes(30);  // whole streams, downstream included
+  // How often streams are checked against the stream timeout; zero: stream_timeout / 16.
+  Duration watchdog_interval = Duration::zero();
 };
 
 class FileStoreService final : public v1::FileStore::Service {
  public:
-  // None is owned; reporter may be null.
-  FileStoreService(ObjectStore* store, FileStoreClient* client, Reporter* reporter,
+  // None is owned; reporter may be null. `filestores` forwards creates down the chain and
+  // reads the sources of copies.
+  FileStoreService(ObjectStore* store, FileStoreApi* filestores, Reporter* reporter,
                    FileStoreSettings settings, const Clock* clock = SystemClock::Get());
   ~FileStoreService() override;
 
@@ -62,7 +66,11 @@ class FileStoreService final : public v1::FileStore::Service {
   absl::StatusOr<v1::CreateReply> DoCreateSmall(grpc::ServerContext* ctx,
                                                 const v1::CreateSmallRequest& req);
   absl::Status ValidateHeader(const v1::CreateHeader& header) const;
-  v1::CreateReply CreatedReply(const v1::FileInfo& info, const v1::CreateReply& downstream) const;
+  // After the local commit of `info`: reports it and waits for the rest of the chain
+  // (`down`, null at the chain's end); the reply once both succeeded.
+  absl::StatusOr<v1::CreateReply> Committed(const v1::FileInfo& info,
+                                            FileStoreApi::CreateCall* down,
+                                            const std::string& what);
   absl::Status DoRead(grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream);
   absl::StatusOr<v1::FileInfo> DoCopy(const grpc::ServerContext& ctx,
                                       const v1::CopyFileRequest& req);
@@ -76,7 +84,7 @@ class FileStoreService final : public v1::FileStore::Service {
   void Corrupt(const std::string& name, int64_t version, const absl::Status& status);
 
   ObjectStore* store_;
-  FileStoreClient* client_;
+  FileStoreApi* filestores_;
   FileStoreSettings settings_;
   mutable std::mutex mu_;
   Reporter* reporter_;  // guarded by mu_, with settings_.self

@@ -23,7 +23,7 @@ bool IsPermanentRefusal(const absl::Status& st) {
 
 }  // namespace
 
-Reporter::Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerClient* ns, const Clock* clock,
+Reporter::Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerApi* ns, const Clock* clock,
                    ReporterSettings settings)
     : store_(store), zk_(zk), ns_(ns), clock_(clock), settings_(std::move(settings)) {}
 

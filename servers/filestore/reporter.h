@@ -20,7 +20,7 @@
 #include <string>
 #include <thread>
 
-#include "common/client/nameserver_client.h"
+#include "common/client/nameserver_api.h"
 #include "common/clock.h"
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.pb.h"
@@ -40,7 +40,7 @@ struct ReporterSettings {
 class Reporter {
  public:
   // zk and ns may be null (no ZooKeeper / no NameServer configured). None is owned.
-  Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerClient* ns, const Clock* clock,
+  Reporter(ObjectStore* store, zk::ZooKeeper* zk, NameServerApi* ns, const Clock* clock,
            ReporterSettings settings);
   ~Reporter();
 
@@ -87,7 +87,7 @@ class Reporter {
 
   ObjectStore* store_;
   zk::ZooKeeper* zk_;
-  NameServerClient* ns_;
+  NameServerApi* ns_;
   const Clock* clock_;
   ReporterSettings settings_;
   Ticker ticker_;

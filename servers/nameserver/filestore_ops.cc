@@ -35,7 +35,7 @@ namespace {
 
 class ClientOps final : public FileStoreOps {
  public:
-  explicit ClientOps(FileStoreClient* client) : client_(client) {}
+  explicit ClientOps(FileStoreApi* client) : client_(client) {}
 
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override {
@@ -63,12 +63,12 @@ class ClientOps final : public FileStoreOps {
   }
 
  private:
-  FileStoreClient* const client_;
+  FileStoreApi* const client_;
 };
 
 }  // namespace
 
-std::unique_ptr<FileStoreOps> NewFileStoreOps(FileStoreClient* client) {
+std::unique_ptr<FileStoreOps> NewFileStoreOps(FileStoreApi* client) {
   return std::make_unique<ClientOps>(client);
 }
 

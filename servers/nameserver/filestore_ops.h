@@ -1,6 +1,6 @@
 // The FileStore calls the NameServer makes (delete, copy, bump, clone), behind an
 // interface so unit tests run against an in-memory fake. The real one goes through
-// common/client's FileStoreClient.
+// common/client's FileStoreApi.
 #pragma once
 
 #include <memory>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/client/filestore_client.h"
+#include "common/client/filestore_api.h"
 #include "proto/chainfs.grpc.pb.h"
 
 namespace chainfs::nameserver {
@@ -32,7 +32,7 @@ class FileStoreOps {
       const std::vector<std::string>& addresses, const v1::CloneRequest& req);
 };
 
-// FileStoreOps over a FileStoreClient (not owned).
-std::unique_ptr<FileStoreOps> NewFileStoreOps(FileStoreClient* client);
+// FileStoreOps over the client layer's FileStoreApi (not owned).
+std::unique_ptr<FileStoreOps> NewFileStoreOps(FileStoreApi* client);
 
 }  // namespace chainfs::nameserver

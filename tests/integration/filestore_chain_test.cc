@@ -129,6 +129,7 @@ class FileStoreChainTest : public ::testing::Test {
   TempDir dir_;
   std::vector<Daemon> stores_;
   FileStoreClient client_;
+  FileStoreChannels channels_{16};  // raw stubs, for requests the client never sends
 };
 
 TEST_F(FileStoreChainTest, SixtyFourMiBCreate_ByteIdenticalOnAllThree) {
@@ -179,7 +180,7 @@ TEST_F(FileStoreChainTest, SmallCreate_BadChecksumOrOversizedRefusedAndNothingSt
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
     v1::CreateReply reply;
-    return (*client_.Stub(chain[0]))->CreateSmall(&ctx, req, &reply);
+    return (*channels_.Get(chain[0]))->CreateSmall(&ctx, req, &reply);
   };
   auto request = [&](const std::string& name, const std::string& content) {
     v1::CreateSmallRequest req;
@@ -561,7 +562,7 @@ TEST_F(FileStoreChainTest, BadInput_InvalidArgumentAndTheDaemonKeepsServing) {
   expect_invalid(client_.CreateFromString(Info("/v", 1), {address, "no-port"}, "x").status());
   expect_invalid(client_.CreateFromString(Info("/v", 1), {address, address}, "x").status());
 
-  auto stub = *client_.Stub(address);
+  auto stub = *channels_.Get(address);
   {  // A stream that does not start with a header.
     grpc::ClientContext ctx;
     v1::CreateReply reply;
@@ -621,7 +622,7 @@ TEST_F(FileStoreChainTest, BadInput_InvalidArgumentAndTheDaemonKeepsServing) {
 
 TEST_F(FileStoreChainTest, StalledStream_LimitedByMaxStreamsAndCancelledAtStreamTimeout) {
   std::string address = StartStore(0, {"--max-streams", "1", "--stream-timeout", "2s"});
-  auto stub = *client_.Stub(address);
+  auto stub = *channels_.Get(address);
   grpc::ClientContext ctx;  // no deadline: only the server's stream timeout ends it
   v1::CreateReply reply;
   auto writer = stub->Create(&ctx, &reply);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "common/checksum.h"
 #include "common/client/memory_filestores.h"
 #include "common/status.h"
 
@@ -177,6 +178,23 @@ TEST_F(MemoryFileStoresTest, Create_StreamedFromASourceAndFromAFileDescriptor) {
   ASSERT_TRUE(stores_.CreateFromFd(Info("/fd", 2), {kA, kB}, ::fileno(file)).ok());
   std::fclose(file);
   EXPECT_EQ(*stores_.Content(kB, "/fd"), "from a file");
+}
+
+TEST_F(MemoryFileStoresTest, CreateStream_CommitsAtCloseAndNothingOnAMismatchedClose) {
+  auto stream = stores_.OpenCreateStream(Info("/s", 1), {kA, kB}, 0);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::string chunk = "abc";
+  ASSERT_TRUE((*stream)->Write(&chunk).ok());
+  EXPECT_EQ(chunk, "abc");  // handed back unchanged
+  EXPECT_FALSE(stores_.Lookup(kA, "/s").has_value());
+  ASSERT_TRUE((*stream)->Close(3, Checksum("abc")).ok());
+  auto reply = (*stream)->Finish();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(*stores_.Content(kB, "/s"), "abc");
+  auto small = stores_.StartCreateSmall(Info("/t", 1), {kA}, "abc", Checksum("abd"));
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ((*small)->Finish().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(stores_.Lookup(kA, "/t").has_value());
 }
 
 TEST_F(MemoryFileStoresTest, Delete_RecordsATombstoneForAnUnknownNameAndRefusesOlderVersions) {

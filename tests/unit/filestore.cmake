@@ -11,3 +11,7 @@ chainfs_unit_test(filestore_client_test
 chainfs_unit_test(filestore_scrubber_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_scrubber_test.cc
   LIBS filestore_lib)
+# FileStoreService against the twins (MemoryFileStores downstream, MemoryNameServer).
+chainfs_unit_test(filestore_service_core_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_service_core_test.cc
+  LIBS filestore_lib)

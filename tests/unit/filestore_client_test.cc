@@ -17,32 +17,32 @@ TEST(FileStoreClientTest, Addresses_OnlyHostAndNumericPortAreDialled) {
                           "a b:1", "[::1:80", "[zz]:80", "-host:1", "host/x:1", "ipv4:1.2.3.4:5"}) {
     EXPECT_EQ(ValidateFileStoreAddress(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }
+  FileStoreChannels channels(4);
+  EXPECT_EQ(channels.Get("unix:/path:1").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(channels.size(), 0u);
   FileStoreClient client;
-  EXPECT_EQ(client.Stub("unix:/path:1").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(client.Delete("unix:/path:1", "/x", 1).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(client.cached_channels(), 0u);
 }
 
 TEST(FileStoreClientTest, ChannelCache_BoundedAndLeastRecentlyUsedGoesFirst) {
-  FileStoreClientSettings settings;
-  settings.max_channels = 3;
-  FileStoreClient client(settings);
-  auto a = *client.Stub("127.0.0.1:1");
-  auto b = *client.Stub("127.0.0.1:2");
-  EXPECT_EQ(*client.Stub("127.0.0.1:1"), a);  // cached, and now the most recent
-  client.Stub("127.0.0.1:3").IgnoreError();
-  client.Stub("127.0.0.1:4").IgnoreError();  // 2 is the least recently used: dropped
-  EXPECT_EQ(client.cached_channels(), 3u);
-  EXPECT_EQ(*client.Stub("127.0.0.1:1"), a);
-  EXPECT_NE(*client.Stub("127.0.0.1:2"), b);
+  FileStoreChannels channels(3);
+  auto a = *channels.Get("127.0.0.1:1");
+  auto b = *channels.Get("127.0.0.1:2");
+  EXPECT_EQ(*channels.Get("127.0.0.1:1"), a);  // cached, and now the most recent
+  channels.Get("127.0.0.1:3").IgnoreError();
+  channels.Get("127.0.0.1:4").IgnoreError();  // 2 is the least recently used: dropped
+  EXPECT_EQ(channels.size(), 3u);
+  EXPECT_EQ(*channels.Get("127.0.0.1:1"), a);
+  EXPECT_NE(*channels.Get("127.0.0.1:2"), b);
 }
 
 TEST(FileStoreClientTest, ChannelCache_DefaultHoldsAtMost256) {
-  FileStoreClient client;
+  FileStoreChannels channels(FileStoreClientSettings().max_channels);
   for (int port = 1; port <= 2000; ++port) {
-    ASSERT_TRUE(client.Stub(fmt::format("127.0.0.1:{}", port)).ok());
+    ASSERT_TRUE(channels.Get(fmt::format("127.0.0.1:{}", port)).ok());
   }
-  EXPECT_EQ(client.cached_channels(), 256u);
+  EXPECT_EQ(channels.size(), 256u);
 }
 
 }  // namespace

@@ -200,6 +200,7 @@ class FileStoreServiceTest : public ::testing::Test {
   int port_ = 0;
   std::string self_;
   FileStoreClient client_;
+  FileStoreChannels channels_{4};  // raw stubs, for streams the client never sends
 };
 
 // Defect 7: the chain is told OK only once the NameServer recorded the commit.
@@ -376,7 +377,7 @@ TEST_F(FileStoreServiceTest, CopyFromASilentSource_EndsAtTheCallersDeadlineAndFr
   ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const std::string source = fmt::format("127.0.0.1:{}", ntohs(addr.sin_port));
 
-  auto stub = *client_.Stub(self_);
+  auto stub = *channels_.Get(self_);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + seconds(1));
   v1::CopyFileRequest copy;
@@ -398,7 +399,7 @@ TEST_F(FileStoreServiceTest, CopyFromASilentSource_EndsAtTheCallersDeadlineAndFr
 // Defect 14: a message after close is refused and nothing is committed.
 TEST_F(FileStoreServiceTest, MessageAfterClose_RefusedAndNothingCommitted) {
   Start(/*with_ns=*/false);
-  auto stub = *client_.Stub(self_);
+  auto stub = *channels_.Get(self_);
   grpc::ClientContext ctx;
   v1::CreateReply reply;
   auto writer = stub->Create(&ctx, &reply);

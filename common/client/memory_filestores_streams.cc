@@ -1,0 +1,126 @@
+// MemoryFileStores: its streams (create streams, CreateSmall calls, readers).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/client/failover_reader.h"
+#include "common/client/memory_filestores.h"
+#include "common/status.h"
+
+namespace chainfs {
+namespace {
+
+// A create that already ran: Finish answers its result.
+class DoneCall final : public FileStoreApi::CreateCall {
+ public:
+  explicit DoneCall(absl::StatusOr<v1::CreateReply> result) : result_(std::move(result)) {}
+  absl::StatusOr<v1::CreateReply> Finish() override { return result_; }
+
+ private:
+  absl::StatusOr<v1::CreateReply> result_;
+};
+
+}  // namespace
+
+class MemoryFileStores::StreamImpl final : public FileStoreApi::CreateStream {
+ public:
+  StreamImpl(MemoryFileStores* owner, v1::FileInfo file, std::vector<std::string> chain)
+      : owner_(owner), file_(std::move(file)), chain_(std::move(chain)) {}
+
+  absl::Status Write(std::string* chunk) override {
+    if (closed_) return absl::FailedPreconditionError("write after close");
+    content_.append(*chunk);
+    return absl::OkStatus();
+  }
+  absl::Status Close(int64_t size, uint64_t checksum) override {
+    if (closed_) return absl::FailedPreconditionError("closed twice");
+    closed_ = true;
+    result_ = owner_->CreateVerified(file_, chain_, std::move(content_), size, checksum);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::CreateReply> Finish() override {
+    if (!closed_) return absl::CancelledError("create stream ended before close");
+    return result_;
+  }
+
+ private:
+  MemoryFileStores* owner_;
+  v1::FileInfo file_;
+  std::vector<std::string> chain_;
+  std::string content_;
+  bool closed_ = false;
+  absl::StatusOr<v1::CreateReply> result_;
+};
+
+class MemoryFileStores::ReaderImpl final : public FailoverReader {
+ public:
+  ReaderImpl(MemoryFileStores* owner, std::string name, std::vector<std::string> holders)
+      : FailoverReader(std::move(name), std::move(holders)), owner_(owner) {}
+
+ private:
+  absl::StatusOr<v1::FileInfo> Open(const std::string& address, int64_t version) override {
+    CHAINFS_ASSIGN_OR_RETURN(Object object, owner_->OpenOn(address, name(), version));
+    content_ = std::move(object.content);
+    return object.info;
+  }
+  absl::Status ReadOpened(int64_t offset, size_t length, char* buf, size_t* done) override {
+    if (!content_) return absl::UnavailableError(fmt::format("{}: no open holder", name()));
+    CHAINFS_RETURN_IF_ERROR(owner_->CheckRead(address(), name(), info().version()));
+    std::memcpy(buf + *done, content_->data() + offset + *done, length - *done);
+    *done = length;
+    return absl::OkStatus();
+  }
+  void Close() override { content_.reset(); }
+
+  MemoryFileStores* owner_;
+  std::shared_ptr<const std::string> content_;  // of the version opened, as a descriptor
+};
+
+absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateVerified(
+    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
+    int64_t size, uint64_t checksum) {
+  if (size != static_cast<int64_t>(content.size()) || checksum != Checksum(content)) {
+    return absl::DataLossError(
+        fmt::format("create {}@{}: received {} bytes, the sender announced "
+                    "{} (or the checksum differs)",
+                    file.name(), file.version(), content.size(), size));
+  }
+  return CreateOnChain(file, chain, std::move(content));
+}
+
+absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> MemoryFileStores::OpenCreateStream(
+    const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t /*expected_size*/,
+    const grpc::ServerContext* /*parent*/) {
+  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
+  return std::unique_ptr<CreateStream>(std::make_unique<StreamImpl>(this, file, chain));
+}
+
+absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> MemoryFileStores::StartCreateSmall(
+    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
+    uint64_t checksum, const grpc::ServerContext* /*parent*/) {
+  if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
+  const auto size = static_cast<int64_t>(content.size());
+  return std::unique_ptr<CreateCall>(
+      std::make_unique<DoneCall>(CreateVerified(file, chain, std::move(content), size, checksum)));
+}
+
+absl::StatusOr<std::unique_ptr<FileStoreApi::Reader>> MemoryFileStores::OpenReader(
+    const std::string& name, int64_t version, const std::vector<std::string>& holders,
+    const grpc::ServerContext* /*parent*/) {
+  auto reader = std::make_unique<ReaderImpl>(this, name, holders);
+  CHAINFS_RETURN_IF_ERROR(reader->OpenNext(version));
+  return std::unique_ptr<Reader>(std::move(reader));
+}
+
+absl::StatusOr<std::string> MemoryFileStores::ReadAll(const std::string& name, int64_t version,
+                                                      const std::vector<std::string>& holders) {
+  CHAINFS_ASSIGN_OR_RETURN(auto reader, OpenReader(name, version, holders));
+  std::string out(static_cast<size_t>(reader->info().size()), '\0');
+  CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(0, out.size(), out.data()));
+  if (n != out.size()) return absl::DataLossError(fmt::format("{}: ended early", name));
+  return out;
+}
+
+}  // namespace chainfs
