@@ -21,25 +21,7 @@ namespace chainfs::mount {
 
 namespace {
 
-constexpr int kListPage = 1000;
-constexpr int64_t kDotEntries = 2;  // "." and ".." lead every directory listing
 constexpr size_t kDownloadChunk = 4 << 20;
-constexpr int64_t kBlock = 1 << 20;  // remote windows start on these boundaries
-
-// The d_ino of a listed name the kernel never looked up: it ignores it, but readdir(3)
-// callers need it to be neither 0 nor the same for every name.
-uint64_t UnlookedIno(const std::string& path) { return std::hash<std::string>()(path) | 1; }
-
-// name@version as a chain upload stores it.
-v1::FileInfo NewVersion(const std::string& path, v1::Kind kind, const v1::Attributes& attributes,
-                        int64_t version) {
-  v1::FileInfo info;
-  info.set_name(path);
-  info.set_version(version);
-  info.set_kind(kind);
-  *info.mutable_attributes() = attributes;
-  return info;
-}
 
 mode_t KindBits(v1::Kind kind) {
   switch (kind) {
@@ -52,22 +34,18 @@ mode_t KindBits(v1::Kind kind) {
   }
 }
 
-std::string Msg(const absl::Status& status) { return std::string(status.message()); }
-
-// The directory holding a staging file's directory (the cache base of every mount).
-std::string DirOf(const std::string& staged) {
-  std::string dir = staged.substr(0, staged.rfind('/'));
-  return dir.substr(0, dir.rfind('/'));
-}
-
 }  // namespace
 
-Filesystem::Filesystem(NameServerClient* nameserver, FileStoreClient* filestores, Clock* clock,
+Filesystem::Filesystem(NameServerApi* nameserver, FileStoreApi* filestores, Clock* clock,
                        FilesystemSettings settings)
     : nameserver_(nameserver),
       filestores_(filestores),
       clock_(clock),
       settings_(std::move(settings)),
+      client_(nameserver, filestores, settings_.upload_retry, clock),
+      uploader_(&client_, {.cache_base = settings_.cache_base,
+                           .kept_limits = settings_.kept_limits,
+                           .write_behind = settings_.write_behind}),
       start_ns_(clock->WallNanos()) {}
 
 struct stat Filesystem::ToStat(uint64_t ino, const v1::FileInfo& info) {
@@ -256,29 +234,6 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std:
   return staged;
 }
 
-absl::StatusOr<int64_t> Filesystem::Upload(const std::string& path, v1::Kind kind,
-                                           const v1::Attributes& attributes, bool exclusive,
-                                           StagedFile* staged, const std::string& content) {
-  v1::DoCreateRequest req;
-  req.set_path(path);
-  req.set_exclusive(exclusive);
-  // No expected_size: the NameServer would answer "no FileStore is available"
-  // (UNAVAILABLE, retried until the call deadline) instead of letting a full FileStore
-  // refuse the chain with RESOURCE_EXHAUSTED (ENOSPC).
-  CHAINFS_ASSIGN_OR_RETURN(
-      v1::DoCreateReply created,
-      CreateWithRetry(
-          nameserver_, req,
-          [&](const v1::DoCreateReply& created) {
-            v1::FileInfo info = NewVersion(path, kind, attributes, created.version());
-            std::vector<std::string> chain(created.chain().begin(), created.chain().end());
-            return staged ? filestores_->CreateFromFd(info, chain, staged->fd())
-                          : filestores_->CreateFromString(info, chain, content);
-          },
-          settings_.upload_retry, path));
-  return created.version();
-}
-
 absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
   std::lock_guard upload(staged.upload_mutex());
   if (!staged.dirty()) return absl::OkStatus();
@@ -290,107 +245,24 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
     return absl::OkStatus();
   }
   uint64_t generation = staged.generation();
-  // A write-behind stream under the same name is finished (the rest, then close); one under
-  // a name the file no longer has is cancelled. When it did not commit, the whole staged
-  // file is uploaded as without it (its thread logged why).
-  bool same_name = staged.write_behind_path() == *path;
-  if (staged.EndWriteBehind(/*finish=*/same_name) && same_name &&
-      staged.write_behind_outcome.status.ok()) {
-    auto version = SettleWriteBehind(*path, staged);
-    if (version.ok()) {
-      staged.MarkUploaded(generation);
-      inodes_.SetVersion(ino, *version);
-      return absl::OkStatus();
-    }
-    Logger("mount")->warn("could not set the attributes of {}: {}; uploading it again", *path,
-                          Msg(version.status()));
-  }
-  auto version = Upload(*path, v1::KIND_FILE, staged.attributes(), false, &staged, "");
-  if (!version.ok()) {
-    Logger("mount")->error("could not store {}: {}; its data is kept in {}", *path,
-                           Msg(version.status()), staged.path());
-    staged.Keep();
-    v1::FileInfo file = NewVersion(*path, v1::KIND_FILE, staged.attributes(), 0);
-    if (absl::Status st =
-            KeepStaged(settings_.cache_base.empty() ? DirOf(staged.path()) : settings_.cache_base,
-                       staged.path(), file, settings_.kept_limits);
-        !st.ok()) {
-      Logger("mount")->error("could not record kept {}: {}", staged.path(), Msg(st));
-    }
-    return version.status();
-  }
-  if (staged.kept()) {
-    ForgetKept(staged.path());
-    staged.Unkeep();
-  }
+  CHAINFS_ASSIGN_OR_RETURN(int64_t version, uploader_.StoreStaged(*path, staged));
   staged.MarkUploaded(generation);
-  inodes_.SetVersion(ino, *version);
+  inodes_.SetVersion(ino, version);
   return absl::OkStatus();
-}
-
-void Filesystem::WriteBehind(const std::string& path, StagedFile& staged) {
-  StagedFile::WriteBehindOutcome& out = staged.write_behind_outcome;
-  out.attributes = staged.attributes();
-  v1::DoCreateRequest req;
-  req.set_path(path);
-  int64_t offset = 0;
-  // Each attempt streams the staged file from its start (it is only appended to while the
-  // write-behind runs); a failed member is excluded from the next attempt's chain.
-  auto created = CreateWithRetry(
-      nameserver_, req,
-      [&](const v1::DoCreateReply& created) {
-        out.version = created.version();
-        v1::FileInfo info = NewVersion(path, v1::KIND_FILE, out.attributes, created.version());
-        std::vector<std::string> chain(created.chain().begin(), created.chain().end());
-        offset = 0;
-        return filestores_->Create(
-            info, chain, [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
-              CHAINFS_ASSIGN_OR_RETURN(size_t n, staged.ReadAppended(buf, max, offset));
-              offset += static_cast<int64_t>(n);
-              return n;
-            });
-      },
-      settings_.upload_retry, path);
-  out.status = created.status();
-  if (created.ok()) {
-    out.version = created->version();
-    Logger("mount")->debug("write-behind of {} version {} committed ({} bytes)", path, out.version,
-                           offset);
-  } else if (staged.append_only()) {
-    Logger("mount")->warn("write-behind of {} version {} failed: {}; it is uploaded again at close",
-                          path, out.version, Msg(out.status));
-  } else {
-    Logger("mount")->debug("write-behind of {} version {} cancelled: {}", path, out.version,
-                           Msg(out.status));
-  }
-}
-
-absl::StatusOr<int64_t> Filesystem::SettleWriteBehind(const std::string& path, StagedFile& staged) {
-  const StagedFile::WriteBehindOutcome& out = staged.write_behind_outcome;
-  v1::Attributes now = staged.attributes();
-  if (now.mode() == out.attributes.mode() && now.uid() == out.attributes.uid() &&
-      now.gid() == out.attributes.gid() && now.mtime_ns() == out.attributes.mtime_ns()) {
-    return out.version;
-  }
-  v1::SetAttributesRequest req;
-  req.set_path(path);
-  *req.mutable_attributes() = now;
-  req.set_set_mode(true);
-  req.set_set_uid(true);
-  req.set_set_gid(true);
-  req.set_set_mtime(true);
-  CHAINFS_ASSIGN_OR_RETURN(v1::SetAttributesReply reply, nameserver_->SetAttributes(req));
-  return reply.file().version();
 }
 
 absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::string& name,
                                                v1::Kind kind, const v1::Attributes& attributes,
-                                               const std::string& content) {
+                                               const std::string& target) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
-  CHAINFS_ASSIGN_OR_RETURN(int64_t version, Upload(path, kind, attributes, true, nullptr, content));
-  v1::FileInfo info = NewVersion(path, kind, attributes, version);
-  info.set_size(kind == v1::KIND_DIRECTORY ? 0 : content.size());
+  CHAINFS_ASSIGN_OR_RETURN(v1::CreateReply made, kind == v1::KIND_DIRECTORY
+                                                     ? client_.Mkdir(path, attributes)
+                                                     : client_.Symlink(path, target, attributes));
+  v1::FileInfo info = made.file();
+  info.set_kind(kind);
+  *info.mutable_attributes() = attributes;
+  info.set_size(target.size());
   Entry entry{.ino = inodes_.Ref(path)};
   entry.attr = ToStat(entry.ino, info);
   return entry;
@@ -463,40 +335,19 @@ absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64
   CHAINFS_ASSIGN_OR_RETURN(std::string new_dir, PathOf(new_parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string to, ChildPath(new_dir, new_name));
   if (from == to) return absl::OkStatus();
-  if (IsUnder(to, from)) return ErrnoError(EINVAL, "cannot move a directory into itself");
-
-  auto source = StatPath(from);
+  const bool no_replace = flags & RENAME_NOREPLACE;
+  // A file created here and not stored yet exists only in its staging file: the checks are
+  // the Client's, the move only the inode table's.
   auto from_ino = inodes_.Find(from);
-  bool staged_only = from_ino && inodes_.Staged(*from_ino) && !source.ok() &&
-                     source.status().code() == absl::StatusCode::kNotFound;
-  if (!source.ok() && !staged_only) return source.status();
-
-  auto target = StatPath(to);
-  if (target.ok()) {
-    if (flags & RENAME_NOREPLACE) return ErrnoError(EEXIST, "target exists");
-    bool source_dir = source.ok() && source->kind() == v1::KIND_DIRECTORY;
-    bool target_dir = target->kind() == v1::KIND_DIRECTORY;
-    if (target_dir && !source_dir) return ErrnoError(EISDIR, "target is a directory");
-    if (!target_dir && source_dir) return ErrnoError(ENOTDIR, "target is not a directory");
-    if (target_dir) {
-      v1::ListDirectoryRequest list;
-      list.set_path(to);
-      list.set_limit(1);
-      CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply children, nameserver_->ListDirectory(list));
-      if (children.entries_size() > 0) return ErrnoError(ENOTEMPTY, "target directory not empty");
+  if (from_ino && inodes_.Staged(*from_ino)) {
+    auto source = StatPath(from);
+    if (!source.ok() && source.status().code() == absl::StatusCode::kNotFound) {
+      CHAINFS_RETURN_IF_ERROR(client_.CheckRenameTarget(from, false, to, no_replace));
+      inodes_.Rename(from, to);
+      return absl::OkStatus();
     }
-  } else if (target.status().code() != absl::StatusCode::kNotFound) {
-    return target.status();
   }
-
-  if (!staged_only) {
-    v1::RenameRequest req;
-    req.set_from(from);
-    req.set_to(to);
-    req.set_no_replace(flags & RENAME_NOREPLACE);
-    auto reply = nameserver_->Rename(req);
-    if (!reply.ok()) return reply.status();
-  }
+  CHAINFS_RETURN_IF_ERROR(client_.Rename(from, to, no_replace));
   inodes_.Rename(from, to);
   return absl::OkStatus();
 }
@@ -540,8 +391,8 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
       if (invalidate_attributes_) invalidate_attributes_(ino);
     }
     if (flags & O_TRUNC) CHAINFS_RETURN_IF_ERROR(staged->Truncate(0, clock_->WallNanos()));
-    if (staged->writers > 0) staged->StopAppends();  // a second writer: no write-behind
-    ++staged->writers;
+    if (staged->writers() > 0) staged->StopAppends();  // a second writer: no write-behind
+    staged->AddWriter();
     fh->staged = std::move(staged);
     return fh.release();
   }
@@ -571,7 +422,7 @@ absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent
   v1::Attributes attributes = NewAttributes(mode, uid, gid);
   CHAINFS_ASSIGN_OR_RETURN(std::shared_ptr<StagedFile> staged, NewStaged(attributes));
   staged->MarkDirty();  // even an empty new file is uploaded on close
-  staged->writers = 1;
+  staged->AddWriter();
   Entry entry{.ino = inodes_.Ref(path)};
   {
     std::lock_guard lock(open_mu_);
@@ -615,188 +466,12 @@ absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
   return fh->remote->Read(size, offset, reply);
 }
 
-ReadAhead::ReadAhead(std::unique_ptr<FileStoreClient::Reader> reader, int64_t file_size,
-                     size_t window)
-    : reader_(std::move(reader)), size_(file_size), window_(std::max<size_t>(window, kBlock)) {}
-
-ReadAhead::~ReadAhead() {
-  WaitPrefetch();
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
-}
-
-void ReadAhead::WorkerLoop() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    cv_.wait(lock, [this] { return stop_ || task_ != nullptr; });
-    if (task_ == nullptr) return;  // stopping
-    Window* w = task_;
-    int64_t start = fetch_start_;
-    lock.unlock();
-    absl::Status status = Fill(*w, start);
-    lock.lock();
-    task_status_ = std::move(status);
-    task_ = nullptr;
-    cv_.notify_all();
-  }
-}
-
-void ReadAhead::StartPrefetch(Window& target, int64_t start) {
-  if (!worker_.joinable()) {
-    try {
-      worker_ = std::thread([this] { WorkerLoop(); });
-    } catch (const std::system_error& e) {
-      // No thread to spare: the next window is fetched when it is needed.
-      Logger("mount")->debug("read-ahead not started: {}", e.what());
-      return;
-    }
-  }
-  {
-    std::lock_guard lock(mu_);
-    fetching_ = static_cast<int>(&target - windows_);
-    fetch_start_ = start;
-    task_ = &target;
-  }
-  cv_.notify_all();
-  ++background_fetches_;
-}
-
-void ReadAhead::WaitPrefetch() {
-  if (fetching_ < 0) return;
-  absl::Status status;
-  {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return task_ == nullptr; });
-    status = std::move(task_status_);
-  }
-  fetching_ = -1;
-  // Whoever needs those bytes fetches them again, failing over or reporting the error.
-  if (!status.ok()) Logger("mount")->debug("read-ahead: {}", Msg(status));
-}
-
-absl::Status ReadAhead::Fill(Window& w, int64_t start) {
-  size_t want = static_cast<size_t>(std::min<int64_t>(window_, size_ - start));
-  if (w.capacity < want) {
-    w.data.reset(new char[want]);
-    w.capacity = want;
-  }
-  w.offset = start;
-  w.length = 0;
-  while (w.length < want) {
-    CHAINFS_ASSIGN_OR_RETURN(size_t got,
-                             reader_->ReadAt(w.end(), want - w.length, w.data.get() + w.length));
-    if (got == 0) break;
-    w.length += got;
-  }
-  return absl::OkStatus();
-}
-
-ReadAhead::Window* ReadAhead::Holding(int64_t at) {
-  for (int i = 0; i < kWindows; ++i) {
-    if (i != fetching_ && windows_[i].Contains(at)) return &windows_[i];
-  }
-  if (fetching_ >= 0 && at >= fetch_start_ && at < fetch_start_ + static_cast<int64_t>(window_)) {
-    Window* w = &windows_[fetching_];
-    WaitPrefetch();
-    if (w->Contains(at)) return w;
-  }
-  return nullptr;
-}
-
-ReadAhead::Window& ReadAhead::Victim(const Window* a, const Window* b) {
-  Window* victim = nullptr;
-  for (Window& w : windows_) {
-    if (&w != a && &w != b && (victim == nullptr || w.used < victim->used)) victim = &w;
-  }
-  return *victim;
-}
-
-absl::StatusOr<ReadAhead::Window*> ReadAhead::Get(int64_t at, const Window* keep) {
-  if (Window* w = Holding(at)) return w;
-  WaitPrefetch();  // the reader is the caller's again
-  // Fetch from the start of the 1 MiB block holding `at`, so that requests arriving slightly
-  // out of order still hit the window.
-  Window& w = Victim(keep, nullptr);
-  ++sync_fetches_;
-  CHAINFS_RETURN_IF_ERROR(Fill(w, at - at % kBlock));
-  if (!w.Contains(at)) return nullptr;  // the holder's file ended before the size we were told
-  return &w;
-}
-
-absl::Status ReadAhead::Read(size_t size, int64_t offset, const Reply& reply) {
-  if (offset >= size_ || size == 0) {
-    reply(nullptr, 0);
-    return absl::OkStatus();
-  }
-  // FUSE reads are at most 1 MiB (max_pages 256), never more than a window.
-  size = std::min<size_t>({size, window_, static_cast<size_t>(size_ - offset)});
-  // The kernel's read-ahead requests may arrive slightly out of order (several threads).
-  const int64_t slack = static_cast<int64_t>(window_ / 2);
-  const bool sequential = offset >= expected_ - slack && offset <= expected_ + slack;
-  expected_ = offset + static_cast<int64_t>(size);
-
-  CHAINFS_ASSIGN_OR_RETURN(Window * w, Get(offset, nullptr));
-  if (w == nullptr) {
-    reply(nullptr, 0);
-    return absl::OkStatus();
-  }
-  w->used = ++tick_;
-  iovec pieces[2];
-  int count = 1;
-  const int64_t end = offset + static_cast<int64_t>(size);
-  pieces[0] = {w->data.get() + (offset - w->offset), static_cast<size_t>(w->end() - offset)};
-  Window* last = w;
-  if (w->end() < end) {
-    // The rest lies in the following window (the background fetch's, or fetched now).
-    CHAINFS_ASSIGN_OR_RETURN(Window * rest, Get(w->end(), w));
-    if (rest != nullptr && rest->end() >= end) {
-      rest->used = ++tick_;
-      pieces[1] = {rest->data.get(), static_cast<size_t>(end - rest->offset)};
-      count = 2;
-      last = rest;
-    } else {
-      // A window cut short (a failed background fetch, or the holder's file ended early):
-      // one fresh window from `offset` holds the whole request (size <= window_). A short
-      // reply means end of file to the kernel, so it is given only when the file ended.
-      WaitPrefetch();
-      Window& fresh = Victim(nullptr, nullptr);
-      ++sync_fetches_;
-      CHAINFS_RETURN_IF_ERROR(Fill(fresh, offset));
-      fresh.used = ++tick_;
-      pieces[0] = {fresh.data.get(), static_cast<size_t>(std::min(fresh.end(), end) - offset)};
-      last = w = &fresh;
-    }
-  } else {
-    pieces[0].iov_len = size;
-  }
-  reply(pieces, count);
-
-  const int64_t ahead = last->end();
-  if (sequential && fetching_ < 0 && ahead < size_ && Holding(ahead) == nullptr) {
-    Window& target = Victim(w, last);
-    target.used = ++tick_;
-    StartPrefetch(target, ahead);
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<size_t> Filesystem::Write(FileHandle* fh, const char* data, size_t size,
                                          int64_t offset) {
   if (!fh->writer || !fh->staged) return ErrnoError(EBADF, "not open for writing");
   CHAINFS_ASSIGN_OR_RETURN(size_t written,
                            fh->staged->Write(data, size, offset, clock_->WallNanos()));
-  if (settings_.write_behind > 0 && fh->staged->WriteBehindDue(settings_.write_behind)) {
-    if (auto path = inodes_.Path(fh->ino)) {
-      StagedFile* staged = fh->staged.get();  // outlives the thread: its destructor joins it
-      std::string name = *path;
-      staged->MaybeStartWriteBehind(settings_.write_behind, name,
-                                    [this, staged, name] { WriteBehind(name, *staged); });
-    }
-  }
+  if (auto path = inodes_.Path(fh->ino)) uploader_.MaybeWriteBehind(*path, *fh->staged);
   return written;
 }
 
@@ -823,12 +498,12 @@ void Filesystem::Release(FileHandle* fh) {
                            fh->remote->sync_fetches(), fh->remote->background_fetches());
   }
   if (!fh->writer || !fh->staged) return;
-  if (fh->staged->writers == 1 && UntouchedCreate(fh)) {
+  if (fh->staged->writers() == 1 && UntouchedCreate(fh)) {
     UploadStaged(fh->ino, *fh->staged).IgnoreError();  // logged, and kept, on failure
   }
   {
     std::lock_guard lock(open_mu_);
-    if (--fh->staged->writers > 0) return;
+    if (fh->staged->DropWriter() > 0) return;
     if (fh->staged->dirty() && inodes_.Path(fh->ino)) {
       Logger("mount")->error("{} closed with changes that were not stored; they are kept in {}",
                              fh->path, fh->staged->path());
@@ -839,65 +514,5 @@ void Filesystem::Release(FileHandle* fh) {
   // Released without a flush: a write-behind stream is cancelled (nothing is committed).
   fh->staged->EndWriteBehind(/*finish=*/false);
 }
-
-absl::StatusOr<DirHandle*> Filesystem::OpenDir(uint64_t ino) {
-  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
-  auto dh = std::make_unique<DirHandle>();
-  dh->ino = ino;
-  dh->path = path;
-  return dh.release();
-}
-
-absl::Status Filesystem::ReadDir(
-    DirHandle* dh, int64_t offset, bool plus,
-    const std::function<bool(const std::string&, const Entry&, int64_t)>& add) {
-  std::lock_guard lock(dh->mu);
-  // "." and ".." come first, at offsets 0 and 1. The kernel takes no lookup reference on
-  // them, and with readdirplus ignores their attributes.
-  for (; offset < kDotEntries; ++offset) {
-    Entry dot;
-    dot.ino = dh->ino;
-    if (offset == 1 && dh->path != "/") {
-      std::string parent = dh->path.substr(0, std::max<size_t>(dh->path.rfind('/'), 1));
-      dot.ino = inodes_.Find(parent).value_or(UnlookedIno(parent));
-    }
-    dot.attr.st_ino = dot.ino;
-    dot.attr.st_mode = S_IFDIR | 0755;
-    if (!add(offset == 0 ? "." : "..", dot, offset + 1)) return absl::OkStatus();
-  }
-  for (int64_t i = offset - kDotEntries;; ++i) {
-    while (i >= static_cast<int64_t>(dh->entries.size()) && dh->more) {
-      v1::ListDirectoryRequest req;
-      req.set_path(dh->path);
-      req.set_limit(kListPage);
-      if (!dh->entries.empty()) req.set_start_after(dh->entries.back().name());
-      CHAINFS_ASSIGN_OR_RETURN(v1::ListDirectoryReply page, nameserver_->ListDirectory(req));
-      for (auto& e : *page.mutable_entries()) dh->entries.push_back(std::move(e));
-      dh->more = page.more() && page.entries_size() > 0;
-    }
-    if (i >= static_cast<int64_t>(dh->entries.size())) return absl::OkStatus();
-    const v1::FileInfo& info = dh->entries[i];
-    std::string path = JoinName(dh->path, info.name());
-    Entry entry;
-    if (plus) {
-      entry.ino = inodes_.Ref(path);
-      if (auto staged = inodes_.Staged(entry.ino)) {
-        entry.attr = StagedStat(entry.ino, *staged);
-      } else {
-        entry.attr = ToStat(entry.ino, info);
-      }
-    } else {
-      entry.ino = inodes_.Find(path).value_or(0);
-      entry.attr = ToStat(entry.ino, info);
-      if (entry.attr.st_ino == 0) entry.attr.st_ino = UnlookedIno(path);
-    }
-    if (!add(info.name(), entry, i + kDotEntries + 1)) {
-      if (plus) inodes_.Forget(entry.ino, 1);
-      return absl::OkStatus();
-    }
-  }
-}
-
-void Filesystem::ReleaseDir(DirHandle* dh) { delete dh; }
 
 }  // namespace chainfs::mount

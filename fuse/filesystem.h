@@ -2,39 +2,36 @@
 // and names as the FUSE low-level API gives them, and answers with a struct stat or an
 // absl::Status that fuse/errors.h turns into an errno. Namespace calls go to the
 // NameServer; bytes go to FileStores:
-// - reads stream ranges from a holder into a few reused per-handle windows (ReadAhead): a
-//   sequential reader is served from one while the next is fetched in the background;
-//   fail-over between holders happens inside FileStoreClient::Reader;
-// - writes go to a StagedFile and are uploaded (doCreate, then the chain) on flush/fsync;
-//   a failed chain is retried with a fresh doCreate, a final failure is returned and the
-//   staged file kept. A file written in order from empty (cp, dd) starts its upload before
-//   close (write-behind, streaming from the staged file as it grows); flush then only sends
-//   the rest and waits for the chain. Anything else (writes elsewhere, truncation, a
-//   second writer, a rename) cancels it, and flush uploads the staged file as above;
+// - reads stream ranges from a holder into a few reused per-handle windows (ReadAhead,
+//   fuse/read_ahead.h); fail-over between holders happens inside FileStoreApi::Reader;
+// - writes go to a StagedFile and are uploaded by the Uploader (fuse/uploader.h) on
+//   flush/fsync; a final failure is returned and the staged file kept. A file written in
+//   order from empty (cp, dd) starts its upload before close (write-behind); flush then
+//   only sends the rest and waits for the chain. Anything else (writes elsewhere,
+//   truncation, a second writer, a rename) cancels it, and flush uploads the whole file;
 // - open() revalidates with the NameServer (close-to-open), and tells the kernel to keep
 //   its page cache only when the version did not change since the inode's last open.
 #pragma once
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/uio.h>
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/client/chain_upload.h"
-#include "common/client/filestore_client.h"
-#include "common/client/nameserver_client.h"
+#include "common/client/client.h"
+#include "common/client/filestore_api.h"
+#include "common/client/nameserver_api.h"
 #include "common/clock.h"
 #include "fuse/inode_table.h"
 #include "fuse/kept.h"
+#include "fuse/read_ahead.h"
 #include "fuse/staging.h"
+#include "fuse/uploader.h"
 
 namespace chainfs::mount {
 
@@ -53,83 +50,6 @@ struct FilesystemSettings {
   int64_t write_behind = 4 << 20;
   uint32_t root_uid = 0;  // owner of "/" when it has no entry of its own
   uint32_t root_gid = 0;
-};
-
-// Reads of one remote file through a few reused windows of `window` bytes. A read is served
-// from the window holding it; when none does, it waits for the background fetch if that one
-// covers it, and otherwise fetches a window synchronously into the least recently used one
-// (random access; a useless prefetch is simply overwritten later). After a read that
-// continues the previous one, the window following it is fetched in the background, so the
-// network and the kernel's consumption overlap. Keeping the windows behind the current one
-// serves the kernel's read-ahead requests that arrive slightly out of order.
-// Not thread-safe: callers serialize (FileHandle::mu). The destructor waits for a background
-// fetch, so nothing touches freed buffers.
-class ReadAhead {
- public:
-  // One piece, or two when a read straddles windows; valid only during the call.
-  using Reply = std::function<void(const struct iovec* pieces, int count)>;
-
-  ReadAhead(std::unique_ptr<FileStoreClient::Reader> reader, int64_t file_size, size_t window);
-  ~ReadAhead();
-  ReadAhead(const ReadAhead&) = delete;
-  ReadAhead& operator=(const ReadAhead&) = delete;
-
-  // Replies with `size` bytes at `offset`, fewer only at the end of the file; `size` is cut
-  // to the window (at least 1 MiB, the largest FUSE read).
-  absl::Status Read(size_t size, int64_t offset, const Reply& reply);
-
-  // Remote fetches so far: synchronous ones (the reader waited) and background ones.
-  int64_t sync_fetches() const { return sync_fetches_; }
-  int64_t background_fetches() const { return background_fetches_; }
-
- private:
-  static constexpr int kWindows = 3;
-  struct Window {
-    std::unique_ptr<char[]> data;
-    size_t capacity = 0;
-    int64_t offset = 0;
-    size_t length = 0;  // bytes valid from offset (a failed fetch leaves a correct prefix)
-    uint64_t used = 0;  // for least-recently-used replacement
-    int64_t end() const { return offset + static_cast<int64_t>(length); }
-    bool Contains(int64_t at) const { return at >= offset && at < end(); }
-  };
-  // Fills `w` from `start`; runs on the caller's thread or the background one.
-  absl::Status Fill(Window& w, int64_t start);
-  // Hands windows_[fetching_] to the worker thread (started on first use) to fill.
-  void StartPrefetch(Window& target, int64_t start);
-  // Waits for the background fetch, if any; afterwards every window is the caller's.
-  void WaitPrefetch();
-  void WorkerLoop();
-  // The window holding `at`, waiting for the background fetch when it covers `at`; null
-  // when none does.
-  Window* Holding(int64_t at);
-  // The window holding `at`, fetched now when needed into one other than `keep`; null when
-  // the file ends before `at`.
-  absl::StatusOr<Window*> Get(int64_t at, const Window* keep);
-  // The least recently used window that is neither `a` nor `b`.
-  Window& Victim(const Window* a, const Window* b);
-
-  // Used by one thread at a time: the worker while a fetch is under way, else the caller.
-  std::unique_ptr<FileStoreClient::Reader> reader_;
-  const int64_t size_;
-  const size_t window_;
-  Window windows_[kWindows];
-  // Until WaitPrefetch, windows_[fetching_] belongs to the worker, which fills it from
-  // fetch_start_.
-  int fetching_ = -1;
-  int64_t fetch_start_ = 0;
-  uint64_t tick_ = 0;
-  int64_t expected_ = 0;  // where a sequential reader reads next
-  int64_t sync_fetches_ = 0;
-  int64_t background_fetches_ = 0;
-
-  // The worker: one reused thread per reader, so no thread is made per window.
-  std::mutex mu_;
-  std::condition_variable cv_;
-  Window* task_ = nullptr;  // set by StartPrefetch, cleared by the worker when filled
-  absl::Status task_status_;
-  bool stop_ = false;
-  std::thread worker_;  // declared last: joined before anything it touches goes
 };
 
 // An open file (fuse_file_info::fh).
@@ -166,7 +86,7 @@ struct Entry {
 
 class Filesystem {
  public:
-  Filesystem(NameServerClient* nameserver, FileStoreClient* filestores, Clock* clock,
+  Filesystem(NameServerApi* nameserver, FileStoreApi* filestores, Clock* clock,
              FilesystemSettings settings);
 
   InodeTable& inodes() { return inodes_; }
@@ -223,29 +143,22 @@ class Filesystem {
   absl::StatusOr<std::string> PathOf(uint64_t ino) const;
   absl::StatusOr<v1::FileInfo> StatPath(const std::string& path);
   struct stat StagedStat(uint64_t ino, StagedFile& staged);
-  // doCreate + chain upload with retries; content from a staged file or a string.
-  absl::StatusOr<int64_t> Upload(const std::string& path, v1::Kind kind,
-                                 const v1::Attributes& attributes, bool exclusive,
-                                 StagedFile* staged, const std::string& content);
   absl::Status UploadStaged(uint64_t ino, StagedFile& staged);
-  // The write-behind upload of a staged file (runs on the file's own thread): doCreate, then
-  // the chain stream fed by StagedFile::ReadAppended. Its outcome goes to the staged file.
-  void WriteBehind(const std::string& path, StagedFile& staged);
-  // After a write-behind stream committed: makes the stored attributes those of the staged
-  // file (mtime moved on since the stream began). Returns the version now current.
-  absl::StatusOr<int64_t> SettleWriteBehind(const std::string& path, StagedFile& staged);
   bool UntouchedCreate(FileHandle* fh);
   absl::StatusOr<std::unique_ptr<StagedFile>> NewStaged(const v1::Attributes& attributes);
   // A staging file holding the current remote content of `path`.
   absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);
+  // mkdir (kind directory) or symlink (to `target`) through the Client.
   absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
-                                     const v1::Attributes& attributes, const std::string& content);
+                                     const v1::Attributes& attributes, const std::string& target);
   v1::Attributes NewAttributes(mode_t mode, uid_t uid, gid_t gid) const;
 
-  NameServerClient* const nameserver_;
-  FileStoreClient* const filestores_;
+  NameServerApi* const nameserver_;
+  FileStoreApi* const filestores_;
   Clock* const clock_;
   const FilesystemSettings settings_;
+  Client client_;  // the upload, mkdir, symlink and rename policies
+  Uploader uploader_;
   const int64_t start_ns_;
   InodeTable inodes_;
   std::function<void(uint64_t)> invalidate_attributes_;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/client/client.h"
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -83,8 +84,9 @@ int EnforceKeptLimits(const std::string& base, const KeptLimits& limits) {
   return dropped;
 }
 
-int RetryKept(const std::string& base, NameServerClient* nameserver, FileStoreClient* filestores,
+int RetryKept(const std::string& base, NameServerApi* nameserver, FileStoreApi* filestores,
               const UploadRetrySettings& retry) {
+  Client client(nameserver, filestores, retry);
   int failed = 0;
   for (const KeptFile& k : ListKept(base)) {
     int fd = ::open(k.staged.c_str(), O_RDONLY | O_CLOEXEC);
@@ -93,25 +95,16 @@ int RetryKept(const std::string& base, NameServerClient* nameserver, FileStoreCl
       Log()->error("cannot open kept {}: {}", k.staged, std::strerror(errno));
       continue;
     }
-    v1::DoCreateRequest req;
-    req.set_path(k.file.name());
-    auto created = CreateWithRetry(
-        nameserver, req,
-        [&](const v1::DoCreateReply& created) {
-          v1::FileInfo info = k.file;
-          info.set_version(created.version());
-          return filestores->CreateFromFd(info, {created.chain().begin(), created.chain().end()},
-                                          fd);
-        },
-        retry, k.file.name());
+    auto stored = client.UploadFd(k.file, fd);
     ::close(fd);
-    if (created.ok()) {
-      Log()->info("stored kept {} as {} version {}", k.staged, k.file.name(), created->version());
+    if (stored.ok()) {
+      Log()->info("stored kept {} as {} version {}", k.staged, k.file.name(),
+                  stored->file().version());
       Remove(k);
     } else {
       ++failed;
       Log()->error("could not store kept {} as {}: {}", k.staged, k.file.name(),
-                   std::string(created.status().message()));
+                   std::string(stored.status().message()));
     }
   }
   return failed;

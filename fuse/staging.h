@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -82,8 +83,11 @@ class StagedFile {
     int64_t version = 0;        // the version it committed
     v1::Attributes attributes;  // the attributes it carried
   };
-  // Written by the upload's thread only, read after EndWriteBehind returned true.
-  WriteBehindOutcome write_behind_outcome;
+  // Set by the upload's thread when it ends; read after EndWriteBehind returned true.
+  void SetWriteBehindOutcome(WriteBehindOutcome outcome) {
+    write_behind_outcome_ = std::move(outcome);
+  }
+  const WriteBehindOutcome& write_behind_outcome() const { return write_behind_outcome_; }
 
   void Keep();    // leave the file on disk when this object goes away
   void Unkeep();  // stored after all: removed with this object again
@@ -93,8 +97,12 @@ class StagedFile {
   // Serializes uploads of this file (held for the whole upload).
   std::mutex& upload_mutex() { return upload_mu_; }
 
-  // Open write handles; the last one to release drops the inode's staging.
-  int writers = 0;
+  // Open write handles; the last one to release drops the inode's staging. Counted under
+  // the caller's lock (the one that serializes staging an inode).
+  int writers() const { return writers_; }
+  void AddWriter() { ++writers_; }
+  // Returns how many are left.
+  int DropWriter() { return --writers_; }
 
  private:
   StagedFile(Env* env, std::string path, std::unique_ptr<File> file,
@@ -118,6 +126,8 @@ class StagedFile {
   std::condition_variable appended_;
   std::mutex end_mu_;         // serializes EndWriteBehind
   std::thread write_behind_;  // joined by EndWriteBehind or the destructor
+  WriteBehindOutcome write_behind_outcome_;
+  int writers_ = 0;
 };
 
 }  // namespace chainfs::mount

@@ -1,4 +1,5 @@
-# Unit tests of mount: errno mapping, inode table, staging files, mount options.
+# Unit tests of mount: errno mapping, inode table, staging files, mount options, read-ahead,
+# and the POSIX mapping (Filesystem) against the in-memory NameServer and FileStores.
 chainfs_unit_test(mount_errors_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_errors_test.cc
   LIBS mount_lib)
 chainfs_unit_test(mount_inode_table_test
@@ -11,3 +12,5 @@ chainfs_unit_test(mount_read_ahead_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_read_ahead_test.cc LIBS mount_lib)
 chainfs_unit_test(mount_avail_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_avail_test.cc
   LIBS mount_lib)
+chainfs_unit_test(mount_filesystem_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_filesystem_test.cc LIBS mount_lib)

@@ -3,7 +3,6 @@
 // reader, and destruction waits for a fetch under way.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -14,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "fuse/filesystem.h"
+#include "fuse/read_ahead.h"
 
 namespace chainfs::mount {
 namespace {
@@ -29,7 +28,7 @@ std::string RandomBytes(size_t n, uint32_t seed) {
 }
 
 // Serves `content`; can fail calls and hold calls at or beyond an offset until released.
-class FakeReader : public FileStoreClient::Reader {
+class FakeReader : public FileStoreApi::Reader {
  public:
   struct Shared {
     std::mutex mu;
@@ -158,7 +157,7 @@ TEST_F(ReadAheadTest, EveryFetchFailing_IsAnError) {
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
 }
 
-TEST_F(ReadAheadTest, DestroyedWhileABackgroundFetchWaits_WaitsForIt) {
+TEST_F(ReadAheadTest, DestroyedWhileABackgroundFetchWaits_ReturnsOnlyAfterTheFetchEnded) {
   std::string content = RandomBytes(8 * kMiB, 7);
   auto ra = Make(content, 2 * kMiB);
   shared_.hold_from = 2 * kMiB;  // the prefetch of the second window hangs
@@ -168,20 +167,24 @@ TEST_F(ReadAheadTest, DestroyedWhileABackgroundFetchWaits_WaitsForIt) {
     ASSERT_TRUE(
         shared_.cv.wait_for(lock, std::chrono::seconds(10), [&] { return shared_.holding; }));
   }
-  std::atomic<bool> destroyed = false;
+  // The destroyer notes whether the fetch, which writes into the windows being freed, was
+  // still under way when destruction returned. The fetch is released as soon as the
+  // destroyer runs: a destructor that did not wait would usually return before it.
+  bool fetch_running_after_destruction = true;
   std::thread destroyer([&] {
     ra.reset();
-    destroyed = true;
+    std::lock_guard lock(shared_.mu);
+    fetch_running_after_destruction = shared_.holding;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(destroyed);  // still waiting for the fetch that writes into its buffers
   {
     std::lock_guard lock(shared_.mu);
     shared_.released = true;
   }
   shared_.cv.notify_all();
   destroyer.join();
-  EXPECT_TRUE(destroyed);
+  EXPECT_FALSE(fetch_running_after_destruction);
+  std::lock_guard lock(shared_.mu);
+  EXPECT_EQ(shared_.offsets.back(), 2 * kMiB);  // the held fetch was the last call
 }
 
 }  // namespace
