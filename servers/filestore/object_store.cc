@@ -104,8 +104,8 @@ absl::Status ObjectStore::CheckVersionLocked(const std::string& name, int64_t ve
 absl::Status ObjectStore::Reserve(int64_t bytes) {
   std::lock_guard lock(mu_);
   if (options_.capacity > 0 && used_ + reserved_ + bytes > options_.capacity) {
-    return absl::ResourceExhaustedError(
-        fmt::format("capacity of {} bytes reached", options_.capacity));
+    return Error(v1::ERROR_NO_SPACE,
+                 fmt::format("capacity of {} bytes reached", options_.capacity));
   }
   reserved_ += bytes;
   return absl::OkStatus();
@@ -123,9 +123,8 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> ObjectStore::StartCreate(const v1:
     CHAINFS_RETURN_IF_ERROR(CheckVersionLocked(file.name(), file.version()));
   }
   if (expected_size > bytes_available()) {
-    return absl::ResourceExhaustedError(fmt::format("{}@{}: {} bytes do not fit, {} available",
-                                                    file.name(), file.version(), expected_size,
-                                                    bytes_available()));
+    return Error(v1::ERROR_NO_SPACE, fmt::format("{} bytes do not fit, {} available", expected_size,
+                                                 bytes_available()));
   }
   v1::FileInfo info = file;
   info.set_tombstone(false);
