@@ -80,6 +80,14 @@ absl::Status Error(v1::ErrorCode code, std::string_view message) {
   return WithCode(absl::Status(canonical, text), code);
 }
 
+absl::Status WithMessage(const absl::Status& status, std::string_view message) {
+  if (status.ok()) return status;
+  absl::Status out(status.code(), absl::string_view(message.data(), message.size()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
+
 v1::ErrorCode ErrorCodeOf(const absl::Status& status) {
   auto payload = status.GetPayload(kCodeUrl);
   if (!payload) return v1::ERROR_CODE_UNSPECIFIED;

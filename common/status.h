@@ -33,6 +33,10 @@ absl::Status Error(v1::ErrorCode code, std::string_view message);
 // The status's chainfs code; ERROR_CODE_UNSPECIFIED when it carries none (or is ok).
 v1::ErrorCode ErrorCodeOf(const absl::Status& status);
 
+// `status` with `message` in place of its own (context added on the way up), keeping its
+// gRPC code, its chainfs code and its failed member.
+absl::Status WithMessage(const absl::Status& status, std::string_view message);
+
 // The chain member (host:port) whose failure ended a chain upload, carried like the code
 // (v1::ErrorDetail.failed_member). Attaching keeps a member already named further down the
 // chain; ok statuses stay ok.

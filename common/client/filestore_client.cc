@@ -25,11 +25,10 @@ std::chrono::system_clock::time_point DeadlineAfter(Duration d) {
          std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
 }
 
-// Context goes after the message, so that prefixes such as "version too old" survive.
+// The answer with what was asked added to its message (its codes stay).
 absl::Status WithContext(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      fmt::format("{} ({})", status.error_message(), what));
+  return WithMessage(FromGrpc(status), fmt::format("{} ({})", status.error_message(), what));
 }
 
 }  // namespace
@@ -40,8 +39,7 @@ absl::Status ChainMemberFailure(const absl::Status& status, const std::string& m
   std::string failed = FailedMember(status);
   if (failed.empty() && IsMemberFault(status)) failed = member;
   return WithFailedMember(
-      absl::Status(status.code(), fmt::format("{} ({})", std::string(status.message()), what)),
-      failed);
+      WithMessage(status, fmt::format("{} ({})", std::string(status.message()), what)), failed);
 }
 
 struct FileStoreClient::Impl {

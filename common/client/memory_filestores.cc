@@ -15,15 +15,10 @@
 namespace chainfs {
 namespace {
 
-// Adds context to the message; the chainfs error code stays (a failed member is named by
-// the caller, where it knows which member failed).
+// Adds context to the message, keeping the codes and any failed member.
 absl::Status Annotate(const absl::Status& st, const std::string& what) {
   if (st.ok()) return st;
-  std::string message = fmt::format("{} ({})", std::string(st.message()), what);
-  if (v1::ErrorCode code = ErrorCodeOf(st); code != v1::ERROR_CODE_UNSPECIFIED) {
-    return Error(code, message);
-  }
-  return absl::Status(st.code(), message);
+  return WithMessage(st, fmt::format("{} ({})", std::string(st.message()), what));
 }
 
 absl::Status ValidateNewVersion(int64_t version) {
@@ -197,7 +192,7 @@ absl::Status MemoryFileStores::Report(const std::string& address, const v1::File
       fmt::format("the NameServer did not record the commit: {}", std::string(st.message()));
   if (st.code() == absl::StatusCode::kFailedPrecondition ||
       st.code() == absl::StatusCode::kInvalidArgument) {
-    return absl::Status(st.code(), why);
+    return WithMessage(st, why);
   }
   return absl::UnavailableError(why);
 }

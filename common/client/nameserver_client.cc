@@ -219,8 +219,8 @@ struct NameServerClient::Impl {
                                  st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
                                  clock->Now() < deadline;
         if (st.error_code() != grpc::StatusCode::UNAVAILABLE && !attempt_timed_out) {
-          return absl::Status(last.code(), fmt::format("NameServer {} at {}: {}", name, address,
-                                                       std::string(last.message())));
+          return WithMessage(last, fmt::format("NameServer {} at {}: {}", name, address,
+                                               std::string(last.message())));
         }
         std::string hint = LeaderHint(ctx);
         if (!hint.empty() && hint != address) {

@@ -266,7 +266,7 @@ absl::Status Reporter::ReportNow(const v1::FileInfo& file) {
   std::string why =
       fmt::format("the NameServer did not record the commit: {}", std::string(st.message()));
   // A refusal keeps its code (the caller must not retry it as if the NameServer were away).
-  if (IsPermanentRefusal(st)) return absl::Status(st.code(), why);
+  if (IsPermanentRefusal(st)) return WithMessage(st, why);
   return absl::UnavailableError(why);
 }
 
