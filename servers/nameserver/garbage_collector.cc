@@ -17,7 +17,7 @@ namespace {
 constexpr size_t kBumpBatch = 10'000;
 }  // namespace
 
-GarbageCollector::GarbageCollector(Namespace* ns, FileStoreOps* ops, VersionAllocator* allocator,
+GarbageCollector::GarbageCollector(Namespace* ns, FileStoreApi* ops, VersionAllocator* allocator,
                                    Replicator* replicator, zk::ZooKeeper* zk, Clock* clock,
                                    const NameServerSettings& settings)
     : ns_(ns),

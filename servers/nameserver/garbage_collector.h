@@ -27,9 +27,9 @@
 #include <mutex>
 
 #include "absl/status/statusor.h"
+#include "common/client/filestore_api.h"
 #include "common/clock.h"
 #include "common/zk/zookeeper.h"
-#include "servers/nameserver/filestore_ops.h"
 #include "servers/nameserver/namespace.h"
 #include "servers/nameserver/replicator.h"
 #include "servers/nameserver/settings.h"
@@ -42,7 +42,7 @@ inline constexpr char kFileStoresPath[] = "/filestores";
 
 class GarbageCollector {
  public:
-  GarbageCollector(Namespace* ns, FileStoreOps* ops, VersionAllocator* allocator,
+  GarbageCollector(Namespace* ns, FileStoreApi* ops, VersionAllocator* allocator,
                    Replicator* replicator, zk::ZooKeeper* zk, Clock* clock,
                    const NameServerSettings& settings);
 
@@ -71,7 +71,7 @@ class GarbageCollector {
   absl::StatusOr<size_t> Bump(int64_t g);
 
   Namespace* const ns_;
-  FileStoreOps* const ops_;
+  FileStoreApi* const ops_;
   VersionAllocator* const allocator_;
   Replicator* const replicator_;
   zk::ZooKeeper* const zk_;

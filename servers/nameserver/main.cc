@@ -3,11 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "common/client/filestore_api.h"
 #include "common/client/filestore_client.h"
 #include "common/daemon.h"
 #include "common/memory.h"
 #include "common/settings.h"
-#include "servers/nameserver/filestore_ops.h"
 #include "servers/nameserver/nameserver.h"
 #include "servers/nameserver/service.h"
 
@@ -87,8 +87,7 @@ int Run(int argc, char** argv) {
     return 1;
   }
   chainfs::FileStoreClient filestores;
-  auto ops = chainfs::nameserver::NewFileStoreOps(&filestores);
-  chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), ops.get(),
+  chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), &filestores,
                                        daemon.address(), chainfs::HostName());
   service.Attach(&core);
   core.Start();

@@ -26,7 +26,7 @@ bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRE
 }  // namespace
 
 NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk,
-                       FileStoreOps* ops, std::string address, std::string hostname)
+                       FileStoreApi* ops, std::string address, std::string hostname)
     : settings_(settings),
       clock_(clock),
       zk_(zk),

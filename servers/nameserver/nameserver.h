@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/client/filestore_api.h"
 #include "common/clock.h"
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/nameserver/election.h"
-#include "servers/nameserver/filestore_ops.h"
 #include "servers/nameserver/garbage_collector.h"
 #include "servers/nameserver/namespace.h"
 #include "servers/nameserver/placement.h"
@@ -33,7 +33,7 @@ namespace chainfs::nameserver {
 class NameServer {
  public:
   // `address` is this NameServer's advertised host:port (written to /leader).
-  NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk, FileStoreOps* ops,
+  NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk, FileStoreApi* ops,
              std::string address, std::string hostname);
   ~NameServer();
 
@@ -102,7 +102,7 @@ class NameServer {
   const NameServerSettings settings_;
   Clock* const clock_;
   zk::ZooKeeper* const zk_;
-  FileStoreOps* const ops_;
+  FileStoreApi* const ops_;
   Namespace ns_;
   Placement placement_;
   VersionAllocator allocator_;

@@ -8,7 +8,7 @@
 
 namespace chainfs::nameserver {
 
-Replicator::Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement, const Clock* clock,
+Replicator::Replicator(Namespace* ns, FileStoreApi* ops, Placement* placement, const Clock* clock,
                        const NameServerSettings& settings)
     : ns_(ns), ops_(ops), placement_(placement), clock_(clock), settings_(settings) {}
 

@@ -21,7 +21,7 @@
 #include <optional>
 #include <string>
 
-#include "servers/nameserver/filestore_ops.h"
+#include "common/client/filestore_api.h"
 #include "servers/nameserver/namespace.h"
 #include "servers/nameserver/placement.h"
 #include "servers/nameserver/settings.h"
@@ -30,7 +30,7 @@ namespace chainfs::nameserver {
 
 class Replicator {
  public:
-  Replicator(Namespace* ns, FileStoreOps* ops, Placement* placement, const Clock* clock,
+  Replicator(Namespace* ns, FileStoreApi* ops, Placement* placement, const Clock* clock,
              const NameServerSettings& settings);
 
   // doCreate handed out name@version to a chain.
@@ -52,7 +52,7 @@ class Replicator {
 
  private:
   Namespace* const ns_;
-  FileStoreOps* const ops_;
+  FileStoreApi* const ops_;
   Placement* const placement_;
   const Clock* const clock_;
   const NameServerSettings settings_;

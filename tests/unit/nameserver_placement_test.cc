@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "common/client/memory_filestores.h"
 #include "common/status.h"
 #include "servers/nameserver/nameserver.h"
 #include "servers/nameserver/placement.h"
@@ -83,25 +84,6 @@ TEST(PlacementTest, ClearedSuspectIsChosenAgainByFreeSpace) {
   EXPECT_EQ(Addresses(chosen), (std::set<std::string>{"b:1", "c:1", "d:1"}));
 }
 
-// FileStores nobody calls: doCreate does not talk to them.
-class NoFileStores final : public FileStoreOps {
- public:
-  absl::Status Delete(const std::string&, const std::string&, int64_t) override {
-    return absl::UnavailableError("down");
-  }
-  absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string&,
-                                             const v1::CopyFileRequest&) override {
-    return absl::UnavailableError("down");
-  }
-  absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string&,
-                                                   const v1::BumpVersionRequest&) override {
-    return absl::UnavailableError("down");
-  }
-  absl::StatusOr<v1::CloneReply> Clone(const std::string&, const v1::CloneRequest&) override {
-    return absl::UnavailableError("down");
-  }
-};
-
 class DoCreatePlacementTest : public ::testing::Test {
  protected:
   DoCreatePlacementTest()
@@ -151,7 +133,7 @@ class DoCreatePlacementTest : public ::testing::Test {
   FakeClock clock_;
   std::shared_ptr<zk::MemoryEnsemble> ensemble_;
   std::unique_ptr<zk::ZooKeeper> zk_;
-  NoFileStores stores_;
+  MemoryFileStores stores_;  // doCreate does not talk to FileStores
   NameServer ns_;
 };
 

@@ -17,11 +17,51 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// In-memory FileStores: name -> latest stored FileInfo per address. Operations follow
-// the FileStore contract (Delete records a tombstone, BumpVersion only relabels the
-// expected version of a live file, Clone copies metadata).
-class FakeFileStores final : public FileStoreOps {
+// In-memory FileStores: name -> latest stored FileInfo per address. The calls the NameServer
+// makes follow the FileStore contract (Delete records a tombstone, BumpVersion only relabels
+// the expected version of a live file, Clone copies metadata); content is not kept, so the
+// data calls (which the NameServer never makes) are refused.
+class FakeFileStores final : public FileStoreApi {
  public:
+  absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo&, const std::vector<std::string>&,
+                                         const ContentSource&, int64_t) override {
+    return absl::UnimplementedError("no content here");
+  }
+  absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo&,
+                                                   const std::vector<std::string>&,
+                                                   std::string_view, bool) override {
+    return absl::UnimplementedError("no content here");
+  }
+  absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo&, const std::vector<std::string>&,
+                                               int) override {
+    return absl::UnimplementedError("no content here");
+  }
+  absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(
+      const std::string& address) override {
+    return All(address);
+  }
+  absl::StatusOr<std::unique_ptr<Reader>> OpenReader(const std::string&, int64_t,
+                                                     const std::vector<std::string>&,
+                                                     const grpc::ServerContext*) override {
+    return absl::UnimplementedError("no content here");
+  }
+  absl::StatusOr<std::string> ReadAll(const std::string&, int64_t,
+                                      const std::vector<std::string>&) override {
+    return absl::UnimplementedError("no content here");
+  }
+  std::vector<absl::Status> DeleteOnEach(const std::vector<std::string>& addresses,
+                                         const std::string& name, int64_t version) override {
+    std::vector<absl::Status> out;
+    for (const std::string& a : addresses) out.push_back(Delete(a, name, version));
+    return out;
+  }
+  std::vector<absl::StatusOr<v1::CloneReply>> CloneOnEach(const std::vector<std::string>& addresses,
+                                                          const v1::CloneRequest& req) override {
+    std::vector<absl::StatusOr<v1::CloneReply>> out;
+    for (const std::string& a : addresses) out.push_back(Clone(a, req));
+    return out;
+  }
+
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override {
     std::lock_guard lock(mu_);
