@@ -14,8 +14,8 @@
 // - Symlink: an entry of kind symlink whose content is the target, created exclusively.
 // - Rename: the POSIX checks (RENAME_NOREPLACE, a directory only over an empty directory, a
 //   non-directory only over a non-directory, never beneath itself), then the NameServer's
-//   Rename. The errors use the codes and words fuse/errors.cc maps to EEXIST, EISDIR,
-//   ENOTDIR, ENOTEMPTY and EINVAL.
+//   Rename. The errors carry the codes (gRPC and v1::ErrorCode) that the mount maps to
+//   EEXIST, EISDIR, ENOTDIR, ENOTEMPTY and EINVAL, and the CLI to its exit codes.
 // Thread-safe when the two APIs are; holds no state of its own besides the settings.
 #pragma once
 

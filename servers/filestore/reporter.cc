@@ -8,8 +8,6 @@
 namespace chainfs::filestore {
 namespace {
 
-constexpr size_t kMaxPending = 100000;
-
 std::shared_ptr<spdlog::logger> Log() {
   static auto log = Logger("filestore");
   return log;
@@ -274,7 +272,7 @@ void Reporter::ReportLater(const v1::FileInfo& file) {
   if (!ns_) return;
   {
     std::lock_guard lock(mu_);
-    if (pending_.size() >= kMaxPending) {
+    if (pending_.size() >= settings_.max_pending_reports) {
       pending_.clear();  // too many: a registration reports everything at once
       need_register_ = true;
     } else {

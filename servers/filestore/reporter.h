@@ -36,6 +36,9 @@ inline constexpr int64_t kMaxVersion = int64_t{1} << 62;
 struct ReporterSettings {
   std::string self;  // advertised host:port
   Duration heartbeat_interval = kDefaultHeartbeatInterval;
+  // Reports queued while the NameServer is away; beyond this the queue is dropped and the
+  // next registration reports everything at once.
+  size_t max_pending_reports = 100'000;
 };
 
 class Reporter {
