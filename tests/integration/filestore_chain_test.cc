@@ -13,6 +13,7 @@
 #include "common/client/filestore_client.h"
 #include "common/status.h"
 #include "common/zk/zookeeper.h"
+#include "tests/fixtures/file_info.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/zk_server.h"
 
@@ -52,13 +53,7 @@ class RandomSource {
   StreamingChecksum checksum_;
 };
 
-v1::FileInfo Info(const std::string& name, int64_t version) {
-  v1::FileInfo info;
-  info.set_name(name);
-  info.set_version(version);
-  info.mutable_attributes()->set_mode(0644);
-  return info;
-}
+using testing::Info;
 
 // An in-process gRPC server for `service` on a free loopback port (stored in *port).
 std::unique_ptr<grpc::Server> ServeOnLoopback(grpc::Service* service, int* port) {

@@ -10,6 +10,7 @@
 #include "common/checksum.h"
 #include "common/client/memory_filestores.h"
 #include "common/status.h"
+#include "tests/fixtures/file_info.h"
 
 namespace chainfs {
 namespace {
@@ -20,14 +21,7 @@ const std::string kA = "10.0.0.1:7000";
 const std::string kB = "10.0.0.2:7000";
 const std::string kC = "10.0.0.3:7000";
 
-v1::FileInfo Info(const std::string& name, int64_t version, uint32_t mode = 0644) {
-  v1::FileInfo info;
-  info.set_name(name);
-  info.set_version(version);
-  info.set_kind(v1::KIND_FILE);
-  info.mutable_attributes()->set_mode(mode);
-  return info;
-}
+using testing::Info;
 
 // Records the FileStores' reports; answers AddFileOrTombstone as the test says.
 class RecordingNameServer final : public NameServerApi {

@@ -18,6 +18,7 @@
 #include "servers/filestore/filestore_service.h"
 #include "servers/filestore/object_store.h"
 #include "servers/filestore/reporter.h"
+#include "tests/fixtures/file_info.h"
 
 namespace chainfs::filestore {
 namespace {
@@ -29,13 +30,7 @@ const std::string kSelf = "10.0.0.1:7000";
 const std::string kB = "10.0.0.2:7000";
 const std::string kC = "10.0.0.3:7000";
 
-v1::FileInfo Info(const std::string& name, int64_t version) {
-  v1::FileInfo info;
-  info.set_name(name);
-  info.set_version(version);
-  info.mutable_attributes()->set_mode(0644);
-  return info;
-}
+using testing::Info;
 
 v1::CreateSmallRequest Small(const std::string& name, int64_t version, const std::string& content,
                              const std::vector<std::string>& rest = {}) {

@@ -21,6 +21,7 @@
 #include "common/zk/zookeeper.h"
 #include "servers/filestore/object_store.h"
 #include "servers/filestore/reporter.h"
+#include "tests/fixtures/file_info.h"
 
 namespace chainfs::filestore {
 namespace {
@@ -47,13 +48,7 @@ bool Within(Duration limit, F cond) {
   return cond();
 }
 
-v1::FileInfo Info(const std::string& name, int64_t version) {
-  v1::FileInfo info;
-  info.set_name(name);
-  info.set_version(version);
-  info.mutable_attributes()->set_mode(0644);
-  return info;
-}
+using testing::Info;
 
 // Records what the FileStore tells it; the test picks the answer to AddFileOrTombstone and
 // may hold registrations until released.
