@@ -27,6 +27,7 @@ class FaultFile : public File {
 
   absl::StatusOr<size_t> ReadAt(char* buf, size_t size, int64_t offset) override {
     CHAINFS_RETURN_IF_ERROR(env_->Alive(path()));
+    if (env_->before_read_) env_->before_read_(path(), offset);
     return base_->ReadAt(buf, size, offset);
   }
 
@@ -93,6 +94,10 @@ void FaultEnv::LimitSpace(int64_t bytes) {
 void FaultEnv::CrashAfter(int64_t steps) {
   std::lock_guard lock(mu_);
   crash_after_ = steps_ + steps;
+}
+
+void FaultEnv::BeforeRead(std::function<void(const std::string&, int64_t)> hook) {
+  before_read_ = std::move(hook);
 }
 
 void FaultEnv::Heal() {

@@ -7,11 +7,13 @@
 //   between those two steps would leave it. DropUnsyncedData then takes away what a power
 //   loss would (bytes never fsynced, new names whose directory was never fsynced), and the
 //   test reopens the directory with a fresh PosixEnv, as a restart would.
+// - BeforeRead: a hook runs before each read, to interleave a change with a reader.
 // Syncs are recorded and not passed on to the disk (unless asked): a test's power loss is
 // DropUnsyncedData, and real fsyncs would only make tests slow. Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -51,6 +53,9 @@ class FaultEnv : public Env {
   void CrashAfter(int64_t steps);
   // Ends every fault and the crash.
   void Heal();
+  // Runs `hook` (path, offset) before every read through this env, on the reader's thread: a
+  // test's way to change a file between a reader's decision and its read. Set before use.
+  void BeforeRead(std::function<void(const std::string&, int64_t)> hook);
 
   // Whether the crash refused a step, and which one first (what would have been done next).
   bool crashed() const;
@@ -97,6 +102,7 @@ class FaultEnv : public Env {
   std::optional<int64_t> space_;
   std::optional<int64_t> crash_after_;
   std::optional<Op> crashed_at_;
+  std::function<void(const std::string&, int64_t)> before_read_;
   int64_t steps_ = 0;
   std::map<std::string, int64_t> synced_size_;       // files written through this env
   std::set<std::string> unsynced_names_;             // new names whose directory is not synced

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <system_error>
 
+#include "common/status.h"
+
 namespace chainfs::mount {
 
 absl::StatusOr<std::unique_ptr<StagedFile>> StagedFile::Create(const std::string& path,
@@ -32,6 +34,10 @@ absl::StatusOr<size_t> StagedFile::Read(char* buf, size_t size, int64_t offset) 
 
 absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t offset,
                                          int64_t now_ns) {
+  std::lock_guard modify(modify_mu_);
+  // A write that is not the next append ends the append-only state before it changes a byte,
+  // so a write-behind read that overlaps it sees the end when it checks afterwards.
+  const bool append = EndAppendsUnlessAt(offset);
   if (absl::Status failed = file_->WriteAt(std::string_view(data, size), offset); !failed.ok()) {
     // Part of it may be in the file: past what a write-behind would send, and different from
     // what was uploaded last.
@@ -43,26 +49,34 @@ absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t 
     std::lock_guard lock(mu_);
     ++generation_;
     attributes_.set_mtime_ns(now_ns);
-    if (append_only_ && offset == append_end_) {
-      append_end_ += static_cast<int64_t>(size);
-    } else {
-      append_only_ = false;
-    }
+    if (append && append_only_) append_end_ += static_cast<int64_t>(size);
   }
   appended_.notify_all();
   return size;
 }
 
 absl::Status StagedFile::Truncate(int64_t size, int64_t now_ns) {
+  std::lock_guard modify(modify_mu_);
+  EndAppendsUnlessAt(size);
   if (absl::Status failed = file_->Truncate(size); !failed.ok()) return failed;
   {
     std::lock_guard lock(mu_);
     ++generation_;
     attributes_.set_mtime_ns(now_ns);
-    if (size != append_end_) append_only_ = false;
   }
   appended_.notify_all();
   return absl::OkStatus();
+}
+
+bool StagedFile::EndAppendsUnlessAt(int64_t offset) {
+  bool append;
+  {
+    std::lock_guard lock(mu_);
+    if (offset != append_end_) append_only_ = false;
+    append = append_only_;
+  }
+  if (!append) appended_.notify_all();
+  return append;
 }
 
 absl::StatusOr<int64_t> StagedFile::Size() const { return file_->Size(); }
@@ -156,7 +170,18 @@ absl::StatusOr<size_t> StagedFile::ReadAppended(char* buf, size_t max, int64_t o
     end = append_end_;
   }
   if (end <= offset) return 0;
-  return Read(buf, static_cast<size_t>(std::min<int64_t>(end - offset, max)), offset);
+  const size_t want = static_cast<size_t>(std::min<int64_t>(end - offset, max));
+  CHAINFS_ASSIGN_OR_RETURN(size_t n, Read(buf, want, offset));
+  // A write elsewhere or a truncation may have changed these bytes during the read: it ended
+  // the append-only state before it began, so checking now tells whether they are the appended
+  // ones. (A stream that took a truncation's short read for the end of the file once committed
+  // the old content under the new file's name.)
+  std::lock_guard lock(mu_);
+  if (!append_only_ || n != want) {
+    return absl::AbortedError(
+        fmt::format("{} is no longer written in order from its start", path_));
+  }
+  return n;
 }
 
 bool StagedFile::EndWriteBehind(bool finish) {

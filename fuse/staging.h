@@ -108,10 +108,16 @@ class StagedFile {
   StagedFile(Env* env, std::string path, std::unique_ptr<File> file,
              const v1::Attributes& attributes);
 
+  // Under modify_mu_, before a write or truncation at `offset` changes the file: ends the
+  // append-only state unless `offset` is where the appends end; returns whether the file is
+  // still append-only (the change continues the appends).
+  bool EndAppendsUnlessAt(int64_t offset);
+
   Env* const env_;
   const std::string path_;
   std::unique_ptr<File> file_;
   std::mutex upload_mu_;
+  std::mutex modify_mu_;  // serializes writes and truncations (held across their I/O)
   mutable std::mutex mu_;
   v1::Attributes attributes_;
   uint64_t generation_ = 0;

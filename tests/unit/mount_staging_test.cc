@@ -184,6 +184,36 @@ TEST_F(StagedFileTest, WriteBehind_AWriteElsewhereOrATruncation_FailsTheStream) 
   }
 }
 
+// The race CI caught: the stream decided how much to read, a truncation (or a write
+// elsewhere) came before its read, and the short read looked like the end of the file, so
+// the upload committed the old content under the new file's name. Any change between the
+// decision and the read must fail the stream.
+TEST_F(StagedFileTest, WriteBehind_AChangeDuringAStreamRead_FailsTheStream) {
+  for (bool truncate : {false, true}) {
+    FaultEnv env;
+    auto staged = StagedFile::Create(dir_ + (truncate ? "/race-t" : "/race-w"),
+                                     v1::Attributes(), &env);
+    ASSERT_TRUE(staged.ok());
+    StagedFile& f = **staged;
+    ASSERT_TRUE(f.Write("abcdefgh", 8, 0, 1).ok());
+    bool changed = false;
+    env.BeforeRead([&](const std::string&, int64_t offset) {
+      if (offset != 4 || changed) return;
+      changed = true;
+      if (truncate) {
+        ASSERT_TRUE(f.Truncate(2, 2).ok());  // the read at 4 then finds the end of the file
+      } else {
+        ASSERT_TRUE(f.Write("XY", 2, 4, 2).ok());  // over bytes the stream is about to send
+      }
+    });
+    Streamed out;
+    ASSERT_TRUE(f.MaybeStartWriteBehind(1, "/race", Stream(&f, &out)));
+    EXPECT_TRUE(f.EndWriteBehind(/*finish=*/true));
+    EXPECT_TRUE(changed);
+    EXPECT_EQ(out.end.code(), absl::StatusCode::kAborted) << out.end << " after " << out.bytes;
+  }
+}
+
 TEST_F(StagedFileTest, WriteBehind_CancelOrDestroy_EndsAStreamWaitingForData) {
   auto staged = StagedFile::Create(dir_ + "/wb3", v1::Attributes());
   ASSERT_TRUE(staged.ok());
