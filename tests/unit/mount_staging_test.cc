@@ -191,8 +191,8 @@ TEST_F(StagedFileTest, WriteBehind_AWriteElsewhereOrATruncation_FailsTheStream) 
 TEST_F(StagedFileTest, WriteBehind_AChangeDuringAStreamRead_FailsTheStream) {
   for (bool truncate : {false, true}) {
     FaultEnv env;
-    auto staged = StagedFile::Create(dir_ + (truncate ? "/race-t" : "/race-w"),
-                                     v1::Attributes(), &env);
+    auto staged =
+        StagedFile::Create(dir_ + (truncate ? "/race-t" : "/race-w"), v1::Attributes(), &env);
     ASSERT_TRUE(staged.ok());
     StagedFile& f = **staged;
     ASSERT_TRUE(f.Write("abcdefgh", 8, 0, 1).ok());
