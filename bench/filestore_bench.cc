@@ -19,7 +19,7 @@
 #include "common/client/filestore_client.h"
 #include "common/file_util.h"
 #include "common/log.h"
-#include "common/memory.h"
+#include "common/process.h"
 #include "tests/fixtures/process.h"
 
 namespace {
@@ -80,7 +80,7 @@ uint64_t ReadLocal(const std::string& path, std::string& buf) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  chainfs::KeepFreedMemoryForReuse();
+  chainfs::TuneProcess();
   int64_t size = int64_t{1} << 30;
   std::string dir = "/var/tmp";
   std::string binary = std::string(CHAINFS_BUILD_DIR) + "/servers/filestore/chainfs-filestore";

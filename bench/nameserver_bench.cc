@@ -18,7 +18,7 @@
 
 #include "common/client/nameserver_client.h"
 #include "common/log.h"
-#include "common/memory.h"
+#include "common/process.h"
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
@@ -173,6 +173,6 @@ int Run(int argc, char** argv) {
 }  // namespace chainfs
 
 int main(int argc, char** argv) {
-  chainfs::KeepFreedMemoryForReuse();
+  chainfs::TuneProcess();
   return chainfs::Run(argc, argv);
 }

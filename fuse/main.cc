@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "common/memory.h"
+#include "common/process.h"
 #include "common/settings.h"
 #include "fuse/mount.h"
 
@@ -19,7 +19,7 @@ int Usage(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  chainfs::KeepFreedMemoryForReuse();
+  chainfs::TuneProcess();
   chainfs::mount::MountOptions options;
   CLI::App app{"chainfs-mount: mount chainfs at a directory"};
   std::vector<std::string> positionals;

@@ -23,8 +23,8 @@
 #include "common/client/nameserver_client.h"
 #include "common/file_util.h"
 #include "common/log.h"
-#include "common/memory.h"
 #include "common/names.h"
+#include "common/process.h"
 #include "common/settings.h"
 #include "common/status.h"
 #include "common/zk/zookeeper.h"
@@ -470,6 +470,6 @@ int Main(int argc, char** argv) {
 }  // namespace chainfs::cli
 
 int main(int argc, char** argv) {
-  chainfs::KeepFreedMemoryForReuse();
+  chainfs::TuneProcess();
   return chainfs::cli::Main(argc, argv);
 }

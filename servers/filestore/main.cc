@@ -6,7 +6,7 @@
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
 #include "common/daemon.h"
-#include "common/memory.h"
+#include "common/process.h"
 #include "common/settings.h"
 #include "servers/filestore/filestore_service.h"
 #include "servers/filestore/object_store.h"
@@ -115,6 +115,6 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  chainfs::KeepFreedMemoryForReuse();
+  chainfs::TuneProcess();
   return Run(argc, argv);
 }

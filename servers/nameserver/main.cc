@@ -6,7 +6,7 @@
 #include "common/client/filestore_api.h"
 #include "common/client/filestore_client.h"
 #include "common/daemon.h"
-#include "common/memory.h"
+#include "common/process.h"
 #include "common/settings.h"
 #include "servers/nameserver/nameserver.h"
 #include "servers/nameserver/service.h"
@@ -103,6 +103,6 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  chainfs::KeepFreedMemoryForReuse();
+  chainfs::TuneProcess();
   return Run(argc, argv);
 }
