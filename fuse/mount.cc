@@ -142,6 +142,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
                              .max_files = options.max_kept_files};
   fs_settings.root_uid = ::getuid();
   fs_settings.root_gid = ::getgid();
+  fs_settings.attr_timeout = options.attr_timeout;
   Filesystem filesystem((*connection)->nameserver.get(), &(*connection)->filestores,
                         SystemClock::Get(), fs_settings);
   // Processes name files under the mount by its absolute path.
