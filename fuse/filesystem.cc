@@ -305,8 +305,11 @@ absl::StatusOr<std::string> Filesystem::ReadLink(uint64_t ino) {
   req.set_path(path);
   CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply file, nameserver_->DoRead(req));
   if (file.file().kind() != v1::KIND_SYMLINK) return ErrnoError(EINVAL, "not a symlink");
-  return filestores_->ReadAll(path, file.file().version(),
-                              {file.holders().begin(), file.holders().end()});
+  const std::vector<std::string> holders(file.holders().begin(), file.holders().end());
+  // A target is at most 4 KiB: one ReadSmall, or the stream from holders that predate it.
+  auto small = filestores_->ReadSmall(path, file.file().version(), holders);
+  if (small.ok()) return std::move(*small->mutable_content());
+  return filestores_->ReadAll(path, file.file().version(), holders);
 }
 
 absl::Status Filesystem::Unlink(uint64_t parent, const std::string& name) {

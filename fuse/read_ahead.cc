@@ -209,9 +209,10 @@ absl::Status RemoteFile::Read(size_t size, int64_t offset, const ReadAhead::Repl
     }
   }
   if (whole_) {
-    // ReadSmall answered for open()'s version: whole_ holds size_ bytes.
-    iovec piece = {whole_->data() + offset, std::min(size, whole_->size() - offset)};
-    reply(&piece, 1);
+    // ReadSmall answered for open()'s version, so whole_ holds size_ bytes.
+    const size_t at = std::min(static_cast<size_t>(offset), whole_->size());
+    iovec piece = {whole_->data() + at, std::min(size, whole_->size() - at)};
+    reply(&piece, piece.iov_len > 0 ? 1 : 0);
     return absl::OkStatus();
   }
   if (!stream_) {

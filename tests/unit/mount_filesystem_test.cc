@@ -410,6 +410,16 @@ TEST_F(FilesystemTest, SmallRead_HoldersWithoutReadSmall_ReadThroughTheStream) {
   EXPECT_GT(filestores_.Calls(Method::kRead), 0);
 }
 
+TEST_F(FilesystemTest, ReadLink_IsADoReadAndOneReadSmall) {
+  auto link = fs_->Symlink("/some/target", kRoot, "l", 0, 0);
+  ASSERT_TRUE(link.ok()) << link.status();
+  TakeMountCalls();
+  EXPECT_EQ(fs_->ReadLink(link->ino).value_or("<error>"), "/some/target");
+  EXPECT_EQ(TakeMountCalls(), (Calls{"DoRead"}));
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall), 1);
+  EXPECT_EQ(filestores_.Calls(Method::kRead), 0);
+}
+
 TEST_F(FilesystemTest, FileOverOneMiB_ReadThroughTheStream) {
   other_ = Make("b");
   std::string content(kMaxChunkBytes + 1, '\0');
