@@ -415,6 +415,19 @@ TEST_F(MountTest, ManySmallFiles_ReadFromASecondMount_GiveTheirBytes_AlsoAfterOv
   }
 }
 
+TEST_F(MountTest, NegativeTimeout_AMissingNameStaysMissingForIt_ALocalCreateIsSeenAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount({"--negative-timeout", "30s"});
+  Mounted& other = Mount();
+  EXPECT_FALSE(std::filesystem::exists(m.dir + "/elsewhere"));
+  EXPECT_FALSE(std::filesystem::exists(m.dir + "/here"));
+  ASSERT_TRUE(WriteFile(other.dir + "/elsewhere", "e"));
+  EXPECT_FALSE(std::filesystem::exists(m.dir + "/elsewhere"));  // the kernel answers itself
+  ASSERT_TRUE(WriteFile(m.dir + "/here", "h"));
+  EXPECT_EQ(ReadFile(m.dir + "/here"), "h");
+  EXPECT_EQ(ReadFile(other.dir + "/here"), "h");
+}
+
 TEST_F(MountTest, FileStoreKilledDuringALargeRead_ReadCompletesWithTheRightBytes) {
   ASSERT_NO_FATAL_FAILURE(StartCluster());
   Mounted& m = Mount();
