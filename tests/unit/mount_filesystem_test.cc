@@ -340,6 +340,22 @@ TEST_F(FilesystemTest, CreateWriteClose_IsALookupAndADoCreate_AGetattrAfterItAsk
   EXPECT_EQ(TakeMountCalls(), (Calls{"Stat"}));
 }
 
+TEST_F(FilesystemTest, OverwriteOfAFileJustLookedUp_IsALookupAndADoCreate) {
+  other_ = Make("b");
+  ASSERT_TRUE(WriteFile(*other_, "f", "old").ok());
+  TakeMountCalls();
+  auto entry = fs_->Lookup(kRoot, "f");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  bool keep_cache = false;
+  auto fh = fs_->Open(entry->ino, O_WRONLY | O_TRUNC, &keep_cache);  // a shell's `>`
+  ASSERT_TRUE(fh.ok()) << fh.status();
+  ASSERT_TRUE(fs_->Write(*fh, "new", 3, 0).ok());
+  ASSERT_TRUE(fs_->Flush(*fh).ok());
+  fs_->Release(*fh);
+  EXPECT_EQ(TakeMountCalls(), (Calls{"Stat", "DoCreate"}));
+  EXPECT_EQ(Stored("/f"), "new");
+}
+
 TEST_F(FilesystemTest, UnlinkOfANameJustLookedUp_IsALookupAndADoDelete) {
   other_ = Make("b");
   ASSERT_TRUE(WriteFile(*other_, "f", "doomed").ok());
