@@ -98,6 +98,16 @@ absl::StatusOr<v1::FileInfo> Filesystem::StatPath(const std::string& path) {
   return reply->file();
 }
 
+absl::StatusOr<v1::FileInfo> Filesystem::StatInode(uint64_t ino, const std::string& path) {
+  const TimePoint asked = clock_->Now();
+  if (settings_.attr_timeout > Duration::zero()) {
+    if (auto info = inodes_.Info(ino, asked - settings_.attr_timeout)) return *std::move(info);
+  }
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+  inodes_.SetInfo(ino, info, asked);
+  return info;
+}
+
 struct stat Filesystem::StagedStat(uint64_t ino, StagedFile& staged) {
   v1::FileInfo info;
   info.set_kind(v1::KIND_FILE);
@@ -119,23 +129,27 @@ v1::Attributes Filesystem::NewAttributes(mode_t mode, uid_t uid, gid_t gid) cons
 absl::StatusOr<Entry> Filesystem::Lookup(uint64_t parent, const std::string& name) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
-  if (auto ino = inodes_.Find(path)) {
-    if (auto staged = inodes_.Staged(*ino)) {
+  std::optional<uint64_t> known = inodes_.Find(path);
+  if (known) {
+    if (auto staged = inodes_.Staged(*known)) {
       Entry entry{.ino = inodes_.Ref(path)};
       entry.attr = StagedStat(entry.ino, *staged);
       return entry;
     }
   }
-  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+  const TimePoint asked = clock_->Now();
+  absl::StatusOr<v1::FileInfo> info = known ? StatInode(*known, path) : StatPath(path);
+  if (!info.ok()) return info.status();
   Entry entry{.ino = inodes_.Ref(path)};
-  entry.attr = ToStat(entry.ino, info);
+  if (!known) inodes_.SetInfo(entry.ino, *info, asked);
+  entry.attr = ToStat(entry.ino, *info);
   return entry;
 }
 
 absl::StatusOr<struct stat> Filesystem::GetAttr(uint64_t ino) {
   CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
   if (auto staged = inodes_.Staged(ino)) return StagedStat(ino, *staged);
-  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatInode(ino, path));
   return ToStat(ino, info);
 }
 
@@ -153,7 +167,7 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
       // truncate(2) of a file nobody here has open: stage, truncate, upload.
       std::unique_ptr<StagedFile> temp;
       if (attr.st_size == 0) {
-        CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+        CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatInode(ino, path));
         if (info.kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
         CHAINFS_ASSIGN_OR_RETURN(temp, NewStaged(info.attributes()));
       } else {
@@ -189,6 +203,7 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
       req.set_set_mtime(set_mtime);
       auto reply = nameserver_->SetAttributes(req);
       if (!reply.ok()) return reply.status();
+      inodes_.SetInfo(ino, reply->file(), clock_->Now());
       if (!staged) return ToStat(ino, reply->file());
     }
   }
@@ -245,9 +260,11 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
     return absl::OkStatus();
   }
   uint64_t generation = staged.generation();
-  CHAINFS_ASSIGN_OR_RETURN(int64_t version, uploader_.StoreStaged(*path, staged));
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo stored, uploader_.StoreStaged(*path, staged));
   staged.MarkUploaded(generation);
-  inodes_.SetVersion(ino, version);
+  inodes_.SetVersion(ino, stored.version());
+  // What the NameServer recorded: a getattr after close needs no Stat.
+  inodes_.SetInfo(ino, stored, clock_->Now());
   return absl::OkStatus();
 }
 
@@ -264,6 +281,7 @@ absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::strin
   *info.mutable_attributes() = attributes;
   info.set_size(target.size());
   Entry entry{.ino = inodes_.Ref(path)};
+  inodes_.SetInfo(entry.ino, info, clock_->Now());
   entry.attr = ToStat(entry.ino, info);
   return entry;
 }
@@ -287,8 +305,11 @@ absl::StatusOr<std::string> Filesystem::ReadLink(uint64_t ino) {
   req.set_path(path);
   CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply file, nameserver_->DoRead(req));
   if (file.file().kind() != v1::KIND_SYMLINK) return ErrnoError(EINVAL, "not a symlink");
-  return filestores_->ReadAll(path, file.file().version(),
-                              {file.holders().begin(), file.holders().end()});
+  const std::vector<std::string> holders(file.holders().begin(), file.holders().end());
+  // A target is at most 4 KiB: one ReadSmall, or the stream from holders that predate it.
+  auto small = filestores_->ReadSmall(path, file.file().version(), holders);
+  if (small.ok()) return std::move(*small->mutable_content());
+  return filestores_->ReadAll(path, file.file().version(), holders);
 }
 
 absl::Status Filesystem::Unlink(uint64_t parent, const std::string& name) {
@@ -380,7 +401,7 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
     std::shared_ptr<StagedFile> staged = inodes_.Staged(ino);
     if (!staged) {
       if (flags & O_TRUNC) {
-        CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatPath(path));
+        CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatInode(ino, path));
         if (info.kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
         CHAINFS_ASSIGN_OR_RETURN(staged, NewStaged(info.attributes()));
       } else {
@@ -403,11 +424,17 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
   // Close-to-open: every open asks the NameServer for the latest version.
   v1::DoReadRequest req;
   req.set_path(path);
+  const TimePoint asked = clock_->Now();
   CHAINFS_ASSIGN_OR_RETURN(fh->file, nameserver_->DoRead(req));
   if (fh->file.file().kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
-  int64_t previous = inodes_.ExchangeVersion(ino, fh->file.file().version());
-  *keep_cache = previous == fh->file.file().version();
-  if (!*keep_cache && previous != 0 && invalidate_attributes_) invalidate_attributes_(ino);
+  const int64_t version = fh->file.file().version();
+  // The kernel's attributes came from the last open or, before any, a lookup or getattr.
+  std::optional<v1::FileInfo> told = inodes_.Info(ino, TimePoint::min());
+  inodes_.SetInfo(ino, fh->file.file(), asked);
+  int64_t previous = inodes_.ExchangeVersion(ino, version);
+  *keep_cache = previous == version;
+  if (previous == 0 && told) previous = told->version();
+  if (previous != 0 && previous != version && invalidate_attributes_) invalidate_attributes_(ino);
   return fh.release();
 }
 
@@ -452,16 +479,8 @@ absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
     return absl::OkStatus();
   }
   if (!fh->remote) {
-    if (offset >= fh->file.file().size() || size == 0) {
-      reply(nullptr, 0);
-      return absl::OkStatus();
-    }
-    CHAINFS_ASSIGN_OR_RETURN(
-        auto reader,
-        filestores_->OpenReader(fh->path, fh->file.file().version(),
-                                {fh->file.holders().begin(), fh->file.holders().end()}));
-    fh->remote = std::make_unique<ReadAhead>(std::move(reader), fh->file.file().size(),
-                                             settings_.read_ahead);
+    fh->remote =
+        std::make_unique<RemoteFile>(filestores_, fh->path, fh->file, settings_.read_ahead);
   }
   return fh->remote->Read(size, offset, reply);
 }
@@ -493,9 +512,9 @@ void Filesystem::Release(FileHandle* fh) {
   // that Read to finish before the handle goes.
   { std::lock_guard finishing(fh->mu); }
   std::unique_ptr<FileHandle> owned(fh);
-  if (fh->remote) {
+  if (const ReadAhead* stream = fh->remote ? fh->remote->stream() : nullptr) {
     Logger("mount")->debug("read {}: {} synchronous and {} background fetches", fh->path,
-                           fh->remote->sync_fetches(), fh->remote->background_fetches());
+                           stream->sync_fetches(), stream->background_fetches());
   }
   if (!fh->writer || !fh->staged) return;
   if (fh->staged->writers() == 1 && UntouchedCreate(fh)) {

@@ -2,15 +2,18 @@
 // and names as the FUSE low-level API gives them, and answers with a struct stat or an
 // absl::Status that fuse/errors.h turns into an errno. Namespace calls go to the
 // NameServer; bytes go to FileStores:
-// - reads stream ranges from a holder into a few reused per-handle windows (ReadAhead,
-//   fuse/read_ahead.h); fail-over between holders happens inside FileStoreApi::Reader;
+// - reads of a file of at most 1 MiB fetch it whole with one ReadSmall; larger files stream
+//   ranges from a holder into a few reused per-handle windows (RemoteFile and ReadAhead,
+//   fuse/read_ahead.h); fail-over between holders happens inside FileStoreApi;
 // - writes go to a StagedFile and are uploaded by the Uploader (fuse/uploader.h) on
 //   flush/fsync; a final failure is returned and the staged file kept. A file written in
 //   order from empty (cp, dd) starts its upload before close (write-behind); flush then
 //   only sends the rest and waits for the chain. Anything else (writes elsewhere,
 //   truncation, a second writer, a rename) cancels it, and flush uploads the whole file;
 // - open() revalidates with the NameServer (close-to-open), and tells the kernel to keep
-//   its page cache only when the version did not change since the inode's last open.
+//   its page cache only when the version did not change since the inode's last open;
+// - what a Stat, a DoRead or this mount's own upload said of an inode answers getattr (and
+//   lookup, truncation) for attr_timeout without asking the NameServer again.
 #pragma once
 
 #include <sys/stat.h>
@@ -50,6 +53,9 @@ struct FilesystemSettings {
   int64_t write_behind = 4 << 20;
   uint32_t root_uid = 0;  // owner of "/" when it has no entry of its own
   uint32_t root_gid = 0;
+  // How long attributes learnt here answer without a Stat: the mount's --attr-timeout (the
+  // kernel caches them as long); zero = always ask.
+  Duration attr_timeout = Duration::zero();
 };
 
 // An open file (fuse_file_info::fh).
@@ -63,7 +69,7 @@ struct FileHandle {
   // Remote reads.
   std::string path;
   v1::DoReadReply file;
-  std::unique_ptr<ReadAhead> remote;  // made by the first read
+  std::unique_ptr<RemoteFile> remote;  // made by the first read
   // Reads of the staged file.
   std::unique_ptr<char[]> buffer;
   size_t buffer_capacity = 0;
@@ -142,6 +148,8 @@ class Filesystem {
  private:
   absl::StatusOr<std::string> PathOf(uint64_t ino) const;
   absl::StatusOr<v1::FileInfo> StatPath(const std::string& path);
+  // The entry of inode `ino` at `path`: learnt within attr_timeout, or asked (and remembered).
+  absl::StatusOr<v1::FileInfo> StatInode(uint64_t ino, const std::string& path);
   struct stat StagedStat(uint64_t ino, StagedFile& staged);
   absl::Status UploadStaged(uint64_t ino, StagedFile& staged);
   bool UntouchedCreate(FileHandle* fh);

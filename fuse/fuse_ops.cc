@@ -67,7 +67,16 @@ void Init(void* userdata, fuse_conn_info* conn) {
 }
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  ReplyEntry(req, Fs(req)->Lookup(parent, name), "lookup");
+  absl::StatusOr<Entry> entry = Fs(req)->Lookup(parent, name);
+  if (!entry.ok() && ErrnoFromStatus(entry.status()) == ENOENT && Ctx(req)->negative_timeout > 0) {
+    // A negative entry (inode 0): the kernel answers ENOENT itself for negative_timeout, and
+    // a create of the name goes straight to create without another lookup.
+    fuse_entry_param e = {};
+    e.entry_timeout = Ctx(req)->negative_timeout;
+    fuse_reply_entry(req, &e);
+    return;
+  }
+  ReplyEntry(req, entry, "lookup");
 }
 
 void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {

@@ -12,9 +12,10 @@ namespace chainfs::mount {
 // The session's userdata.
 struct MountContext {
   Filesystem* fs = nullptr;
-  double attr_timeout = 1.0;   // seconds
-  double entry_timeout = 1.0;  // seconds
-  std::string mountpoint;      // absolute, as processes on this machine name it
+  double attr_timeout = 1.0;    // seconds
+  double entry_timeout = 1.0;   // seconds
+  double negative_timeout = 0;  // seconds; 0: ENOENT is not cached
+  std::string mountpoint;       // absolute, as processes on this machine name it
 };
 
 const fuse_lowlevel_ops& Operations();

@@ -82,6 +82,7 @@ void InodeTable::DetachLocked(const std::string& path) {
     uint64_t ino = by_path_[name];
     if (ino == kRootInode) continue;
     inodes_[ino].path.clear();
+    inodes_[ino].info.reset();
     by_path_.erase(name);
   }
 }
@@ -102,6 +103,7 @@ void InodeTable::Rename(const std::string& from, const std::string& to) {
   for (const auto& [old_path, ino] : moved) {
     std::string new_path = to + old_path.substr(from.size());
     inodes_[ino].path = new_path;
+    inodes_[ino].info.reset();
     by_path_[new_path] = ino;
   }
 }
@@ -119,6 +121,26 @@ int64_t InodeTable::ExchangeVersion(uint64_t ino, int64_t version) {
 }
 
 void InodeTable::SetVersion(uint64_t ino, int64_t version) { ExchangeVersion(ino, version); }
+
+void InodeTable::SetInfo(uint64_t ino, const v1::FileInfo& info, TimePoint at) {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || it->second.path.empty()) return;
+  it->second.info = info;
+  it->second.info_at = at;
+}
+
+std::optional<v1::FileInfo> InodeTable::Info(uint64_t ino, TimePoint since) const {
+  std::lock_guard lock(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || !it->second.info || it->second.info_at < since) return std::nullopt;
+  return it->second.info;
+}
+
+void InodeTable::ClearInfo(uint64_t ino) {
+  std::lock_guard lock(mu_);
+  if (auto it = inodes_.find(ino); it != inodes_.end()) it->second.info.reset();
+}
 
 std::shared_ptr<StagedFile> InodeTable::Staged(uint64_t ino) const {
   std::lock_guard lock(mu_);

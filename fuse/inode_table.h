@@ -14,6 +14,8 @@
 #include <unordered_map>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "proto/chainfs.pb.h"
 
 namespace chainfs::mount {
 
@@ -46,6 +48,14 @@ class InodeTable {
   int64_t ExchangeVersion(uint64_t ino, int64_t version);
   void SetVersion(uint64_t ino, int64_t version);
 
+  // What the NameServer, or this mount's last upload, said of an inode and when (on the
+  // mount's clock), so that getattr within the attribute timeout needs no Stat. Dropped when
+  // the path is detached or renamed.
+  void SetInfo(uint64_t ino, const v1::FileInfo& info, TimePoint at);
+  // The info learnt at or after `since`, if any.
+  std::optional<v1::FileInfo> Info(uint64_t ino, TimePoint since) const;
+  void ClearInfo(uint64_t ino);
+
   // The staging file of an inode being written (nullptr when none).
   std::shared_ptr<StagedFile> Staged(uint64_t ino) const;
   void SetStaged(uint64_t ino, std::shared_ptr<StagedFile> staged);
@@ -60,6 +70,8 @@ class InodeTable {
     uint64_t lookups = 0;
     int64_t version = 0;
     std::shared_ptr<StagedFile> staged;
+    std::optional<v1::FileInfo> info;
+    TimePoint info_at;
   };
   void DetachLocked(const std::string& path);
 

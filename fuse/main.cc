@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
                              "how long the kernel caches attributes");
   chainfs::AddDurationOption(app, "--entry-timeout", options.entry_timeout,
                              "how long the kernel caches names");
+  chainfs::AddDurationOption(app, "--negative-timeout", options.negative_timeout,
+                             "how long the kernel caches a name's absence (0: not at all)");
   chainfs::AddDurationOption(app, "--connect-timeout", options.connect_timeout,
                              "give up when ZooKeeper does not answer within this");
   chainfs::AddDurationOption(app, "--call-timeout", options.call_timeout,

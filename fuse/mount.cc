@@ -142,6 +142,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
                              .max_files = options.max_kept_files};
   fs_settings.root_uid = ::getuid();
   fs_settings.root_gid = ::getgid();
+  fs_settings.attr_timeout = options.attr_timeout;
   Filesystem filesystem((*connection)->nameserver.get(), &(*connection)->filestores,
                         SystemClock::Get(), fs_settings);
   // Processes name files under the mount by its absolute path.
@@ -149,6 +150,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
   MountContext context{.fs = &filesystem,
                        .attr_timeout = Seconds(options.attr_timeout),
                        .entry_timeout = Seconds(options.entry_timeout),
+                       .negative_timeout = Seconds(options.negative_timeout),
                        .mountpoint = real ? real : ""};
   std::free(real);
 
@@ -231,6 +233,8 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
       if (auto st = duration(&options->attr_timeout); !st.ok()) return st;
     } else if (key == "entry_timeout") {
       if (auto st = duration(&options->entry_timeout); !st.ok()) return st;
+    } else if (key == "negative_timeout") {
+      if (auto st = duration(&options->negative_timeout); !st.ok()) return st;
     } else if (key == "read_ahead_kb") {
       int kib = -1;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), kib);

@@ -21,6 +21,10 @@ struct MountOptions {
   std::string cache_dir;  // "" = /var/cache/chainfs if writable, else /tmp
   Duration attr_timeout = std::chrono::seconds(1);
   Duration entry_timeout = std::chrono::seconds(1);
+  // How long the kernel may answer ENOENT itself after a lookup found nothing (a negative
+  // entry, which also spares a create its lookup). Off by default: within it, a name another
+  // mount creates stays invisible here, which close-to-open does not allow.
+  Duration negative_timeout = Duration::zero();
   Duration connect_timeout = kDefaultConnectTimeout;  // ZooKeeper must answer within this
   Duration session_timeout = kDefaultSessionTimeout;
   Duration call_timeout = std::chrono::seconds(60);  // per NameServer call, across failover
@@ -39,9 +43,9 @@ struct MountOptions {
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
-// attr_timeout=, entry_timeout=, log_level=, read_ahead_kb=) set fields, mount(8) bookkeeping
-// (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is dropped, the rest goes
-// to libfuse.
+// attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=) set fields,
+// mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is
+// dropped, the rest goes to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);
 
 // Mounts and serves. Without `foreground` it returns in the parent once the mount serves

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "common/log.h"
 #include "common/status.h"
@@ -181,6 +182,44 @@ absl::Status ReadAhead::Read(size_t size, int64_t offset, const Reply& reply) {
     StartPrefetch(target, ahead);
   }
   return absl::OkStatus();
+}
+
+RemoteFile::RemoteFile(FileStoreApi* filestores, std::string path, const v1::DoReadReply& file,
+                       size_t window)
+    : filestores_(filestores),
+      path_(std::move(path)),
+      version_(file.file().version()),
+      size_(file.file().size()),
+      holders_(file.holders().begin(), file.holders().end()),
+      window_(window) {}
+
+absl::Status RemoteFile::Read(size_t size, int64_t offset, const ReadAhead::Reply& reply) {
+  if (offset >= size_ || size == 0) {
+    reply(nullptr, 0);
+    return absl::OkStatus();
+  }
+  if (!whole_ && !small_failed_ && size_ <= static_cast<int64_t>(kMaxChunkBytes)) {
+    auto small = filestores_->ReadSmall(path_, version_, holders_);
+    if (small.ok()) {
+      whole_ = std::move(*small->mutable_content());
+    } else {
+      small_failed_ = true;
+      Logger("mount")->debug("read {}: {}; streaming it instead", path_,
+                             std::string(small.status().message()));
+    }
+  }
+  if (whole_) {
+    // ReadSmall answered for open()'s version, so whole_ holds size_ bytes.
+    const size_t at = std::min(static_cast<size_t>(offset), whole_->size());
+    iovec piece = {whole_->data() + at, std::min(size, whole_->size() - at)};
+    reply(&piece, piece.iov_len > 0 ? 1 : 0);
+    return absl::OkStatus();
+  }
+  if (!stream_) {
+    CHAINFS_ASSIGN_OR_RETURN(auto reader, filestores_->OpenReader(path_, version_, holders_));
+    stream_ = std::make_unique<ReadAhead>(std::move(reader), size_, window_);
+  }
+  return stream_->Read(size, offset, reply);
 }
 
 }  // namespace chainfs::mount

@@ -1,5 +1,6 @@
-// Read-ahead of one remote file for the mount: a few reused windows, the next one fetched in
-// the background while a sequential reader consumes the current one.
+// Reads of one remote file for the mount: a small file whole in one call (RemoteFile), a
+// larger one through a few reused windows, the next one fetched in the background while a
+// sequential reader consumes the current one (ReadAhead).
 #pragma once
 
 #include <sys/uio.h>
@@ -9,10 +10,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/client/filestore_api.h"
+#include "proto/chainfs.pb.h"
 
 namespace chainfs::mount {
 
@@ -91,6 +96,34 @@ class ReadAhead {
   absl::Status task_status_;
   bool stop_ = false;
   std::thread worker_;  // declared last: joined before anything it touches goes
+};
+
+// One open file's remote reads. A file of at most kMaxChunkBytes is fetched whole by the first
+// read, in one ReadSmall (failing over between holders), and every read is served from that;
+// a larger file, or a small one whose ReadSmall failed (a holder from before the call, the
+// version replaced since open), streams through a ReadAhead as before. Not thread-safe.
+class RemoteFile {
+ public:
+  // `file` is open()'s DoRead answer: the version, size and holders that every read uses.
+  // `filestores` is not owned.
+  RemoteFile(FileStoreApi* filestores, std::string path, const v1::DoReadReply& file,
+             size_t window);
+
+  // As ReadAhead::Read.
+  absl::Status Read(size_t size, int64_t offset, const ReadAhead::Reply& reply);
+  // The streamed reads, if any (null for a file read whole).
+  const ReadAhead* stream() const { return stream_.get(); }
+
+ private:
+  FileStoreApi* const filestores_;
+  const std::string path_;
+  const int64_t version_;
+  const int64_t size_;
+  const std::vector<std::string> holders_;
+  const size_t window_;
+  std::optional<std::string> whole_;  // the content, once ReadSmall got it
+  bool small_failed_ = false;
+  std::unique_ptr<ReadAhead> stream_;
 };
 
 }  // namespace chainfs::mount

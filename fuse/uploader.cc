@@ -33,17 +33,17 @@ std::string DirOf(const std::string& staged) {
 Uploader::Uploader(Client* client, UploaderSettings settings)
     : client_(client), settings_(std::move(settings)) {}
 
-absl::StatusOr<int64_t> Uploader::StoreStaged(const std::string& path, StagedFile& staged) {
+absl::StatusOr<v1::FileInfo> Uploader::StoreStaged(const std::string& path, StagedFile& staged) {
   // A write-behind stream under the same name is finished (the rest, then close); one under
   // a name the file no longer has is cancelled. When it did not commit, the whole staged
   // file is uploaded as without it (its thread logged why).
   bool same_name = staged.write_behind_path() == path;
   if (staged.EndWriteBehind(/*finish=*/same_name) && same_name &&
       staged.write_behind_outcome().status.ok()) {
-    auto version = SettleWriteBehind(path, staged);
-    if (version.ok()) return version;
+    auto settled = SettleWriteBehind(path, staged);
+    if (settled.ok()) return settled;
     Logger("mount")->warn("could not set the attributes of {}: {}; uploading it again", path,
-                          Msg(version.status()));
+                          Msg(settled.status()));
   }
   auto stored = client_->UploadFd(StagedEntry(path, staged.attributes()), staged.fd());
   if (!stored.ok()) {
@@ -56,7 +56,7 @@ absl::StatusOr<int64_t> Uploader::StoreStaged(const std::string& path, StagedFil
     ForgetKept(staged.path());
     staged.Unkeep();
   }
-  return stored->file().version();
+  return std::move(*stored->mutable_file());
 }
 
 void Uploader::Keep(const std::string& path, StagedFile& staged) {
@@ -108,12 +108,18 @@ StagedFile::WriteBehindOutcome Uploader::WriteBehind(const std::string& path, St
   return out;
 }
 
-absl::StatusOr<int64_t> Uploader::SettleWriteBehind(const std::string& path, StagedFile& staged) {
+absl::StatusOr<v1::FileInfo> Uploader::SettleWriteBehind(const std::string& path,
+                                                         StagedFile& staged) {
   const StagedFile::WriteBehindOutcome& out = staged.write_behind_outcome();
   v1::Attributes now = staged.attributes();
   if (now.mode() == out.attributes.mode() && now.uid() == out.attributes.uid() &&
       now.gid() == out.attributes.gid() && now.mtime_ns() == out.attributes.mtime_ns()) {
-    return out.version;
+    // The stream committed the whole staged file: it is only appended to while streaming.
+    CHAINFS_ASSIGN_OR_RETURN(int64_t size, staged.Size());
+    v1::FileInfo stored = StagedEntry(path, out.attributes);
+    stored.set_version(out.version);
+    stored.set_size(size);
+    return stored;
   }
   v1::SetAttributesRequest req;
   req.set_path(path);
@@ -123,7 +129,7 @@ absl::StatusOr<int64_t> Uploader::SettleWriteBehind(const std::string& path, Sta
   req.set_set_gid(true);
   req.set_set_mtime(true);
   CHAINFS_ASSIGN_OR_RETURN(v1::SetAttributesReply reply, client_->nameserver()->SetAttributes(req));
-  return reply.file().version();
+  return std::move(*reply.mutable_file());
 }
 
 }  // namespace chainfs::mount

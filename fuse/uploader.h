@@ -35,8 +35,8 @@ class Uploader {
   // Stores the staged file as a new version of `path`; the caller holds its upload mutex.
   // A write-behind stream under `path` is finished and its version kept (one under another
   // name is cancelled); otherwise the whole file is uploaded. On failure the file is kept
-  // and the error returned. Returns the version now current.
-  absl::StatusOr<int64_t> StoreStaged(const std::string& path, StagedFile& staged);
+  // and the error returned. Returns the entry now current (version, kind, size, attributes).
+  absl::StatusOr<v1::FileInfo> StoreStaged(const std::string& path, StagedFile& staged);
   // Starts the write-behind of `staged` under `path` when it is due (cheap otherwise).
   void MaybeWriteBehind(const std::string& path, StagedFile& staged);
 
@@ -44,8 +44,8 @@ class Uploader {
   // The write-behind stream (on the file's own thread), fed by StagedFile::ReadAppended.
   StagedFile::WriteBehindOutcome WriteBehind(const std::string& path, StagedFile& staged);
   // After a write-behind stream committed: makes the stored attributes those of the staged
-  // file (mtime moved on since the stream began). Returns the version now current.
-  absl::StatusOr<int64_t> SettleWriteBehind(const std::string& path, StagedFile& staged);
+  // file (mtime moved on since the stream began). Returns the entry now current.
+  absl::StatusOr<v1::FileInfo> SettleWriteBehind(const std::string& path, StagedFile& staged);
   void Keep(const std::string& path, StagedFile& staged);
 
   Client* const client_;

@@ -51,4 +51,39 @@ absl::StatusOr<size_t> FailoverReader::ReadAt(int64_t offset, size_t length, cha
   }
 }
 
+absl::StatusOr<v1::ReadSmallReply> FileStoreApi::ReadSmall(const std::string& name, int64_t,
+                                                           const std::vector<std::string>&) {
+  return absl::UnimplementedError(fmt::format("read {}: ReadSmall is not supported", name));
+}
+
+absl::StatusOr<v1::ReadSmallReply> ReadSmallFromHolders(
+    const std::string& name, int64_t version, const std::vector<std::string>& holders,
+    const std::function<absl::StatusOr<v1::ReadSmallReply>(const std::string& address)>& read_one) {
+  absl::Status last = absl::NotFoundError(fmt::format("{}: no holder to read from", name));
+  for (const std::string& address : holders) {
+    absl::StatusOr<v1::ReadSmallReply> reply = read_one(address);
+    if (reply.ok()) {
+      const v1::FileInfo& info = reply->info();
+      if (info.name() == name && (version == 0 || info.version() == version) && !info.tombstone() &&
+          info.size() == static_cast<int64_t>(reply->content().size())) {
+        return reply;
+      }
+      reply = absl::DataLossError(
+          fmt::format("read {}@{} from {}: answered for {}@{} with {} bytes", name, version,
+                      address, info.name(), info.version(), reply->content().size()));
+    }
+    last = reply.status();
+    if (last.code() == absl::StatusCode::kInvalidArgument ||
+        last.code() == absl::StatusCode::kFailedPrecondition) {
+      break;
+    }
+    // A holder without that version, or from before ReadSmall, is at no fault.
+    const bool fault = last.code() != absl::StatusCode::kNotFound &&
+                       last.code() != absl::StatusCode::kUnimplemented;
+    Logger("client")->log(fault ? spdlog::level::warn : spdlog::level::debug, "{}",
+                          std::string(last.message()));
+  }
+  return last;
+}
+
 }  // namespace chainfs

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,13 @@ class FailoverReader : public FileStoreApi::Reader {
   v1::FileInfo info_;
   std::string address_;
 };
+
+// ReadSmall's fail-over, shared the same way: `read_one` on each holder in order until one
+// answers with name@version (any version when 0) and its whole content. A refusal that every
+// holder would repeat (INVALID_ARGUMENT, FAILED_PRECONDITION) ends it at once; otherwise the
+// last holder's failure is returned.
+absl::StatusOr<v1::ReadSmallReply> ReadSmallFromHolders(
+    const std::string& name, int64_t version, const std::vector<std::string>& holders,
+    const std::function<absl::StatusOr<v1::ReadSmallReply>(const std::string& address)>& read_one);
 
 }  // namespace chainfs

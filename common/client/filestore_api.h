@@ -120,6 +120,13 @@ class FileStoreApi {
   virtual absl::StatusOr<std::unique_ptr<Reader>> OpenReader(
       const std::string& name, int64_t version, const std::vector<std::string>& holders,
       const grpc::ServerContext* parent = nullptr) = 0;
+  // The whole of name@version (0 = a holder's latest) in one call when it has at most
+  // kMaxChunkBytes: its metadata and content from the first holder that answers, else the
+  // next one (a corrupt replica answers DATA_LOSS, and its holder drops and reports it).
+  // FAILED_PRECONDITION when larger; UNIMPLEMENTED from holders that predate the call (and
+  // from this default): OpenReader reads any file.
+  virtual absl::StatusOr<v1::ReadSmallReply> ReadSmall(const std::string& name, int64_t version,
+                                                       const std::vector<std::string>& holders);
   // Whole content into a string (small files, tests, tools).
   virtual absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t version,
                                               const std::vector<std::string>& holders) = 0;

@@ -452,4 +452,23 @@ absl::StatusOr<std::string> FileStoreClient::ReadAll(const std::string& name, in
   return out;
 }
 
+absl::StatusOr<v1::ReadSmallReply> FileStoreClient::ReadSmall(
+    const std::string& name, int64_t version, const std::vector<std::string>& holders) {
+  v1::ReadSmallRequest req;
+  req.set_name(name);
+  req.set_version(version);
+  return ReadSmallFromHolders(
+      name, version, holders,
+      [&](const std::string& address) -> absl::StatusOr<v1::ReadSmallReply> {
+        CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
+        grpc::ClientContext ctx;
+        ctx.set_deadline(DeadlineAfter(impl_->settings.call_timeout));
+        v1::ReadSmallReply reply;
+        CHAINFS_RETURN_IF_ERROR(
+            WithContext(stub->ReadSmall(&ctx, req, &reply),
+                        fmt::format("read {}@{} from {}", name, version, address)));
+        return reply;
+      });
+}
+
 }  // namespace chainfs

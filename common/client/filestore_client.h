@@ -71,6 +71,8 @@ class FileStoreClient final : public FileStoreApi {
       const grpc::ServerContext* parent = nullptr) override;
   absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t version,
                                       const std::vector<std::string>& holders) override;
+  absl::StatusOr<v1::ReadSmallReply> ReadSmall(const std::string& name, int64_t version,
+                                               const std::vector<std::string>& holders) override;
 
  private:
   absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> Stub(const std::string& address);

@@ -301,8 +301,8 @@ absl::Status MemoryFileStores::Delete(const std::string& address, const std::str
 
 absl::StatusOr<MemoryFileStores::Object> MemoryFileStores::OpenOn(const std::string& address,
                                                                   const std::string& name,
-                                                                  int64_t version) {
-  CHAINFS_RETURN_IF_ERROR(CheckRead(address, name, version));
+                                                                  int64_t version, Method method) {
+  CHAINFS_RETURN_IF_ERROR(CheckRead(address, name, version, method));
   std::lock_guard lock(mu_);
   const Store& store = stores_[address];
   auto it = store.objects.find(name);
@@ -313,9 +313,9 @@ absl::StatusOr<MemoryFileStores::Object> MemoryFileStores::OpenOn(const std::str
 }
 
 absl::Status MemoryFileStores::CheckRead(const std::string& address, const std::string& name,
-                                         int64_t version) {
+                                         int64_t version, Method method) {
   const std::string what = fmt::format("read {}@{} from {}", name, version, address);
-  CHAINFS_RETURN_IF_ERROR(Annotate(Enter(Method::kRead, address), what));
+  CHAINFS_RETURN_IF_ERROR(Annotate(Enter(method, address), what));
   v1::ReportBadReplicaRequest bad;
   NameServerApi* ns;
   {

@@ -48,8 +48,8 @@ class MemoryFileStores final : public FileStoreApi {
  public:
   // The calls that faults and counters are kept for. kCreate covers every upload (Create,
   // CreateFromString, CreateFromFd, streams), counted once per chain member; kRead covers
-  // each open of a holder and each ranged read from it.
-  enum class Method { kCreate, kRead, kDelete, kCopyFile, kBumpVersion, kClone, kList };
+  // each open of a holder and each ranged read from it; kReadSmall each ReadSmall of a holder.
+  enum class Method { kCreate, kRead, kReadSmall, kDelete, kCopyFile, kBumpVersion, kClone, kList };
 
   // nameserver (not owned) may be null: commits are then not reported.
   explicit MemoryFileStores(NameServerApi* nameserver = nullptr);
@@ -125,6 +125,8 @@ class MemoryFileStores final : public FileStoreApi {
       const grpc::ServerContext* parent = nullptr) override;
   absl::StatusOr<std::string> ReadAll(const std::string& name, int64_t version,
                                       const std::vector<std::string>& holders) override;
+  absl::StatusOr<v1::ReadSmallReply> ReadSmall(const std::string& name, int64_t version,
+                                               const std::vector<std::string>& holders) override;
 
  private:
   struct Object {
@@ -163,12 +165,13 @@ class MemoryFileStores final : public FileStoreApi {
                                                  const std::vector<std::string>& chain,
                                                  std::string content, int64_t size,
                                                  uint64_t checksum);
-  // Counts a read of name on address; fails it when address is dead or failing, or when its
-  // copy is corrupt (which is then dropped and reported).
-  absl::Status CheckRead(const std::string& address, const std::string& name, int64_t version);
+  // Counts a read (`method`) of name on address; fails it when address is dead or failing, or
+  // when its copy is corrupt (which is then dropped and reported).
+  absl::Status CheckRead(const std::string& address, const std::string& name, int64_t version,
+                         Method method = Method::kRead);
   // Opens name@version on address for reading: its info and content, or why not.
   absl::StatusOr<Object> OpenOn(const std::string& address, const std::string& name,
-                                int64_t version);
+                                int64_t version, Method method = Method::kRead);
 
   mutable std::mutex mu_;
   NameServerApi* nameserver_ = nullptr;

@@ -1,4 +1,4 @@
-// MemoryFileStores: its streams (create streams, CreateSmall calls, readers).
+// MemoryFileStores: its streams (create streams, CreateSmall calls, readers) and ReadSmall.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include "common/checksum.h"
 #include "common/client/failover_reader.h"
 #include "common/client/memory_filestores.h"
+#include "common/names.h"
 #include "common/status.h"
 
 namespace chainfs {
@@ -121,6 +122,26 @@ absl::StatusOr<std::string> MemoryFileStores::ReadAll(const std::string& name, i
   CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(0, out.size(), out.data()));
   if (n != out.size()) return absl::DataLossError(fmt::format("{}: ended early", name));
   return out;
+}
+
+absl::StatusOr<v1::ReadSmallReply> MemoryFileStores::ReadSmall(
+    const std::string& name, int64_t version, const std::vector<std::string>& holders) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(name));
+  if (version < 0) return absl::InvalidArgumentError("negative version");
+  return ReadSmallFromHolders(
+      name, version, holders,
+      [&](const std::string& address) -> absl::StatusOr<v1::ReadSmallReply> {
+        CHAINFS_ASSIGN_OR_RETURN(Object object, OpenOn(address, name, version, Method::kReadSmall));
+        if (object.info.tombstone()) return absl::NotFoundError(fmt::format("{} is deleted", name));
+        if (object.info.size() > static_cast<int64_t>(kMaxChunkBytes)) {
+          return absl::FailedPreconditionError(
+              fmt::format("{} has {} bytes, over ReadSmall's limit", name, object.info.size()));
+        }
+        v1::ReadSmallReply reply;
+        *reply.mutable_info() = std::move(object.info);
+        *reply.mutable_content() = *object.content;
+        return reply;
+      });
 }
 
 }  // namespace chainfs

@@ -345,6 +345,46 @@ absl::Status FileStoreService::DoRead(
   return absl::OkStatus();
 }
 
+grpc::Status FileStoreService::ReadSmall(grpc::ServerContext* ctx, const v1::ReadSmallRequest* req,
+                                         v1::ReadSmallReply* reply) {
+  // Counted with the streams: it holds up to a chunk of content.
+  StreamSlot slot(this, ctx);
+  if (!slot.ok()) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many concurrent streams");
+  }
+  absl::Status st = DoReadSmall(*req, reply);
+  if (!st.ok() && st.code() != absl::StatusCode::kNotFound) {
+    Log()->info("read from {} failed: {}", ctx->peer(), std::string(st.message()));
+  }
+  return ToGrpc(st);
+}
+
+absl::Status FileStoreService::DoReadSmall(const v1::ReadSmallRequest& req,
+                                           v1::ReadSmallReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateName(req.name()));
+  if (req.version() < 0) return absl::InvalidArgumentError("negative version");
+  CHAINFS_ASSIGN_OR_RETURN(auto object, store_->OpenObject(req.name(), req.version()));
+  const v1::FileInfo& info = object->info();
+  if (info.tombstone()) return absl::NotFoundError(fmt::format("{} is deleted", req.name()));
+  if (info.size() > static_cast<int64_t>(kMaxChunkBytes)) {
+    return absl::FailedPreconditionError(fmt::format("{}@{} has {} bytes, over ReadSmall's {}",
+                                                     req.name(), info.version(), info.size(),
+                                                     kMaxChunkBytes));
+  }
+  std::string* content = reply->mutable_content();
+  content->resize(static_cast<size_t>(info.size()));
+  auto got = object->ReadAt(0, content->size(), content->data());
+  if (got.ok() && *got != content->size()) got = absl::DataLossError("short read");
+  if (!got.ok()) {
+    if (got.status().code() == absl::StatusCode::kDataLoss) {
+      Corrupt(req.name(), info.version(), got.status());
+    }
+    return got.status();
+  }
+  *reply->mutable_info() = info;
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------------------
 // Unary calls
 

@@ -21,7 +21,7 @@ namespace chainfs::filestore {
 
 struct FileStoreSettings {
   std::string self;      // advertised host:port
-  int max_streams = 64;  // concurrent Create/Read/Copy streams and CreateSmall calls
+  int max_streams = 64;  // concurrent Create/Read/Copy streams, CreateSmall/ReadSmall calls
   Duration stream_timeout = kDefaultStreamTimeout;  // whole streams, downstream included
   // How often streams are checked against the stream timeout; zero: stream_timeout / 16.
   Duration watchdog_interval = Duration::zero();
@@ -44,6 +44,8 @@ class FileStoreService final : public v1::FileStore::Service {
                            v1::CreateReply* reply) override;
   grpc::Status Read(grpc::ServerContext* ctx,
                     grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream) override;
+  grpc::Status ReadSmall(grpc::ServerContext* ctx, const v1::ReadSmallRequest* req,
+                         v1::ReadSmallReply* reply) override;
   grpc::Status Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
                       v1::DeleteReply* reply) override;
   grpc::Status ListFilesAndTombstones(grpc::ServerContext* ctx,
@@ -73,6 +75,7 @@ class FileStoreService final : public v1::FileStore::Service {
                                             FileStoreApi::CreateCall* down,
                                             const std::string& what);
   absl::Status DoRead(grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream);
+  absl::Status DoReadSmall(const v1::ReadSmallRequest& req, v1::ReadSmallReply* reply);
   absl::StatusOr<v1::FileInfo> DoCopy(const grpc::ServerContext& ctx,
                                       const v1::CopyFileRequest& req);
   std::string self() const;

@@ -363,7 +363,11 @@ TEST_F(MountTest, TwoMounts_CloseInOne_NextOpenInTheOtherSeesIt) {
     EXPECT_EQ(ReadFile(a.dir + "/shared"), content + "!") << "round " << round;
   }
   EXPECT_SH(fmt::format("rm {}/shared", a.dir));
-  EXPECT_FALSE(std::filesystem::exists(b.dir + "/shared"));
+  // open() revalidates at once; stat() may answer from attributes b cached when it stored the
+  // file, for at most --attr-timeout (1 s).
+  EXPECT_FALSE(std::ifstream(b.dir + "/shared").is_open());
+  EXPECT_TRUE(chainfs::testing::Eventually(
+      [&] { return !std::filesystem::exists(b.dir + "/shared"); }, seconds(3)));
 
   // A new empty file is stored by the close (or fsync) that ends it, however it was
   // made: both mounts list it as soon as that call returns.
@@ -390,6 +394,38 @@ TEST_F(MountTest, TwoMounts_CloseInOne_NextOpenInTheOtherSeesIt) {
   // A shell's redirection closes a duplicate before it writes: the content still arrives.
   EXPECT_SH(fmt::format("printf 123 > {}/printed", a.dir));
   EXPECT_EQ(ReadFile(b.dir + "/printed"), "123");
+}
+
+TEST_F(MountTest, ManySmallFiles_ReadFromASecondMount_GiveTheirBytes_AlsoAfterOverwrites) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& a = Mount();
+  Mounted& b = Mount();
+  // Sizes around the inline limit (64 KiB) and the one-call read limit (1 MiB).
+  const std::vector<size_t> sizes = {0, 1, 100, 4096, 65536, 65537, 300000, 1 << 20, (1 << 20) + 1};
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::string> contents;
+    for (int i = 0; i < 60; ++i) {
+      contents.push_back(RandomBytes(sizes[i % sizes.size()] + (i < 9 ? 0 : i), i * 3 + round));
+      ASSERT_TRUE(WriteFile(fmt::format("{}/s{}", a.dir, i), contents.back())) << i;
+    }
+    for (int i = 0; i < 60; ++i) {
+      EXPECT_TRUE(ReadFile(fmt::format("{}/s{}", b.dir, i)) == contents[i])
+          << "file " << i << " of " << contents[i].size() << " bytes, round " << round;
+    }
+  }
+}
+
+TEST_F(MountTest, NegativeTimeout_AMissingNameStaysMissingForIt_ALocalCreateIsSeenAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  Mounted& m = Mount({"--negative-timeout", "30s"});
+  Mounted& other = Mount();
+  EXPECT_FALSE(std::filesystem::exists(m.dir + "/elsewhere"));
+  EXPECT_FALSE(std::filesystem::exists(m.dir + "/here"));
+  ASSERT_TRUE(WriteFile(other.dir + "/elsewhere", "e"));
+  EXPECT_FALSE(std::filesystem::exists(m.dir + "/elsewhere"));  // the kernel answers itself
+  ASSERT_TRUE(WriteFile(m.dir + "/here", "h"));
+  EXPECT_EQ(ReadFile(m.dir + "/here"), "h");
+  EXPECT_EQ(ReadFile(other.dir + "/here"), "h");
 }
 
 TEST_F(MountTest, FileStoreKilledDuringALargeRead_ReadCompletesWithTheRightBytes) {

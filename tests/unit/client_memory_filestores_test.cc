@@ -288,6 +288,39 @@ TEST_F(MemoryFileStoresTest, CorruptReplica_NotServedButDroppedAndReported) {
   EXPECT_EQ(ns_.bad, (std::vector<std::string>{kA + " /f"}));
 }
 
+TEST_F(MemoryFileStoresTest, ReadSmall_FailsOverADeadAndACorruptHolder_TheCorruptOneReported) {
+  ASSERT_TRUE(stores_.CreateFromString(Info("/f", 5), {kA, kB, kC}, "content").ok());
+  stores_.SetDead(kA);
+  stores_.Corrupt(kB, "/f");
+  auto reply = stores_.ReadSmall("/f", 5, {kA, kB, kC});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->content(), "content");
+  EXPECT_EQ(reply->info().version(), 5);
+  EXPECT_EQ(reply->info().size(), 7);
+  EXPECT_EQ(stores_.Calls(Method::kReadSmall), 3);
+  EXPECT_EQ(stores_.Calls(Method::kRead), 0);
+  EXPECT_FALSE(stores_.Lookup(kB, "/f").has_value());
+  EXPECT_EQ(ns_.bad, (std::vector<std::string>{kB + " /f"}));
+}
+
+TEST_F(MemoryFileStoresTest, ReadSmall_RefusesTombstonesOtherVersionsAndLargeObjects) {
+  ASSERT_TRUE(stores_.CreateFromString(Info("/f", 5), {kA, kB}, "content").ok());
+  ASSERT_TRUE(
+      stores_.CreateFromString(Info("/large", 6), {kA, kB}, std::string(kMaxChunkBytes + 1, 'l'))
+          .ok());
+  ASSERT_TRUE(stores_.Delete(kA, "/gone", 7).ok());
+  EXPECT_EQ(stores_.ReadSmall("/f", 4, {kA, kB}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(stores_.ReadSmall("/gone", 0, {kA}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(stores_.ReadSmall("relative", 0, {kA}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const int64_t before = stores_.Calls(Method::kReadSmall);
+  EXPECT_EQ(stores_.ReadSmall("/large", 6, {kA, kB}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stores_.Calls(Method::kReadSmall), before + 1);  // every holder would say the same
+  stores_.FailNext(Method::kReadSmall, 2, absl::UnimplementedError("an old FileStore"));
+  EXPECT_EQ(stores_.ReadSmall("/f", 5, {kA, kB}).status().code(), absl::StatusCode::kUnimplemented);
+}
+
 TEST_F(MemoryFileStoresTest, MinVersion_DropsEverythingBelowAndRefusesSuchVersions) {
   stores_.Put(kA, Info("/old", 5), "x");
   stores_.Put(kA, Info("/new", 15), "y");

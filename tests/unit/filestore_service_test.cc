@@ -13,10 +13,12 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <tuple>
 
 #include "common/checksum.h"
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
+#include "common/file_util.h"
 #include "common/status.h"
 #include "common/zk/zookeeper.h"
 #include "servers/filestore/object_store.h"
@@ -411,6 +413,76 @@ TEST_F(FileStoreServiceTest, MessageAfterClose_RefusedAndNothingCommitted) {
   writer->WritesDone();
   EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_FALSE(store_->Lookup("/late").has_value());
+}
+
+// Flips one byte of an object's file (the .data, or the .meta of an inline one) where `near`
+// occurs in it.
+void FlipByteOf(const std::string& path, const std::string& near) {
+  auto bytes = ReadFileToString(path);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  size_t at = bytes->find(near);
+  ASSERT_NE(at, std::string::npos);
+  (*bytes)[at] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomically(path, *bytes).ok());
+}
+
+TEST_F(FileStoreServiceTest, ReadSmall_AnswersMetadataAndWholeContent_InlineOrNot) {
+  Start(/*with_ns=*/false);
+  const std::string inline_content = "small content";
+  const std::string data_content(200000, 'd');  // beyond the inline limit: a .data file
+  ASSERT_TRUE(Put("/inline", 1, inline_content).ok());
+  ASSERT_TRUE(Put("/data", 2, data_content).ok());
+  ASSERT_TRUE(Put("/empty", 3, "").ok());
+  for (const auto& [name, version, content] :
+       {std::tuple{"/inline", 1, inline_content}, {"/data", 2, data_content}, {"/empty", 3, ""}}) {
+    auto reply = client_.ReadSmall(name, version, {self_});
+    ASSERT_TRUE(reply.ok()) << name << ": " << reply.status();
+    EXPECT_EQ(reply->content(), content);
+    EXPECT_EQ(reply->info().name(), name);
+    EXPECT_EQ(reply->info().version(), version);
+    EXPECT_EQ(reply->info().size(), static_cast<int64_t>(content.size()));
+  }
+  auto latest = client_.ReadSmall("/inline", 0, {self_});
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->info().version(), 1);
+}
+
+TEST_F(FileStoreServiceTest, ReadSmall_RefusesTombstonesOtherVersionsBadNamesAndLargeObjects) {
+  Start(/*with_ns=*/false);
+  ASSERT_TRUE(Put("/f", 2, "x").ok());
+  ASSERT_TRUE(
+      client_.CreateFromString(Info("/large", 3), {self_}, std::string(kMaxChunkBytes + 1, 'l'))
+          .ok());
+  ASSERT_TRUE(store_->AddTombstone("/gone", 4).ok());
+  EXPECT_EQ(client_.ReadSmall("/f", 5, {self_}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_.ReadSmall("/gone", 0, {self_}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_.ReadSmall("/nothing", 0, {self_}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_.ReadSmall("/large", 3, {self_}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client_.ReadSmall("no/slash", 0, {self_}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A holder that does not answer: the next one does.
+  auto reply = client_.ReadSmall("/f", 2, {"127.0.0.1:1", self_});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->content(), "x");
+}
+
+TEST_F(FileStoreServiceTest, ReadSmall_FlippedByte_DataLoss_ReplicaDroppedAndReported) {
+  Start();
+  const std::string inline_content(4096, 'i');
+  const std::string data_content(300000, 'd');
+  ASSERT_TRUE(Put("/inline", 1, inline_content).ok());
+  ASSERT_TRUE(Put("/data", 2, data_content).ok());
+  FlipByteOf(store_->ObjectPath("/inline", 1, /*meta=*/true), inline_content.substr(0, 64));
+  FlipByteOf(store_->ObjectPath("/data", 2, /*meta=*/false), data_content.substr(0, 64));
+  EXPECT_EQ(client_.ReadSmall("/inline", 1, {self_}).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(client_.ReadSmall("/data", 2, {self_}).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(store_->Lookup("/inline").has_value());
+  EXPECT_FALSE(store_->Lookup("/data").has_value());
+  EXPECT_TRUE(Within(seconds(5), [&] {
+    std::lock_guard lock(fake_ns_.mu);
+    return fake_ns_.bad.size() == 2;
+  }));
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Filesystem (the mount's POSIX mapping) against the in-memory twins of the NameServer and
 // the FileStores, with a FakeClock and a temporary cache directory: errno values, the
 // create-write-close-read round trip, chain retries and kept data, close-to-open
-// revalidation between two mounts, and write-behind finished or cancelled.
+// revalidation between two mounts, write-behind finished or cancelled, and the calls each
+// operation costs (small reads in one ReadSmall, attributes answered from what is known).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fs.h>
@@ -12,7 +13,9 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -29,6 +32,7 @@ namespace {
 
 constexpr uint64_t kRoot = 1;
 const std::vector<std::string> kStores = {"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"};
+using Method = MemoryFileStores::Method;
 
 int Errno(const absl::Status& status) { return ErrnoFromStatus(status); }
 
@@ -39,6 +43,12 @@ class FilesystemTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     base_ = tmpl;
     nameserver_.SetFileStores(&filestores_);
+    nameserver_.SetHook([this](std::string_view method) {
+      // The calls a mount makes; the FileStores' own reports are not among them.
+      if (method == "AddFileOrTombstone" || method == "ReportBadReplica") return;
+      std::lock_guard lock(calls_mu_);
+      mount_calls_.emplace_back(method);
+    });
     fs_ = Make("a");
   }
   void TearDown() override {
@@ -58,6 +68,7 @@ class FilesystemTest : public ::testing::Test {
     settings.cache_base = base_;
     settings.upload_retry.backoff = backoff;
     settings.write_behind = write_behind;
+    settings.attr_timeout = std::chrono::seconds(1);
     return std::make_unique<Filesystem>(&nameserver_, &filestores_, &clock_, settings);
   }
 
@@ -72,9 +83,10 @@ class FilesystemTest : public ::testing::Test {
     return status;
   }
 
-  // open(2) + read(2) + close(2) of `name` in the root of `fs`; `keep_cache` gets open's answer.
+  // open(2) + read(2)s of `piece` bytes to the end + close(2) of `name` in the root of `fs`;
+  // `keep_cache` gets open's answer.
   absl::StatusOr<std::string> ReadFile(Filesystem& fs, const std::string& name,
-                                       bool* keep_cache = nullptr) {
+                                       bool* keep_cache = nullptr, size_t piece = 1 << 20) {
     auto entry = fs.Lookup(kRoot, name);
     if (!entry.ok()) return entry.status();
     bool keep = false;
@@ -82,11 +94,16 @@ class FilesystemTest : public ::testing::Test {
     if (!fh.ok()) return fh.status();
     if (keep_cache) *keep_cache = keep;
     std::string out;
-    absl::Status status = fs.Read(*fh, 1 << 20, 0, [&](const iovec* pieces, int count) {
-      for (int i = 0; i < count; ++i) {
-        out.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
-      }
-    });
+    absl::Status status;
+    for (size_t before = 1; status.ok() && out.size() != before;) {
+      before = out.size();
+      status = fs.Read(
+          *fh, piece, static_cast<int64_t>(out.size()), [&](const iovec* pieces, int count) {
+            for (int i = 0; i < count; ++i) {
+              out.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+            }
+          });
+    }
     fs.Release(*fh);
     if (!status.ok()) return status;
     return out;
@@ -99,6 +116,24 @@ class FilesystemTest : public ::testing::Test {
     return content.ok() ? *content : "<" + content.status().ToString() + ">";
   }
 
+  // The NameServer calls mounts made since the last call of this.
+  std::vector<std::string> TakeMountCalls() {
+    std::lock_guard lock(calls_mu_);
+    return std::exchange(mount_calls_, {});
+  }
+
+  // The holders open() is told about, in the order it is told.
+  std::vector<std::string> HoldersOpenSees(const std::string& path) {
+    v1::DoReadRequest req;
+    req.set_path(path);
+    auto file = nameserver_.DoRead(req);
+    EXPECT_TRUE(file.ok()) << file.status();
+    return file.ok() ? std::vector<std::string>(file->holders().begin(), file->holders().end())
+                     : std::vector<std::string>{};
+  }
+
+  std::mutex calls_mu_;
+  std::vector<std::string> mount_calls_;
   FakeClock clock_;
   MemoryNameServer nameserver_{kStores};
   MemoryFileStores filestores_{&nameserver_};
@@ -273,6 +308,144 @@ TEST_F(FilesystemTest, WriteBehind_CancelledByARename_CloseStoresUnderTheNewName
   EXPECT_EQ(Stored("/b"), "abcdefghij");
   EXPECT_EQ(Stored("/a"), "<none>");
   EXPECT_EQ(Errno(fs_->Lookup(kRoot, "a").status()), ENOENT);
+}
+
+using Calls = std::vector<std::string>;
+
+TEST_F(FilesystemTest, ColdReadOfASmallFile_IsALookupADoReadAndOneReadSmall) {
+  other_ = Make("b");
+  const std::string content(4096, 'r');
+  ASSERT_TRUE(WriteFile(*other_, "f", content).ok());
+  TakeMountCalls();
+  // Read in pieces: every read of the handle is served from the one ReadSmall.
+  EXPECT_EQ(ReadFile(*fs_, "f", nullptr, /*piece=*/1000).value_or("<error>"), content);
+  EXPECT_EQ(TakeMountCalls(), (Calls{"Stat", "DoRead"}));
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall), 1);
+  EXPECT_EQ(filestores_.Calls(Method::kRead), 0);
+}
+
+TEST_F(FilesystemTest, CreateWriteClose_IsALookupAndADoCreate_AGetattrAfterItAsksNothing) {
+  EXPECT_EQ(Errno(fs_->Lookup(kRoot, "f").status()), ENOENT);  // the kernel's, before create
+  ASSERT_TRUE(WriteFile(*fs_, "f", std::string(4096, 'w')).ok());
+  EXPECT_EQ(filestores_.Calls(Method::kCreate), 3);  // one chain pass, counted per member
+  const uint64_t ino = fs_->inodes().Find("/f").value_or(0);
+  auto attr = fs_->GetAttr(ino);
+  ASSERT_TRUE(attr.ok()) << attr.status();
+  EXPECT_EQ(attr->st_size, 4096);
+  EXPECT_EQ(attr->st_mode, S_IFREG | 0644);
+  EXPECT_EQ(TakeMountCalls(), (Calls{"Stat", "DoCreate"}));
+  // Once the attribute timeout passed, getattr asks again.
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_TRUE(fs_->GetAttr(ino).ok());
+  EXPECT_EQ(TakeMountCalls(), (Calls{"Stat"}));
+}
+
+TEST_F(FilesystemTest, OverwriteOfAFileJustLookedUp_IsALookupAndADoCreate) {
+  other_ = Make("b");
+  ASSERT_TRUE(WriteFile(*other_, "f", "old").ok());
+  TakeMountCalls();
+  auto entry = fs_->Lookup(kRoot, "f");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  bool keep_cache = false;
+  auto fh = fs_->Open(entry->ino, O_WRONLY | O_TRUNC, &keep_cache);  // a shell's `>`
+  ASSERT_TRUE(fh.ok()) << fh.status();
+  ASSERT_TRUE(fs_->Write(*fh, "new", 3, 0).ok());
+  ASSERT_TRUE(fs_->Flush(*fh).ok());
+  fs_->Release(*fh);
+  EXPECT_EQ(TakeMountCalls(), (Calls{"Stat", "DoCreate"}));
+  EXPECT_EQ(Stored("/f"), "new");
+}
+
+TEST_F(FilesystemTest, UnlinkOfANameJustLookedUp_IsALookupAndADoDelete) {
+  other_ = Make("b");
+  ASSERT_TRUE(WriteFile(*other_, "f", "doomed").ok());
+  TakeMountCalls();
+  ASSERT_TRUE(fs_->Lookup(kRoot, "f").ok());
+  ASSERT_TRUE(fs_->Unlink(kRoot, "f").ok());
+  EXPECT_EQ(TakeMountCalls(), (Calls{"Stat", "DoDelete"}));
+  EXPECT_EQ(filestores_.Calls(Method::kDelete), 3);  // a tombstone on each holder
+  EXPECT_EQ(Stored("/f"), "<none>");
+}
+
+TEST_F(FilesystemTest,
+       OpenOfAVersionNewerThanLookupSaw_DropsTheKernelsAttributes_GetattrAsksNothing) {
+  other_ = Make("b");
+  std::vector<uint64_t> invalidated;
+  fs_->SetAttributeInvalidator([&](uint64_t ino) { invalidated.push_back(ino); });
+  ASSERT_TRUE(WriteFile(*other_, "f", "one").ok());
+  auto entry = fs_->Lookup(kRoot, "f");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->attr.st_size, 3);
+  ASSERT_TRUE(WriteFile(*other_, "f", "longer").ok());
+  TakeMountCalls();
+  bool keep_cache = true;
+  auto fh = fs_->Open(entry->ino, O_RDONLY, &keep_cache);
+  ASSERT_TRUE(fh.ok()) << fh.status();
+  EXPECT_FALSE(keep_cache);
+  EXPECT_EQ(invalidated, std::vector<uint64_t>{entry->ino});  // its size 3 would clip reads
+  auto attr = fs_->GetAttr(entry->ino);
+  ASSERT_TRUE(attr.ok()) << attr.status();
+  EXPECT_EQ(attr->st_size, 6);
+  EXPECT_EQ(TakeMountCalls(), (Calls{"DoRead"}));
+  fs_->Release(*fh);
+}
+
+TEST_F(FilesystemTest, SmallRead_FirstHolderDead_ReadFromTheNext) {
+  other_ = Make("b");
+  ASSERT_TRUE(WriteFile(*other_, "f", "survives").ok());
+  const std::vector<std::string> holders = HoldersOpenSees("/f");
+  ASSERT_EQ(holders.size(), 3u);
+  filestores_.SetDead(holders[0]);
+  EXPECT_EQ(ReadFile(*fs_, "f").value_or("<error>"), "survives");
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall, holders[0]), 1);
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall, holders[1]), 1);
+  EXPECT_EQ(filestores_.Calls(Method::kRead), 0);
+}
+
+TEST_F(FilesystemTest, SmallRead_FirstHolderCorrupt_ReadFromTheNext_TheBadReplicaReported) {
+  other_ = Make("b");
+  ASSERT_TRUE(WriteFile(*other_, "f", "intact").ok());
+  const std::vector<std::string> holders = HoldersOpenSees("/f");
+  ASSERT_EQ(holders.size(), 3u);
+  filestores_.Corrupt(holders[0], "/f");  // a flipped byte: DATA_LOSS, dropped and reported
+  EXPECT_EQ(ReadFile(*fs_, "f").value_or("<error>"), "intact");
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall, holders[1]), 1);
+  EXPECT_EQ(nameserver_.calls("ReportBadReplica"), 1);
+  EXPECT_FALSE(filestores_.Lookup(holders[0], "/f").has_value());
+  std::vector<std::string> left = nameserver_.Holders("/f");
+  EXPECT_EQ(std::count(left.begin(), left.end(), holders[0]), 0);
+  EXPECT_EQ(left.size(), 2u);
+}
+
+TEST_F(FilesystemTest, SmallRead_HoldersWithoutReadSmall_ReadThroughTheStream) {
+  other_ = Make("b");
+  ASSERT_TRUE(WriteFile(*other_, "f", "old holders").ok());
+  filestores_.FailNext(Method::kReadSmall, 3, absl::UnimplementedError("an old FileStore"));
+  EXPECT_EQ(ReadFile(*fs_, "f").value_or("<error>"), "old holders");
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall), 3);
+  EXPECT_GT(filestores_.Calls(Method::kRead), 0);
+}
+
+TEST_F(FilesystemTest, ReadLink_IsADoReadAndOneReadSmall) {
+  auto link = fs_->Symlink("/some/target", kRoot, "l", 0, 0);
+  ASSERT_TRUE(link.ok()) << link.status();
+  TakeMountCalls();
+  EXPECT_EQ(fs_->ReadLink(link->ino).value_or("<error>"), "/some/target");
+  EXPECT_EQ(TakeMountCalls(), (Calls{"DoRead"}));
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall), 1);
+  EXPECT_EQ(filestores_.Calls(Method::kRead), 0);
+}
+
+TEST_F(FilesystemTest, FileOverOneMiB_ReadThroughTheStream) {
+  other_ = Make("b");
+  std::string content(kMaxChunkBytes + 1, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + i / 4096);
+  ASSERT_TRUE(WriteFile(*other_, "big", content).ok());
+  auto read = ReadFile(*fs_, "big", nullptr, /*piece=*/128 << 10);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(*read == content) << "read " << read->size() << " bytes";
+  EXPECT_EQ(filestores_.Calls(Method::kReadSmall), 0);
+  EXPECT_GT(filestores_.Calls(Method::kRead), 0);
 }
 
 }  // namespace

@@ -72,6 +72,27 @@ TEST(InodeTable, ExchangeVersion_ReturnsThePreviousOne) {
   EXPECT_EQ(table.ExchangeVersion(a, 9), 7);
 }
 
+TEST(InodeTable, Info_AnsweredWhenLearntSinceTheGivenTime_AndDroppedByDetachOrRename) {
+  InodeTable table;
+  const uint64_t a = table.Ref("/a");
+  const uint64_t b = table.Ref("/b");
+  const TimePoint t0{std::chrono::seconds(10)};
+  v1::FileInfo info;
+  info.set_version(7);
+  info.set_size(42);
+  table.SetInfo(a, info, t0);
+  table.SetInfo(b, info, t0);
+  ASSERT_TRUE(table.Info(a, t0).has_value());
+  EXPECT_EQ(table.Info(a, t0)->size(), 42);
+  EXPECT_FALSE(table.Info(a, t0 + std::chrono::nanoseconds(1)).has_value());  // too old
+  table.Rename("/a", "/c");
+  EXPECT_FALSE(table.Info(a, t0).has_value());
+  table.Detach("/b");
+  EXPECT_FALSE(table.Info(b, t0).has_value());
+  table.SetInfo(b, info, t0);  // a detached inode learns nothing
+  EXPECT_FALSE(table.Info(b, t0).has_value());
+}
+
 TEST(ChildPath, JoinsAndChecksLimits) {
   EXPECT_EQ(*ChildPath("/", "a"), "/a");
   EXPECT_EQ(*ChildPath("/a", "b"), "/a/b");

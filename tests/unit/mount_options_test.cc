@@ -9,12 +9,14 @@ TEST(ApplyMountOptions, OwnKeysSetFields_FstabNoiseDropped_RestGoesToFuse) {
   MountOptions options;
   ASSERT_TRUE(ApplyMountOptions("defaults,_netdev,noauto,x-systemd.automount,allow_other,"
                                 "cache_dir=/var/tmp/c,attr_timeout=250ms,entry_timeout=2s,"
+                                "negative_timeout=500ms,"
                                 "zk=h1:2181,h2:2181/c,ro",
                                 &options)
                   .ok());
   EXPECT_EQ(options.cache_dir, "/var/tmp/c");
   EXPECT_EQ(options.attr_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(options.entry_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(options.negative_timeout, std::chrono::milliseconds(500));
   // A comma inside zk= splits the option: fstab users write the spec as the source instead.
   EXPECT_EQ(options.zk, "h1:2181");
   EXPECT_EQ(options.fuse_options, (std::vector<std::string>{"allow_other", "h2:2181/c", "ro"}));
