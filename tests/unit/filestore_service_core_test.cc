@@ -223,6 +223,22 @@ TEST_F(FileStoreServiceCoreTest, QueuedReports_NameServerAway_KeptAndSentOnceItA
   EXPECT_EQ(nameserver_.Holders("/f"), (std::vector<std::string>{kSelf}));
 }
 
+TEST_F(FileStoreServiceCoreTest, QueuedReports_ARefusedOneIsDropped_TheRestOfItsBatchIsSent) {
+  reporter_->RunOnce();
+  for (int64_t v : {5, 6, 7}) {
+    v1::CreateSmallRequest req = Small(fmt::format("/f{}", v), v, "hello");
+    req.mutable_header()->set_forwarded(true);
+    ASSERT_TRUE(CreateSmall(req).ok());
+  }
+  nameserver_.FailNext("AddFileOrTombstone", VersionTooOld("below /minver"));
+  reporter_->RunOnce();
+  EXPECT_EQ(reporter_->pending_reports(), 0u);
+  EXPECT_EQ(nameserver_.calls("AddFileOrTombstone"), 2);
+  EXPECT_FALSE(nameserver_.Latest("/f5").has_value());
+  EXPECT_EQ(nameserver_.Holders("/f6"), (std::vector<std::string>{kSelf}));
+  EXPECT_EQ(nameserver_.Holders("/f7"), (std::vector<std::string>{kSelf}));
+}
+
 // The Create stream needs a real stream: the service listens on loopback, and forwards to
 // the twins.
 TEST_F(FileStoreServiceCoreTest, CreateStream_ForwardedChunkByChunk_FailedMemberNamed) {

@@ -1063,6 +1063,14 @@ TEST_F(GcSafetyTest, ReportsBelowMinVerAreRefusedAndRegistrationSkipsThem) {
   // At /minver itself it is fine.
   *add.mutable_file() = File("/at-minver", *g);
   EXPECT_TRUE(ns_.AddFileOrTombstone(add, &reply).ok());
+  // In a batch, a report below /minver is skipped and the others are recorded.
+  add = Report("a:1", File("/batched", *g));
+  *add.add_more() = File("/batched-late", *g - 1);
+  *add.add_more() = File("/batched-too", *g);
+  EXPECT_TRUE(ns_.AddFileOrTombstone(add, &reply).ok());
+  EXPECT_TRUE(Read("/batched").ok());
+  EXPECT_TRUE(Read("/batched-too").ok());
+  EXPECT_FALSE(ns_.names().Get("/batched-late").has_value());
   // A registration skips what the FileStore is about to purge.
   stores_.Put("e:1", File("/late2", *g - 1));
   stores_.Put("e:1", File("/kept", *g));
