@@ -239,15 +239,15 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
     if (!reply.has_file()) *reply.mutable_file() = *info;
     reply.add_committed_on(address);
   }
-  if (!failed.ok() || forwarded) {
-    // The copies stay, reported in the background (here at once; a failure changes nothing);
-    // a forwarded chain's head reports for it.
-    for (int i = 0; !forwarded && i < reply.committed_on_size(); ++i) {
-      Report(reply.committed_on(i), reply.file()).IgnoreError();
+  if (!failed.ok()) {
+    // The copies stay; each member reports its own in the background (here at once, and a
+    // failed report changes nothing).
+    for (const std::string& address : reply.committed_on()) {
+      Report(address, reply.file()).IgnoreError();
     }
-    if (!failed.ok()) return failed;
-    return reply;
+    return failed;
   }
+  if (forwarded) return reply;  // the forwarding head reports for the whole chain
   // The head reports once for the whole chain before the call returns.
   const std::string& head = chain.front();
   const std::vector<std::string> also_on(reply.committed_on().begin() + 1,

@@ -16,10 +16,11 @@
 // - with a NameServerApi, the head (chain[0]) reports a create once all members committed,
 //   naming the others (AddFileOrTombstone with also_on) before the call returns, as the
 //   real chain does; a refused report fails the call after the commits, which stay. A
-//   forwarded create (one with a `parent` server call) is the forwarding head's to report,
-//   and after a failed create each member that committed reports its own copy (the real
-//   one's background reports). Delete does not report: the NameServer that asked records
-//   it; nor do the twin's other members (the real ones' background reports are redundant).
+//   forwarded create (one with a `parent` server call) is the forwarding head's to report.
+//   After a failed create each member that committed reports its own copy (the real ones'
+//   background reports); after a successful one the other members do not (the real ones'
+//   background reports repeat the head's). Delete does not report: the NameServer that
+//   asked records it.
 // Readers see the content of the version they opened, even after it is replaced, and fail
 // over to the next holder when theirs dies.
 //
