@@ -5,15 +5,22 @@
 //     three FileStores (RSS of the nameserver process before and after);
 //   - doRead and doCreate calls per second with 1 and 16 concurrent clients;
 //   - as the same-run baseline, StatFs (the lightest call that reaches the service) with
-//     the same client counts.
+//     the same client counts;
+//   - NameServer CPU (from /proc) and calls per create, one client creating in a row: the
+//     old reporting (doCreate, then every chain member's own addFileOrTombstone) against
+//     the new (doCreate, one report from the head naming the other members, and the
+//     members' background reports sent in batches).
 // Goals on the 2-core machine: >= 20,000 doRead/s, >= 5,000 doCreate/s, <= 300 B/name.
 #include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/client/nameserver_client.h"
@@ -37,6 +44,163 @@ int64_t RssBytes(int pid) {
     if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6)) * 1024;
   }
   return -1;
+}
+
+// User plus system CPU time of a process so far.
+Duration CpuTime(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  int64_t ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stoll(field);  // utime, stime
+  }
+  return std::chrono::microseconds(ticks * 1'000'000 / ::sysconf(_SC_CLK_TCK));
+}
+
+// Creates `creates` names in a row as a chain over `filestores` would report them, `batch`
+// reports per background call (0: every member reports its own copy at once, as before
+// issue 12). Prints the NameServer's CPU and calls per create; returns the CPU per create.
+Duration CreateCost(const std::string& address, int pid, const std::vector<std::string>& filestores,
+                    int creates, int batch, const std::string& label) {
+  NameServerClient client(address);
+  std::vector<v1::AddFileOrTombstoneRequest> queued(filestores.size());
+  int64_t calls = 0;
+  auto send = [&](const v1::AddFileOrTombstoneRequest& req) {
+    ++calls;
+    absl::StatusOr<v1::AddFileOrTombstoneReply> reply = client.AddFileOrTombstone(req);
+    if (!reply.ok() || reply->reregister()) fmt::print(stderr, "report refused\n");
+  };
+  const Duration cpu_before = CpuTime(pid);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < creates; ++i) {
+    v1::DoCreateRequest req;
+    req.set_path(fmt::format("/bench/{}/{}", label, i));
+    absl::StatusOr<v1::DoCreateReply> created = client.DoCreate(req);
+    ++calls;
+    if (!created.ok()) continue;
+    v1::FileInfo f;
+    f.set_name(req.path());
+    f.set_version(created->version());
+    f.set_size(4096);
+    f.mutable_attributes()->set_mode(0644);
+    for (size_t m = 0; m < filestores.size(); ++m) {
+      v1::AddFileOrTombstoneRequest& q = queued[m];
+      if (batch == 0 || m == 0) {
+        v1::AddFileOrTombstoneRequest now;
+        now.set_filestore(filestores[m]);
+        *now.mutable_file() = f;
+        for (size_t o = 1; batch > 0 && o < filestores.size(); ++o) now.add_also_on(filestores[o]);
+        send(now);
+        continue;
+      }
+      q.set_filestore(filestores[m]);
+      *(q.has_file() ? q.add_more() : q.mutable_file()) = f;
+      if (q.more_size() + 1 >= batch) {
+        send(q);
+        q.Clear();
+      }
+    }
+  }
+  for (const v1::AddFileOrTombstoneRequest& q : queued) {
+    if (q.has_file()) send(q);
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const Duration cpu = (CpuTime(pid) - cpu_before) / creates;
+  fmt::print(
+      "  {:22} {:5.2f} NameServer calls/create | {:6.1f} us NameServer CPU/create | "
+      "{:6.1f} us/create wall\n",
+      label, static_cast<double>(calls) / creates,
+      std::chrono::duration<double, std::micro>(cpu).count(), secs * 1e6 / creates);
+  return cpu;
+}
+
+// A FileStore that only takes Delete, as rm reaches it: the tombstone is reported to the
+// NameServer before the answer (`sync`, before issue 12) or queued and sent in batches.
+class TombstoneStore final : public v1::FileStore::Service {
+ public:
+  explicit TombstoneStore(const std::string& nameserver) : ns_(nameserver) {}
+
+  grpc::Status Delete(grpc::ServerContext*, const v1::DeleteRequest* req,
+                      v1::DeleteReply*) override {
+    v1::FileInfo f;
+    f.set_name(req->name());
+    f.set_version(req->version());
+    f.set_tombstone(true);
+    std::lock_guard lock(mu_);
+    *(queued_.has_file() ? queued_.add_more() : queued_.mutable_file()) = f;
+    if (sync || queued_.more_size() + 1 >= kBatch) Flush();
+    return grpc::Status::OK;
+  }
+  void FlushAll() {
+    std::lock_guard lock(mu_);
+    if (queued_.has_file()) Flush();
+  }
+
+  std::string self;  // set once serving, before any call
+  std::atomic<bool> sync{true};
+  std::atomic<int64_t> calls{0};
+
+ private:
+  static constexpr int kBatch = 256;
+  void Flush() {
+    queued_.set_filestore(self);
+    ++calls;
+    if (!ns_.AddFileOrTombstone(queued_).ok()) fmt::print(stderr, "tombstone report refused\n");
+    queued_.Clear();
+  }
+
+  NameServerClient ns_;
+  std::mutex mu_;
+  v1::AddFileOrTombstoneRequest queued_;
+};
+
+// Deletes `n` names held by `stores` (each created and reported first), one after another;
+// prints the NameServer's CPU and calls per rm, returns the CPU per rm.
+Duration DeleteCost(const std::string& address, int pid,
+                    std::vector<std::unique_ptr<TombstoneStore>>& stores,
+                    const std::vector<std::string>& holders, int n, bool sync) {
+  NameServerClient client(address);
+  const std::string label = sync ? "tombstones-reported" : "tombstones-batched";
+  for (int i = 0; i < n; ++i) {
+    v1::DoCreateRequest req;
+    req.set_path(fmt::format("/bench/{}/{}", label, i));
+    absl::StatusOr<v1::DoCreateReply> created = client.DoCreate(req);
+    if (!created.ok()) continue;
+    v1::AddFileOrTombstoneRequest report;
+    report.set_filestore(holders[0]);
+    report.mutable_file()->set_name(req.path());
+    report.mutable_file()->set_version(created->version());
+    for (size_t h = 1; h < holders.size(); ++h) report.add_also_on(holders[h]);
+    (void)client.AddFileOrTombstone(report);
+  }
+  for (auto& store : stores) {
+    store->sync = sync;
+    store->calls = 0;
+  }
+  const Duration cpu_before = CpuTime(pid);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    v1::DoDeleteRequest req;
+    req.set_path(fmt::format("/bench/{}/{}", label, i));
+    if (!client.DoDelete(req).ok()) fmt::print(stderr, "rm refused\n");
+  }
+  int64_t calls = n;
+  for (auto& store : stores) {
+    store->FlushAll();
+    calls += store->calls;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const Duration cpu = (CpuTime(pid) - cpu_before) / n;
+  fmt::print(
+      "  {:22} {:5.2f} NameServer calls/rm | {:6.1f} us NameServer CPU/rm | "
+      "{:6.1f} us/rm wall\n",
+      label, static_cast<double>(calls) / n, std::chrono::duration<double, std::micro>(cpu).count(),
+      secs * 1e6 / n);
+  return cpu;
 }
 
 std::string Name(int64_t i) { return fmt::format("/bench/d{}/file-{:07}", i / 1000, i); }
@@ -76,6 +240,9 @@ int Run(int argc, char** argv) {
   Duration duration = seconds(3);
   CLI::App app{"NameServer benchmark"};
   app.add_option("--names", names, "names registered for the memory figure")->capture_default_str();
+  int creates = 5000;
+  app.add_option("--creates", creates, "creates for the CPU-per-create figure")
+      ->capture_default_str();
   AddDurationOption(app, "--duration", duration, "length of each throughput run");
   CLI11_PARSE(app, argc, argv);
   SetLogLevel("warn");
@@ -165,6 +332,42 @@ int Run(int argc, char** argv) {
         "goal >= 20000) | doCreate {:8.0f}/s ({:.2f}x baseline, goal >= 5000)\n",
         clients, base, reads, reads / base, creates, creates / base);
   }
+  fmt::print("NameServer cost per create, one client, {} creates in a row:\n", creates);
+  const Duration before =
+      CreateCost(address, ns->process->pid(), filestores, creates, 0, "every-member-reports");
+  const Duration after =
+      CreateCost(address, ns->process->pid(), filestores, creates, 256, "head-reports+batched");
+  fmt::print("  NameServer CPU per create: {:.2f}x the old reporting\n",
+             static_cast<double>(after.count()) /
+                 std::max<double>(1, static_cast<double>(before.count())));
+
+  // Three FileStores on loopback that answer Delete, registered, for the cost of rm.
+  std::vector<std::unique_ptr<TombstoneStore>> stores;
+  std::vector<std::unique_ptr<grpc::Server>> servers;
+  std::vector<std::string> holders;
+  for (int i = 0; i < 3; ++i) {
+    stores.push_back(std::make_unique<TombstoneStore>(address));
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(stores.back().get());
+    servers.push_back(builder.BuildAndStart());
+    holders.push_back(fmt::format("127.0.0.1:{}", port));
+    stores.back()->self = holders.back();
+    if (!admin.RegisterFilesAndTombstones(holders.back(), {}, 0, int64_t{1} << 40).ok()) {
+      fmt::print(stderr, "register {} failed\n", holders.back());
+      return 1;
+    }
+  }
+  fmt::print("NameServer cost per rm, one client, {} rm in a row:\n", creates);
+  const Duration rm_before =
+      DeleteCost(address, ns->process->pid(), stores, holders, creates, /*sync=*/true);
+  const Duration rm_after =
+      DeleteCost(address, ns->process->pid(), stores, holders, creates, /*sync=*/false);
+  fmt::print("  NameServer CPU per rm: {:.2f}x with tombstones reported before the answer\n",
+             static_cast<double>(rm_after.count()) /
+                 std::max<double>(1, static_cast<double>(rm_before.count())));
+  for (auto& server : servers) server->Shutdown();
   ns->process->Stop();
   return 0;
 }

@@ -76,7 +76,8 @@ class FileStoreApi {
   };
   // Opens the stream of `file` to chain[0], which forwards it to chain[1..]. With `parent`
   // (the server call being forwarded) it carries that call's deadline (capped by the stream
-  // timeout) and is cancelled with it.
+  // timeout) and is cancelled with it, and chain[0] is told it is not the chain's head
+  // (CreateHeader.forwarded): the forwarding head reports for it.
   // Both are what a FileStore forwards with; a fake that never stands in for that may keep
   // these defaults, which answer UNIMPLEMENTED.
   virtual absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(

@@ -57,12 +57,15 @@ FileStoreClientSettings Sanitized(FileStoreClientSettings settings) {
   return settings;
 }
 
+// `parent`: the server call of a FileStore forwarding down its chain (chain[0] is then not
+// the head, which reports for the whole chain).
 v1::CreateHeader HeaderFor(const v1::FileInfo& file, const std::vector<std::string>& chain,
-                           int64_t expected_size) {
+                           int64_t expected_size, const grpc::ServerContext* parent) {
   v1::CreateHeader header;
   *header.mutable_file() = file;
   for (size_t i = 1; i < chain.size(); ++i) header.add_chain(chain[i]);
   header.set_expected_size(expected_size);
+  header.set_forwarded(parent != nullptr);
   return header;
 }
 
@@ -91,7 +94,7 @@ absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> FileStoreClient::Ope
   CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
   return StartCreateStream(std::move(stub), NewCallContext(impl_->settings.stream_timeout, parent),
                            chain[0], CreateWhat(file, chain[0]),
-                           HeaderFor(file, chain, expected_size));
+                           HeaderFor(file, chain, expected_size, parent));
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> FileStoreClient::StartCreateSmall(
@@ -101,7 +104,7 @@ absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> FileStoreClient::Start
   CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
   v1::CreateSmallRequest req;
   const auto size = static_cast<int64_t>(content.size());
-  *req.mutable_header() = HeaderFor(file, chain, size);
+  *req.mutable_header() = HeaderFor(file, chain, size, parent);
   req.mutable_close()->set_size(size);
   req.mutable_close()->set_checksum(checksum);
   *req.mutable_content() = std::move(content);

@@ -171,7 +171,8 @@ absl::StatusOr<v1::FileInfo> MemoryFileStores::InstallLocked(const std::string& 
   return info;
 }
 
-absl::Status MemoryFileStores::Report(const std::string& address, const v1::FileInfo& file) {
+absl::Status MemoryFileStores::Report(const std::string& address, const v1::FileInfo& file,
+                                      const std::vector<std::string>& also_on) {
   NameServerApi* ns;
   {
     std::lock_guard lock(mu_);
@@ -181,6 +182,7 @@ absl::Status MemoryFileStores::Report(const std::string& address, const v1::File
   v1::AddFileOrTombstoneRequest req;
   req.set_filestore(address);
   *req.mutable_file() = file;
+  for (const std::string& member : also_on) req.add_also_on(member);
   auto reply = ns->AddFileOrTombstone(req);
   if (reply.ok() && !reply->reregister()) return absl::OkStatus();
   // The answers the real FileStore's Reporter gives.
@@ -198,7 +200,8 @@ absl::Status MemoryFileStores::Report(const std::string& address, const v1::File
 }
 
 absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
-    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content) {
+    const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
+    bool forwarded) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
   const std::string what = fmt::format("create {}@{}", file.name(), file.version());
   CHAINFS_RETURN_IF_ERROR(ValidateName(file.name()));
@@ -220,7 +223,7 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
   Object object{file, std::make_shared<const std::string>(std::move(content))};
   object.info.set_tombstone(false);
   object.info.set_size(static_cast<int64_t>(object.content->size()));
-  // Each member commits and reports; the deepest failure is the one the head answers.
+  // Each member commits; the deepest failure is the one the head answers.
   absl::Status failed;
   v1::CreateReply reply;
   for (const std::string& address : chain) {
@@ -229,15 +232,28 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
       std::lock_guard lock(mu_);
       info = InstallLocked(address, object);
     }
-    absl::Status st = info.ok() ? Report(address, *info) : info.status();
-    if (!st.ok()) {
-      failed = ChainMemberFailure(st, address, fmt::format("{} on {}", what, address));
+    if (!info.ok()) {
+      failed = ChainMemberFailure(info.status(), address, fmt::format("{} on {}", what, address));
       continue;
     }
     if (!reply.has_file()) *reply.mutable_file() = *info;
     reply.add_committed_on(address);
   }
-  if (!failed.ok()) return failed;
+  if (!failed.ok()) {
+    // The copies stay; each member reports its own in the background (here at once, and a
+    // failed report changes nothing).
+    for (const std::string& address : reply.committed_on()) {
+      Report(address, reply.file()).IgnoreError();
+    }
+    return failed;
+  }
+  if (forwarded) return reply;  // the forwarding head reports for the whole chain
+  // The head reports once for the whole chain before the call returns.
+  const std::string& head = chain.front();
+  const std::vector<std::string> also_on(reply.committed_on().begin() + 1,
+                                         reply.committed_on().end());
+  CHAINFS_RETURN_IF_ERROR(ChainMemberFailure(Report(head, reply.file(), also_on), head,
+                                             fmt::format("{} on {}", what, head)));
   return reply;
 }
 
@@ -252,13 +268,13 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::Create(const v1::FileInfo& fil
     if (n == 0) break;
     content.append(buf.data(), n);
   }
-  return CreateOnChain(file, chain, std::move(content));
+  return CreateOnChain(file, chain, std::move(content), /*forwarded=*/false);
 }
 
 absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateFromString(
     const v1::FileInfo& file, const std::vector<std::string>& chain, std::string_view content,
     bool /*allow_small*/) {
-  return CreateOnChain(file, chain, std::string(content));
+  return CreateOnChain(file, chain, std::string(content), /*forwarded=*/false);
 }
 
 absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateFromFd(
@@ -271,7 +287,7 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateFromFd(
     if (n == 0) break;
     content.append(buf.data(), static_cast<size_t>(n));
   }
-  return CreateOnChain(file, chain, std::move(content));
+  return CreateOnChain(file, chain, std::move(content), /*forwarded=*/false);
 }
 
 absl::Status MemoryFileStores::Delete(const std::string& address, const std::string& name,
@@ -296,7 +312,9 @@ absl::Status MemoryFileStores::Delete(const std::string& address, const std::str
       CHAINFS_RETURN_IF_ERROR(Annotate(installed.status(), what));
     }
   }
-  return Annotate(Report(address, tombstone), what);
+  // The caller (the NameServer) records it; the real FileStore's report goes in the
+  // background, which the twin leaves out.
+  return absl::OkStatus();
 }
 
 absl::StatusOr<MemoryFileStores::Object> MemoryFileStores::OpenOn(const std::string& address,

@@ -13,9 +13,14 @@
 // - a Create validates on every member first, then commits on each member in chain order;
 //   a member that cannot take it (dead, injected failure, version too old) commits nothing
 //   anywhere, and the error names it (FailedMember) when the fault is the member's;
-// - with a NameServerApi, every member reports each commit (AddFileOrTombstone, as
-//   filestore = its address) before the call returns, as the real chain does; a refused
-//   report fails the call after the commit, which stays.
+// - with a NameServerApi, the head (chain[0]) reports a create once all members committed,
+//   naming the others (AddFileOrTombstone with also_on) before the call returns, as the
+//   real chain does; a refused report fails the call after the commits, which stay. A
+//   forwarded create (one with a `parent` server call) is the forwarding head's to report.
+//   After a failed create each member that committed reports its own copy (the real ones'
+//   background reports); after a successful one the other members do not (the real ones'
+//   background reports repeat the head's). Delete does not report: the NameServer that
+//   asked records it.
 // Readers see the content of the version they opened, even after it is replaced, and fail
 // over to the next holder when theirs dies.
 //
@@ -154,17 +159,18 @@ class MemoryFileStores final : public FileStoreApi {
                                      int64_t version) const;
   // Installs object on address, if the version rules still allow it.
   absl::StatusOr<v1::FileInfo> InstallLocked(const std::string& address, Object object);
-  // Tells the NameServer (if any) that address committed file.
-  absl::Status Report(const std::string& address, const v1::FileInfo& file);
-  // The whole upload of content down chain.
+  // Tells the NameServer (if any) that address (and also_on) committed file.
+  absl::Status Report(const std::string& address, const v1::FileInfo& file,
+                      const std::vector<std::string>& also_on = {});
+  // The whole upload of content down chain; `forwarded`: chain[0] is not the head.
   absl::StatusOr<v1::CreateReply> CreateOnChain(const v1::FileInfo& file,
                                                 const std::vector<std::string>& chain,
-                                                std::string content);
+                                                std::string content, bool forwarded);
   // CreateOnChain once the content matches the size and checksum its sender announced.
   absl::StatusOr<v1::CreateReply> CreateVerified(const v1::FileInfo& file,
                                                  const std::vector<std::string>& chain,
                                                  std::string content, int64_t size,
-                                                 uint64_t checksum);
+                                                 uint64_t checksum, bool forwarded);
   // Counts a read (`method`) of name on address; fails it when address is dead or failing, or
   // when its copy is corrupt (which is then dropped and reported).
   absl::Status CheckRead(const std::string& address, const std::string& name, int64_t version,

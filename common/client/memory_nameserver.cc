@@ -429,17 +429,29 @@ absl::StatusOr<v1::HeartBeatReply> MemoryNameServer::HeartBeat(const v1::HeartBe
 absl::StatusOr<v1::AddFileOrTombstoneReply> MemoryNameServer::AddFileOrTombstone(
     const v1::AddFileOrTombstoneRequest& req) {
   CHAINFS_RETURN_IF_ERROR(Enter("AddFileOrTombstone"));
-  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
-  CHAINFS_RETURN_IF_ERROR(ValidateReported(req.file()));
+  CHAINFS_RETURN_IF_ERROR(ValidateAddFileOrTombstone(req));
   std::lock_guard lock(mu_);
-  if (!req.file().tombstone()) CHAINFS_RETURN_IF_ERROR(ns_.CheckNotBeneathAFile(req.file().name()));
+  auto check = [this](const v1::FileInfo& f) {
+    return f.tombstone() ? absl::OkStatus() : ns_.CheckNotBeneathAFile(f.name());
+  };
+  CHAINFS_RETURN_IF_ERROR(check(req.file()));
   v1::AddFileOrTombstoneReply reply;
   if (!ns_.IsLive(req.filestore())) {
     reply.set_reregister(true);
     return reply;
   }
-  ns_.Apply(req.filestore(), req.file());
-  last_version_ = std::max(last_version_, req.file().version());
+  // As the real one: the head's report names the other members; unknown ones are ignored.
+  // A batch (`more`) skips the reports it refuses.
+  auto apply = [this](const std::string& address, const v1::FileInfo& f) {
+    if (!ns_.IsLive(address)) return;
+    ns_.Apply(address, f);
+    last_version_ = std::max(last_version_, f.version());
+  };
+  apply(req.filestore(), req.file());
+  for (const std::string& member : req.also_on()) apply(member, req.file());
+  for (const v1::FileInfo& f : req.more()) {
+    if (check(f).ok()) apply(req.filestore(), f);
+  }
   return reply;
 }
 

@@ -16,7 +16,9 @@
 // - Stat answers a directory implied by its descendants (version 0, mode 0755), and "/".
 // - List matches globs with '*', '?', '[...]', '[!...]', none crossing '/'.
 // - A report or heartbeat from a FileStore it does not know (or dropped) answers
-//   `reregister`; RegisterFilesAndTombstones makes it live again.
+//   `reregister`; RegisterFilesAndTombstones makes it live again. A report's `also_on`
+//   members become holders too when live (others are ignored); of a batch (`more`), the
+//   reports it refuses are skipped.
 // Differences from the real one, on purpose: it serves at once (no leader, no start-up
 // wait), a reported version never handed out is accepted (later versions go above it), and
 // there is no replication or GC.

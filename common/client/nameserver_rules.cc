@@ -45,6 +45,18 @@ absl::Status ValidateReported(const v1::FileInfo& f) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateAddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
+  CHAINFS_RETURN_IF_ERROR(ValidateReported(req.file()));
+  if (req.also_on_size() > kMaxAlsoOn) return absl::InvalidArgumentError("also_on is too long");
+  for (const std::string& address : req.also_on()) {
+    if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad also_on address");
+  }
+  if (req.more_size() > kMaxReportBatch) return absl::InvalidArgumentError("too many reports");
+  for (const v1::FileInfo& f : req.more()) CHAINFS_RETURN_IF_ERROR(ValidateReported(f));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateDoCreate(const v1::DoCreateRequest& req) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
   if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");

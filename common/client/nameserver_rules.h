@@ -24,6 +24,12 @@ absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available);
 // A file or tombstone as a FileStore reports it: a valid name, a positive version, a size
 // that is not negative, a known kind and mode bits within 07777.
 absl::Status ValidateReported(const v1::FileInfo& f);
+// An addFileOrTombstone request: the FileStore's address, `file` and each of `more` as
+// ValidateReported checks them, at most kMaxReportBatch in `more`, and at most
+// kMaxAlsoOn other chain members in `also_on`, each host:port.
+inline constexpr int kMaxReportBatch = 10'000;
+inline constexpr int kMaxAlsoOn = 16;
+absl::Status ValidateAddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req);
 // A doCreate request: a valid path, a size hint that is not negative, at most 64 excluded
 // FileStores, each host:port.
 absl::Status ValidateDoCreate(const v1::DoCreateRequest& req);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "common/checksum.h"
 #include "common/client/filestore_channels.h"
 #include "common/log.h"
@@ -212,25 +214,46 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
                     what, writer->size(), close.size()));
   }
   if (down) CHAINFS_RETURN_IF_ERROR(down->Close(close.size(), close.checksum()));
-  // Commit and report here while the rest of the chain does the same: every copy is whole
-  // and verified before it commits, so none is ever a partial object, and the caller hears
-  // of success only once every member has committed and the NameServer recorded it.
+  // Commit here while the rest of the chain does the same: every copy is whole and
+  // verified before it commits, so none is ever a partial object, and the caller hears of
+  // success only once every member has committed and the NameServer recorded it.
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, writer->Commit(close.size(), close.checksum()));
-  return Committed(info, down.get(), what);
+  return Committed(info, header, down.get(), what);
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreService::Committed(const v1::FileInfo& info,
+                                                            const v1::CreateHeader& header,
                                                             FileStoreApi::CreateCall* down,
                                                             const std::string& what) {
-  absl::Status reported = Report(info);
   v1::CreateReply reply;
   *reply.mutable_file() = info;
   reply.add_committed_on(self());
+  // The members after this one that committed, as far as this one sent it: the NameServer
+  // records no holder that this chain did not name.
+  std::vector<std::string> also_on;
+  absl::Status chain;
   if (down) {
-    CHAINFS_ASSIGN_OR_RETURN(v1::CreateReply downstream, down->Finish());
-    for (const std::string& address : downstream.committed_on()) reply.add_committed_on(address);
+    absl::StatusOr<v1::CreateReply> downstream = down->Finish();
+    chain = downstream.status();
+    const auto& sent_to = header.chain();
+    for (int i = 0; chain.ok() && i < downstream->committed_on_size(); ++i) {
+      const std::string& address = downstream->committed_on(i);
+      if (std::find(sent_to.begin(), sent_to.end(), address) == sent_to.end()) continue;
+      reply.add_committed_on(address);
+      also_on.push_back(address);
+    }
   }
-  CHAINFS_RETURN_IF_ERROR(reported);
+  Reporter* r = reporter();
+  if (header.forwarded() || !chain.ok()) {
+    // The head reports this copy with its own; queued as well, so that the NameServer
+    // learns of it even if the head dies before it reports, or the chain failed.
+    if (r) r->ReportLater(info);
+    CHAINFS_RETURN_IF_ERROR(chain);
+  } else if (r) {
+    // The head: one report for every member, and the client hears of success only once
+    // the NameServer recorded it.
+    CHAINFS_RETURN_IF_ERROR(r->ReportNow(info, also_on));
+  }
   Log()->debug("committed {} ({} bytes)", what, info.size());
   return reply;
 }
@@ -282,7 +305,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerCont
   CHAINFS_RETURN_IF_ERROR(writer->Append(content));
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info,
                            writer->Commit(req.close().size(), req.close().checksum()));
-  return Committed(info, down.get(), what);
+  return Committed(info, req.header(), down.get(), what);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -395,7 +418,10 @@ grpc::Status FileStoreService::Delete(grpc::ServerContext*, const v1::DeleteRequ
   if (!st.ok()) return ToGrpc(st);
   auto info = store_->AddTombstone(req->name(), req->version());
   if (!info.ok()) return ToGrpc(info.status());
-  return ToGrpc(Report(*info));
+  // The NameServer asked for it and records it when this call succeeds: no second round
+  // trip before the answer; the queued report covers a reply that got lost.
+  if (Reporter* r = reporter()) r->ReportLater(*info);
+  return grpc::Status::OK;
 }
 
 grpc::Status FileStoreService::ListFilesAndTombstones(

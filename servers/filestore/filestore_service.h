@@ -69,9 +69,12 @@ class FileStoreService final : public v1::FileStore::Service {
   absl::StatusOr<v1::CreateReply> DoCreateSmall(grpc::ServerContext* ctx,
                                                 const v1::CreateSmallRequest& req);
   absl::Status ValidateHeader(const v1::CreateHeader& header) const;
-  // After the local commit of `info`: reports it and waits for the rest of the chain
-  // (`down`, null at the chain's end); the reply once both succeeded.
+  // After the local commit of `info` (created by `header`): waits for the rest of the chain
+  // (`down`, null at the chain's end); then the head of the chain (header not forwarded)
+  // reports the commit of every member at once, and others queue their report. The reply
+  // once the chain and the head's report succeeded.
   absl::StatusOr<v1::CreateReply> Committed(const v1::FileInfo& info,
+                                            const v1::CreateHeader& header,
                                             FileStoreApi::CreateCall* down,
                                             const std::string& what);
   absl::Status DoRead(grpc::ServerReaderWriter<v1::ReadReply, v1::ReadRequest>* stream);

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "common/log.h"
 #include "common/status.h"
 
@@ -65,6 +68,8 @@ void Reporter::Loop() {
   while (!ticker_.stopped()) {
     RunOnce();
     if (!ticker_.WaitFor(settings_.heartbeat_interval)) break;
+    // Woken by the first queued report: more gather meanwhile, and one call sends them all.
+    if (pending_reports() > 0 && !ticker_.WaitFor(settings_.report_delay)) break;
   }
 }
 
@@ -239,11 +244,13 @@ void Reporter::HeartBeat() {
   }
 }
 
-absl::Status Reporter::ReportNow(const v1::FileInfo& file) {
+absl::Status Reporter::ReportNow(const v1::FileInfo& file,
+                                 const std::vector<std::string>& also_on) {
   if (!ns_) return absl::OkStatus();
   v1::AddFileOrTombstoneRequest req;
   req.set_filestore(settings_.self);
   *req.mutable_file() = file;
+  for (const std::string& member : also_on) req.add_also_on(member);
   auto reply = ns_->AddFileOrTombstone(req);
   absl::Status st;
   if (!reply.ok()) {
@@ -255,7 +262,8 @@ absl::Status Reporter::ReportNow(const v1::FileInfo& file) {
     ticker_.Wake();
   }
   if (st.ok()) return st;
-  // Stays committed here: the queue or the next registration tells the NameServer later.
+  // Stays committed here: the queue or the next registration tells the NameServer later
+  // (and the other members queued their own reports).
   ReportLater(file);
   Log()->warn("report of {}@{} failed: {}", file.name(), file.version(), std::string(st.message()));
   if (IsVersionTooOld(st)) {
@@ -270,42 +278,62 @@ absl::Status Reporter::ReportNow(const v1::FileInfo& file) {
 
 void Reporter::ReportLater(const v1::FileInfo& file) {
   if (!ns_) return;
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (pending_.size() >= settings_.max_pending_reports) {
       pending_.clear();  // too many: a registration reports everything at once
       need_register_ = true;
+      wake = true;
     } else {
       pending_.push_back(file);
+      // The first wakes the loop, which gathers more for report_delay; a full batch goes
+      // at once.
+      wake = pending_.size() == 1 ||
+             pending_.size() % std::max<size_t>(1, settings_.max_reports_per_call) == 0;
     }
   }
-  ticker_.Wake();
+  if (wake) ticker_.Wake();
+}
+
+size_t Reporter::pending_reports() const {
+  std::lock_guard lock(mu_);
+  return pending_.size();
 }
 
 void Reporter::FlushPending() {
+  const size_t per_call = std::max<size_t>(1, settings_.max_reports_per_call);
   while (true) {
-    v1::AddFileOrTombstoneRequest req;
+    std::vector<v1::FileInfo> batch;
     {
       std::lock_guard lock(mu_);
       if (pending_.empty()) return;
-      *req.mutable_file() = pending_.front();
-      pending_.pop_front();
+      const auto end =
+          pending_.begin() + static_cast<ptrdiff_t>(std::min(per_call, pending_.size()));
+      batch.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(end));
+      pending_.erase(pending_.begin(), end);
     }
+    v1::AddFileOrTombstoneRequest req;
     req.set_filestore(settings_.self);
+    *req.mutable_file() = batch.front();
+    for (size_t i = 1; i < batch.size(); ++i) *req.add_more() = batch[i];
     auto reply = ns_->AddFileOrTombstone(req);
     if (!reply.ok()) {
-      if (IsPermanentRefusal(reply.status())) {
+      const bool refused = IsPermanentRefusal(reply.status());
+      if (refused) {
+        // `file` is refused (the NameServer skips refused ones among `more`): it goes.
         Log()->warn("the NameServer refused {}@{}: {}", req.file().name(), req.file().version(),
                     std::string(reply.status().message()));
-        continue;
       }
       std::lock_guard lock(mu_);
-      pending_.push_front(req.file());
+      pending_.insert(pending_.begin(), batch.begin() + (refused ? 1 : 0), batch.end());
+      if (refused) continue;
       registered_ = false;
       return;
     }
     if (reply->reregister()) {
-      need_register_ = true;
+      need_register_ = true;  // the registration reports everything
+      ticker_.Wake();
       return;
     }
   }

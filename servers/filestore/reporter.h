@@ -7,10 +7,12 @@
 // - /minver, watched: everything below it is dropped from the store as soon as the watch
 //   fires (not when the background loop next runs);
 // - /maxver, watched: versions above the cluster's lease are refused (CheckLease).
-// A new commit is reported synchronously (ReportNow): the caller acknowledges it only once
-// the NameServer recorded it. Without a NameServer (ns null) reports are not needed and
-// ReportNow answers OK; a failed report is also queued for the background loop, and the
-// next registration covers it in any case.
+// The head of a chain reports a new commit synchronously (ReportNow), once for every member
+// that committed it: the client is acknowledged only once the NameServer recorded it.
+// Other commits go to a queue (ReportLater) that the background loop sends in batches,
+// many reports per call, after gathering them for report_delay; so does a failed ReportNow.
+// Without a NameServer (ns null) reports are not needed and ReportNow answers OK; the next
+// registration covers whatever the queue has not sent.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/client/nameserver_api.h"
 #include "common/clock.h"
@@ -39,6 +42,10 @@ struct ReporterSettings {
   // Reports queued while the NameServer is away; beyond this the queue is dropped and the
   // next registration reports everything at once.
   size_t max_pending_reports = 100'000;
+  // Queued reports gather this long before a call sends them (or until a batch is full).
+  Duration report_delay = std::chrono::milliseconds(20);
+  // At most this many reports in one call (the NameServer takes up to 10,001).
+  size_t max_reports_per_call = 1'000;
 };
 
 class Reporter {
@@ -51,13 +58,17 @@ class Reporter {
   void Start();
   void Stop();
 
-  // A new object or tombstone, committed locally. OK only once the NameServer recorded it
-  // (its AddFileOrTombstone succeeded and did not ask for a registration); otherwise it is
+  // A new object or tombstone, committed locally and, when `also_on` names them, on those
+  // other chain members too. OK only once the NameServer recorded it (its
+  // AddFileOrTombstone succeeded and did not ask for a registration); otherwise it is
   // queued for later and the error says why: FAILED_PRECONDITION "version too old" when the
   // NameServer refused the version, UNAVAILABLE else. OK without a NameServer.
-  absl::Status ReportNow(const v1::FileInfo& file);
-  // Reported in the background (relabels of a GC round).
+  absl::Status ReportNow(const v1::FileInfo& file, const std::vector<std::string>& also_on = {});
+  // Reported in the background: commits of members after a chain's head (the head reports
+  // them), tombstones the NameServer asked for (it recorded them), relabels of a GC round.
   void ReportLater(const v1::FileInfo& file);
+  // Reports queued and not yet sent (for tests).
+  size_t pending_reports() const;
   // A replica found corrupt (and already dropped from the store).
   void ReportBadReplica(const std::string& name, int64_t version);
   // OK when `version` is within the cluster's lease (/maxver). Above the cached /maxver,
@@ -114,7 +125,7 @@ class Reporter {
   std::atomic<bool> maxver_watched_{false};
   std::string leader_;  // /leader content last seen (loop thread only)
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::deque<v1::FileInfo> pending_;
 };
 

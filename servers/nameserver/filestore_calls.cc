@@ -70,22 +70,49 @@ absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBea
   return absl::OkStatus();
 }
 
-absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
-                                            v1::AddFileOrTombstoneReply* reply) {
-  CHAINFS_RETURN_IF_ERROR(ValidateFileStore(req.filestore()));
-  CHAINFS_RETURN_IF_ERROR(ValidateReported(req.file()));
-  if (req.file().version() <= 0) return absl::InvalidArgumentError("version must be positive");
-  CHAINFS_RETURN_IF_ERROR(CheckLeader());
-  if (req.file().version() > allocator_.limit()) {
+absl::Status NameServer::CheckReported(const v1::FileInfo& f) const {
+  if (f.version() > allocator_.limit()) {
     return absl::InvalidArgumentError("version was never handed out (above the lease)");
   }
   // GC may already have purged it: acknowledging it would promise what is gone.
-  if (req.file().version() < gc_.min_version()) {
-    return VersionTooOld("below /minver");
+  if (f.version() < gc_.min_version()) return VersionTooOld("below /minver");
+  if (!f.tombstone()) CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(f.name()));
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req,
+                                            v1::AddFileOrTombstoneReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateAddFileOrTombstone(req));
+  CHAINFS_RETURN_IF_ERROR(CheckLeader());
+  CHAINFS_RETURN_IF_ERROR(CheckReported(req.file()));
+  // A FileStore we do not know registers first; its registration covers all of this.
+  if (!ns_.Apply(req.filestore(), req.file())) {
+    reply->set_reregister(true);
+    return absl::OkStatus();
   }
-  if (!req.file().tombstone()) CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.file().name()));
-  reply->set_reregister(!ns_.Apply(req.filestore(), req.file()));
-  if (!reply->reregister()) replicator_.CreateReported(req.file().name(), req.file().version());
+  replicator_.CreateReported(req.file().name(), req.file().version());
+  // The head of a chain names the members that committed with it. Only live registered
+  // FileStores become holders: an unknown or dropped one reports itself once it registers.
+  for (const std::string& member : req.also_on()) {
+    if (member != req.filestore() && !ns_.Apply(member, req.file())) {
+      Log()->debug("{} reported a copy on {}, which is not registered: not recorded",
+                   req.filestore(), member);
+    }
+  }
+  // Queued reports, sent in one batch: a refused one (below /minver, beneath a file) is
+  // skipped, as it would have been on its own.
+  for (const v1::FileInfo& f : req.more()) {
+    if (absl::Status st = CheckReported(f); !st.ok()) {
+      Log()->debug("report of {}@{} from {} skipped: {}", f.name(), f.version(), req.filestore(),
+                   std::string(st.message()));
+      continue;
+    }
+    if (!ns_.Apply(req.filestore(), f)) {
+      reply->set_reregister(true);  // dropped meanwhile
+      break;
+    }
+    replicator_.CreateReported(f.name(), f.version());
+  }
   return absl::OkStatus();
 }
 

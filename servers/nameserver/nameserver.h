@@ -88,6 +88,9 @@ class NameServer {
   absl::Status CheckServing() const;
   // FAILED_PRECONDITION "not a directory" when a parent of `path` is a live file or symlink.
   absl::Status CheckNotBeneathAFile(const std::string& path) const;
+  // Whether a FileStore's report of `f` may be recorded: within the lease, not below
+  // /minver ("version too old"), not beneath a file.
+  absl::Status CheckReported(const v1::FileInfo& f) const;
   // Tombstones `state` with a new version on its holders and on enough other FileStores
   // to reach the replication factor; OK once at least one holder acknowledged.
   absl::StatusOr<int64_t> Tombstone(const NameState& state);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -447,11 +449,30 @@ class FakeNameServer final : public v1::NameServer::Service {
     reply->set_reregister(ask_reregister.exchange(false));
     return grpc::Status::OK;
   }
-  grpc::Status AddFileOrTombstone(grpc::ServerContext*, const v1::AddFileOrTombstoneRequest* req,
+  grpc::Status AddFileOrTombstone(grpc::ServerContext* ctx,
+                                  const v1::AddFileOrTombstoneRequest* req,
                                   v1::AddFileOrTombstoneReply*) override {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
+    if (req->filestore() == hold_from) {
+      // Never answered: the caller waits until it gives up or dies.
+      held = true;
+      while (!ctx->IsCancelled()) cv.wait_for(lock, milliseconds(10));
+      return grpc::Status::CANCELLED;
+    }
     adds.push_back(*req);
     return grpc::Status::OK;
+  }
+  // Whether `filestore` reported name@version (as `file` or among `more`).
+  bool Reported(const std::string& filestore, const std::string& name, int64_t version) {
+    std::lock_guard lock(mu);
+    for (const auto& add : adds) {
+      if (add.filestore() != filestore) continue;
+      if (add.file().name() == name && add.file().version() == version) return true;
+      for (const auto& f : add.more()) {
+        if (f.name() == name && f.version() == version) return true;
+      }
+    }
+    return false;
   }
 
   std::mutex mu;
@@ -459,7 +480,43 @@ class FakeNameServer final : public v1::NameServer::Service {
   std::vector<v1::HeartBeatRequest> heartbeats;
   std::vector<v1::AddFileOrTombstoneRequest> adds;
   std::atomic<bool> ask_reregister{false};
+  std::condition_variable cv;
+  std::string hold_from;  // AddFileOrTombstone from this FileStore is never answered
+  bool held = false;      // one was
 };
+
+// Issue 12: the head reports for the whole chain after every member committed. Killed while
+// its report is in flight, the create is not acknowledged, and the member's own report,
+// queued for the background, still tells the NameServer of its copy.
+TEST_F(FileStoreChainTest, HeadKilledWhileReporting_CreateFailsAndTheMembersQueuedReportArrives) {
+  const std::string head = StartStore(0, {}, /*with_zk=*/true);
+  const std::string member = StartStore(1, {}, /*with_zk=*/true);
+  FakeNameServer fake;
+  fake.hold_from = head;
+  int port = 0;
+  auto server = ServeOnLoopback(&fake, &port);
+  ASSERT_TRUE(server);
+  auto zk = ConnectZk();
+  ASSERT_TRUE(zk->Create("/leader", fmt::format("127.0.0.1:{}\ntesthost", port), true).ok());
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard lock(fake.mu);
+    return fake.registrations.size() >= 2;
+  }));
+  absl::Status created;
+  std::thread writer([&] {
+    created = client_.CreateFromString(Info("/f", 7), {head, member}, "data").status();
+  });
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard lock(fake.mu);
+    return fake.held;  // the member committed and answered; the head is reporting
+  }));
+  EXPECT_TRUE(Holds(member, "/f", 7));
+  stores_[0].process->Kill(SIGKILL);
+  writer.join();
+  EXPECT_FALSE(created.ok());
+  EXPECT_TRUE(Eventually([&] { return fake.Reported(member, "/f", 7); }));
+  server->Shutdown();
+}
 
 TEST_F(FileStoreChainTest, FakeNameServer_SeesRegisterHeartbeatAndAdds) {
   auto chain = StartChain(1);

@@ -92,6 +92,22 @@ TEST_F(MemoryNameServerTest, ACreateIsVisibleOnlyOnceAFileStoreReportsIt) {
             std::vector<std::string>{"b:1"});
 }
 
+TEST_F(MemoryNameServerTest, HeadReport_NamesLiveMembersAsHolders_UnknownOrDroppedOnesAreNot) {
+  ns_.DropFileStore("d:1");
+  auto created = Create("/f");
+  ASSERT_TRUE(created.ok());
+  v1::AddFileOrTombstoneRequest report;
+  report.set_filestore("a:1");
+  *report.mutable_file() = File("/f", created->version());
+  for (const char* member : {"b:1", "d:1", "zz:9"}) report.add_also_on(member);
+  auto reply = ns_.AddFileOrTombstone(report);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_FALSE(reply->reregister());
+  EXPECT_EQ(ns_.Holders("/f"), (std::vector<std::string>{"a:1", "b:1"}));
+  report.add_also_on("not an address");
+  EXPECT_EQ(ns_.AddFileOrTombstone(report).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(MemoryNameServerTest, ExcludedFileStoresAreLeftOutUntilTheyHeartBeat) {
   auto created = Create("/f", false, {"a:1"});
   ASSERT_TRUE(created.ok());

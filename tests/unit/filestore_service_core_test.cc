@@ -138,7 +138,8 @@ TEST_F(FileStoreServiceCoreTest, Create_VersionNotAboveTheStoredOne_RefusedAsToo
   EXPECT_EQ(store_->Lookup("/f")->version(), 5);
 }
 
-TEST_F(FileStoreServiceCoreTest, Delete_OfAnUnknownName_RecordsAndReportsATombstone) {
+TEST_F(FileStoreServiceCoreTest, Delete_OfAnUnknownName_RecordsATombstoneReportedInTheBackground) {
+  reporter_->RunOnce();  // registered
   grpc::ServerContext ctx;
   v1::DeleteRequest req;
   req.set_name("/never-held");
@@ -149,6 +150,10 @@ TEST_F(FileStoreServiceCoreTest, Delete_OfAnUnknownName_RecordsAndReportsATombst
   ASSERT_TRUE(held.has_value());
   EXPECT_TRUE(held->tombstone());
   EXPECT_EQ(held->version(), 7);
+  // The NameServer asked for it and records it itself: no second round trip to it.
+  EXPECT_EQ(nameserver_.calls("AddFileOrTombstone"), 0);
+  EXPECT_EQ(reporter_->pending_reports(), 1u);
+  reporter_->RunOnce();
   EXPECT_TRUE(nameserver_.Latest("/never-held")->tombstone());
 }
 
@@ -157,6 +162,81 @@ TEST_F(FileStoreServiceCoreTest, ReportRefused_CommitStaysButTheCreateIsNotAckno
   auto reply = CreateSmall(Small("/f", 5, "hello"));
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
   EXPECT_TRUE(store_->Lookup("/f").has_value());
+}
+
+// --- one report per create, from the chain's head (issue 12) ---
+
+TEST_F(FileStoreServiceCoreTest, Head_ReportsOnceForTheWholeChain_AfterEveryMemberCommitted) {
+  ASSERT_TRUE(CreateSmall(Small("/f", 5, "hello", {kB, kC})).ok());
+  EXPECT_EQ(nameserver_.calls("AddFileOrTombstone"), 1);
+  EXPECT_EQ(Sorted(nameserver_.Holders("/f")), (std::vector<std::string>{kSelf, kB, kC}));
+  // Nothing left for the background: the head's report covered its own copy.
+  EXPECT_EQ(reporter_->pending_reports(), 0u);
+}
+
+TEST_F(FileStoreServiceCoreTest, HeadReportFails_AfterTheMembersCommitted_NotAckedAndCopiesStay) {
+  nameserver_.FailNext("AddFileOrTombstone", absl::UnavailableError("NameServer away"));
+  auto reply = CreateSmall(Small("/f", 5, "hello", {kB, kC}));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_FALSE(nameserver_.Latest("/f").has_value());
+  EXPECT_EQ(store_->Lookup("/f")->version(), 5);
+  EXPECT_EQ(*downstream_.Content(kB, "/f"), "hello");
+  EXPECT_EQ(*downstream_.Content(kC, "/f"), "hello");
+  // The client's retry, with a newer version, is acknowledged once all of it is recorded.
+  ASSERT_TRUE(CreateSmall(Small("/f", 6, "hello", {kB, kC})).ok());
+  EXPECT_EQ(nameserver_.Latest("/f")->version(), 6);
+  EXPECT_EQ(Sorted(nameserver_.Holders("/f")), (std::vector<std::string>{kSelf, kB, kC}));
+}
+
+TEST_F(FileStoreServiceCoreTest,
+       ForwardedMember_HeadDies_TheQueuedReportStillReachesTheNameServer) {
+  reporter_->RunOnce();  // registered
+  // Copies that a head forwarded here; that head died before it could report them.
+  for (int64_t v : {5, 6, 7}) {
+    v1::CreateSmallRequest req = Small(fmt::format("/f{}", v), v, "hello");
+    req.mutable_header()->set_forwarded(true);
+    ASSERT_TRUE(CreateSmall(req).ok());
+  }
+  EXPECT_EQ(nameserver_.calls("AddFileOrTombstone"), 0);  // nothing before the acknowledgement
+  EXPECT_EQ(reporter_->pending_reports(), 3u);
+  reporter_->RunOnce();
+  // One call for all three, and the NameServer knows this copy of each.
+  EXPECT_EQ(nameserver_.calls("AddFileOrTombstone"), 1);
+  EXPECT_EQ(reporter_->pending_reports(), 0u);
+  for (int64_t v : {5, 6, 7}) {
+    EXPECT_EQ(nameserver_.Holders(fmt::format("/f{}", v)), (std::vector<std::string>{kSelf}));
+  }
+}
+
+TEST_F(FileStoreServiceCoreTest, QueuedReports_NameServerAway_KeptAndSentOnceItAnswers) {
+  reporter_->RunOnce();
+  v1::CreateSmallRequest req = Small("/f", 5, "hello");
+  req.mutable_header()->set_forwarded(true);
+  ASSERT_TRUE(CreateSmall(req).ok());
+  nameserver_.FailNext("AddFileOrTombstone", absl::UnavailableError("NameServer away"));
+  reporter_->RunOnce();
+  EXPECT_EQ(reporter_->pending_reports(), 1u);
+  EXPECT_FALSE(nameserver_.Latest("/f").has_value());
+  reporter_->HeartBeat();  // the NameServer answers again
+  reporter_->RunOnce();
+  EXPECT_EQ(reporter_->pending_reports(), 0u);
+  EXPECT_EQ(nameserver_.Holders("/f"), (std::vector<std::string>{kSelf}));
+}
+
+TEST_F(FileStoreServiceCoreTest, QueuedReports_ARefusedOneIsDropped_TheRestOfItsBatchIsSent) {
+  reporter_->RunOnce();
+  for (int64_t v : {5, 6, 7}) {
+    v1::CreateSmallRequest req = Small(fmt::format("/f{}", v), v, "hello");
+    req.mutable_header()->set_forwarded(true);
+    ASSERT_TRUE(CreateSmall(req).ok());
+  }
+  nameserver_.FailNext("AddFileOrTombstone", VersionTooOld("below /minver"));
+  reporter_->RunOnce();
+  EXPECT_EQ(reporter_->pending_reports(), 0u);
+  EXPECT_EQ(nameserver_.calls("AddFileOrTombstone"), 2);
+  EXPECT_FALSE(nameserver_.Latest("/f5").has_value());
+  EXPECT_EQ(nameserver_.Holders("/f6"), (std::vector<std::string>{kSelf}));
+  EXPECT_EQ(nameserver_.Holders("/f7"), (std::vector<std::string>{kSelf}));
 }
 
 // The Create stream needs a real stream: the service listens on loopback, and forwards to

@@ -691,6 +691,86 @@ TEST_F(NameServerTest, ListDirectoryAndStatFsAndList) {
   EXPECT_EQ(fs.files(), 3);
 }
 
+// --- reports: one per create from the chain's head, batches from the queue (issue 12) ---
+
+v1::AddFileOrTombstoneRequest Report(const std::string& from, const v1::FileInfo& f,
+                                     const std::vector<std::string>& also_on = {}) {
+  v1::AddFileOrTombstoneRequest req;
+  req.set_filestore(from);
+  *req.mutable_file() = f;
+  for (const std::string& a : also_on) req.add_also_on(a);
+  return req;
+}
+
+std::vector<std::string> SortedHolders(const v1::DoReadReply& reply) {
+  std::vector<std::string> out(reply.holders().begin(), reply.holders().end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(NameServerTest, HeadReport_EveryLiveMemberItNamesBecomesAHolder_UnknownOnesDoNot) {
+  StartServing();
+  v1::AddFileOrTombstoneReply reply;
+  ASSERT_TRUE(
+      ns_.AddFileOrTombstone(Report("a:1", File("/f", 5), {"b:1", "c:1", "zz:9"}), &reply).ok());
+  EXPECT_FALSE(reply.reregister());
+  absl::StatusOr<v1::DoReadReply> read = Read("/f");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(SortedHolders(*read), (std::vector<std::string>{"a:1", "b:1", "c:1"}));
+  // A name in also_on does not make a FileStore known.
+  EXPECT_EQ(ns_.names().live_filestores(), 4u);
+  EXPECT_FALSE(ns_.names().Find("zz:9").has_value());
+}
+
+TEST_F(NameServerTest, HeadReport_NamingADroppedFileStore_DoesNotMakeItAHolderAgain) {
+  StartServing();
+  clock_.Advance(seconds(40));
+  for (const char* a : {"a:1", "b:1", "c:1"}) HeartBeat(a);
+  ns_.Housekeep();  // d:1 missed two heartbeats
+  ASSERT_EQ(ns_.names().live_filestores(), 3u);
+  v1::AddFileOrTombstoneReply reply;
+  ASSERT_TRUE(ns_.AddFileOrTombstone(Report("a:1", File("/f", 5), {"d:1"}), &reply).ok());
+  EXPECT_EQ(SortedHolders(*Read("/f")), (std::vector<std::string>{"a:1"}));
+  // A head the NameServer does not know registers first: nobody is recorded meanwhile.
+  ASSERT_TRUE(ns_.AddFileOrTombstone(Report("d:1", File("/g", 6), {"a:1"}), &reply).ok());
+  EXPECT_TRUE(reply.reregister());
+  EXPECT_TRUE(absl::IsNotFound(Read("/g").status()));
+}
+
+TEST_F(NameServerTest, Report_WithBadMembersOrBatch_IsInvalidArgumentAndRecordsNothing) {
+  StartServing();
+  std::vector<v1::AddFileOrTombstoneRequest> bad;
+  for (const char* member : {"", "no-port", "a:1/../x", "a:99999"}) {
+    bad.push_back(Report("a:1", File("/f", 5), {member}));
+  }
+  bad.push_back(Report("a:1", File("/f", 5), std::vector<std::string>(17, "b:1")));
+  bad.push_back(Report("a:1", File("/f", 5)));
+  *bad.back().add_more() = File("relative", 6);
+  bad.push_back(Report("a:1", File("/f", 5)));
+  *bad.back().add_more() = File("/g", -1);
+  for (const v1::AddFileOrTombstoneRequest& req : bad) {
+    v1::AddFileOrTombstoneReply reply;
+    EXPECT_TRUE(absl::IsInvalidArgument(ns_.AddFileOrTombstone(req, &reply)))
+        << req.ShortDebugString();
+  }
+  EXPECT_TRUE(absl::IsNotFound(Read("/f").status()));
+}
+
+TEST_F(NameServerTest, BatchedReports_EveryOneIsRecorded_ARefusedOneIsSkipped) {
+  StartServing();
+  v1::AddFileOrTombstoneRequest req = Report("b:1", File("/file", 5));
+  *req.add_more() = File("/file/beneath", 6);  // beneath a file: refused, skipped
+  *req.add_more() = File("/x", 7);
+  *req.add_more() = File("/y", 8, /*tombstone=*/true);
+  v1::AddFileOrTombstoneReply reply;
+  ASSERT_TRUE(ns_.AddFileOrTombstone(req, &reply).ok());
+  EXPECT_FALSE(reply.reregister());
+  EXPECT_EQ(SortedHolders(*Read("/file")), (std::vector<std::string>{"b:1"}));
+  EXPECT_EQ(SortedHolders(*Read("/x")), (std::vector<std::string>{"b:1"}));
+  EXPECT_TRUE(ns_.names().Get("/y")->info.tombstone());
+  EXPECT_FALSE(ns_.names().Get("/file/beneath").has_value());
+}
+
 // --- replication ---
 
 TEST_F(NameServerTest, UnderReplicatedFilesAndTombstonesGetCopied) {
@@ -983,6 +1063,14 @@ TEST_F(GcSafetyTest, ReportsBelowMinVerAreRefusedAndRegistrationSkipsThem) {
   // At /minver itself it is fine.
   *add.mutable_file() = File("/at-minver", *g);
   EXPECT_TRUE(ns_.AddFileOrTombstone(add, &reply).ok());
+  // In a batch, a report below /minver is skipped and the others are recorded.
+  add = Report("a:1", File("/batched", *g));
+  *add.add_more() = File("/batched-late", *g - 1);
+  *add.add_more() = File("/batched-too", *g);
+  EXPECT_TRUE(ns_.AddFileOrTombstone(add, &reply).ok());
+  EXPECT_TRUE(Read("/batched").ok());
+  EXPECT_TRUE(Read("/batched-too").ok());
+  EXPECT_FALSE(ns_.names().Get("/batched-late").has_value());
   // A registration skips what the FileStore is about to purge.
   stores_.Put("e:1", File("/late2", *g - 1));
   stores_.Put("e:1", File("/kept", *g));
