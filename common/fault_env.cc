@@ -123,6 +123,12 @@ int64_t FaultEnv::steps() const {
   return steps_;
 }
 
+int64_t FaultEnv::steps(Op op) const {
+  std::lock_guard lock(mu_);
+  auto it = steps_of_.find(op);
+  return it == steps_of_.end() ? 0 : it->second;
+}
+
 absl::Status FaultEnv::Step(Op op, const std::string& path) {
   std::lock_guard lock(mu_);
   if (!crashed_at_ && crash_after_ && steps_ >= *crash_after_) crashed_at_ = op;
@@ -134,6 +140,7 @@ absl::Status FaultEnv::Step(Op op, const std::string& path) {
     --it->second.skip;
   }
   ++steps_;
+  ++steps_of_[op];
   return absl::OkStatus();
 }
 

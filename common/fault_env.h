@@ -60,8 +60,9 @@ class FaultEnv : public Env {
   // Whether the crash refused a step, and which one first (what would have been done next).
   bool crashed() const;
   std::optional<Op> crashed_at() const;
-  // Steps done through this env so far.
+  // Steps done through this env so far, in all and of one kind (fsyncs, say).
   int64_t steps() const;
+  int64_t steps(Op op) const;
   // Power loss: every file written through this env is cut back to what its last fsync
   // covered; names created or linked into a directory since that directory's last fsync
   // disappear, and renames there onto a new name are undone (the file is back under its old
@@ -104,6 +105,7 @@ class FaultEnv : public Env {
   std::optional<Op> crashed_at_;
   std::function<void(const std::string&, int64_t)> before_read_;
   int64_t steps_ = 0;
+  std::map<Op, int64_t> steps_of_;
   std::map<std::string, int64_t> synced_size_;       // files written through this env
   std::set<std::string> unsynced_names_;             // new names whose directory is not synced
   std::map<std::string, std::string> renamed_from_;  // unsynced rename: new name -> old name

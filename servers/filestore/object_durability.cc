@@ -1,0 +1,204 @@
+// The object store's durability (DESIGN.md "Durability"): in replicated mode, the files and
+// directories committed since the last flush and the group flush that syncs them; the flush
+// marker <dir>/flushed ("<wall ns of the last completed flush's start> running|clean"; none in
+// sync mode, where every commit is durable by itself); and
+// start-up verification of what the last completed flush may not have covered.
+//
+// Which objects a flush covers: FlushCommitted notes the wall time T, then takes the pending
+// set under the store's mutex; every commit renamed into place before that is in the set. A
+// commit renamed after it changes its meta's ctime after T (rename updates it), so after an
+// unclean stop every meta whose ctime is not below T (less a slack for the kernel's coarse
+// file clock) is verified. Verifying more than needed is harmless.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "common/status.h"
+#include "servers/filestore/object_store.h"
+#include "servers/filestore/object_store_internal.h"
+
+namespace chainfs::filestore {
+namespace {
+
+constexpr char kMarkerName[] = "flushed";
+constexpr char kClean[] = "clean";
+constexpr char kRunning[] = "running";
+// File times come from the kernel's coarse clock, a little behind the wall clock: a meta
+// changed up to this long before the recorded flush start is verified too.
+constexpr int64_t kFileTimeSlackNs = 2'000'000'000;
+
+std::string MarkerPath(const std::string& dir) { return fmt::format("{}/{}", dir, kMarkerName); }
+
+// The content of `meta` (inline, or in the file at data_path) against its block and whole
+// checksums.
+absl::Status CheckContent(const ObjectMeta& meta, Env* env, const std::string& data_path) {
+  if (meta.file.tombstone()) return absl::OkStatus();
+  const int64_t size = meta.file.size();
+  const int64_t block = meta.block_bytes;
+  if (block <= 0 ||
+      static_cast<int64_t>(meta.block_checksums.size()) != (size + block - 1) / block) {
+    return absl::DataLossError("block checksums do not cover the recorded size");
+  }
+  std::unique_ptr<File> data;
+  if (meta.inline_content) {
+    if (static_cast<int64_t>(meta.content.size()) != size) {
+      return absl::DataLossError("inline content differs from the recorded size");
+    }
+  } else {
+    CHAINFS_ASSIGN_OR_RETURN(data, env->Open(data_path, O_RDONLY));
+    CHAINFS_ASSIGN_OR_RETURN(int64_t stored, data->Size());
+    if (stored != size) return absl::DataLossError("content size differs from the recorded size");
+  }
+  StreamingChecksum whole;
+  std::string buffer(static_cast<size_t>(data ? block : 0), '\0');
+  for (int64_t b = 0; b * block < size; ++b) {
+    const size_t len = static_cast<size_t>(std::min(block, size - b * block));
+    std::string_view bytes;
+    if (data) {
+      CHAINFS_ASSIGN_OR_RETURN(size_t n, data->ReadAt(buffer.data(), len, b * block));
+      if (n != len) return absl::DataLossError("content is shorter than recorded");
+      bytes = std::string_view(buffer.data(), len);
+    } else {
+      bytes = std::string_view(meta.content).substr(static_cast<size_t>(b * block), len);
+    }
+    if (Checksum(bytes) != meta.block_checksums[static_cast<size_t>(b)]) {
+      return absl::DataLossError(fmt::format("checksum mismatch in block {}", b));
+    }
+    whole.Update(bytes);
+  }
+  if (whole.Digest() != meta.checksum) return absl::DataLossError("whole checksum mismatch");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void ObjectStore::MarkDirtyLocked(const std::string& meta_path, const std::string& data_path) {
+  dirty_files_.insert(meta_path);
+  if (!data_path.empty()) dirty_files_.insert(data_path);
+  dirty_dirs_.insert(DirOf(meta_path));
+}
+
+int64_t ObjectStore::pending_flush() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int64_t>(dirty_files_.size() + dirty_dirs_.size());
+}
+
+absl::Status ObjectStore::SyncFile(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<File>> file = env_->Open(path, O_RDONLY);
+  if (absl::IsNotFound(file.status())) return absl::OkStatus();  // replaced since: unlinked
+  if (!file.ok()) return file.status();
+  return (*file)->Sync();
+}
+
+absl::Status ObjectStore::WriteFlushMarker(int64_t flushed_wall_ns, bool clean) {
+  return WriteFileAtomically(MarkerPath(options_.dir),
+                             fmt::format("{} {}\n", flushed_wall_ns, clean ? kClean : kRunning),
+                             env_);
+}
+
+absl::Status ObjectStore::FlushCommitted(bool clean) {
+  if (SyncsEachCommit()) return absl::OkStatus();  // every commit was durable already
+  const int64_t started = clock_->WallNanos();
+  std::set<std::string> files;
+  std::set<std::string> dirs;
+  std::vector<std::shared_ptr<const ObjectMeta>> retired;
+  {
+    std::lock_guard lock(mu_);
+    if (dirty_files_.empty() && dirty_dirs_.empty() && flush_error_.ok() && !clean) {
+      return absl::OkStatus();
+    }
+    files.swap(dirty_files_);
+    dirs.swap(dirty_dirs_);
+    retired.swap(retired_);
+  }
+  // Content before the names that make it reachable, then the record of the flush.
+  absl::Status st;
+  for (auto it = files.begin(); st.ok() && it != files.end(); ++it) st = SyncFile(*it);
+  for (auto it = dirs.begin(); st.ok() && it != dirs.end(); ++it) st = env_->SyncDirectory(*it);
+  if (st.ok()) st = WriteFlushMarker(started, clean);
+  std::lock_guard lock(mu_);
+  if (!st.ok()) {
+    // Retried by the next flush. Commits are refused meanwhile (Install).
+    dirty_files_.merge(files);
+    dirty_dirs_.merge(dirs);
+    retired_.insert(retired_.end(), retired.begin(), retired.end());
+  } else {
+    for (const auto& meta : retired) {
+      // Unless the same name@version was stored again since (a copy after a drop).
+      auto it = index_.find(meta->file.name());
+      if (it == index_.end() || it->second.meta->file.version() != meta->file.version()) {
+        RemoveFilesLocked(*meta);
+      }
+    }
+  }
+  flush_error_ = st;
+  return st;
+}
+
+void ObjectStore::ReadFlushMarker() {
+  absl::StatusOr<std::string> text = ReadFileToString(MarkerPath(options_.dir), env_);
+  if (!text.ok()) return;  // none: every commit was synced (sync mode, or a new store)
+  int64_t flushed = 0;
+  char state[16] = {};
+  if (std::sscanf(text->c_str(), "%" SCNd64 " %15s", &flushed, state) != 2) {
+    flushed = std::numeric_limits<int64_t>::min() + kFileTimeSlackNs;  // unreadable: verify all
+  } else if (std::strcmp(state, kClean) == 0) {
+    return;
+  }
+  recovery_.unclean = true;
+  verify_after_ = flushed - kFileTimeSlackNs;
+}
+
+bool ObjectStore::NeedsVerifying(const std::string& meta_path) const {
+  if (!verify_after_) return false;
+  struct stat st;
+  if (::stat(meta_path.c_str(), &st) != 0) return true;
+  const int64_t changed = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 +
+                          static_cast<int64_t>(st.st_ctim.tv_nsec);
+  return changed >= *verify_after_;
+}
+
+bool ObjectStore::VerifyObject(const ObjectMeta& meta) {
+  ++recovery_.verified;
+  absl::Status st =
+      CheckContent(meta, env_, ObjectPath(meta.file.name(), meta.file.version(), false));
+  if (st.ok()) return true;
+  ++recovery_.dropped;
+  internal::Log()->warn(
+      "recovery: {}@{} was not covered by a completed flush and is bad ({}): "
+      "dropped, to be copied again from another holder",
+      meta.file.name(), meta.file.version(), std::string(st.message()));
+  return false;
+}
+
+absl::Status ObjectStore::EndRecovery(const std::vector<std::string>& verified_paths,
+                                      int64_t started) {
+  // What was verified may so far be only in the page cache (a killed process): made durable
+  // before the marker says everything up to `started` is.
+  std::set<std::string> dirs;
+  for (const std::string& path : verified_paths) {
+    CHAINFS_RETURN_IF_ERROR(SyncFile(path));
+    dirs.insert(DirOf(path));
+  }
+  for (const std::string& dir : dirs) CHAINFS_RETURN_IF_ERROR(env_->SyncDirectory(dir));
+  if (recovery_.unclean) {
+    internal::Log()->info(
+        "recovery after an unclean stop: verified {} objects not covered by the last completed "
+        "flush, dropped {} bad ones",
+        recovery_.verified, recovery_.dropped);
+  }
+  if (SyncsEachCommit()) {
+    // Every commit from now on is durable by itself: nothing to verify at the next start.
+    if (absl::Status st = env_->Unlink(MarkerPath(options_.dir)); !st.ok() && !absl::IsNotFound(st))
+      return st;
+    return absl::OkStatus();
+  }
+  return WriteFlushMarker(started, /*clean=*/false);
+}
+
+}  // namespace chainfs::filestore
