@@ -13,7 +13,10 @@ Flusher::~Flusher() {
 }
 
 void Flusher::Start() {
-  if (settings_.durability != Durability::kReplicated) return;
+  if (settings_.durability != Durability::kReplicated) {
+    internal::Log()->info("sync durability: every commit is fsynced before it is acknowledged");
+    return;
+  }
   internal::Log()->info(
       "replicated durability: commits reach the disk within {} ms",
       std::chrono::duration_cast<std::chrono::milliseconds>(settings_.interval).count());
@@ -50,7 +53,7 @@ absl::Status Flusher::RunFlush(bool clean) {
   if (!st.ok()) {
     internal::Log()->error("flush to disk failed, commits are refused until one succeeds: {}",
                            std::string(st.message()));
-  } else if (clean) {
+  } else if (clean && settings_.durability == Durability::kReplicated) {
     internal::Log()->info("flushed to disk for a clean stop");
   } else if (was_failing) {
     internal::Log()->info("flush to disk succeeded again: commits accepted");
