@@ -75,6 +75,8 @@ std::string_view FaultEnv::Name(Op op) {
       return "mkdir";
     case Op::kSyncDirectory:
       return "fsync directory";
+    case Op::kSyncFileSystem:
+      return "syncfs";
   }
   return "?";
 }
@@ -268,6 +270,18 @@ absl::Status FaultEnv::SyncDirectory(const std::string& dir) {
   std::lock_guard lock(mu_);
   std::erase_if(unsynced_names_, [&](const std::string& path) { return DirOf(path) == dir; });
   std::erase_if(renamed_from_, [&](const auto& entry) { return DirOf(entry.first) == dir; });
+  return absl::OkStatus();
+}
+
+absl::Status FaultEnv::SyncFileSystem(const File& on) {
+  CHAINFS_RETURN_IF_ERROR(Step(Op::kSyncFileSystem, on.path()));
+  if (sync_for_real_) CHAINFS_RETURN_IF_ERROR(base_->SyncFileSystem(on));
+  std::lock_guard lock(mu_);
+  for (auto& [path, size] : synced_size_) {
+    if (absl::StatusOr<int64_t> now = base_->FileSize(path); now.ok()) size = *now;
+  }
+  unsynced_names_.clear();
+  renamed_from_.clear();
   return absl::OkStatus();
 }
 

@@ -38,6 +38,7 @@ class FaultEnv : public Env {
     kUnlink,
     kMakeDirectories,
     kSyncDirectory,
+    kSyncFileSystem,
   };
   static std::string_view Name(Op op);
 
@@ -79,6 +80,8 @@ class FaultEnv : public Env {
   absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& dir) override;
   absl::StatusOr<int64_t> FileSize(const std::string& path) override;
   absl::Status SyncDirectory(const std::string& dir) override;
+  // Everything written through this env becomes synced (what DropUnsyncedData keeps).
+  absl::Status SyncFileSystem(const File& on) override;
 
  private:
   friend class FaultFile;

@@ -1,14 +1,16 @@
-// The object store's durability (DESIGN.md "Durability"): in replicated mode, the files and
-// directories committed since the last flush and the group flush that syncs them; the flush
-// marker <dir>/flushed ("<wall ns of the last completed flush's start> running|clean"; none in
-// sync mode, where every commit is durable by itself); and
-// start-up verification of what the last completed flush may not have covered.
+// The object store's durability (DESIGN.md "Durability"): in replicated mode, the group flush
+// (one syncfs(2) of the data directory's file system for every commit since the last flush,
+// through the Env so that FaultEnv sees it); the flush record <dir>/flushed ("<wall ns when the
+// last completed flush started> running|clean"; none in sync mode, where every commit is
+// durable by itself); and start-up verification of what the last completed flush may not
+// have covered.
 //
-// Which objects a flush covers: FlushCommitted notes the wall time T, then takes the pending
-// set under the store's mutex; every commit renamed into place before that is in the set. A
-// commit renamed after it changes its meta's ctime after T (rename updates it), so after an
-// unclean stop every meta whose ctime is not below T (less a slack for the kernel's coarse
-// file clock) is verified. Verifying more than needed is harmless.
+// Which objects a flush covers: FlushCommitted notes the wall time T, then syncs; every
+// commit renamed into place before T is durable once that flush completes. A commit renamed
+// after T changes its meta's ctime after T (rename updates it), so after an unclean stop every
+// meta whose ctime is not below T (less a slack for the kernel's coarse file clock) is
+// verified. Verifying more than needed is harmless; so is a record lost to a power loss (it
+// is written without an fsync, made durable by the next flush): the older one verifies more.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "common/status.h"
 #include "servers/filestore/object_store.h"
@@ -77,55 +80,40 @@ absl::Status CheckContent(const ObjectMeta& meta, Env* env, const std::string& d
 
 }  // namespace
 
-void ObjectStore::MarkDirtyLocked(const std::string& meta_path, const std::string& data_path) {
-  dirty_files_.insert(meta_path);
-  if (!data_path.empty()) dirty_files_.insert(data_path);
-  dirty_dirs_.insert(DirOf(meta_path));
-}
-
 int64_t ObjectStore::pending_flush() const {
   std::lock_guard lock(mu_);
-  return static_cast<int64_t>(dirty_files_.size() + dirty_dirs_.size());
+  return unflushed_;
 }
 
-absl::Status ObjectStore::SyncFile(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<File>> file = env_->Open(path, O_RDONLY);
-  if (absl::IsNotFound(file.status())) return absl::OkStatus();  // replaced since: unlinked
-  if (!file.ok()) return file.status();
-  return (*file)->Sync();
-}
-
-absl::Status ObjectStore::WriteFlushMarker(int64_t flushed_wall_ns, bool clean) {
-  return WriteFileAtomically(MarkerPath(options_.dir),
-                             fmt::format("{} {}\n", flushed_wall_ns, clean ? kClean : kRunning),
-                             env_);
+absl::Status ObjectStore::WriteFlushMarker(int64_t flushed_wall_ns, bool clean, bool sync) {
+  const std::string record = fmt::format("{} {}\n", flushed_wall_ns, clean ? kClean : kRunning);
+  if (sync) return WriteFileAtomically(MarkerPath(options_.dir), record, env_);
+  CHAINFS_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(MarkerPath(options_.dir), env_));
+  CHAINFS_RETURN_IF_ERROR(file.Append(record));
+  return file.Commit(/*sync_dir=*/false, /*sync=*/false);
 }
 
 absl::Status ObjectStore::FlushCommitted(bool clean) {
   if (SyncsEachCommit()) return absl::OkStatus();  // every commit was durable already
   const int64_t started = clock_->WallNanos();
-  std::set<std::string> files;
-  std::set<std::string> dirs;
+  int64_t taken;
   std::vector<std::shared_ptr<const ObjectMeta>> retired;
   {
     std::lock_guard lock(mu_);
-    if (dirty_files_.empty() && dirty_dirs_.empty() && flush_error_.ok() && !clean) {
+    if (unflushed_ == 0 && retired_.empty() && flush_error_.ok() && !clean) {
       return absl::OkStatus();
     }
-    files.swap(dirty_files_);
-    dirs.swap(dirty_dirs_);
+    taken = std::exchange(unflushed_, 0);
     retired.swap(retired_);
   }
-  // Content before the names that make it reachable, then the record of the flush.
-  absl::Status st;
-  for (auto it = files.begin(); st.ok() && it != files.end(); ++it) st = SyncFile(*it);
-  for (auto it = dirs.begin(); st.ok() && it != dirs.end(); ++it) st = env_->SyncDirectory(*it);
-  if (st.ok()) st = WriteFlushMarker(started, clean);
+  // One syncfs for every file and directory entry written since the last flush: on a disk
+  // that takes milliseconds per fsync, one per commit could not keep up.
+  absl::Status st = env_->SyncFileSystem(*data_dir_);
+  if (st.ok()) st = WriteFlushMarker(started, clean, /*sync=*/clean);
   std::lock_guard lock(mu_);
   if (!st.ok()) {
     // Retried by the next flush. Commits are refused meanwhile (Install).
-    dirty_files_.merge(files);
-    dirty_dirs_.merge(dirs);
+    unflushed_ += taken;
     retired_.insert(retired_.end(), retired.begin(), retired.end());
   } else {
     for (const auto& meta : retired) {
@@ -176,16 +164,13 @@ bool ObjectStore::VerifyObject(const ObjectMeta& meta) {
   return false;
 }
 
-absl::Status ObjectStore::EndRecovery(const std::vector<std::string>& verified_paths,
-                                      int64_t started) {
-  // What was verified may so far be only in the page cache (a killed process): made durable
-  // before the marker says everything up to `started` is.
-  std::set<std::string> dirs;
-  for (const std::string& path : verified_paths) {
-    CHAINFS_RETURN_IF_ERROR(SyncFile(path));
-    dirs.insert(DirOf(path));
+absl::Status ObjectStore::EndRecovery(int64_t started) {
+  CHAINFS_ASSIGN_OR_RETURN(data_dir_, env_->Open(options_.dir, O_RDONLY | O_DIRECTORY));
+  if (recovery_.verified > 0) {
+    // What was verified may so far be only in the page cache (a killed process): made durable
+    // before the record says everything up to `started` is.
+    CHAINFS_RETURN_IF_ERROR(env_->SyncFileSystem(*data_dir_));
   }
-  for (const std::string& dir : dirs) CHAINFS_RETURN_IF_ERROR(env_->SyncDirectory(dir));
   if (recovery_.unclean) {
     internal::Log()->info(
         "recovery after an unclean stop: verified {} objects not covered by the last completed "
@@ -194,11 +179,13 @@ absl::Status ObjectStore::EndRecovery(const std::vector<std::string>& verified_p
   }
   if (SyncsEachCommit()) {
     // Every commit from now on is durable by itself: nothing to verify at the next start.
-    if (absl::Status st = env_->Unlink(MarkerPath(options_.dir)); !st.ok() && !absl::IsNotFound(st))
+    if (absl::Status st = env_->Unlink(MarkerPath(options_.dir));
+        !st.ok() && !absl::IsNotFound(st)) {
       return st;
+    }
     return absl::OkStatus();
   }
-  return WriteFlushMarker(started, /*clean=*/false);
+  return WriteFlushMarker(started, /*clean=*/false, /*sync=*/true);
 }
 
 }  // namespace chainfs::filestore

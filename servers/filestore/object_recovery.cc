@@ -53,7 +53,6 @@ absl::Status ObjectStore::Recover() {
   ReadFlushMarker();
   std::map<std::string, std::pair<std::shared_ptr<ObjectMeta>, std::string>> newest;
   std::vector<std::string> data_files;
-  std::vector<std::string> verified;  // files of the objects verified, to be synced
   for (const std::string& prefix : shards) {
     if (prefix.size() != 2 || !std::isxdigit(prefix[0]) || !std::isxdigit(prefix[1])) continue;
     shards_.insert(prefix);
@@ -79,10 +78,6 @@ absl::Status ObjectStore::Recover() {
           if (!VerifyObject(*meta)) {
             RemoveFile(path);
             continue;
-          }
-          verified.push_back(path);
-          if (!meta->inline_content && !meta->file.tombstone()) {
-            verified.push_back(ObjectPath(meta->file.name(), meta->file.version(), false));
           }
         }
         if (meta->inline_content) {
@@ -136,7 +131,7 @@ absl::Status ObjectStore::Recover() {
       RemoveFile(path);
     }
   }
-  CHAINFS_RETURN_IF_ERROR(EndRecovery(verified, started));
+  CHAINFS_RETURN_IF_ERROR(EndRecovery(started));
   internal::Log()->info("recovered {} objects and tombstones ({} bytes) from {}", index_.size(),
                         used_, options_.dir);
   return absl::OkStatus();

@@ -199,7 +199,7 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
     }
     return st;
   }
-  if (!SyncsEachCommit()) MarkDirtyLocked(meta_path, data_temp.empty() ? "" : data_path);
+  if (!SyncsEachCommit()) ++unflushed_;
   auto& entry = index_[info.name()];
   if (entry.meta) {
     used_ -= entry.meta->file.size();

@@ -9,19 +9,19 @@
 // Commit: data temp -> fsync -> meta temp (an AtomicFile) -> fsync -> rename data -> rename
 // meta (the commit point) -> fsync dir; the older version of the name is then unlinked. In
 // replicated durability the three fsyncs are left to the next group flush (FlushCommitted,
-// run by the Flusher): the commit is in the operating system when it returns, and on stable
-// storage within the flush interval; the older version is unlinked only after that flush.
-// <dir>/flushed records the last completed flush. A
-// failed step fails the commit: what it wrote is removed and the older version stays. A crash
-// between any two steps leaves the older or the newer version, never a torn one (Open()'s
-// recovery), and a commit that returned OK survives it. Every file operation goes through the
-// Env of the options, so tests inject failed fsyncs, a full disk and crashes. Content is
-// written with O_DIRECT from reused aligned buffers (where the file system allows it): page
-// cache pages cost more CPU here than the disk write, and the chain's three copies share it.
-// Open() removes temp files and data without meta, keeps the newest meta of each name and
-// rebuilds the index from the metas (object_recovery.cc); after an unclean stop it also
-// verifies every object changed since the last completed flush against its checksums, drops
-// bad ones and syncs the rest (object_durability.cc). <dir>/minver holds the last /minver seen.
+// run by the Flusher: one syncfs for every commit since the last): the commit is in the operating
+// system when it returns, and on stable storage within the flush interval; the older version is
+// unlinked only after that flush. <dir>/flushed records the last completed flush. A failed step
+// fails the commit: what it wrote is removed and the older version stays. A crash between any two
+// steps leaves the older or the newer version, never a torn one (Open()'s recovery), and a commit
+// that returned OK survives it. Every file operation goes through the Env of the options, so tests
+// inject failed fsyncs, a full disk and crashes. Content is written with O_DIRECT from reused
+// aligned buffers (where the file system allows it): page cache pages cost more CPU here than the
+// disk write, and the chain's three copies share it. Open() removes temp files and data without
+// meta, keeps the newest meta of each name and rebuilds the index from the metas
+// (object_recovery.cc); after an unclean stop it also verifies every object changed since the last
+// completed flush against its checksums, drops bad ones and syncs the rest (object_durability.cc).
+// <dir>/minver holds the last /minver seen.
 //
 // Version rules: a new version of a name must be above the stored latest one and not
 // below the minimum version, else FAILED_PRECONDITION "version too old".
@@ -186,13 +186,13 @@ class ObjectStore {
   // Forgets a corrupt object (its files are removed).
   void DropCorrupt(const std::string& name, int64_t version);
 
-  // Makes every commit and tombstone done before the call durable (fsync of each file written
-  // and each directory changed since the last flush), then records the flush in <dir>/flushed
-  // (with `clean`: a clean stop, nothing to verify at the next start). Calls must not overlap
-  // (the Flusher runs them). On failure what was pending stays pending, and commits are
-  // refused (UNAVAILABLE) until a flush succeeds.
+  // Makes every commit and tombstone done before the call durable (one syncfs of the data
+  // directory's file system), then records the flush in <dir>/flushed (with `clean`: a clean
+  // stop, nothing to verify at the next start). Calls must not overlap (the Flusher runs
+  // them). On failure what was pending stays pending, and commits are refused (UNAVAILABLE)
+  // until a flush succeeds.
   absl::Status FlushCommitted(bool clean = false);
-  // Files and directories waiting for the next flush.
+  // Commits and tombstones waiting for the next flush.
   int64_t pending_flush() const;
   Durability durability() const { return options_.durability; }
   const RecoveryStats& recovery_stats() const { return recovery_; }
@@ -223,20 +223,18 @@ class ObjectStore {
                                        AtomicFile* meta_file = nullptr);
   // The meta under a temp name, synced: durable, not yet visible.
   absl::StatusOr<AtomicFile> WriteMeta(const ObjectMeta& meta);
-  // Replicated mode: the files and directory of a commit, for the next flush.
-  void MarkDirtyLocked(const std::string& meta_path, const std::string& data_path);
   bool SyncsEachCommit() const { return options_.durability == Durability::kSync; }
   // Start-up, after an unclean stop: whether the meta at `path` may postdate the last
   // completed flush; then checks it (content against the checksums), false when bad.
   bool NeedsVerifying(const std::string& meta_path) const;
   bool VerifyObject(const ObjectMeta& meta);
   // Reads <dir>/flushed (sets verify_after_ when the last stop was unclean) / syncs what
-  // recovery verified and records the start.
+  // recovery verified and records, durably, that everything up to `started` is on disk.
   void ReadFlushMarker();
-  absl::Status EndRecovery(const std::vector<std::string>& verified_paths, int64_t started);
-  absl::Status WriteFlushMarker(int64_t flushed_wall_ns, bool clean);
-  // fsync of a committed file by name; NOT_FOUND (replaced since) is fine.
-  absl::Status SyncFile(const std::string& path);
+  absl::Status EndRecovery(int64_t started);
+  // Without `sync` the record becomes durable with the next flush (losing it only means
+  // verifying more at the next start).
+  absl::Status WriteFlushMarker(int64_t flushed_wall_ns, bool clean, bool sync);
   // Unlinks a file that may already be gone; other failures are logged.
   void RemoveFile(const std::string& path);
   // Aligned buffers for O_DIRECT writes, reused across writers.
@@ -259,8 +257,8 @@ class ObjectStore {
   std::set<std::string> shards_;  // shard directories (2 hex digits) known to exist
   std::vector<char*> free_buffers_;
   const Clock* const clock_;
-  std::set<std::string> dirty_files_;  // replicated mode: written since the last flush
-  std::set<std::string> dirty_dirs_;
+  std::unique_ptr<File> data_dir_;  // open for syncfs (replicated mode)
+  int64_t unflushed_ = 0;           // replicated mode: commits since the last flush
   // Replicated mode: older versions replaced since the last flush, removed once it completed.
   std::vector<std::shared_ptr<const ObjectMeta>> retired_;
   absl::Status flush_error_;             // of the last flush; commits are refused while it fails
