@@ -110,21 +110,23 @@ absl::Status ObjectStore::FlushCommitted(bool clean) {
   // that takes milliseconds per fsync, one per commit could not keep up.
   absl::Status st = env_->SyncFileSystem(*data_dir_);
   if (st.ok()) st = WriteFlushMarker(started, clean, /*sync=*/clean);
-  std::lock_guard lock(mu_);
-  if (!st.ok()) {
-    // Retried by the next flush. Commits are refused meanwhile (Install).
-    unflushed_ += taken;
-    retired_.insert(retired_.end(), retired.begin(), retired.end());
-  } else {
-    for (const auto& meta : retired) {
-      // Unless the same name@version was stored again since (a copy after a drop).
-      auto it = index_.find(meta->file.name());
-      if (it == index_.end() || it->second.meta->file.version() != meta->file.version()) {
-        RemoveFilesLocked(*meta);
-      }
+  {
+    std::lock_guard lock(mu_);
+    flush_error_ = st;
+    if (!st.ok()) {
+      // Retried by the next flush. Commits are refused meanwhile (Install).
+      unflushed_ += taken;
+      retired_.insert(retired_.end(), retired.begin(), retired.end());
+      return st;
     }
+    // Unless the same name@version was stored again since (a copy after a drop).
+    std::erase_if(retired, [this](const auto& meta) {
+      auto it = index_.find(meta->file.name());
+      return it != index_.end() && it->second.meta->file.version() == meta->file.version();
+    });
   }
-  flush_error_ = st;
+  // Outside the lock: commits go on meanwhile.
+  for (const auto& meta : retired) RemoveObjectFiles(*meta);
   return st;
 }
 

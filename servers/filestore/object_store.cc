@@ -206,7 +206,7 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
     // Replicated mode: the older version stays on disk until this commit is flushed, so a
     // power loss before that finds the older one whole when the newer one is not.
     if (SyncsEachCommit()) {
-      RemoveFilesLocked(*entry.meta);
+      RemoveObjectFiles(*entry.meta);
     } else {
       retired_.push_back(entry.meta);
     }
@@ -221,7 +221,7 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
   return info;
 }
 
-void ObjectStore::RemoveFilesLocked(const ObjectMeta& meta) {
+void ObjectStore::RemoveObjectFiles(const ObjectMeta& meta) {
   RemoveFile(ObjectPath(meta.file.name(), meta.file.version(), true));
   if (!meta.file.tombstone() && !meta.inline_content) {
     RemoveFile(ObjectPath(meta.file.name(), meta.file.version(), false));
@@ -368,7 +368,7 @@ absl::Status ObjectStore::SetMinVersion(int64_t min_version) {
   for (auto it = index_.begin(); it != index_.end();) {
     if (it->second.meta->file.version() < min_version) {
       used_ -= it->second.meta->file.size();
-      RemoveFilesLocked(*it->second.meta);
+      RemoveObjectFiles(*it->second.meta);
       it = index_.erase(it);
       ++dropped;
     } else {
@@ -391,7 +391,7 @@ void ObjectStore::DropCorrupt(const std::string& name, int64_t version) {
   if (it == index_.end() || it->second.meta->file.version() != version) return;
   internal::Log()->warn("dropping corrupt replica {}@{}", name, version);
   used_ -= it->second.meta->file.size();
-  RemoveFilesLocked(*it->second.meta);
+  RemoveObjectFiles(*it->second.meta);
   index_.erase(it);
 }
 

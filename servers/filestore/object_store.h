@@ -240,7 +240,8 @@ class ObjectStore {
   // Aligned buffers for O_DIRECT writes, reused across writers.
   char* TakeBuffer();
   void ReturnBuffer(char* buffer);
-  void RemoveFilesLocked(const ObjectMeta& meta);
+  // The files of an object (by path only: needs no lock).
+  void RemoveObjectFiles(const ObjectMeta& meta);
   // The content of an inline object, read back from its .meta.
   absl::StatusOr<std::string> LoadInlineLocked(const ObjectMeta& meta) const;
   // A fresh temp file path in the name's shard (made if needed).
