@@ -20,4 +20,4 @@ chainfs_unit_test(filestore_service_core_test
   LIBS filestore_lib)
 chainfs_unit_test(filestore_durability_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_durability_test.cc
-  LIBS filestore_store)
+  LIBS filestore_lib)

@@ -4,12 +4,15 @@
 // sync mode fsyncs before acknowledging; after an unclean stop recovery verifies what no
 // completed flush covered.
 #include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <future>
 
+#include "common/client/memory_filestores.h"
+#include "servers/filestore/filestore_service.h"
 #include "servers/filestore/flusher.h"
 #include "tests/unit/filestore_object_store_fixture.h"
 
@@ -197,6 +200,27 @@ TEST_F(DurabilityTest, WaitFlushed_WakesTheFlusher_ReturnsOnceTheCommitIsDurable
   ASSERT_TRUE(Put("/f", 1, "content").ok());
   ASSERT_TRUE(WaitFlushed().ok());
   EXPECT_EQ(flusher_->flushes(), 1);
+
+  PowerLossAndRestart();
+  EXPECT_EQ(*Get("/f"), "content");
+}
+
+TEST_F(DurabilityTest, FlushCall_AnsweredOnceTheFlusherFlushed_ABadNameRefused) {
+  Open(Durability::kReplicated);
+  flusher_->Start();
+  MemoryFileStores downstream;
+  FileStoreService service(store_.get(), &downstream, nullptr, FileStoreSettings{});
+  service.SetFlusher(flusher_.get());
+  ASSERT_TRUE(Put("/f", 1, "content").ok());
+  grpc::ServerContext ctx;
+  v1::FlushRequest req;
+  req.set_name("/f");
+  req.set_version(1);
+  v1::FlushReply reply;
+  EXPECT_TRUE(service.Flush(&ctx, &req, &reply).ok());
+  EXPECT_EQ(flusher_->flushes(), 1);
+  req.set_name("not/absolute");
+  EXPECT_EQ(service.Flush(&ctx, &req, &reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   PowerLossAndRestart();
   EXPECT_EQ(*Get("/f"), "content");
