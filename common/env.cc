@@ -174,4 +174,9 @@ absl::Status PosixEnv::SyncDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
+absl::Status PosixEnv::SyncFileSystem(const File& on) {
+  if (::syncfs(on.fd()) != 0) return ErrnoStatus(fmt::format("syncfs {}", on.path()), errno);
+  return absl::OkStatus();
+}
+
 }  // namespace chainfs

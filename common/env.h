@@ -78,6 +78,10 @@ class Env {
   virtual absl::StatusOr<int64_t> FileSize(const std::string& path) = 0;
   // Makes the entries of `dir` (creates, renames, unlinks) durable.
   virtual absl::Status SyncDirectory(const std::string& dir) = 0;
+  // syncfs(2) through an open file (a directory) on the file system: everything written there
+  // is durable, files and directory entries alike. Keep `on` open between calls: syncfs
+  // reports the write-back errors that happened since it was opened.
+  virtual absl::Status SyncFileSystem(const File& on) = 0;
 };
 
 // What the operating system does; stateless.
@@ -92,6 +96,7 @@ class PosixEnv : public Env {
   absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& dir) override;
   absl::StatusOr<int64_t> FileSize(const std::string& path) override;
   absl::Status SyncDirectory(const std::string& dir) override;
+  absl::Status SyncFileSystem(const File& on) override;
 };
 
 }  // namespace chainfs

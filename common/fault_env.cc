@@ -75,6 +75,8 @@ std::string_view FaultEnv::Name(Op op) {
       return "mkdir";
     case Op::kSyncDirectory:
       return "fsync directory";
+    case Op::kSyncFileSystem:
+      return "syncfs";
   }
   return "?";
 }
@@ -123,6 +125,12 @@ int64_t FaultEnv::steps() const {
   return steps_;
 }
 
+int64_t FaultEnv::steps(Op op) const {
+  std::lock_guard lock(mu_);
+  auto it = steps_of_.find(op);
+  return it == steps_of_.end() ? 0 : it->second;
+}
+
 absl::Status FaultEnv::Step(Op op, const std::string& path) {
   std::lock_guard lock(mu_);
   if (!crashed_at_ && crash_after_ && steps_ >= *crash_after_) crashed_at_ = op;
@@ -134,6 +142,7 @@ absl::Status FaultEnv::Step(Op op, const std::string& path) {
     --it->second.skip;
   }
   ++steps_;
+  ++steps_of_[op];
   return absl::OkStatus();
 }
 
@@ -261,6 +270,18 @@ absl::Status FaultEnv::SyncDirectory(const std::string& dir) {
   std::lock_guard lock(mu_);
   std::erase_if(unsynced_names_, [&](const std::string& path) { return DirOf(path) == dir; });
   std::erase_if(renamed_from_, [&](const auto& entry) { return DirOf(entry.first) == dir; });
+  return absl::OkStatus();
+}
+
+absl::Status FaultEnv::SyncFileSystem(const File& on) {
+  CHAINFS_RETURN_IF_ERROR(Step(Op::kSyncFileSystem, on.path()));
+  if (sync_for_real_) CHAINFS_RETURN_IF_ERROR(base_->SyncFileSystem(on));
+  std::lock_guard lock(mu_);
+  for (auto& [path, size] : synced_size_) {
+    if (absl::StatusOr<int64_t> now = base_->FileSize(path); now.ok()) size = *now;
+  }
+  unsynced_names_.clear();
+  renamed_from_.clear();
   return absl::OkStatus();
 }
 

@@ -38,6 +38,7 @@ class FaultEnv : public Env {
     kUnlink,
     kMakeDirectories,
     kSyncDirectory,
+    kSyncFileSystem,
   };
   static std::string_view Name(Op op);
 
@@ -60,8 +61,9 @@ class FaultEnv : public Env {
   // Whether the crash refused a step, and which one first (what would have been done next).
   bool crashed() const;
   std::optional<Op> crashed_at() const;
-  // Steps done through this env so far.
+  // Steps done through this env so far, in all and of one kind (fsyncs, say).
   int64_t steps() const;
+  int64_t steps(Op op) const;
   // Power loss: every file written through this env is cut back to what its last fsync
   // covered; names created or linked into a directory since that directory's last fsync
   // disappear, and renames there onto a new name are undone (the file is back under its old
@@ -78,6 +80,8 @@ class FaultEnv : public Env {
   absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& dir) override;
   absl::StatusOr<int64_t> FileSize(const std::string& path) override;
   absl::Status SyncDirectory(const std::string& dir) override;
+  // Everything written through this env becomes synced (what DropUnsyncedData keeps).
+  absl::Status SyncFileSystem(const File& on) override;
 
  private:
   friend class FaultFile;
@@ -104,6 +108,7 @@ class FaultEnv : public Env {
   std::optional<Op> crashed_at_;
   std::function<void(const std::string&, int64_t)> before_read_;
   int64_t steps_ = 0;
+  std::map<Op, int64_t> steps_of_;
   std::map<std::string, int64_t> synced_size_;       // files written through this env
   std::set<std::string> unsynced_names_;             // new names whose directory is not synced
   std::map<std::string, std::string> renamed_from_;  // unsynced rename: new name -> old name

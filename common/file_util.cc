@@ -81,12 +81,12 @@ absl::Status AtomicFile::Sync() {
   return absl::OkStatus();
 }
 
-absl::Status AtomicFile::Commit(bool sync_dir) {
-  if (auto st = Sync(); !st.ok()) return st;
+absl::Status AtomicFile::Commit(bool sync_dir, bool sync) {
+  if (auto st = sync ? Sync() : absl::OkStatus(); !st.ok()) return st;
   file_.reset();
   if (auto st = env_->Rename(temp_path_, path_); !st.ok()) return st;
   temp_path_.clear();
-  if (sync_dir) return env_->SyncDirectory(DirOf(path_));
+  if (sync_dir && sync) return env_->SyncDirectory(DirOf(path_));
   return absl::OkStatus();
 }
 

@@ -46,8 +46,9 @@ class AtomicFile {
   // when it was not done.
   absl::Status Sync();
   // Sync, rename into place, fsync the directory (unless sync_dir is false, for callers
-  // that commit several files and sync the directory once).
-  absl::Status Commit(bool sync_dir = true);
+  // that commit several files and sync the directory once; without `sync`, neither fsync:
+  // for callers that make it durable later, as the object store's group flush does).
+  absl::Status Commit(bool sync_dir = true, bool sync = true);
   int fd() const { return file_ ? file_->fd() : -1; }
   int64_t size() const { return size_; }
   const std::string& path() const { return path_; }

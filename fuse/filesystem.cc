@@ -506,6 +506,13 @@ absl::Status Filesystem::Flush(FileHandle* fh,
   return UploadStaged(fh->ino, *fh->staged);
 }
 
+absl::Status Filesystem::Fsync(FileHandle* fh) {
+  CHAINFS_RETURN_IF_ERROR(Flush(fh));
+  auto path = inodes_.Path(fh->ino);
+  if (!path) return absl::OkStatus();  // unlinked: nothing of it is stored
+  return client_.FlushToDisk(*path);
+}
+
 void Filesystem::Release(FileHandle* fh) {
   // Read replies to the kernel before it is done with the handle (it may still start a
   // prefetch), and the kernel may release the file as soon as it has the reply: wait for

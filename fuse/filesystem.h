@@ -132,6 +132,8 @@ class Filesystem {
   // duplicates onto stdout and closes the first descriptor before anything is written).
   absl::Status Flush(FileHandle* fh,
                      const std::function<bool(const std::string& path)>& held_elsewhere = {});
+  // fsync(): Flush, then every holder of the file's latest version flushes it to disk.
+  absl::Status Fsync(FileHandle* fh);
   void Release(FileHandle* fh);
 
   absl::StatusOr<DirHandle*> OpenDir(uint64_t ino);

@@ -251,7 +251,7 @@ void Release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 }
 
 void Fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* fi) {
-  ReplyError(req, Fs(req)->Flush(Fh(fi)), "fsync");
+  ReplyError(req, Fs(req)->Fsync(Fh(fi)), "fsync");
 }
 
 void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <future>
+
 #include "common/client/nameserver_rules.h"
 #include "common/names.h"
 #include "common/status.h"
@@ -81,6 +83,23 @@ absl::StatusOr<v1::CreateReply> Client::UploadString(const v1::FileInfo& file,
 absl::StatusOr<v1::CreateReply> Client::Mkdir(const std::string& path,
                                               const v1::Attributes& attributes) {
   return UploadString(Entry(path, v1::KIND_DIRECTORY, attributes), "", {.exclusive = true});
+}
+
+absl::Status Client::FlushToDisk(const std::string& path) {
+  v1::DoReadRequest req;
+  req.set_path(path);
+  absl::StatusOr<v1::DoReadReply> found = nameserver_->DoRead(req);
+  if (absl::IsNotFound(found.status())) return absl::OkStatus();  // deleted: nothing to keep
+  CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply holders, std::move(found));
+  std::vector<std::future<absl::Status>> flushes;
+  for (const std::string& holder : holders.holders()) {
+    flushes.push_back(std::async(std::launch::async, [this, holder, &holders] {
+      return filestores_->Flush(holder, holders.file().name(), holders.file().version());
+    }));
+  }
+  absl::Status st;
+  for (auto& flush : flushes) st.Update(flush.get());
+  return st;
 }
 
 absl::Status Client::MkdirAll(const std::string& path, const v1::Attributes& attributes) {

@@ -74,6 +74,10 @@ class Client {
   absl::StatusOr<v1::CreateReply> Symlink(const std::string& path, std::string_view target,
                                           const v1::Attributes& attributes);
 
+  // fsync()/fdatasync(): returns once every holder of path's latest version has it on stable
+  // storage (FileStore Flush on each holder, in parallel; at once under sync durability).
+  absl::Status FlushToDisk(const std::string& path);
+
   // rename(2) of `from` (which must exist at the NameServer) to `to`: CheckRenameTarget, then
   // the NameServer's Rename. Renaming a path to itself succeeds at once.
   absl::Status Rename(const std::string& from, const std::string& to, bool no_replace = false);

@@ -105,6 +105,12 @@ class FileStoreApi {
       const std::vector<std::string>& addresses, const v1::CloneRequest& req) = 0;
   virtual absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(
       const std::string& address) = 0;
+  // fsync()/fdatasync()/syncfs: returns once name@version (empty name: everything) is on
+  // address's stable storage. A fake that never stands in for it may keep this default.
+  virtual absl::Status Flush(const std::string& address, const std::string& name, int64_t version) {
+    (void)address, (void)name, (void)version;
+    return absl::UnimplementedError("this FileStoreApi does not flush");
+  }
 
   // Reads name@version from the first holder that works, failing over to the next one in
   // the middle of the file when a holder dies. version 0 = the holder's latest.

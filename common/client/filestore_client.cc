@@ -213,6 +213,19 @@ absl::Status FileStoreClient::Delete(const std::string& address, const std::stri
                      fmt::format("delete {}@{} on {}", name, version, address));
 }
 
+absl::Status FileStoreClient::Flush(const std::string& address, const std::string& name,
+                                    int64_t version) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.call_timeout));
+  v1::FlushRequest req;
+  req.set_name(name);
+  req.set_version(version);
+  v1::FlushReply reply;
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
+  return WithContext(stub->Flush(&ctx, req, &reply),
+                     fmt::format("flush {}@{} on {}", name, version, address));
+}
+
 absl::StatusOr<v1::CopyFileReply> FileStoreClient::CopyFile(const std::string& address,
                                                             const v1::CopyFileRequest& req) {
   grpc::ClientContext ctx;

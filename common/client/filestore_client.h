@@ -51,6 +51,7 @@ class FileStoreClient final : public FileStoreApi {
   absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
       const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
       uint64_t checksum, const grpc::ServerContext* parent = nullptr) override;
+  absl::Status Flush(const std::string& address, const std::string& name, int64_t version) override;
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override;
   absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,

@@ -290,6 +290,12 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateFromFd(
   return CreateOnChain(file, chain, std::move(content), /*forwarded=*/false);
 }
 
+absl::Status MemoryFileStores::Flush(const std::string& address, const std::string& name,
+                                     int64_t version) {
+  return Annotate(Enter(Method::kFlush, address),
+                  fmt::format("flush {}@{} on {}", name, version, address));
+}
+
 absl::Status MemoryFileStores::Delete(const std::string& address, const std::string& name,
                                       int64_t version) {
   const std::string what = fmt::format("delete {}@{} on {}", name, version, address);

@@ -54,7 +54,17 @@ class MemoryFileStores final : public FileStoreApi {
   // The calls that faults and counters are kept for. kCreate covers every upload (Create,
   // CreateFromString, CreateFromFd, streams), counted once per chain member; kRead covers
   // each open of a holder and each ranged read from it; kReadSmall each ReadSmall of a holder.
-  enum class Method { kCreate, kRead, kReadSmall, kDelete, kCopyFile, kBumpVersion, kClone, kList };
+  enum class Method {
+    kCreate,
+    kRead,
+    kReadSmall,
+    kDelete,
+    kCopyFile,
+    kBumpVersion,
+    kClone,
+    kList,
+    kFlush
+  };
 
   // nameserver (not owned) may be null: commits are then not reported.
   explicit MemoryFileStores(NameServerApi* nameserver = nullptr);
@@ -113,6 +123,8 @@ class MemoryFileStores final : public FileStoreApi {
       uint64_t checksum, const grpc::ServerContext* parent = nullptr) override;
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override;
+  // Counted (Calls(kFlush)); the twin holds everything in memory, so there is nothing to do.
+  absl::Status Flush(const std::string& address, const std::string& name, int64_t version) override;
   absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
                                              const v1::CopyFileRequest& req) override;
   absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,

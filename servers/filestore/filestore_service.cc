@@ -560,4 +560,20 @@ grpc::Status FileStoreService::Clone(grpc::ServerContext*, const v1::CloneReques
   return grpc::Status::OK;
 }
 
+// ---------------------------------------------------------------------------------------
+// Flush
+
+grpc::Status FileStoreService::Flush(grpc::ServerContext*, const v1::FlushRequest* req,
+                                     v1::FlushReply*) {
+  if (!req->name().empty()) {
+    if (absl::Status st = ValidateName(req->name()); !st.ok()) return ToGrpc(st);
+  }
+  Flusher* flusher = flusher_;
+  absl::Status st =
+      flusher ? flusher->WaitFlushed(clock_->Now() + settings_.stream_timeout) : absl::OkStatus();
+  Log()->debug("flush of {}@{}: {}", req->name().empty() ? "everything" : req->name(),
+               req->version(), st.ok() ? "done" : std::string(st.message()));
+  return ToGrpc(st);
+}
+
 }  // namespace chainfs::filestore

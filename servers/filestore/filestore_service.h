@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/defaults.h"
 #include "proto/chainfs.grpc.pb.h"
+#include "servers/filestore/flusher.h"
 #include "servers/filestore/object_store.h"
 #include "servers/filestore/reporter.h"
 
@@ -57,6 +58,11 @@ class FileStoreService final : public v1::FileStore::Service {
                            v1::BumpVersionReply* reply) override;
   grpc::Status Clone(grpc::ServerContext* ctx, const v1::CloneRequest* req,
                      v1::CloneReply* reply) override;
+  // Answered once the Flusher flushed what was committed before the call (at once without a
+  // Flusher or in sync mode). Set the Flusher before serving.
+  void SetFlusher(Flusher* flusher) { flusher_ = flusher; }
+  grpc::Status Flush(grpc::ServerContext* ctx, const v1::FlushRequest* req,
+                     v1::FlushReply* reply) override;
 
  private:
   // A slot among max_streams, watched for the stream timeout; released when destroyed.
@@ -101,6 +107,7 @@ class FileStoreService final : public v1::FileStore::Service {
   std::map<grpc::ServerContext*, TimePoint> stream_deadlines_;
   Ticker ticker_;
   std::thread watchdog_;
+  std::atomic<Flusher*> flusher_{nullptr};
 };
 
 }  // namespace chainfs::filestore

@@ -1,6 +1,7 @@
 // chainfs-filestore: parses settings, opens the object store, serves the FileStore service
 // and reports to the NameServer. SIGTERM/SIGINT stop it gracefully.
 #include <CLI/CLI.hpp>
+#include <map>
 #include <string>
 
 #include "common/client/filestore_client.h"
@@ -9,6 +10,7 @@
 #include "common/process.h"
 #include "common/settings.h"
 #include "servers/filestore/filestore_service.h"
+#include "servers/filestore/flusher.h"
 #include "servers/filestore/object_store.h"
 #include "servers/filestore/reporter.h"
 #include "servers/filestore/scrubber.h"
@@ -25,6 +27,7 @@ struct Settings {
   FileStoreSettings service;
   chainfs::FileStoreClientSettings client;
   chainfs::filestore::ScrubSettings scrubber;
+  chainfs::filestore::FlushSettings flush;
 };
 
 void AddFileStoreFlags(CLI::App& app, Settings& s) {
@@ -41,6 +44,16 @@ void AddFileStoreFlags(CLI::App& app, Settings& s) {
   app.add_option("--max-channels", s.client.max_channels,
                  "channels to other FileStores kept open (least recently used closed first)")
       ->check(CLI::PositiveNumber);
+  const std::map<std::string, chainfs::filestore::Durability> durability = {
+      {"replicated", chainfs::filestore::Durability::kReplicated},
+      {"sync", chainfs::filestore::Durability::kSync}};
+  app.add_option("--durability", s.flush.durability,
+                 "replicated: a commit is acknowledged once in the operating system and flushed "
+                 "to disk within --flush-interval; sync: fsynced before it is acknowledged")
+      ->transform(CLI::CheckedTransformer(durability, CLI::ignore_case));
+  chainfs::AddDurationOption(app, "--flush-interval", s.flush.interval,
+                             "replicated durability: how long a commit may wait for its flush "
+                             "to disk");
   app.add_option("--scrub-bytes-per-second", s.scrubber.bytes_per_second,
                  "background re-verification rate; -1: a full pass per day (at least 1 MiB/s), "
                  "0: off");
@@ -54,7 +67,8 @@ int Run(int argc, char** argv) {
   if (std::optional<int> code = daemon.Parse(argc, argv)) return *code;
   s.client.stream_timeout = s.service.stream_timeout;
 
-  auto store = chainfs::filestore::ObjectStore::Open({.dir = s.data_dir, .capacity = s.capacity});
+  auto store = chainfs::filestore::ObjectStore::Open(
+      {.dir = s.data_dir, .capacity = s.capacity, .durability = s.flush.durability});
   if (!store.ok()) {
     daemon.log().error("cannot open the data directory: {}", std::string(store.status().message()));
     return 1;
@@ -62,6 +76,9 @@ int Run(int argc, char** argv) {
   chainfs::FileStoreClient client(s.client);
   // The reporter needs the advertised address, known once serving: wired in after.
   chainfs::filestore::FileStoreService service(store->get(), &client, nullptr, s.service);
+  chainfs::filestore::Flusher flusher(store->get(), s.flush);
+  service.SetFlusher(&flusher);
+  flusher.Start();
   if (absl::Status st =
           daemon.Serve({&service}, {.max_message_bytes = chainfs::kFileStoreMaxMessageBytes,
                                     .stream_window_bytes = chainfs::kFileStoreStreamWindowBytes,
@@ -107,6 +124,7 @@ int Run(int argc, char** argv) {
 
   const int code = daemon.AnnounceAndWait();
   daemon.Shutdown();
+  flusher.Stop().IgnoreError();  // logged there; the next start verifies what it missed
   scrubber.Stop();
   if (reporter) reporter->Stop();
   return code;

@@ -1,5 +1,6 @@
 // The object store's metas on disk (their format) and start-up recovery: leftovers of a crash
-// removed, the newest intact meta of each name kept, the index rebuilt from them.
+// removed, the newest intact meta of each name kept (after an unclean stop, verified against
+// its checksums when the last completed flush may not cover it), the index rebuilt from them.
 #include <fmt/format.h>
 
 #include <cctype>
@@ -41,6 +42,7 @@ bool ObjectMeta::Parse(const std::string& bytes) {
 }
 
 absl::Status ObjectStore::Recover() {
+  const int64_t started = clock_->WallNanos();
   const std::string objects = options_.dir + "/objects";
   CHAINFS_RETURN_IF_ERROR(env_->MakeDirectories(objects));
   CHAINFS_RETURN_IF_ERROR(env_->SyncDirectory(options_.dir));
@@ -48,6 +50,7 @@ absl::Status ObjectStore::Recover() {
   if (auto text = ReadFileToString(options_.dir + "/minver", env_); text.ok()) {
     min_version_ = std::strtoll(text->c_str(), nullptr, 10);
   }
+  ReadFlushMarker();
   std::map<std::string, std::pair<std::shared_ptr<ObjectMeta>, std::string>> newest;
   std::vector<std::string> data_files;
   for (const std::string& prefix : shards) {
@@ -70,6 +73,12 @@ absl::Status ObjectStore::Recover() {
           internal::Log()->warn("recovery: removing unreadable meta {}", path);
           RemoveFile(path);
           continue;
+        }
+        if (NeedsVerifying(path)) {
+          if (!VerifyObject(*meta)) {
+            RemoveFile(path);
+            continue;
+          }
         }
         if (meta->inline_content) {
           // Checked here and not kept: the index holds no content.
@@ -122,6 +131,7 @@ absl::Status ObjectStore::Recover() {
       RemoveFile(path);
     }
   }
+  CHAINFS_RETURN_IF_ERROR(EndRecovery(started));
   internal::Log()->info("recovered {} objects and tombstones ({} bytes) from {}", index_.size(),
                         used_, options_.dir);
   return absl::OkStatus();

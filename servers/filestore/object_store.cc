@@ -25,7 +25,9 @@ std::string internal::Digest(const std::string& name) {
 }
 
 ObjectStore::ObjectStore(ObjectStoreOptions options)
-    : options_(std::move(options)), env_(options_.env ? options_.env : Env::Default()) {}
+    : options_(std::move(options)),
+      env_(options_.env ? options_.env : Env::Default()),
+      clock_(options_.clock ? options_.clock : SystemClock::Get()) {}
 ObjectStore::~ObjectStore() {
   for (char* buffer : free_buffers_) std::free(buffer);
 }
@@ -138,7 +140,7 @@ absl::StatusOr<AtomicFile> ObjectStore::WriteMeta(const ObjectMeta& meta) {
       AtomicFile file,
       AtomicFile::Create(ObjectPath(meta.file.name(), meta.file.version(), true), env_, temp));
   CHAINFS_RETURN_IF_ERROR(file.Append(meta.Serialize()));
-  CHAINFS_RETURN_IF_ERROR(file.Sync());
+  if (SyncsEachCommit()) CHAINFS_RETURN_IF_ERROR(file.Sync());
   return file;
 }
 
@@ -165,6 +167,11 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
   const std::string meta_path = meta_file->path();
   std::lock_guard lock(mu_);
   absl::Status st = CheckVersionLocked(info.name(), info.version());
+  if (st.ok() && !flush_error_.ok()) {
+    // Replicated mode whose flushes fail: acknowledging would promise what the disk refuses.
+    st = absl::UnavailableError(
+        fmt::format("flushes to disk are failing: {}", std::string(flush_error_.message())));
+  }
   if (st.ok() && require_latest >= 0) {
     auto it = index_.find(info.name());
     if (it == index_.end() || it->second.meta->file.version() != require_latest) {
@@ -178,8 +185,8 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
     st = env_->Rename(data_temp, data_path);
     data_renamed = st.ok();
   }
-  if (st.ok()) st = meta_file->Commit(/*sync_dir=*/false);
-  if (st.ok()) {
+  if (st.ok()) st = meta_file->Commit(/*sync_dir=*/false, /*sync=*/SyncsEachCommit());
+  if (st.ok() && SyncsEachCommit()) {
     st = env_->SyncDirectory(DirOf(meta_path));
     // Not durable, so not committed: the name keeps its older version.
     if (!st.ok()) RemoveFile(meta_path);
@@ -192,10 +199,17 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
     }
     return st;
   }
+  if (!SyncsEachCommit()) ++unflushed_;
   auto& entry = index_[info.name()];
   if (entry.meta) {
     used_ -= entry.meta->file.size();
-    RemoveFilesLocked(*entry.meta);
+    // Replicated mode: the older version stays on disk until this commit is flushed, so a
+    // power loss before that finds the older one whole when the newer one is not.
+    if (SyncsEachCommit()) {
+      RemoveObjectFiles(*entry.meta);
+    } else {
+      retired_.push_back(entry.meta);
+    }
   }
   auto indexed = std::make_shared<ObjectMeta>(meta);
   indexed->content.clear();
@@ -207,7 +221,7 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
   return info;
 }
 
-void ObjectStore::RemoveFilesLocked(const ObjectMeta& meta) {
+void ObjectStore::RemoveObjectFiles(const ObjectMeta& meta) {
   RemoveFile(ObjectPath(meta.file.name(), meta.file.version(), true));
   if (!meta.file.tombstone() && !meta.inline_content) {
     RemoveFile(ObjectPath(meta.file.name(), meta.file.version(), false));
@@ -354,7 +368,7 @@ absl::Status ObjectStore::SetMinVersion(int64_t min_version) {
   for (auto it = index_.begin(); it != index_.end();) {
     if (it->second.meta->file.version() < min_version) {
       used_ -= it->second.meta->file.size();
-      RemoveFilesLocked(*it->second.meta);
+      RemoveObjectFiles(*it->second.meta);
       it = index_.erase(it);
       ++dropped;
     } else {
@@ -377,7 +391,7 @@ void ObjectStore::DropCorrupt(const std::string& name, int64_t version) {
   if (it == index_.end() || it->second.meta->file.version() != version) return;
   internal::Log()->warn("dropping corrupt replica {}@{}", name, version);
   used_ -= it->second.meta->file.size();
-  RemoveFilesLocked(*it->second.meta);
+  RemoveObjectFiles(*it->second.meta);
   index_.erase(it);
 }
 

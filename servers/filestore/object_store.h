@@ -7,16 +7,21 @@
 // Small files (up to kInlineBytes) keep their content inside the meta and have no .data,
 // so that committing one costs one file and one fsync less.
 // Commit: data temp -> fsync -> meta temp (an AtomicFile) -> fsync -> rename data -> rename
-// meta (the commit point) -> fsync dir; the older version of the name is then unlinked. A
-// failed step fails the commit: what it wrote is removed and the older version stays. A crash
-// between any two steps leaves the older or the newer version, never a torn one (Open()'s
-// recovery), and a commit that returned OK survives it. Every file operation goes through the
-// Env of the options, so tests inject failed fsyncs, a full disk and crashes. Content is
-// written with O_DIRECT from reused aligned buffers (where the file system allows it): page
-// cache pages cost more CPU here than the disk write, and the chain's three copies share it.
-// Open() removes temp files and data without meta, keeps the newest meta of each name and
-// rebuilds the index from the metas (object_recovery.cc). <dir>/minver holds the last
-// /minver seen.
+// meta (the commit point) -> fsync dir; the older version of the name is then unlinked. In
+// replicated durability the three fsyncs are left to the next group flush (FlushCommitted,
+// run by the Flusher: one syncfs for every commit since the last): the commit is in the operating
+// system when it returns, and on stable storage within the flush interval; the older version is
+// unlinked only after that flush. <dir>/flushed records the last completed flush. A failed step
+// fails the commit: what it wrote is removed and the older version stays. A crash between any two
+// steps leaves the older or the newer version, never a torn one (Open()'s recovery), and a commit
+// that returned OK survives it. Every file operation goes through the Env of the options, so tests
+// inject failed fsyncs, a full disk and crashes. Content is written with O_DIRECT from reused
+// aligned buffers (where the file system allows it): page cache pages cost more CPU here than the
+// disk write, and the chain's three copies share it. Open() removes temp files and data without
+// meta, keeps the newest meta of each name and rebuilds the index from the metas
+// (object_recovery.cc); after an unclean stop it also verifies every object changed since the last
+// completed flush against its checksums, drops bad ones and syncs the rest (object_durability.cc).
+// <dir>/minver holds the last /minver seen.
 //
 // Version rules: a new version of a name must be above the stored latest one and not
 // below the minimum version, else FAILED_PRECONDITION "version too old".
@@ -33,6 +38,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/checksum.h"
+#include "common/clock.h"
 #include "common/env.h"
 #include "common/file_util.h"
 #include "proto/chainfs.pb.h"
@@ -55,11 +61,27 @@ struct ObjectMeta {
   bool Parse(const std::string& bytes);
 };
 
+// When a commit reaches stable storage (DESIGN.md "Durability"): before it is acknowledged
+// (kSync), or at the next group flush (kReplicated), the commit being in the operating system.
+enum class Durability { kReplicated, kSync };
+
 struct ObjectStoreOptions {
   std::string dir;
   int64_t capacity = 0;  // bytes of content; 0 = whatever the disk holds
   // Every file operation goes through it; Env::Default() when null. Must outlive the store.
   Env* env = nullptr;
+  // kSync unless a Flusher runs (the daemon's setting is FlushSettings::durability): a store
+  // in kReplicated mode is durable only through FlushCommitted.
+  Durability durability = Durability::kSync;
+  // The wall time recorded with each flush; SystemClock when null.
+  const Clock* clock = nullptr;
+};
+
+// What start-up recovery found (object_durability.cc).
+struct RecoveryStats {
+  bool unclean = false;  // the last stop was not clean: recent objects were verified
+  int64_t verified = 0;  // objects checked against their checksums
+  int64_t dropped = 0;   // of them, found bad and removed
 };
 
 class ObjectStore;
@@ -73,8 +95,8 @@ class ObjectWriter {
   ObjectWriter& operator=(const ObjectWriter&) = delete;
 
   absl::Status Append(std::string_view data);
-  // Verifies the size and checksum the sender announced and makes the content and its meta
-  // durable; not yet visible. Commit then only renames.
+  // Verifies the size and checksum the sender announced and writes the content and its meta
+  // (synced in sync mode); not yet visible. Commit then only renames.
   absl::Status Finish(int64_t size, uint64_t checksum);
   // Finish (once) and commit: the object becomes the name's latest version.
   absl::StatusOr<v1::FileInfo> Commit(int64_t size, uint64_t checksum);
@@ -164,6 +186,17 @@ class ObjectStore {
   // Forgets a corrupt object (its files are removed).
   void DropCorrupt(const std::string& name, int64_t version);
 
+  // Makes every commit and tombstone done before the call durable (one syncfs of the data
+  // directory's file system), then records the flush in <dir>/flushed (with `clean`: a clean
+  // stop, nothing to verify at the next start). Calls must not overlap (the Flusher runs
+  // them). On failure what was pending stays pending, and commits are refused (UNAVAILABLE)
+  // until a flush succeeds.
+  absl::Status FlushCommitted(bool clean = false);
+  // Commits and tombstones waiting for the next flush.
+  int64_t pending_flush() const;
+  Durability durability() const { return options_.durability; }
+  const RecoveryStats& recovery_stats() const { return recovery_; }
+
   int64_t bytes_used() const;
   int64_t bytes_available() const;
   const std::string& dir() const { return options_.dir; }
@@ -190,12 +223,25 @@ class ObjectStore {
                                        AtomicFile* meta_file = nullptr);
   // The meta under a temp name, synced: durable, not yet visible.
   absl::StatusOr<AtomicFile> WriteMeta(const ObjectMeta& meta);
+  bool SyncsEachCommit() const { return options_.durability == Durability::kSync; }
+  // Start-up, after an unclean stop: whether the meta at `path` may postdate the last
+  // completed flush; then checks it (content against the checksums), false when bad.
+  bool NeedsVerifying(const std::string& meta_path) const;
+  bool VerifyObject(const ObjectMeta& meta);
+  // Reads <dir>/flushed (sets verify_after_ when the last stop was unclean) / syncs what
+  // recovery verified and records, durably, that everything up to `started` is on disk.
+  void ReadFlushMarker();
+  absl::Status EndRecovery(int64_t started);
+  // Without `sync` the record becomes durable with the next flush (losing it only means
+  // verifying more at the next start).
+  absl::Status WriteFlushMarker(int64_t flushed_wall_ns, bool clean, bool sync);
   // Unlinks a file that may already be gone; other failures are logged.
   void RemoveFile(const std::string& path);
   // Aligned buffers for O_DIRECT writes, reused across writers.
   char* TakeBuffer();
   void ReturnBuffer(char* buffer);
-  void RemoveFilesLocked(const ObjectMeta& meta);
+  // The files of an object (by path only: needs no lock).
+  void RemoveObjectFiles(const ObjectMeta& meta);
   // The content of an inline object, read back from its .meta.
   absl::StatusOr<std::string> LoadInlineLocked(const ObjectMeta& meta) const;
   // A fresh temp file path in the name's shard (made if needed).
@@ -211,6 +257,14 @@ class ObjectStore {
   uint64_t temp_counter_ = 0;
   std::set<std::string> shards_;  // shard directories (2 hex digits) known to exist
   std::vector<char*> free_buffers_;
+  const Clock* const clock_;
+  std::unique_ptr<File> data_dir_;  // open for syncfs (replicated mode)
+  int64_t unflushed_ = 0;           // replicated mode: commits since the last flush
+  // Replicated mode: older versions replaced since the last flush, removed once it completed.
+  std::vector<std::shared_ptr<const ObjectMeta>> retired_;
+  absl::Status flush_error_;             // of the last flush; commits are refused while it fails
+  std::optional<int64_t> verify_after_;  // recovery: wall ns after which metas are verified
+  RecoveryStats recovery_;
 };
 
 }  // namespace chainfs::filestore

@@ -1,5 +1,6 @@
 // ObjectWriter: an object's content streamed to a temp file (O_DIRECT where the file system
-// allows it), checksummed per block, then synced with its meta, ready for the commit.
+// allows it), checksummed per block, then written (and in sync mode synced) with its meta, ready
+// for the commit.
 #include <fcntl.h>
 #include <fmt/format.h>
 
@@ -113,7 +114,7 @@ absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum) {
     fill_ = 0;
   } else if (data_ || temp_path_.empty()) {  // else synced by an earlier attempt
     CHAINFS_RETURN_IF_ERROR(WriteBuffer(true));
-    CHAINFS_RETURN_IF_ERROR(data_->Sync());
+    if (store_->SyncsEachCommit()) CHAINFS_RETURN_IF_ERROR(data_->Sync());
     data_.reset();
   }
   meta_.file = file_;

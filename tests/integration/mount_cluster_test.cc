@@ -108,17 +108,36 @@ class MountTest : public ::testing::Test {
     filestores_.clear();
   }
 
-  void StartFileStore(int64_t capacity = 0) {
-    int i = static_cast<int>(filestores_.size());
-    std::string data = fmt::format("{}/fs{}", dir_.path(), i);
-    std::filesystem::create_directories(data);
+  std::string FileStoreData(int i) const { return fmt::format("{}/fs{}", dir_.path(), i); }
+
+  // A new FileStore, or (with `restart`) FileStore i again on its data and its address.
+  void StartFileStore(int64_t capacity = 0, const std::vector<std::string>& extra = {},
+                      int restart = -1) {
+    const int i = restart >= 0 ? restart : static_cast<int>(filestores_.size());
+    const std::string listen = restart >= 0 ? filestores_[i].address : "127.0.0.1:0";
+    std::filesystem::create_directories(FileStoreData(i));
+    std::vector<std::string> args = {"--zk",
+                                     zk_spec_,
+                                     "--listen",
+                                     listen,
+                                     "--data-dir",
+                                     FileStoreData(i),
+                                     "--capacity",
+                                     std::to_string(capacity),
+                                     "--heartbeat-interval",
+                                     "1s",
+                                     "--session-timeout",
+                                     "2s"};
+    args.insert(args.end(), extra.begin(), extra.end());
     auto daemon = chainfs::testing::StartDaemon(
-        chainfs::testing::BinaryPath("servers/filestore/chainfs-filestore"),
-        {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--data-dir", data, "--capacity",
-         std::to_string(capacity), "--heartbeat-interval", "1s", "--session-timeout", "2s"},
+        chainfs::testing::BinaryPath("servers/filestore/chainfs-filestore"), args,
         fmt::format("{}/fs{}.log", dir_.path(), i));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
-    filestores_.push_back(std::move(*daemon));
+    if (restart >= 0) {
+      filestores_[i] = std::move(*daemon);
+    } else {
+      filestores_.push_back(std::move(*daemon));
+    }
   }
 
   void StartNameServer() {
@@ -827,6 +846,55 @@ TEST(MountCommand, MissingDirectoryOrUnreachableZooKeeper_ClearMessageAndNonZero
   EXPECT_NE(unreachable.code, 0);
   EXPECT_NE(unreachable.output.find("unreachable"), std::string::npos) << unreachable.output;
   EXPECT_FALSE(IsFuseMount(dir.path()));
+}
+
+// open(2) + write(2) + (fsync(2)) + close(2): whether every call succeeded.
+bool WriteAndClose(const std::string& path, const std::string& data, bool fsync = false) {
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  if (fsync) ok = ok && ::fsync(fd) == 0;
+  return ::close(fd) == 0 && ok;
+}
+
+TEST_F(MountTest, ReplicatedDurability_KillingEveryFileStoreAfterClose_LosesNothing_FsyncFlushes) {
+  // No flush by the timer during the test: only fsync() makes the FileStores flush.
+  const std::vector<std::string> lazy = {"--durability", "replicated", "--flush-interval", "1h"};
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StartFileStore(0, lazy));
+  ASSERT_NO_FATAL_FAILURE(StartNameServer());
+  ASSERT_NO_FATAL_FAILURE(WaitServing());
+  Mounted& m = Mount();
+  std::map<std::string, std::string> written;
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = fmt::format("f{}", i);
+    written[name] = RandomBytes(i % 5 == 0 ? 300000 : 4096, 100 + i);
+    ASSERT_TRUE(WriteAndClose(m.dir + "/" + name, written[name])) << name;
+  }
+  // Right after the last close() returned: kill -9 of every replica, then a restart on the
+  // same data and address. What close() acknowledged was in their operating system.
+  for (auto& fs : filestores_) fs.process->Kill(SIGKILL);
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StartFileStore(0, lazy, i));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(ReadFile(fmt::format("{}/fs{}.log", dir_.path(), i))
+                  .find("recovery after an unclean stop: verified"),
+              std::string::npos)
+        << "fs" << i << " verified what no flush covered";
+  }
+  Mounted& fresh = Mount();  // no page cached by the kernel
+  for (const auto& [name, content] : written) {
+    EXPECT_TRUE(chainfs::testing::Eventually([&] {
+      return ReadFile(fresh.dir + "/" + name) == content;
+    })) << name
+        << " lost";
+  }
+
+  // fsync() on the mount: every holder flushes (each one's flush record changes).
+  std::vector<std::string> records;
+  for (int i = 0; i < 3; ++i) records.push_back(ReadFile(FileStoreData(i) + "/flushed"));
+  ASSERT_TRUE(WriteAndClose(fresh.dir + "/synced", RandomBytes(4096, 7), /*fsync=*/true));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(ReadFile(FileStoreData(i) + "/flushed"), records[i]) << "fs" << i << " flushed";
+  }
 }
 
 }  // namespace

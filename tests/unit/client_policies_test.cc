@@ -279,5 +279,17 @@ TEST_F(ClientTest, CheckRenameTarget_JudgesASourceKnownOnlyToTheCaller) {
   EXPECT_TRUE(client_.CheckRenameTarget("/staged", false, "/new", false).ok());
 }
 
+TEST_F(ClientTest, FlushToDisk_FlushesEveryHolderOfTheLatestVersion) {
+  Put("/f", "hello");
+  ASSERT_TRUE(client_.FlushToDisk("/f").ok());
+  for (const std::string& holder : ns_.Holders("/f")) {
+    EXPECT_EQ(fs_.Calls(MemoryFileStores::Method::kFlush, holder), 1) << holder;
+  }
+  EXPECT_EQ(fs_.Calls(MemoryFileStores::Method::kFlush), 3);
+  fs_.FailNext(MemoryFileStores::Method::kFlush, 1, absl::DataLossError("fsync failed"));
+  EXPECT_EQ(client_.FlushToDisk("/f").code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(client_.FlushToDisk("/never-stored").ok()) << "nothing stored, nothing to flush";
+}
+
 }  // namespace
 }  // namespace chainfs

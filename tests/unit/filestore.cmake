@@ -18,3 +18,6 @@ chainfs_unit_test(filestore_scrubber_test
 chainfs_unit_test(filestore_service_core_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_service_core_test.cc
   LIBS filestore_lib)
+chainfs_unit_test(filestore_durability_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_durability_test.cc
+  LIBS filestore_lib)

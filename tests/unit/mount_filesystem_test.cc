@@ -448,5 +448,28 @@ TEST_F(FilesystemTest, FileOverOneMiB_ReadThroughTheStream) {
   EXPECT_GT(filestores_.Calls(Method::kRead), 0);
 }
 
+TEST_F(FilesystemTest, Fsync_UploadsThenEveryHolderFlushesToDisk_CloseDoesNot) {
+  auto created = fs_->Create(kRoot, "f", 0644, 0, 0);
+  ASSERT_TRUE(created.ok()) << created.status();
+  FileHandle* fh = created->second;
+  ASSERT_TRUE(fs_->Write(fh, "durable", 7, 0).ok());
+  ASSERT_TRUE(fs_->Fsync(fh).ok());
+  EXPECT_EQ(Stored("/f"), "durable");
+  for (const std::string& holder : nameserver_.Holders("/f")) {
+    EXPECT_EQ(filestores_.Calls(MemoryFileStores::Method::kFlush, holder), 1) << holder;
+  }
+  EXPECT_EQ(filestores_.Calls(MemoryFileStores::Method::kFlush), 3);
+  ASSERT_TRUE(fs_->Flush(fh).ok());  // close(): replicated, not flushed to disk
+  fs_->Release(fh);
+  EXPECT_EQ(filestores_.Calls(MemoryFileStores::Method::kFlush), 3);
+
+  filestores_.FailNext(MemoryFileStores::Method::kFlush, 1, absl::InternalError("fsync failed"));
+  bool keep_cache = false;
+  auto opened = fs_->Open(fs_->Lookup(kRoot, "f")->ino, O_RDONLY, &keep_cache);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(Errno(fs_->Fsync(*opened)), EIO) << "a holder that could not flush fails fsync";
+  fs_->Release(*opened);
+}
+
 }  // namespace
 }  // namespace chainfs::mount
