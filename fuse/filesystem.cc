@@ -76,10 +76,8 @@ absl::StatusOr<std::string> Filesystem::PathOf(uint64_t ino) const {
 }
 
 absl::StatusOr<v1::FileInfo> Filesystem::StatPath(const std::string& path) {
-  v1::StatRequest req;
-  req.set_path(path);
-  auto reply = nameserver_->Stat(req);
-  if (path == "/" && (!reply.ok() || reply->file().version() == 0)) {
+  absl::StatusOr<v1::FileInfo> reply = nameserver_->StatPath(path);
+  if (path == "/" && (!reply.ok() || reply->version() == 0)) {
     // The root always exists; without an entry of its own it belongs to the mounting user.
     if (!reply.ok() && reply.status().code() != absl::StatusCode::kNotFound &&
         reply.status().code() != absl::StatusCode::kInvalidArgument) {
@@ -94,8 +92,7 @@ absl::StatusOr<v1::FileInfo> Filesystem::StatPath(const std::string& path) {
     root.mutable_attributes()->set_mtime_ns(start_ns_);
     return root;
   }
-  if (!reply.ok()) return reply.status();
-  return reply->file();
+  return reply;
 }
 
 absl::StatusOr<v1::FileInfo> Filesystem::StatInode(uint64_t ino, const std::string& path) {

@@ -137,11 +137,6 @@ std::optional<v1::FileInfo> InodeTable::Info(uint64_t ino, TimePoint since) cons
   return it->second.info;
 }
 
-void InodeTable::ClearInfo(uint64_t ino) {
-  std::lock_guard lock(mu_);
-  if (auto it = inodes_.find(ino); it != inodes_.end()) it->second.info.reset();
-}
-
 std::shared_ptr<StagedFile> InodeTable::Staged(uint64_t ino) const {
   std::lock_guard lock(mu_);
   auto it = inodes_.find(ino);

@@ -54,7 +54,6 @@ class InodeTable {
   void SetInfo(uint64_t ino, const v1::FileInfo& info, TimePoint at);
   // The info learnt at or after `since`, if any.
   std::optional<v1::FileInfo> Info(uint64_t ino, TimePoint since) const;
-  void ClearInfo(uint64_t ino);
 
   // The staging file of an inode being written (nullptr when none).
   std::shared_ptr<StagedFile> Staged(uint64_t ino) const;

@@ -266,14 +266,12 @@ int Ls(Clients& c, const std::vector<std::string>& globs, bool long_format) {
         fmt::print("{}\n", path);
         continue;
       }
-      v1::StatRequest sreq;
-      sreq.set_path(path);
-      auto st = c.ns->Stat(sreq);
+      absl::StatusOr<v1::FileInfo> st = c.ns->StatPath(path);
       if (!st.ok()) {
         code = Report(path, st.status());
         continue;
       }
-      const v1::FileInfo& f = st->file();
+      const v1::FileInfo& f = *st;
       fmt::print("{:<9} {:04o} {:>5} {:>5} {:>12} {} v{} {}\n", KindName(f.kind()),
                  f.attributes().mode(), f.attributes().uid(), f.attributes().gid(), f.size(),
                  FormatTime(f.attributes().mtime_ns()), f.version(), path);
@@ -283,10 +281,8 @@ int Ls(Clients& c, const std::vector<std::string>& globs, bool long_format) {
 }
 
 absl::Status Remove(Clients& c, const std::string& path, bool recursive) {
-  v1::StatRequest sreq;
-  sreq.set_path(path);
-  CHAINFS_ASSIGN_OR_RETURN(v1::StatReply st, c.ns->Stat(sreq));
-  if (st.file().kind() == v1::KIND_DIRECTORY && recursive) {
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo st, c.ns->StatPath(path));
+  if (st.kind() == v1::KIND_DIRECTORY && recursive) {
     std::string after;
     while (true) {
       v1::ListDirectoryRequest lreq;
@@ -299,8 +295,8 @@ absl::Status Remove(Clients& c, const std::string& path, bool recursive) {
       }
       if (!page.more() || page.entries_size() == 0) break;
     }
-    if (st.file().version() == 0) return absl::OkStatus();  // implicit directory: now gone
-  } else if (st.file().kind() == v1::KIND_DIRECTORY) {
+    if (st.version() == 0) return absl::OkStatus();  // implicit directory: now gone
+  } else if (st.kind() == v1::KIND_DIRECTORY) {
     return Error(v1::ERROR_IS_A_DIRECTORY, "is a directory (use rm -r)");
   }
   v1::DoDeleteRequest req;
@@ -323,11 +319,9 @@ absl::Status MakeDirectory(Clients& c, const std::string& path, bool parents) {
 }
 
 int Stat(Clients& c, const std::string& path) {
-  v1::StatRequest req;
-  req.set_path(path);
-  auto st = c.ns->Stat(req);
+  absl::StatusOr<v1::FileInfo> st = c.ns->StatPath(path);
   if (!st.ok()) return Report(path, st.status());
-  const v1::FileInfo& f = st->file();
+  const v1::FileInfo& f = *st;
   fmt::print(
       "path:    {}\nkind:    {}\nsize:    {}\nversion: {}\nmode:    {:04o}\n"
       "uid:     {}\ngid:     {}\nmtime:   {}\n",

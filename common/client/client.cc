@@ -104,7 +104,7 @@ absl::Status Client::FlushToDisk(const std::string& path) {
 
 absl::Status Client::MkdirAll(const std::string& path, const v1::Attributes& attributes) {
   if (path == "/") return absl::OkStatus();
-  absl::StatusOr<v1::FileInfo> existing = Stat(path);
+  absl::StatusOr<v1::FileInfo> existing = nameserver_->StatPath(path);
   if (existing.ok() && existing->version() != 0) {
     if (IsDirectory(*existing)) return absl::OkStatus();
     return absl::AlreadyExistsError(fmt::format("{} exists and is not a directory", path));
@@ -117,7 +117,7 @@ absl::Status Client::MkdirAll(const std::string& path, const v1::Attributes& att
           .status();
   if (absl::IsAlreadyExists(made)) {
     // Someone else made it meanwhile: fine if it is a directory.
-    CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo now, Stat(path));
+    CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo now, nameserver_->StatPath(path));
     return IsDirectory(now) ? absl::OkStatus() : made;
   }
   return made;
@@ -128,17 +128,10 @@ absl::StatusOr<v1::CreateReply> Client::Symlink(const std::string& path, std::st
   return UploadString(Entry(path, v1::KIND_SYMLINK, attributes), target, {.exclusive = true});
 }
 
-absl::StatusOr<v1::FileInfo> Client::Stat(const std::string& path) {
-  v1::StatRequest req;
-  req.set_path(path);
-  CHAINFS_ASSIGN_OR_RETURN(v1::StatReply reply, nameserver_->Stat(req));
-  return reply.file();
-}
-
 absl::Status Client::CheckRenameTarget(const std::string& from, bool source_is_directory,
                                        const std::string& to, bool no_replace) {
   if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
-  absl::StatusOr<v1::FileInfo> target = Stat(to);
+  absl::StatusOr<v1::FileInfo> target = nameserver_->StatPath(to);
   if (absl::IsNotFound(target.status())) return absl::OkStatus();
   CHAINFS_RETURN_IF_ERROR(target.status());
   target->set_name(to);
@@ -158,7 +151,7 @@ absl::Status Client::CheckRenameTarget(const std::string& from, bool source_is_d
 absl::Status Client::Rename(const std::string& from, const std::string& to, bool no_replace) {
   if (from == to) return absl::OkStatus();
   if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
-  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo source, Stat(from));
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo source, nameserver_->StatPath(from));
   CHAINFS_RETURN_IF_ERROR(CheckRenameTarget(from, IsDirectory(source), to, no_replace));
   v1::RenameRequest req;
   req.set_from(from);

@@ -94,7 +94,6 @@ class Client {
       const v1::FileInfo& file, const UploadOptions& options,
       const std::function<absl::StatusOr<v1::CreateReply>(
           const v1::FileInfo&, const std::vector<std::string>&)>& attempt);
-  absl::StatusOr<v1::FileInfo> Stat(const std::string& path);
 
   NameServerApi* const nameserver_;
   FileStoreApi* const filestores_;

@@ -22,6 +22,14 @@ class NameServerApi {
   virtual absl::StatusOr<v1::DoDeleteReply> DoDelete(const v1::DoDeleteRequest& req) = 0;
   virtual absl::StatusOr<v1::ListReply> List(const v1::ListRequest& req) = 0;
   virtual absl::StatusOr<v1::StatReply> Stat(const v1::StatRequest& req) = 0;
+  // Stat of one path, unwrapped: its entry, or why not.
+  absl::StatusOr<v1::FileInfo> StatPath(const std::string& path) {
+    v1::StatRequest req;
+    req.set_path(path);
+    absl::StatusOr<v1::StatReply> reply = Stat(req);
+    if (!reply.ok()) return reply.status();
+    return reply->file();
+  }
   virtual absl::StatusOr<v1::ListDirectoryReply> ListDirectory(
       const v1::ListDirectoryRequest& req) = 0;
   virtual absl::StatusOr<v1::RenameReply> Rename(const v1::RenameRequest& req) = 0;

@@ -41,13 +41,7 @@ class MemoryNameServerTest : public ::testing::Test {
     }
     return created->version();
   }
-  absl::StatusOr<v1::FileInfo> Stat(const std::string& path) {
-    v1::StatRequest req;
-    req.set_path(path);
-    auto reply = ns_.Stat(req);
-    if (!reply.ok()) return reply.status();
-    return reply->file();
-  }
+  absl::StatusOr<v1::FileInfo> Stat(const std::string& path) { return ns_.StatPath(path); }
   absl::Status Rename(const std::string& from, const std::string& to, bool no_replace = false) {
     v1::RenameRequest req;
     req.set_from(from);

@@ -35,13 +35,7 @@ class ClientTest : public ::testing::Test {
  protected:
   ClientTest() { ns_.SetFileStores(&fs_); }
 
-  absl::StatusOr<v1::FileInfo> Stat(const std::string& path) {
-    v1::StatRequest req;
-    req.set_path(path);
-    auto reply = ns_.Stat(req);
-    if (!reply.ok()) return reply.status();
-    return reply->file();
-  }
+  absl::StatusOr<v1::FileInfo> Stat(const std::string& path) { return ns_.StatPath(path); }
   void Put(const std::string& path, const std::string& content = "x") {
     ASSERT_TRUE(client_.UploadString(NewFile(path), content).ok());
   }
