@@ -40,6 +40,11 @@ std::string LeaderHint(const grpc::ClientContext& ctx) {
   return "";
 }
 
+}  // namespace
+
+// Named, not anonymous: NameServerClient::Impl holds one (and a unity build must not warn).
+namespace nameserver_client_internal {
+
 // The leader as /leader in ZooKeeper names it, re-read whenever that node changes. Shared
 // with the watch callback, which holds it weakly so that it may outlive the client.
 class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
@@ -124,7 +129,9 @@ class LeaderWatch : public std::enable_shared_from_this<LeaderWatch> {
   uint64_t read_applied_ = 0;
 };
 
-}  // namespace
+}  // namespace nameserver_client_internal
+
+using nameserver_client_internal::LeaderWatch;
 
 struct NameServerClient::Impl {
   NameServerClientSettings settings;

@@ -11,17 +11,13 @@
 #include "common/names.h"
 #include "common/settings.h"
 #include "common/status.h"
+#include "servers/filestore/log.h"
 
 namespace chainfs::filestore {
 namespace {
 
 constexpr int kMaxChain = 16;
 constexpr size_t kListBatchBytes = 1 << 20;
-
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = Logger("filestore");
-  return log;
-}
 
 absl::Status ValidateAddress(const std::string& address) {
   absl::Status st = ValidateFileStoreAddress(address);

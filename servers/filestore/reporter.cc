@@ -7,14 +7,10 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "servers/filestore/log.h"
 
 namespace chainfs::filestore {
 namespace {
-
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = Logger("filestore");
-  return log;
-}
 
 // A refusal that no retry changes: the report is dropped instead of retried forever.
 bool IsPermanentRefusal(const absl::Status& st) {

@@ -1,6 +1,7 @@
 #include "servers/filestore/scrubber.h"
 
 #include "common/log.h"
+#include "servers/filestore/log.h"
 
 namespace chainfs::filestore {
 namespace {
@@ -8,11 +9,6 @@ namespace {
 constexpr int64_t kMinAutoRate = 1 << 20;
 constexpr int64_t kSecondsPerDay = 86400;
 constexpr size_t kReadBytes = 1 << 20;
-
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = Logger("filestore");
-  return log;
-}
 
 }  // namespace
 

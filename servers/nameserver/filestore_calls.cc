@@ -6,15 +6,10 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/status.h"
+#include "servers/nameserver/log.h"
 #include "servers/nameserver/nameserver.h"
 
 namespace chainfs::nameserver {
-
-namespace {
-
-std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
-
-}  // namespace
 
 absl::StatusOr<FileStoreId> NameServer::RegisterBegin(const v1::RegisterRequest& first) {
   CHAINFS_RETURN_IF_ERROR(ValidateFileStore(first.filestore()));

@@ -10,6 +10,7 @@
 #include "common/names.h"
 #include "common/settings.h"
 #include "common/status.h"
+#include "servers/nameserver/log.h"
 
 namespace chainfs::nameserver {
 
@@ -18,8 +19,6 @@ namespace {
 // At most this much of a client-supplied name goes into an error message.
 constexpr size_t kMaxEchoBytes = 100;
 std::string_view Echo(std::string_view name) { return name.substr(0, kMaxEchoBytes); }
-
-std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
 
 bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRECTORY; }
 

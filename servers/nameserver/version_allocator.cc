@@ -8,12 +8,11 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "servers/nameserver/log.h"
 
 namespace chainfs::nameserver {
 
 namespace {
-
-std::shared_ptr<spdlog::logger> Log() { return Logger("nameserver"); }
 
 // a + b when it is at most kMaxLease (both non-negative), else nullopt.
 std::optional<int64_t> LeaseAdd(int64_t a, int64_t b) {

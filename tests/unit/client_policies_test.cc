@@ -15,7 +15,7 @@ namespace {
 using std::chrono::seconds;
 using Chain = std::vector<std::string>;
 
-const Chain kStores = {"a:1", "b:1", "c:1", "d:1"};
+const Chain kPolicyStores = {"a:1", "b:1", "c:1", "d:1"};
 
 v1::FileInfo NewFile(const std::string& name) {
   v1::FileInfo f;
@@ -41,7 +41,7 @@ class ClientTest : public ::testing::Test {
   }
   void Dir(const std::string& path) { ASSERT_TRUE(client_.Mkdir(path, DirAttributes()).ok()); }
 
-  MemoryNameServer ns_{kStores, 3};
+  MemoryNameServer ns_{kPolicyStores, 3};
   MemoryFileStores fs_{&ns_};
   FakeClock clock_;
   Client client_{&ns_, &fs_, UploadRetrySettings{.attempts = 3, .backoff = Duration::zero()},
@@ -68,7 +68,7 @@ TEST_F(ClientTest, Upload_AFailedMemberIsExcludedFromTheRetry) {
 }
 
 TEST_F(ClientTest, Upload_GivesUpAfterTheAttemptsWithTheChainsError) {
-  for (const std::string& store : kStores) fs_.SetDead(store);
+  for (const std::string& store : kPolicyStores) fs_.SetDead(store);
   auto reply = client_.UploadString(NewFile("/f"), "hello");
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(FailedMember(reply.status()), "c:1");  // a:1, then b:1, then c:1 excluded
