@@ -130,16 +130,16 @@ absl::StatusOr<KeyAndCert> Finish(EVP_PKEY* key, X509* cert, EVP_PKEY* signer) {
   return out;
 }
 
-// "DNS:host" or "IP:address" for one name.
+// "DNS:host" or "IP:address" for one name; "" for a name that cannot be either (a host
+// name with a separator of the SAN syntax).
 std::string SubjectAltName(const std::string& name) {
   unsigned char buffer[sizeof(in6_addr)];
-  const bool ip = inet_pton(AF_INET, name.c_str(), buffer) == 1 ||
-                  inet_pton(AF_INET6, name.c_str(), buffer) == 1;
-  return fmt::format("{}:{}", ip ? "IP" : "DNS", name);
-}
-
-bool PlainName(const std::string& name) {
-  return !name.empty() && name.find_first_of(",:\n") == std::string::npos;
+  if (inet_pton(AF_INET, name.c_str(), buffer) == 1 ||
+      inet_pton(AF_INET6, name.c_str(), buffer) == 1) {
+    return "IP:" + name;
+  }
+  if (name.empty() || name.find_first_of(",: \t\n") != std::string::npos) return "";
+  return "DNS:" + name;
 }
 
 }  // namespace
@@ -170,8 +170,9 @@ absl::StatusOr<KeyAndCert> Issue(const KeyAndCert& ca, const CertificateRequest&
   }
   if (request.names.empty()) return absl::InvalidArgumentError("a certificate needs a name");
   for (const std::string& name : request.names) {
-    if (!PlainName(name)) return absl::InvalidArgumentError(fmt::format("bad name \"{}\"", name));
-    alt_names += "," + SubjectAltName(name);
+    const std::string alt_name = SubjectAltName(name);
+    if (alt_name.empty()) return absl::InvalidArgumentError(fmt::format("bad name \"{}\"", name));
+    alt_names += "," + alt_name;
   }
   CHAINFS_ASSIGN_OR_RETURN(Key ca_key, ParseKey(ca.key_pem));
   CHAINFS_ASSIGN_OR_RETURN(Cert ca_cert, ParseCert(ca.cert_pem));

@@ -23,7 +23,7 @@ namespace {
 using std::chrono::hours;
 using std::chrono::seconds;
 
-const std::vector<std::string> kNames = {"localhost", "127.0.0.1"};
+const std::vector<std::string> kNames = {"localhost", "127.0.0.1", "::1"};
 
 KeyAndCert Authority() {
   auto ca = NewAuthority("test CA", hours(24));
@@ -207,6 +207,8 @@ TEST(Certs, IssueRefusesAnUnknownRoleAndAMissingName) {
   KeyAndCert ca = Authority();
   EXPECT_TRUE(absl::IsInvalidArgument(Issue(ca, {.roles = {"root"}, .names = kNames}).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(Issue(ca, {.roles = {"client"}, .names = {}}).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(Issue(ca, {.roles = {"client"}, .names = {"a,DNS:b"}}).status()));
 }
 
 class CertsDirectoryTest : public ::testing::Test {
