@@ -39,6 +39,9 @@ Daemon::Daemon(std::string component, std::string description, DaemonSettings de
   app_.add_option("--address-file", settings_.address_file,
                   "once serving, the advertised host:port is written there");
   AddLogLevelFlag(app_, settings_.log_level);
+  tls::AddTlsFlags(app_, settings_.tls, component);
+  app_.add_option("--zk-auth-file", settings_.zk_auth_file,
+                  "file holding user:password for ZooKeeper (default: zk-auth in --tls-dir)");
   AddDurationOption(app_, "--shutdown-grace", settings_.shutdown_grace,
                     "after SIGTERM/SIGINT, calls in flight get this long");
 }
@@ -60,13 +63,25 @@ std::optional<int> Daemon::Parse(int argc, const char* const* argv) {
     log_->error("--listen: {}", std::string(listen.status().message()));
     return 2;
   }
+  auto credentials = tls::Credentials::Load(settings_.tls, *log_);
+  if (!credentials.ok()) {
+    log_->error("{}", std::string(credentials.status().message()));
+    return 2;
+  }
+  credentials_ = *std::move(credentials);
+  if (auto digest = tls::ReadZkDigest(settings_.tls, settings_.zk_auth_file); digest.ok()) {
+    zk_digest_ = *std::move(digest);
+  } else if (!settings_.zk.empty()) {
+    log_->error("{}", std::string(digest.status().message()));
+    return 2;
+  }
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return std::nullopt;
 }
 
 absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> Daemon::OpenZooKeeper() const {
-  auto zk = zk::NewZooKeeper(zk_address_, settings_.session_timeout);
+  auto zk = zk::NewZooKeeper(zk_address_, settings_.session_timeout, zk_digest_);
   if (!zk.ok()) {
     return absl::Status(zk.status().code(), fmt::format("ZooKeeper {}: {}", settings_.zk,
                                                         std::string(zk.status().message())));
@@ -79,7 +94,7 @@ absl::Status Daemon::Serve(const std::vector<grpc::Service*>& services,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(settings_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(settings_.listen, credentials_.Server(log_), &port);
   // gRPC shares a port between servers by default: a second daemon on a taken port must
   // fail, not silently take half the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -1,5 +1,6 @@
 // The scaffold every chainfs daemon runs on: the flags they share (ZooKeeper, listen and
-// advertise addresses, logging, --config), the gRPC server with reflection and the
+// advertise addresses, logging, TLS, --config), the gRPC server (mutual TLS with role checks
+// unless --insecure) with reflection and the
 // service's message limits, the advertised address, and SIGINT/SIGTERM ending in a graceful
 // stop. A main() adds its own flags to flags(), calls Parse, opens what it needs, Serve()s,
 // AnnounceAndWait()s, stops its own objects and calls Shutdown: nothing else.
@@ -16,6 +17,7 @@
 #include "common/clock.h"
 #include "common/defaults.h"
 #include "common/log.h"
+#include "common/tls/tls.h"
 #include "common/zk/zookeeper.h"
 
 namespace grpc {
@@ -36,6 +38,10 @@ struct DaemonSettings {
   std::string log_level = "info";
   // --shutdown-grace: after SIGTERM/SIGINT, calls in flight get this long, then are cancelled.
   Duration shutdown_grace = kDefaultShutdownGrace;
+  tls::TlsSettings tls = {};  // --tls-dir, --tls-name (default: the component), --insecure, ...
+  // --zk-auth-file: "user:password" the daemons authenticate to ZooKeeper with (znodes they
+  // create are writable by that identity only); default: zk-auth in --tls-dir.
+  std::string zk_auth_file = "";
 };
 
 // How a daemon's gRPC server is built; 0 leaves gRPC's default.
@@ -60,6 +66,8 @@ class Daemon {
   std::optional<int> Parse(int argc, const char* const* argv);
   const DaemonSettings& settings() const { return settings_; }
   spdlog::logger& log() const { return *log_; }
+  // This daemon's certificates (loaded by Parse): what its own clients dial with.
+  const tls::Credentials& credentials() const { return credentials_; }
 
   // A ZooKeeper handle for --zk and --session-timeout. It does not wait for the session, so
   // a ZooKeeper that is gone never delays a stop.
@@ -86,6 +94,8 @@ class Daemon {
   CLI::App app_;
   DaemonSettings settings_;
   ZkAddress zk_address_;
+  tls::Credentials credentials_ = tls::Credentials::Insecure();
+  std::string zk_digest_;  // read from the zk auth file; "" when --insecure
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

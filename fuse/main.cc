@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   app.add_flag("--retry-kept", retry_kept,
                "upload the kept staged files to their paths (needs --zk), then exit");
   chainfs::AddLogLevelFlag(app, options.log_level);
+  chainfs::tls::AddTlsFlags(app, options.tls, "client");
   if (std::optional<int> code = chainfs::ParseFlags(app, argc, argv)) return *code;
 
   if (list_kept) return chainfs::mount::ListKeptFiles(options);

@@ -98,6 +98,8 @@ absl::StatusOr<ZkAddress> ZkAddressOf(const MountOptions& options) {
 // What the mount and --retry-kept talk through: a ZooKeeper session (connected within
 // connect_timeout) and the NameServer and FileStore clients over it.
 struct Connection {
+  explicit Connection(std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : filestores({.credentials = std::move(credentials)}) {}
   std::unique_ptr<zk::ZooKeeper> zk;
   std::unique_ptr<NameServerClient> nameserver;
   FileStoreClient filestores;
@@ -115,10 +117,13 @@ absl::StatusOr<std::unique_ptr<Connection>> Connect(const MountOptions& options)
     return absl::UnavailableError(fmt::format("ZooKeeper {} unreachable within {}", options.zk,
                                               FormatDuration(options.connect_timeout)));
   }
-  auto connection = std::make_unique<Connection>();
+  auto credentials = tls::Credentials::Load(options.tls, *Logger("mount"));
+  if (!credentials.ok()) return credentials.status();
+  auto connection = std::make_unique<Connection>(credentials->Channel());
   connection->zk = std::move(*zk);
   NameServerClientSettings ns_settings;
   ns_settings.call_timeout = options.call_timeout;
+  ns_settings.credentials = credentials->Channel();
   connection->nameserver = std::make_unique<NameServerClient>(connection->zk.get(), ns_settings);
   return connection;
 }
@@ -154,8 +159,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
                        .mountpoint = real ? real : ""};
   std::free(real);
 
-  std::string fuse_opts = "fsname=chainfs,subtype=chainfs,default_permissions";
-  for (const std::string& o : options.fuse_options) fuse_opts += "," + o;
+  const std::string fuse_opts = FuseOptions(options);
   std::vector<std::string> argv_strings = {"chainfs-mount", "-o", fuse_opts};
   if (options.debug) argv_strings.push_back("-d");
   std::vector<char*> argv;
@@ -210,6 +214,12 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
 
 }  // namespace
 
+std::string FuseOptions(const MountOptions& options) {
+  std::string fuse_opts = "fsname=chainfs,subtype=chainfs,default_permissions";
+  for (const std::string& o : options.fuse_options) fuse_opts += "," + o;
+  return fuse_opts;
+}
+
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
   std::stringstream in(text);
   std::string item;
@@ -225,6 +235,12 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
     };
     if (key == "zk") {
       options->zk = value;
+    } else if (key == "tls_dir") {
+      options->tls.dir = value;
+    } else if (key == "tls_name") {
+      options->tls.name = value;
+    } else if (key == "insecure") {
+      options->tls.insecure = true;
     } else if (key == "cache_dir") {
       options->cache_dir = value;
     } else if (key == "log_level") {

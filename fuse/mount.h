@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "common/defaults.h"
+#include "common/tls/tls.h"
 
 namespace chainfs::mount {
 
@@ -40,13 +41,20 @@ struct MountOptions {
   // The kernel's read-ahead on the mount (its bdi's read_ahead_kb); 0 leaves the kernel's
   // default (128 KiB, which cuts sequential reads into 128 KiB requests). Needs root.
   int read_ahead_kb = 4096;
+  tls::TlsSettings tls{
+      .name = "client"};  // --tls-dir (-o tls_dir=), --tls-name (-o tls_name=), --insecure
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
-// attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=) set fields,
+// attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=, tls_dir=,
+// tls_name=, insecure) set fields,
 // mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is
 // dropped, the rest goes to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);
+
+// What libfuse is given: default_permissions always (the kernel checks modes), then the
+// libfuse options asked for, and nothing else (allow_other only when asked).
+std::string FuseOptions(const MountOptions& options);
 
 // Mounts and serves. Without `foreground` it returns in the parent once the mount serves
 // (or failed), and the child serves in the background. Returns the exit code.

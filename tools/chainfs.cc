@@ -27,7 +27,9 @@
 #include "common/process.h"
 #include "common/settings.h"
 #include "common/status.h"
+#include "common/tls/tls.h"
 #include "common/zk/zookeeper.h"
+#include "tools/certs.h"
 
 namespace chainfs::cli {
 namespace {
@@ -136,6 +138,8 @@ class Progress {
 };
 
 struct Clients {
+  explicit Clients(std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : fs({.credentials = std::move(credentials)}) {}
   std::unique_ptr<zk::ZooKeeper> zk;
   std::unique_ptr<NameServerClient> ns;
   FileStoreClient fs;
@@ -378,6 +382,9 @@ int Main(int argc, char** argv) {
   AddDurationOption(app, "--connect-timeout", connect_timeout, "wait this long for ZooKeeper");
   AddDurationOption(app, "--zk-session-timeout", session_timeout, "ZooKeeper session timeout");
   app.add_option("--log-level", log_level, "client library log level");
+  tls::TlsSettings tls_settings;
+  tls::AddTlsFlags(app, tls_settings, "client");
+  CertsCommand certs(app);
 
   std::string a, b;
   std::vector<std::string> many;
@@ -418,10 +425,14 @@ int Main(int argc, char** argv) {
     return code == 0 ? kOk : kUsage;
   }
   SetLogLevel(log_level);
+  if (certs.chosen()) return certs.Run();
 
-  Clients c;
+  auto credentials = tls::Credentials::Load(tls_settings, *Logger("chainfs"));
+  if (!credentials.ok()) return Report("TLS", credentials.status());
+  Clients c(credentials->Channel());
   NameServerClientSettings settings;
   settings.call_timeout = timeout;
+  settings.credentials = credentials->Channel();
   if (!nameserver.empty()) {
     c.ns = std::make_unique<NameServerClient>(nameserver, settings);
   } else {

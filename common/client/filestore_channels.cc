@@ -53,8 +53,10 @@ absl::Status ValidateFileStoreAddress(std::string_view address) {
   return absl::OkStatus();
 }
 
-FileStoreChannels::FileStoreChannels(size_t max_channels)
-    : max_channels_(std::max<size_t>(max_channels, 1)) {}
+FileStoreChannels::FileStoreChannels(size_t max_channels,
+                                     std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : max_channels_(std::max<size_t>(max_channels, 1)),
+      credentials_(CredentialsOrInsecure(credentials)) {}
 
 absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> FileStoreChannels::Get(
     const std::string& address) {
@@ -69,8 +71,8 @@ absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> FileStoreChannels::Get(
   args.SetMaxSendMessageSize(kMaxMessageBytes);
   // A receive window of several chunks keeps ranged reads streaming without stalls.
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kLookaheadBytes);
-  auto stub = std::shared_ptr<v1::FileStore::Stub>(v1::FileStore::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+  auto stub = std::shared_ptr<v1::FileStore::Stub>(
+      v1::FileStore::NewStub(grpc::CreateCustomChannel(address, credentials_, args)));
   lru_.emplace_front(address, stub);
   stubs_[address] = lru_.begin();
   while (lru_.size() > max_channels_) {
@@ -83,6 +85,11 @@ absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> FileStoreChannels::Get(
 size_t FileStoreChannels::size() const {
   std::lock_guard lock(mu_);
   return lru_.size();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> CredentialsOrInsecure(
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  return credentials ? credentials : grpc::InsecureChannelCredentials();
 }
 
 std::unique_ptr<grpc::ClientContext> NewCallContext(Duration timeout,

@@ -25,7 +25,9 @@ absl::Status ValidateFileStoreAddress(std::string_view address);
 
 class FileStoreChannels {
  public:
-  explicit FileStoreChannels(size_t max_channels);
+  // Channels dial with `credentials` (null: plain channels).
+  explicit FileStoreChannels(size_t max_channels,
+                             std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   // A stub for host:port on a cached channel; INVALID_ARGUMENT for a bad address. Calls in
   // flight keep their stub (and channel) alive after it leaves the cache.
@@ -35,12 +37,17 @@ class FileStoreChannels {
 
  private:
   const size_t max_channels_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   mutable std::mutex mu_;
   // Most recently used first; `stubs_` points into it.
   using Entry = std::pair<std::string, std::shared_ptr<v1::FileStore::Stub>>;
   std::list<Entry> lru_;
   std::map<std::string, std::list<Entry>::iterator> stubs_;
 };
+
+// `credentials`, or plain channel credentials when null.
+std::shared_ptr<grpc::ChannelCredentials> CredentialsOrInsecure(
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
 // The context of one call or stream that may last `timeout`. With `parent` (the server call
 // it serves) it is cancelled with the parent and never outlives the parent's deadline.

@@ -43,7 +43,8 @@ absl::Status ChainMemberFailure(const absl::Status& status, const std::string& m
 }
 
 struct FileStoreClient::Impl {
-  explicit Impl(const FileStoreClientSettings& s) : settings(s), channels(s.max_channels) {}
+  explicit Impl(const FileStoreClientSettings& s)
+      : settings(s), channels(s.max_channels, s.credentials) {}
   FileStoreClientSettings settings;
   FileStoreChannels channels;
 };

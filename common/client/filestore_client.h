@@ -23,6 +23,9 @@ struct FileStoreClientSettings {
   Duration stream_timeout = kDefaultStreamTimeout;   // whole Create/Read streams
   size_t chunk_bytes = kMaxChunkBytes;
   size_t max_channels = 256;  // cached channels; the least recently used goes beyond
+  // What channels dial with (tls::Credentials::Channel()); null: plain, unauthenticated
+  // channels, for --insecure and in-process unit tests.
+  std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr;
 };
 
 class FileStoreClient final : public FileStoreApi {

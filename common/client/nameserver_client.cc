@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 
+#include "common/client/filestore_channels.h"
 #include "common/defaults.h"
 #include "common/duration.h"
 #include "common/log.h"
@@ -186,7 +187,7 @@ struct NameServerClient::Impl {
       args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Milliseconds(settings.reconnect_backoff_min));
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, Milliseconds(settings.reconnect_backoff_max));
       stub = v1::NameServer::NewStub(
-          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+          grpc::CreateCustomChannel(address, CredentialsOrInsecure(settings.credentials), args));
     }
     return stub;
   }

@@ -5,6 +5,8 @@
 // carries a deadline. Thread-safe.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +36,9 @@ struct NameServerClientSettings {
   Duration reconnect_backoff_initial = std::chrono::milliseconds(100);
   Duration reconnect_backoff_min = std::chrono::milliseconds(100);
   Duration reconnect_backoff_max = std::chrono::seconds(1);
+  // What channels dial with (tls::Credentials::Channel()); null: plain, unauthenticated
+  // channels, for --insecure and in-process unit tests.
+  std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr;
 };
 
 class NameServerClient final : public NameServerApi {

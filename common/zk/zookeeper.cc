@@ -48,6 +48,9 @@ absl::Status FromZk(int rc, const std::string& what) {
     case ZOPERATIONTIMEOUT:
     case ZCLOSING:
       return absl::UnavailableError(message);
+    case ZNOAUTH:
+    case ZAUTHFAILED:
+      return absl::PermissionDeniedError(message);
     case ZSESSIONEXPIRED:
     case ZINVALIDSTATE:
       return absl::AbortedError(message);
@@ -85,11 +88,19 @@ absl::Status CheckPath(const std::string& path) {
   return absl::OkStatus();
 }
 
+// Anyone may read; only the identity that created a node (the daemons' shared digest
+// identity, scheme "auth") may change, delete under or administer it.
+ACL kSecuredAcl[] = {{ZOO_PERM_READ, {const_cast<char*>("world"), const_cast<char*>("anyone")}},
+                     {ZOO_PERM_ALL, {const_cast<char*>("auth"), const_cast<char*>("")}}};
+ACL_vector kSecuredAcls = {2, kSecuredAcl};
+
 class RealZooKeeper final : public SessionHolder {
  public:
-  RealZooKeeper(ZkAddress address, Duration session_timeout)
+  RealZooKeeper(ZkAddress address, Duration session_timeout, std::string digest)
       : address_(std::move(address)),
         requested_timeout_(session_timeout),
+        digest_(std::move(digest)),
+        acl_(digest_.empty() ? &ZOO_OPEN_ACL_UNSAFE : &kSecuredAcls),
         watchdog_([this] { Watchdog(); }) {}
 
   ~RealZooKeeper() override {
@@ -121,9 +132,8 @@ class RealZooKeeper final : public SessionHolder {
     CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
     return Call(fmt::format("create {}", full), [&](zhandle_t* zh) {
-      return zoo_create(zh, full.c_str(), data.data(), static_cast<int>(data.size()),
-                        &ZOO_OPEN_ACL_UNSAFE, ephemeral ? ZOO_EPHEMERAL : ZOO_PERSISTENT, nullptr,
-                        0);
+      return zoo_create(zh, full.c_str(), data.data(), static_cast<int>(data.size()), acl_,
+                        ephemeral ? ZOO_EPHEMERAL : ZOO_PERSISTENT, nullptr, 0);
     });
   }
 
@@ -131,7 +141,7 @@ class RealZooKeeper final : public SessionHolder {
     CHAINFS_RETURN_IF_ERROR(CheckPath(path));
     std::string full = Full(path);
     return Call(fmt::format("ensure {}", full),
-                [&](zhandle_t* zh) { return EnsureFullPath(zh, full); });
+                [&](zhandle_t* zh) { return EnsureFullPath(zh, full, acl_); });
   }
 
   absl::StatusOr<Node> Get(const std::string& path, WatchFn watch) override {
@@ -232,14 +242,13 @@ class RealZooKeeper final : public SessionHolder {
     return FromZk(call(zh_), what);
   }
 
-  static int EnsureFullPath(zhandle_t* zh, const std::string& full) {
+  static int EnsureFullPath(zhandle_t* zh, const std::string& full, ACL_vector* acl) {
     Stat stat{};
     int rc = zoo_exists(zh, full.c_str(), 0, &stat);
     if (rc != ZNONODE) return rc;
     for (size_t slash = full.find('/', 1);; slash = full.find('/', slash + 1)) {
       std::string prefix = full.substr(0, slash);
-      rc = zoo_create(zh, prefix.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
-                      nullptr, 0);
+      rc = zoo_create(zh, prefix.c_str(), nullptr, -1, acl, ZOO_PERSISTENT, nullptr, 0);
       if (rc != ZOK && rc != ZNODEEXISTS) return rc;
       if (slash == std::string::npos) return ZOK;
     }
@@ -254,6 +263,12 @@ class RealZooKeeper final : public SessionHolder {
     if (zh_ == nullptr) {
       return absl::InvalidArgumentError(
           fmt::format("zookeeper_init({}): {}", address_.hosts, strerror(errno)));
+    }
+    // Sent before any request of the session, and again by the client on every reconnect.
+    if (!digest_.empty()) {
+      int rc = zoo_add_auth(zh_, "digest", digest_.data(), static_cast<int>(digest_.size()),
+                            nullptr, nullptr);
+      if (rc != ZOK) return FromZk(rc, "add_auth");
     }
     return absl::OkStatus();
   }
@@ -325,7 +340,7 @@ class RealZooKeeper final : public SessionHolder {
     {
       std::shared_lock lock(handle_mu_);
       if (!address_.chroot.empty()) {
-        if (int rc = EnsureFullPath(zh_, address_.chroot); rc != ZOK) {
+        if (int rc = EnsureFullPath(zh_, address_.chroot, acl_); rc != ZOK) {
           log_->warn("cannot create chroot {}: {}", address_.chroot, zerror(rc));
           return;  // the next connect tries again
         }
@@ -419,6 +434,8 @@ class RealZooKeeper final : public SessionHolder {
 
   const ZkAddress address_;
   const Duration requested_timeout_;
+  const std::string digest_;  // "user:password", or "" for open nodes
+  ACL_vector* const acl_;     // of every node created
   std::shared_ptr<spdlog::logger> log_ = Logger("zk");
 
   mutable std::shared_mutex handle_mu_;  // guards zh_ and context_
@@ -442,11 +459,12 @@ class RealZooKeeper final : public SessionHolder {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ZooKeeper>> NewZooKeeper(const ZkAddress& address,
-                                                        Duration session_timeout) {
+                                                        Duration session_timeout,
+                                                        std::string digest) {
   static std::once_flag quiet;
   std::call_once(quiet, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_WARN); });
   if (address.hosts.empty()) return absl::InvalidArgumentError("no ZooKeeper hosts given");
-  auto zk = std::make_unique<RealZooKeeper>(address, session_timeout);
+  auto zk = std::make_unique<RealZooKeeper>(address, session_timeout, std::move(digest));
   if (absl::Status st = zk->Open(); !st.ok()) return st;
   return zk;
 }

@@ -14,7 +14,8 @@
 //   once the new session is up: ephemeral nodes must then be recreated by their owners.
 // - Error codes: NOT_FOUND (no node), ALREADY_EXISTS (node exists), FAILED_PRECONDITION
 //   (version mismatch), UNAVAILABLE (not connected / connection lost / timeout),
-//   ABORTED (session expired during the call), INTERNAL (anything else).
+//   ABORTED (session expired during the call), PERMISSION_DENIED (the node's ACL forbids
+//   it), INTERNAL (anything else).
 #pragma once
 
 #include <cstdint>
@@ -86,8 +87,13 @@ absl::StatusOr<int32_t> ResolveSet(ZooKeeper* zk, const std::string& path, std::
 
 // Connects to a real ensemble. The chroot, when set, is created if missing. Returns once
 // the handle exists; use WaitConnected to wait for the session.
+// With `digest` ("user:password", the daemons' shared identity) every session authenticates
+// with it and every node it creates (the chroot included) is readable by anyone but
+// writable, deletable and administrable only by that identity; a session without it cannot
+// change them (PERMISSION_DENIED). Without it nodes are open to all (--insecure).
 absl::StatusOr<std::unique_ptr<ZooKeeper>> NewZooKeeper(const ZkAddress& address,
-                                                        Duration session_timeout);
+                                                        Duration session_timeout,
+                                                        std::string digest = "");
 
 // The in-memory twin: every instance made from one MemoryEnsemble shares its tree, and
 // ephemeral nodes belong to the instance (session) that made them.

@@ -66,6 +66,7 @@ int Run(int argc, char** argv) {
   AddFileStoreFlags(daemon.flags(), s);
   if (std::optional<int> code = daemon.Parse(argc, argv)) return *code;
   s.client.stream_timeout = s.service.stream_timeout;
+  s.client.credentials = daemon.credentials().Channel();
 
   auto store = chainfs::filestore::ObjectStore::Open(
       {.dir = s.data_dir, .capacity = s.capacity, .durability = s.flush.durability});
@@ -105,6 +106,7 @@ int Run(int argc, char** argv) {
     // At most one heartbeat interval: a call stuck on a leader that just died must not
     // hold the next heartbeat (to the new leader) past the NameServer's patience.
     ns_settings.call_timeout = std::min(ns_settings.call_timeout, s.heartbeat_interval);
+    ns_settings.credentials = daemon.credentials().Channel();
     ns = std::make_unique<chainfs::NameServerClient>(zk.get(), ns_settings);
     reporter = std::make_unique<chainfs::filestore::Reporter>(
         store->get(), zk.get(), ns.get(), chainfs::SystemClock::Get(),

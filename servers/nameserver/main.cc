@@ -86,7 +86,7 @@ int Run(int argc, char** argv) {
     daemon.log().error("{}", std::string(st.message()));
     return 1;
   }
-  chainfs::FileStoreClient filestores;
+  chainfs::FileStoreClient filestores({.credentials = daemon.credentials().Channel()});
   chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), &filestores,
                                        daemon.address(), chainfs::HostName());
   service.Attach(&core);

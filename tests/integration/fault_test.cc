@@ -39,6 +39,7 @@
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
 namespace chainfs {
@@ -199,12 +200,13 @@ class FaultTest : public ::testing::Test {
     zk_spec_ = zk_server_->ConnectString(testing::UniqueChroot());
     auto address = ParseZkAddress(zk_spec_);
     ASSERT_TRUE(address.ok()) << address.status();
-    auto zk = zk::NewZooKeeper(*address, seconds(10));
+    auto zk = zk::NewZooKeeper(*address, seconds(10), chainfs::testing::TestZkDigest());
     ASSERT_TRUE(zk.ok()) << zk.status();
     zk_ = std::move(*zk);
     ASSERT_TRUE(zk_->WaitConnected(seconds(10)).ok());
     NameServerClientSettings settings;
     settings.call_timeout = seconds(20);
+    settings.credentials = chainfs::testing::TestChannelCredentials();
     client_ = std::make_unique<NameServerClient>(zk_.get(), settings);
     start_ = SteadyClock::now();
   }
@@ -739,8 +741,8 @@ class FaultTest : public ::testing::Test {
 
   // One check of convergence; `why` says what is missing.
   bool Converged(const std::map<std::string, const Entry*>& all, std::string* why) {
-    Shell status =
-        Sh(fmt::format("{} --zk {} --timeout 5s status", BinaryPath("tools/chainfs"), zk_spec_));
+    Shell status = Sh(fmt::format("{} --zk {} --tls-name admin --timeout 5s status",
+                                  BinaryPath("tools/chainfs"), zk_spec_));
     if (status.code != 0 || status.output.find("under-replicated: 0\n") == std::string::npos ||
         status.output.find(fmt::format("filestores:       {}\n", kFileStores)) ==
             std::string::npos) {
@@ -865,7 +867,7 @@ class FaultTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<zk::ZooKeeper> zk_;
   std::unique_ptr<NameServerClient> client_;
-  FileStoreClient filestore_client_;
+  FileStoreClient filestore_client_{{.credentials = chainfs::testing::TestChannelCredentials()}};
   std::vector<Daemon> filestores_;
   std::vector<Daemon> nameservers_;
   int next_nameserver_ = 0;

@@ -13,10 +13,12 @@
 
 #include "common/checksum.h"
 #include "common/client/filestore_client.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/file_info.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
 namespace chainfs {
@@ -60,7 +62,8 @@ using testing::Info;
 // An in-process gRPC server for `service` on a free loopback port (stored in *port).
 std::unique_ptr<grpc::Server> ServeOnLoopback(grpc::Service* service, int* port) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.AddListeningPort("127.0.0.1:0",
+                           testing::TestCredentials("nameserver").Server(Logger("test")), port);
   builder.RegisterService(service);
   return builder.BuildAndStart();
 }
@@ -115,7 +118,7 @@ class FileStoreChainTest : public ::testing::Test {
   std::unique_ptr<zk::ZooKeeper> ConnectZk() {
     auto address = ParseZkAddress(zk_server_->ConnectString(chroot_));
     EXPECT_TRUE(address.ok());
-    auto zk = zk::NewZooKeeper(*address, seconds(5));
+    auto zk = zk::NewZooKeeper(*address, seconds(5), testing::TestZkDigest());
     EXPECT_TRUE(zk.ok()) << zk.status();
     EXPECT_TRUE((*zk)->WaitConnected(seconds(10)).ok());
     return std::move(*zk);
@@ -125,8 +128,9 @@ class FileStoreChainTest : public ::testing::Test {
   std::string chroot_;
   TempDir dir_;
   std::vector<Daemon> stores_;
-  FileStoreClient client_;
-  FileStoreChannels channels_{16};  // raw stubs, for requests the client never sends
+  FileStoreClient client_{{.credentials = testing::TestChannelCredentials()}};
+  FileStoreChannels channels_{
+      16, testing::TestChannelCredentials()};  // raw stubs, for requests the client never sends
 };
 
 TEST_F(FileStoreChainTest, SixtyFourMiBCreate_ByteIdenticalOnAllThree) {

@@ -20,6 +20,7 @@
 #include "common/client/nameserver_client.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
 namespace chainfs {
@@ -112,12 +113,14 @@ class HostileTest : public ::testing::Test {
     zk_server_ = testing::SharedZkServer();
     ASSERT_NE(zk_server_, nullptr);
     chroot_ = testing::UniqueChroot();
-    auto zk = zk::NewZooKeeper(ZkAddress{zk_server_->hosts(), chroot_}, seconds(10));
+    auto zk = zk::NewZooKeeper(ZkAddress{zk_server_->hosts(), chroot_}, seconds(10),
+                               testing::TestZkDigest());
     ASSERT_TRUE(zk.ok()) << zk.status();
     zk_ = std::move(*zk);
     ASSERT_TRUE(zk_->WaitConnected(seconds(10)).ok());
     NameServerClientSettings settings;
     settings.call_timeout = seconds(10);
+    settings.credentials = testing::TestChannelCredentials();
     client_ = std::make_unique<NameServerClient>(zk_.get(), settings);
   }
 
@@ -168,7 +171,12 @@ class HostileTest : public ::testing::Test {
   static std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
-    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    // Every role by default: what is tested here is what the daemons accept from a party
+    // allowed to call. CHAINFS_HOSTILE_CERT=client runs the same calls with a valid client
+    // certificate (then most are refused PERMISSION_DENIED, which the expectations name).
+    const char* cert = ::getenv("CHAINFS_HOSTILE_CERT");
+    return grpc::CreateCustomChannel(address, testing::TestChannelCredentials(cert ? cert : "test"),
+                                     args);
   }
 
   std::unique_ptr<v1::FileStore::Stub> FileStoreStub(int i = 0) {
@@ -385,7 +393,7 @@ class HostileTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<zk::ZooKeeper> zk_;
   std::unique_ptr<NameServerClient> client_;
-  FileStoreClient filestore_client_;
+  FileStoreClient filestore_client_{{.credentials = testing::TestChannelCredentials()}};
   Daemon nameserver_;
   std::vector<Daemon> nameservers_;  // replaced NameServers, kept until the end
   std::unique_ptr<v1::NameServer::Stub> nameserver_stub_;

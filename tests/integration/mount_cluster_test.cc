@@ -22,6 +22,7 @@
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
 namespace chainfs::mount {
@@ -156,11 +157,12 @@ class MountTest : public ::testing::Test {
   void WaitServing() {
     auto address = ParseZkAddress(zk_spec_);
     ASSERT_TRUE(address.ok());
-    auto zk = zk::NewZooKeeper(*address, seconds(10));
+    auto zk = zk::NewZooKeeper(*address, seconds(10), chainfs::testing::TestZkDigest());
     ASSERT_TRUE(zk.ok());
     ASSERT_TRUE((*zk)->WaitConnected(seconds(10)).ok());
     NameServerClientSettings settings;
     settings.call_timeout = seconds(30);
+    settings.credentials = chainfs::testing::TestChannelCredentials();
     NameServerClient client(zk->get(), settings);
     auto status = client.StatFs(v1::StatFsRequest());
     ASSERT_TRUE(status.ok()) << status.status();
@@ -220,11 +222,12 @@ class MountTest : public ::testing::Test {
 
   std::unique_ptr<NameServerClient> Client() {
     auto address = ParseZkAddress(zk_spec_);
-    auto zk = zk::NewZooKeeper(*address, seconds(10));
+    auto zk = zk::NewZooKeeper(*address, seconds(10), chainfs::testing::TestZkDigest());
     if (!zk.ok() || !(*zk)->WaitConnected(seconds(10)).ok()) return nullptr;
     zk_clients_.push_back(std::move(*zk));
     NameServerClientSettings settings;
     settings.call_timeout = seconds(30);
+    settings.credentials = chainfs::testing::TestChannelCredentials();
     return std::make_unique<NameServerClient>(zk_clients_.back().get(), settings);
   }
 

@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
 namespace chainfs {
@@ -44,12 +45,14 @@ class NameServerClusterTest : public ::testing::Test {
   void SetUp() override {
     zk_server_ = testing::SharedZkServer();
     chroot_ = testing::UniqueChroot();
-    auto zk = zk::NewZooKeeper(ZkAddress{zk_server_->hosts(), chroot_}, seconds(10));
+    auto zk = zk::NewZooKeeper(ZkAddress{zk_server_->hosts(), chroot_}, seconds(10),
+                               chainfs::testing::TestZkDigest());
     ASSERT_TRUE(zk.ok()) << zk.status();
     zk_ = std::move(*zk);
     ASSERT_TRUE(zk_->WaitConnected(seconds(10)).ok());
     NameServerClientSettings settings;
     settings.call_timeout = seconds(15);
+    settings.credentials = chainfs::testing::TestChannelCredentials();
     client_ = std::make_unique<NameServerClient>(zk_.get(), settings);
   }
   void TearDown() override {
@@ -152,7 +155,7 @@ class NameServerClusterTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<zk::ZooKeeper> zk_;
   std::unique_ptr<NameServerClient> client_;
-  FileStoreClient filestore_client_;
+  FileStoreClient filestore_client_{{.credentials = chainfs::testing::TestChannelCredentials()}};
   std::vector<Daemon> nameservers_;
   std::vector<Daemon> filestores_;
   int next_nameserver_ = 0;
@@ -168,7 +171,7 @@ TEST_F(NameServerClusterTest, OneLeaderServes_StandbysRedirectToIt) {
     if (ns.address == leader) continue;
     ++standbys;
     auto stub = v1::NameServer::NewStub(
-        grpc::CreateChannel(ns.address, grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(ns.address, chainfs::testing::TestChannelCredentials()));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + seconds(5));
     v1::DoReadRequest req;
@@ -435,7 +438,8 @@ TEST(NameServerWithoutZooKeeper, IdlesAndStopsPromptlyOnSigterm) {
                                   "2s", "--startup-wait", "1s", "--heartbeat-interval", "200ms"},
                                  dir.path() + "/ns.log");
   ASSERT_TRUE(ns.ok()) << ns.status();
-  auto zk = zk::NewZooKeeper(ZkAddress{(*zk_server)->hosts(), "/idle"}, seconds(10));
+  auto zk = zk::NewZooKeeper(ZkAddress{(*zk_server)->hosts(), "/idle"}, seconds(10),
+                             chainfs::testing::TestZkDigest());
   ASSERT_TRUE(zk.ok()) << zk.status();
   ASSERT_TRUE((*zk)->WaitConnected(seconds(10)).ok());
   ASSERT_TRUE(Eventually([&] { return (*zk)->Get("/leader").ok(); }, seconds(10)));
@@ -509,7 +513,8 @@ TEST(NameServerFailover, DISABLED_DefaultSettingsFailoverFigures) {
       dir.path() + "/zookeeper.log");
   ASSERT_TRUE(zk_process.ok()) << zk_process.status();
   std::string hosts = fmt::format("127.0.0.1:{}", port);
-  auto zk = zk::NewZooKeeper(ZkAddress{hosts, "/failover"}, seconds(10));
+  auto zk = zk::NewZooKeeper(ZkAddress{hosts, "/failover"}, seconds(10),
+                             chainfs::testing::TestZkDigest());
   ASSERT_TRUE(zk.ok()) << zk.status();
   ASSERT_TRUE((*zk)->WaitConnected(seconds(60)).ok());
   std::string connect = hosts + "/failover";

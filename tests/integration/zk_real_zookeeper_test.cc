@@ -77,10 +77,11 @@ class Recorder {
 };
 
 std::unique_ptr<ZooKeeper> Connect(const std::string& connect_string,
-                                   Duration session_timeout = seconds(10)) {
+                                   Duration session_timeout = seconds(10),
+                                   const std::string& digest = "") {
   auto address = ParseZkAddress(connect_string);
   EXPECT_TRUE(address.ok()) << address.status();
-  auto zk = zk::NewZooKeeper(*address, session_timeout);
+  auto zk = zk::NewZooKeeper(*address, session_timeout, digest);
   EXPECT_TRUE(zk.ok()) << zk.status();
   EXPECT_TRUE((*zk)->WaitConnected(kWait).ok());
   return *std::move(zk);
@@ -140,6 +141,31 @@ TEST_F(RealZooKeeper, ChrootIsCreatedAndPathsAreRelativeToIt) {
   auto node = plain->Get(chroot + "/leader");
   ASSERT_TRUE(node.ok()) << node.status();
   EXPECT_EQ(node->data, "h:1\nhost");
+}
+
+TEST_F(RealZooKeeper, WithADigestOnlyThatIdentityChangesTheNodesAndAnyoneReads) {
+  const std::string connect = SharedZkServer()->ConnectString(UniqueChroot());
+  auto daemon = Connect(connect, seconds(10), "chainfs:secret");
+  ASSERT_TRUE(daemon->Create("/maxver", "10", false).ok());
+  ASSERT_TRUE(daemon->Create("/leader", "h:1\nhost", true).ok());
+  ASSERT_TRUE(daemon->EnsurePath("/filestores").ok());
+  ASSERT_TRUE(daemon->Create("/filestores/h:2", "", true).ok());
+
+  for (const std::string& digest : {std::string(), std::string("chainfs:wrong")}) {
+    auto other = Connect(connect, seconds(10), digest);
+    EXPECT_EQ(other->Get("/maxver")->data, "10");
+    EXPECT_TRUE(absl::IsPermissionDenied(other->Set("/maxver", "999", -1).status()));
+    EXPECT_TRUE(absl::IsPermissionDenied(other->Delete("/leader", -1)));
+    EXPECT_TRUE(absl::IsPermissionDenied(other->Delete("/filestores/h:2", -1)));
+    EXPECT_TRUE(absl::IsPermissionDenied(other->Create("/minver", "0", false)));
+    EXPECT_TRUE(absl::IsPermissionDenied(other->Create("/filestores/evil:1", "", true)));
+  }
+  EXPECT_EQ(daemon->Get("/maxver")->data, "10");
+  EXPECT_TRUE(daemon->Get("/leader").ok());
+  // Another session of the same identity (a new leader) may change them.
+  auto successor = Connect(connect, seconds(10), "chainfs:secret");
+  EXPECT_TRUE(successor->Set("/maxver", "20", -1).ok());
+  EXPECT_TRUE(successor->Create("/minver", "0", false).ok());
 }
 
 TEST_F(RealZooKeeper, EphemeralNodeDisappearsWhenItsHandleCloses) {

@@ -23,3 +23,7 @@ chainfs_unit_test(client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_nameserver_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/client_policies_test.cc
   LIBS chainfs_client)
+# The cluster CA, mutual TLS over loopback gRPC and the role table.
+chainfs_unit_test(tls_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tls_test.cc
+  LIBS chainfs_tls)

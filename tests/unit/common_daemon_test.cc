@@ -80,7 +80,9 @@ class DaemonTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  std::optional<int> Parse(Daemon& daemon, std::vector<std::string> args) {
+  // Tests of other things run --insecure (TLS has its own tests in tls_test).
+  std::optional<int> Parse(Daemon& daemon, std::vector<std::string> args, bool insecure = true) {
+    if (insecure) args.insert(args.begin(), "--insecure");
     args.insert(args.begin(), "chainfs-test");
     std::vector<const char*> argv;
     for (const std::string& a : args) argv.push_back(a.c_str());
@@ -168,6 +170,11 @@ TEST_F(DaemonTest, AnAddressInUseIsAnError) {
   Daemon second("test", "test daemon", {.listen = "127.0.0.1:0"}, /*zk_required=*/false);
   ASSERT_EQ(Parse(second, {"--listen", first.address()}), std::nullopt);
   EXPECT_FALSE(second.Serve({}, {}).ok());
+}
+
+TEST_F(DaemonTest, NeitherTlsNorInsecure_RefusesToStart) {
+  Daemon daemon("test", "test daemon", {}, /*zk_required=*/false);
+  EXPECT_EQ(Parse(daemon, {}, /*insecure=*/false), 2);
 }
 
 TEST_F(DaemonTest, SigtermAfterParseIsTakenByWaitForStop) {

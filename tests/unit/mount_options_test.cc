@@ -22,6 +22,25 @@ TEST(ApplyMountOptions, OwnKeysSetFields_FstabNoiseDropped_RestGoesToFuse) {
   EXPECT_EQ(options.fuse_options, (std::vector<std::string>{"allow_other", "h2:2181/c", "ro"}));
 }
 
+TEST(ApplyMountOptions, TlsKeysSetTheTlsSettings) {
+  MountOptions options;
+  EXPECT_EQ(options.tls.name, "client");
+  ASSERT_TRUE(ApplyMountOptions("tls_dir=/etc/chainfs/tls,tls_name=alice", &options).ok());
+  EXPECT_EQ(options.tls.dir, "/etc/chainfs/tls");
+  EXPECT_EQ(options.tls.name, "alice");
+  EXPECT_FALSE(options.tls.insecure);
+  ASSERT_TRUE(ApplyMountOptions("insecure", &options).ok());
+  EXPECT_TRUE(options.tls.insecure);
+  EXPECT_TRUE(options.fuse_options.empty());
+}
+
+TEST(FuseOptions, DefaultPermissionsAlways_AllowOtherOnlyWhenAsked) {
+  MountOptions options;
+  EXPECT_EQ(FuseOptions(options), "fsname=chainfs,subtype=chainfs,default_permissions");
+  ASSERT_TRUE(ApplyMountOptions("allow_other", &options).ok());
+  EXPECT_EQ(FuseOptions(options), "fsname=chainfs,subtype=chainfs,default_permissions,allow_other");
+}
+
 TEST(ApplyMountOptions, BadDuration_IsAnError) {
   MountOptions options;
   EXPECT_FALSE(ApplyMountOptions("attr_timeout=soon", &options).ok());

@@ -54,6 +54,8 @@ ZK_PORT=2181
 NS_PORT=7000
 FS_PORT=7100
 ZK="${IP[zk1]}:$ZK_PORT,${IP[zk2]}:$ZK_PORT,${IP[zk3]}:$ZK_PORT/chainfs"
+# Mutual TLS everywhere: one CA, a certificate per role naming every host's address.
+TLS=(--tls-dir "$WORK/tls")
 
 preflight() {
   if [[ $(id -u) != 0 ]]; then
@@ -151,9 +153,18 @@ zk_leader() {
 # ---------------------------------------------------------------------------------------------
 # chainfs daemons and tools
 
+make_certs() {
+  local names=() role
+  for host in "${HOSTS[@]}"; do names+=(--name "${IP[$host]}"); done
+  "$CLI_BIN" certs init "$WORK/tls" >/dev/null
+  for role in filestore nameserver client admin; do
+    "$CLI_BIN" certs issue --role $role "${names[@]}" "$WORK/tls" >/dev/null
+  done
+}
+
 start_nameserver() {
   local host=$1
-  start_in "$host" "$host" "$NS_BIN" --zk "$ZK" \
+  start_in "$host" "$host" "$NS_BIN" --zk "$ZK" "${TLS[@]}" \
     --listen "${IP[$host]}:$NS_PORT" --advertise "${IP[$host]}" \
     --address-file "$WORK/$host.address" --log-level info \
     --session-timeout "$SESSION_TIMEOUT" --heartbeat-interval "$HEARTBEAT" \
@@ -166,7 +177,7 @@ start_nameserver() {
 start_filestore() {
   local host=$1
   mkdir -p "$WORK/$host/data"
-  start_in "$host" "$host" "$FS_BIN" --zk "$ZK" \
+  start_in "$host" "$host" "$FS_BIN" --zk "$ZK" "${TLS[@]}" \
     --listen "${IP[$host]}:$FS_PORT" --advertise "${IP[$host]}" \
     --address-file "$WORK/$host.address" --log-level info \
     --session-timeout "$SESSION_TIMEOUT" --heartbeat-interval "$HEARTBEAT" \
@@ -178,7 +189,7 @@ start_mount() {
   # Not `ip netns exec`: it gives the process a private mount namespace and the FUSE mount
   # would be invisible here. nsenter --net switches only the network namespace.
   start_with client "$MNT_LOG" nsenter --net="/run/netns/$(ns_of client)" \
-    "$MOUNT_BIN" -f --zk "$ZK" --cache-dir "$WORK/cache" \
+    "$MOUNT_BIN" -f --zk "$ZK" "${TLS[@]}" --cache-dir "$WORK/cache" \
     --session-timeout "$SESSION_TIMEOUT" --connect-timeout 20s --call-timeout 30s \
     --log-level info "$MNT"
   MOUNTED=1
@@ -191,7 +202,8 @@ mounted() { awk -v m="$MNT" '$2 == m { found = 1 } END { exit !found }' /proc/se
 cli() {
   local host=$1
   shift
-  in_host "$host" "$OP_TIMEOUT" "$CLI_BIN" --zk "$ZK" --timeout "${CLI_TIMEOUT:-20s}" \
+  in_host "$host" "$OP_TIMEOUT" "$CLI_BIN" --zk "$ZK" "${TLS[@]}" --tls-name admin \
+    --timeout "${CLI_TIMEOUT:-20s}" \
     --connect-timeout 10s "$@"
 }
 
@@ -296,6 +308,7 @@ main() {
   fi
 
   section "chainfs cluster"
+  make_certs
   start_nameserver ns1
   wait_started ns1 "$WORK/ns1.address" 30 || die "ns1 did not start"
   wait_for 30 "ns1 leads" leader_is ns1 || die "ns1 did not become the leader"

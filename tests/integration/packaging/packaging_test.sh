@@ -93,25 +93,32 @@ java -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
   org.apache.zookeeper.server.ZooKeeperServerMain "$WORK/zk/zoo.cfg" >"$WORK/zk.log" 2>&1 &
 PIDS+=($!)
 ZK="127.0.0.1:$ZK_PORT/pkgtest"
+# A CA and a certificate per role, made with the installed CLI; everything runs with TLS.
+/usr/bin/chainfs certs init "$WORK/tls" >/dev/null
+for role in filestore nameserver client admin; do
+  /usr/bin/chainfs certs issue --role $role --name localhost --name 127.0.0.1 "$WORK/tls" >/dev/null
+done
+check "certs writes keys 0600" bash -c "[[ \$(stat -c %a '$WORK/tls/client.key') == 600 ]]"
+TLS=(--tls-dir "$WORK/tls")
 
 for i in 1 2 3; do
   mkdir -p "$WORK/fs$i"
-  /usr/bin/chainfs-filestore --config /etc/chainfs/filestore-1.toml --zk "$ZK" \
+  /usr/bin/chainfs-filestore --config /etc/chainfs/filestore-1.toml --zk "$ZK" "${TLS[@]}" \
     --listen 127.0.0.1:0 --data-dir "$WORK/fs$i" --heartbeat-interval 300ms \
     --address-file "$WORK/fs$i.addr" >"$WORK/fs$i.log" 2>&1 &
   PIDS+=($!)
 done
-/usr/bin/chainfs-nameserver --config /etc/chainfs/nameserver.toml --zk "$ZK" \
+/usr/bin/chainfs-nameserver --config /etc/chainfs/nameserver.toml --zk "$ZK" "${TLS[@]}" \
   --listen 127.0.0.1:0 --heartbeat-interval 300ms --startup-wait 2s \
   --address-file "$WORK/ns.addr" >"$WORK/ns.log" 2>&1 &
 PIDS+=($!)
 
 head -c 3000000 /dev/urandom >"$WORK/in"
-CLI=(/usr/bin/chainfs --zk "$ZK")
+CLI=(/usr/bin/chainfs --zk "$ZK" "${TLS[@]}")
 check "put through the installed CLI" wait_for 60 "${CLI[@]}" put "$WORK/in" /hello
 check "get returns the same bytes" bash -c \
   "${CLI[*]} get /hello '$WORK/out' && cmp '$WORK/in' '$WORK/out'"
-check "status lists three FileStores" bash -c "${CLI[*]} status | grep -qE '^filestores: +3\$'"
+check "status lists three FileStores" bash -c "${CLI[*]} --tls-name admin status | grep -qE '^filestores: +3\$'"
 
 if ((failed)); then
   for f in "$WORK"/*.log; do
