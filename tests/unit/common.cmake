@@ -8,6 +8,7 @@ chainfs_unit_test(common_test
           ${CMAKE_CURRENT_SOURCE_DIR}/common_checksum_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_clock_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_status_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_write_token_test.cc
   LIBS chainfs_common)
 chainfs_unit_test(common_daemon_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_daemon_test.cc
