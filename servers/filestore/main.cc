@@ -28,6 +28,7 @@ struct Settings {
   chainfs::FileStoreClientSettings client;
   chainfs::filestore::ScrubSettings scrubber;
   chainfs::filestore::FlushSettings flush;
+  std::string token_key_file;
 };
 
 void AddFileStoreFlags(CLI::App& app, Settings& s) {
@@ -39,6 +40,8 @@ void AddFileStoreFlags(CLI::App& app, Settings& s) {
   app.add_option("--max-streams", s.service.max_streams,
                  "concurrent create/read/copy streams and one-call creates")
       ->check(CLI::PositiveNumber);
+  app.add_option("--token-key-file", s.token_key_file,
+                 "secret key that write tokens are checked with (none: any create is accepted)");
   chainfs::AddDurationOption(app, "--stream-timeout", s.service.stream_timeout,
                              "deadline of whole create/read streams");
   app.add_option("--max-channels", s.client.max_channels,
@@ -73,11 +76,18 @@ int Run(int argc, char** argv) {
     daemon.log().error("cannot open the data directory: {}", std::string(store.status().message()));
     return 1;
   }
+  absl::StatusOr<std::string> token_key = chainfs::DaemonTokenKey(s.token_key_file, daemon.log());
+  if (!token_key.ok()) {
+    daemon.log().error("{}", std::string(token_key.status().message()));
+    return 1;
+  }
+  chainfs::WriteTokenChecker tokens(*token_key, chainfs::SystemClock::Get());
   chainfs::FileStoreClient client(s.client);
   // The reporter needs the advertised address, known once serving: wired in after.
   chainfs::filestore::FileStoreService service(store->get(), &client, nullptr, s.service);
   chainfs::filestore::Flusher flusher(store->get(), s.flush);
   service.SetFlusher(&flusher);
+  if (!token_key->empty()) service.SetWriteTokens(&tokens);
   flusher.Start();
   if (absl::Status st =
           daemon.Serve({&service}, {.max_message_bytes = chainfs::kFileStoreMaxMessageBytes,

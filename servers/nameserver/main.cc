@@ -8,6 +8,7 @@
 #include "common/daemon.h"
 #include "common/process.h"
 #include "common/settings.h"
+#include "common/write_token.h"
 #include "servers/nameserver/nameserver.h"
 #include "servers/nameserver/service.h"
 
@@ -68,11 +69,22 @@ int Run(int argc, char** argv) {
       /*zk_required=*/true);
   NameServerSettings s;
   CLI::Option* election_retry = AddNameServerFlags(daemon.flags(), s);
+  std::string token_key_file;
+  chainfs::Duration token_lifetime = chainfs::kDefaultWriteTokenLifetime;
+  daemon.flags().add_option("--token-key-file", token_key_file,
+                            "secret key that signs write tokens (none: write tokens are off)");
+  AddDurationOption(daemon.flags(), "--token-lifetime", token_lifetime,
+                    "how long a write token is good for after doCreate");
   if (std::optional<int> code = daemon.Parse(argc, argv)) return *code;
   if (election_retry->count() == 0) {
     s.election_retry = chainfs::nameserver::ElectionRetryFor(daemon.settings().session_timeout);
   }
 
+  absl::StatusOr<std::string> token_key = chainfs::DaemonTokenKey(token_key_file, daemon.log());
+  if (!token_key.ok()) {
+    daemon.log().error("{}", std::string(token_key.status().message()));
+    return 1;
+  }
   // The campaign starts once the session is up (the wrapper logs when it is).
   auto zk = daemon.OpenZooKeeper();
   if (!zk.ok()) {
@@ -89,6 +101,10 @@ int Run(int argc, char** argv) {
   chainfs::FileStoreClient filestores;
   chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), &filestores,
                                        daemon.address(), chainfs::HostName());
+  std::optional<chainfs::WriteTokenSigner> signer;
+  if (!token_key->empty()) {
+    core.SetWriteTokens(&signer.emplace(*token_key, token_lifetime, chainfs::SystemClock::Get()));
+  }
   service.Attach(&core);
   core.Start();
   daemon.log().info("NameServer listening on {} (advertised {}); campaigning for leadership",

@@ -23,4 +23,5 @@ chainfs_unit_test(client_memory_filestores_test
 chainfs_unit_test(client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_nameserver_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/client_policies_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/client_write_token_test.cc
   LIBS chainfs_client)
