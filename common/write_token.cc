@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "common/env.h"
 #include "common/file_util.h"
@@ -49,24 +51,45 @@ class Cursor {
   std::string_view data_;
 };
 
-std::string Mac(std::string_view key, std::string_view body, int64_t version,
-                std::string_view path) {
-  std::string signed_part(body);
-  PutInt64(&signed_part, version);
-  signed_part.append(path);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
-  return std::string(reinterpret_cast<const char*>(mac), len);
-}
-
 absl::Status Denied(std::string_view path, int64_t version, std::string_view why) {
   return absl::PermissionDeniedError(
       fmt::format("write token refused for {}@{}: {}", ShortName(path), version, why));
 }
 
 }  // namespace
+
+TokenKey::TokenKey(std::string_view key) {
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  ctx_ = hmac ? EVP_MAC_CTX_new(hmac) : nullptr;
+  EVP_MAC_free(hmac);  // the context keeps its own reference
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (ctx_ && EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                           params) != 1) {
+    EVP_MAC_CTX_free(std::exchange(ctx_, nullptr));
+  }
+}
+
+TokenKey::~TokenKey() { EVP_MAC_CTX_free(ctx_); }
+
+std::string TokenKey::Mac(std::string_view body, int64_t version, std::string_view path) const {
+  // A MAC that could not be computed is empty, and matches no token.
+  EVP_MAC_CTX* ctx = ctx_ ? EVP_MAC_CTX_dup(ctx_) : nullptr;
+  if (!ctx) return "";
+  std::string tail;
+  PutInt64(&tail, version);
+  tail.append(path);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  const bool ok =
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) == 1 &&
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(tail.data()), tail.size()) == 1 &&
+      EVP_MAC_final(ctx, mac, &len, sizeof mac) == 1;
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) return "";
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
 
 std::string ShortName(std::string_view name) {
   if (name.size() <= kShortNameBytes) return std::string(name);
@@ -109,12 +132,12 @@ absl::StatusOr<std::string> ReadTokenKey(const std::string& path) {
 }
 
 std::string SignWriteToken(std::string_view key, const WriteGrant& grant) {
+  return SignWriteToken(TokenKey(key), grant);
+}
+
+std::string SignWriteToken(const TokenKey& key, const WriteGrant& grant) {
   std::string token(kMagic);
-  uint64_t id = 0;
-  // Without random bytes the id is zero: such a token is still one-time per member, and the
-  // next one is refused as reused, which shows.
-  RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id);
-  PutInt64(&token, static_cast<int64_t>(id));
+  PutInt64(&token, static_cast<int64_t>(grant.id));
   PutInt64(&token, grant.expiry_wall_ns);
   const size_t members = std::min(grant.chain.size(), kMaxChainMembers);
   token.push_back(static_cast<char>(members));
@@ -125,11 +148,18 @@ std::string SignWriteToken(std::string_view key, const WriteGrant& grant) {
     token.push_back(static_cast<char>(len >> 8));
     token.append(member, 0, len);
   }
-  token += Mac(key, token, grant.version, grant.path);
+  token += key.Mac(token, grant.version, grant.path);
   return token;
 }
 
 absl::Status VerifyWriteToken(std::string_view key, std::string_view token, std::string_view path,
+                              int64_t version, const std::vector<std::string>& chain_tail,
+                              int64_t now_wall_ns, uint64_t* id, int64_t* expiry_wall_ns) {
+  return VerifyWriteToken(TokenKey(key), token, path, version, chain_tail, now_wall_ns, id,
+                          expiry_wall_ns);
+}
+
+absl::Status VerifyWriteToken(const TokenKey& key, std::string_view token, std::string_view path,
                               int64_t version, const std::vector<std::string>& chain_tail,
                               int64_t now_wall_ns, uint64_t* id, int64_t* expiry_wall_ns) {
   if (token.empty()) return Denied(path, version, "no token");
@@ -139,7 +169,7 @@ absl::Status VerifyWriteToken(std::string_view key, std::string_view token, std:
   const std::string_view body = token.substr(0, token.size() - kMacBytes);
   const std::string_view mac = token.substr(body.size());
   // The signature first: nothing in an unsigned token is believed.
-  const std::string expected = Mac(key, body, version, path);
+  const std::string expected = key.Mac(body, version, path);
   if (expected.size() != kMacBytes || CRYPTO_memcmp(expected.data(), mac.data(), kMacBytes) != 0) {
     return Denied(path, version, "bad signature, or another path or version");
   }
@@ -169,19 +199,25 @@ absl::Status VerifyWriteToken(std::string_view key, std::string_view token, std:
   return absl::OkStatus();
 }
 
-WriteTokenSigner::WriteTokenSigner(std::string key, Duration lifetime, const Clock* clock)
-    : key_(std::move(key)), lifetime_(lifetime), clock_(clock) {}
+WriteTokenSigner::WriteTokenSigner(std::string_view key, Duration lifetime, const Clock* clock)
+    : key_(key), lifetime_(lifetime), clock_(clock) {
+  uint64_t start = 0;
+  // Without random bytes the ids start at 0: still one-time per member within this signer.
+  RAND_bytes(reinterpret_cast<unsigned char*>(&start), sizeof start);
+  next_id_ = start;
+}
 
 std::string WriteTokenSigner::Sign(std::string_view path, int64_t version,
                                    const std::vector<std::string>& chain) const {
   return SignWriteToken(key_, {.path = std::string(path),
                                .version = version,
                                .chain = chain,
-                               .expiry_wall_ns = clock_->WallNanos() + lifetime_.count()});
+                               .expiry_wall_ns = clock_->WallNanos() + lifetime_.count(),
+                               .id = next_id_++});
 }
 
-WriteTokenChecker::WriteTokenChecker(std::string key, const Clock* clock)
-    : key_(std::move(key)), clock_(clock) {}
+WriteTokenChecker::WriteTokenChecker(std::string_view key, const Clock* clock)
+    : key_(key), clock_(clock) {}
 
 absl::Status WriteTokenChecker::Check(std::string_view token, std::string_view path,
                                       int64_t version, const std::vector<std::string>& chain_tail) {
