@@ -8,6 +8,8 @@
 
 #include "common/file_util.h"
 #include "common/settings.h"
+#include "common/tls/ca.h"
+#include "common/write_token.h"
 
 namespace chainfs {
 
@@ -42,6 +44,9 @@ Daemon::Daemon(std::string component, std::string description, DaemonSettings de
   tls::AddTlsFlags(app_, settings_.tls, component);
   app_.add_option("--zk-auth-file", settings_.zk_auth_file,
                   "file holding user:password for ZooKeeper (default: zk-auth in --tls-dir)");
+  app_.add_option("--token-key-file", settings_.token_key_file,
+                  "key that write tokens are signed and checked with (default: token.key in "
+                  "--tls-dir; none: write tokens are off)");
   AddDurationOption(app_, "--shutdown-grace", settings_.shutdown_grace,
                     "after SIGTERM/SIGINT, calls in flight get this long");
 }
@@ -75,6 +80,16 @@ std::optional<int> Daemon::Parse(int argc, const char* const* argv) {
     log_->error("{}", std::string(digest.status().message()));
     return 2;
   }
+  std::string token_key_file = settings_.token_key_file;
+  if (token_key_file.empty() && !settings_.tls.dir.empty() && !settings_.tls.insecure) {
+    token_key_file = tls::TokenKeyPath(settings_.tls.dir);
+  }
+  absl::StatusOr<std::string> token_key = DaemonTokenKey(token_key_file, *log_);
+  if (!token_key.ok()) {
+    log_->error("--token-key-file: {}", std::string(token_key.status().message()));
+    return 2;
+  }
+  token_key_ = *std::move(token_key);
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return std::nullopt;

@@ -42,6 +42,9 @@ struct DaemonSettings {
   // --zk-auth-file: "user:password" the daemons authenticate to ZooKeeper with (znodes they
   // create are writable by that identity only); default: zk-auth in --tls-dir.
   std::string zk_auth_file = "";
+  // --token-key-file: the key write tokens are signed and checked with (common/write_token.h);
+  // default: token.key in --tls-dir. Without one, write tokens are off (logged loudly).
+  std::string token_key_file = "";
 };
 
 // How a daemon's gRPC server is built; 0 leaves gRPC's default.
@@ -68,6 +71,8 @@ class Daemon {
   spdlog::logger& log() const { return *log_; }
   // This daemon's certificates (loaded by Parse): what its own clients dial with.
   const tls::Credentials& credentials() const { return credentials_; }
+  // The write-token key read at Parse; "" when write tokens are off.
+  const std::string& token_key() const { return token_key_; }
 
   // A ZooKeeper handle for --zk and --session-timeout. It does not wait for the session, so
   // a ZooKeeper that is gone never delays a stop.
@@ -95,6 +100,7 @@ class Daemon {
   DaemonSettings settings_;
   ZkAddress zk_address_;
   tls::Credentials credentials_ = tls::Credentials::Insecure();
+  std::string token_key_;
   std::string zk_digest_;  // read from the zk auth file; "" when --insecure
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<grpc::Server> server_;

@@ -28,7 +28,8 @@ int Done(const absl::Status& st, const std::string& what) {
 CertsCommand::CertsCommand(CLI::App& app) {
   certs_ = app.add_subcommand("certs", "the cluster's CA and certificates (mutual TLS)");
   certs_->require_subcommand(1);
-  init_ = certs_->add_subcommand("init", "create a CA (ca.key, ca.crt) and zk-auth in DIR");
+  init_ =
+      certs_->add_subcommand("init", "create a CA (ca.key, ca.crt), zk-auth and token.key in DIR");
   init_->add_option("dir", dir_, "directory (created 0700)")->required();
   issue_ = certs_->add_subcommand("issue", "issue NAME.key and NAME.crt signed by DIR's CA");
   issue_->add_option("--role", roles_, tls::RoleList())->required();

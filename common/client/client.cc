@@ -28,10 +28,8 @@ Client::Client(NameServerApi* nameserver, FileStoreApi* filestores, UploadRetryS
                const Clock* clock)
     : nameserver_(nameserver), filestores_(filestores), retry_(retry), clock_(clock) {}
 
-absl::StatusOr<v1::CreateReply> Client::Run(
-    const v1::FileInfo& file, const UploadOptions& options,
-    const std::function<absl::StatusOr<v1::CreateReply>(
-        const v1::FileInfo&, const std::vector<std::string>&)>& attempt) {
+absl::StatusOr<v1::CreateReply> Client::Run(const v1::FileInfo& file, const UploadOptions& options,
+                                            const Attempt& attempt) {
   v1::DoCreateRequest req;
   req.set_path(file.name());
   req.set_exclusive(options.exclusive);
@@ -46,7 +44,8 @@ absl::StatusOr<v1::CreateReply> Client::Run(
             info.set_size(0);
             info.set_tombstone(false);
             CHAINFS_ASSIGN_OR_RETURN(
-                committed, attempt(info, {created.chain().begin(), created.chain().end()}));
+                committed,
+                attempt(info, {created.chain().begin(), created.chain().end()}, created.token()));
             return committed;
           },
           retry_, file.name(), clock_)
@@ -58,26 +57,29 @@ absl::StatusOr<v1::CreateReply> Client::Upload(const v1::FileInfo& file,
                                                const SourceForAttempt& source,
                                                const UploadOptions& options) {
   return Run(file, options,
-             [&](const v1::FileInfo& info,
-                 const std::vector<std::string>& chain) -> absl::StatusOr<v1::CreateReply> {
+             [&](const v1::FileInfo& info, const std::vector<std::string>& chain,
+                 const std::string& token) -> absl::StatusOr<v1::CreateReply> {
                CHAINFS_ASSIGN_OR_RETURN(ContentSource content, source(info.version()));
-               return filestores_->Create(info, chain, content, options.expected_size);
+               return filestores_->Create(info, chain, content, options.expected_size, token);
              });
 }
 
 absl::StatusOr<v1::CreateReply> Client::UploadFd(const v1::FileInfo& file, int fd,
                                                  const UploadOptions& options) {
-  return Run(file, options, [&](const v1::FileInfo& info, const std::vector<std::string>& chain) {
-    return filestores_->CreateFromFd(info, chain, fd);
-  });
+  return Run(
+      file, options,
+      [&](const v1::FileInfo& info, const std::vector<std::string>& chain,
+          const std::string& token) { return filestores_->CreateFromFd(info, chain, fd, token); });
 }
 
 absl::StatusOr<v1::CreateReply> Client::UploadString(const v1::FileInfo& file,
                                                      std::string_view content,
                                                      const UploadOptions& options) {
-  return Run(file, options, [&](const v1::FileInfo& info, const std::vector<std::string>& chain) {
-    return filestores_->CreateFromString(info, chain, content);
-  });
+  return Run(file, options,
+             [&](const v1::FileInfo& info, const std::vector<std::string>& chain,
+                 const std::string& token) {
+               return filestores_->CreateFromString(info, chain, content, true, token);
+             });
 }
 
 absl::StatusOr<v1::CreateReply> Client::Mkdir(const std::string& path,

@@ -89,11 +89,12 @@ class Client {
                                  const std::string& to, bool no_replace);
 
  private:
+  // One attempt's upload of `file` (its version set) to a chain, with doCreate's write token.
+  using Attempt = std::function<absl::StatusOr<v1::CreateReply>(
+      const v1::FileInfo& file, const std::vector<std::string>& chain, const std::string& token)>;
   // The retry loop around one attempt's upload to a fresh doCreate's chain.
-  absl::StatusOr<v1::CreateReply> Run(
-      const v1::FileInfo& file, const UploadOptions& options,
-      const std::function<absl::StatusOr<v1::CreateReply>(
-          const v1::FileInfo&, const std::vector<std::string>&)>& attempt);
+  absl::StatusOr<v1::CreateReply> Run(const v1::FileInfo& file, const UploadOptions& options,
+                                      const Attempt& attempt);
 
   NameServerApi* const nameserver_;
   FileStoreApi* const filestores_;

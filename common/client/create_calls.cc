@@ -147,13 +147,14 @@ class CreateSmallCallImpl final : public FileStoreApi::CreateCall {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> FileStoreApi::OpenCreateStream(
-    const v1::FileInfo&, const std::vector<std::string>&, int64_t, const grpc::ServerContext*) {
+    const v1::FileInfo&, const std::vector<std::string>&, int64_t, const grpc::ServerContext*,
+    std::string_view) {
   return absl::UnimplementedError("this FileStoreApi does not forward create streams");
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> FileStoreApi::StartCreateSmall(
     const v1::FileInfo&, const std::vector<std::string>&, std::string, uint64_t,
-    const grpc::ServerContext*) {
+    const grpc::ServerContext*, std::string_view) {
   return absl::UnimplementedError("this FileStoreApi does not forward CreateSmall");
 }
 

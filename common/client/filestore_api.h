@@ -39,22 +39,26 @@ class FileStoreApi {
   virtual ~FileStoreApi() = default;
 
   // Uploads `file` (name, version, kind, attributes) to chain[0], which forwards it to
-  // chain[1..]. Returns after the whole chain committed.
+  // chain[1..]. Returns after the whole chain committed. Every create carries `token`, the
+  // write token doCreate answered with the chain (DoCreateReply.token; common/write_token.h),
+  // to every member; a FileStore that checks tokens refuses a create without a valid one.
   virtual absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file,
                                                  const std::vector<std::string>& chain,
                                                  const ContentSource& source,
-                                                 int64_t expected_size = 0) = 0;
+                                                 int64_t expected_size = 0,
+                                                 std::string_view token = {}) = 0;
   // Content of at most one chunk goes in one CreateSmall call (the stream when chain[0]
   // does not know it, or when allow_small is false); larger content is streamed.
   virtual absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file,
                                                            const std::vector<std::string>& chain,
                                                            std::string_view content,
-                                                           bool allow_small = true) = 0;
+                                                           bool allow_small = true,
+                                                           std::string_view token = {}) = 0;
   // Uploads the whole content of an open file descriptor (from offset 0), in one
   // CreateSmall call when it fits in a chunk.
   virtual absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
                                                        const std::vector<std::string>& chain,
-                                                       int fd) = 0;
+                                                       int fd, std::string_view token = {}) = 0;
 
   // The answer of a create in flight down a chain. Destroying it unfinished cancels the
   // call: whatever has not committed downstream commits nothing.
@@ -82,13 +86,13 @@ class FileStoreApi {
   // these defaults, which answer UNIMPLEMENTED.
   virtual absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
       const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
-      const grpc::ServerContext* parent = nullptr);
+      const grpc::ServerContext* parent = nullptr, std::string_view token = {});
   // Starts one CreateSmall of `content` (at most kMaxChunkBytes, whose checksum the caller
   // knows) down the chain; the caller does its own work while it runs, then Finish()es.
   // A chain[0] that does not know CreateSmall gets the same content as a stream.
   virtual absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
       const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
-      uint64_t checksum, const grpc::ServerContext* parent = nullptr);
+      uint64_t checksum, const grpc::ServerContext* parent = nullptr, std::string_view token = {});
 
   virtual absl::Status Delete(const std::string& address, const std::string& name,
                               int64_t version) = 0;

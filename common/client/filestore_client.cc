@@ -61,12 +61,14 @@ FileStoreClientSettings Sanitized(FileStoreClientSettings settings) {
 // `parent`: the server call of a FileStore forwarding down its chain (chain[0] is then not
 // the head, which reports for the whole chain).
 v1::CreateHeader HeaderFor(const v1::FileInfo& file, const std::vector<std::string>& chain,
-                           int64_t expected_size, const grpc::ServerContext* parent) {
+                           int64_t expected_size, const grpc::ServerContext* parent,
+                           std::string_view token) {
   v1::CreateHeader header;
   *header.mutable_file() = file;
   for (size_t i = 1; i < chain.size(); ++i) header.add_chain(chain[i]);
   header.set_expected_size(expected_size);
   header.set_forwarded(parent != nullptr);
+  header.set_token(std::string(token));
   return header;
 }
 
@@ -90,30 +92,31 @@ size_t FileStoreClient::cached_channels() const { return impl_->channels.size();
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> FileStoreClient::OpenCreateStream(
     const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
-    const grpc::ServerContext* parent) {
+    const grpc::ServerContext* parent, std::string_view token) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
   CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
   return StartCreateStream(std::move(stub), NewCallContext(impl_->settings.stream_timeout, parent),
                            chain[0], CreateWhat(file, chain[0]),
-                           HeaderFor(file, chain, expected_size, parent));
+                           HeaderFor(file, chain, expected_size, parent, token));
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> FileStoreClient::StartCreateSmall(
     const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
-    uint64_t checksum, const grpc::ServerContext* parent) {
+    uint64_t checksum, const grpc::ServerContext* parent, std::string_view token) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
   CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
   v1::CreateSmallRequest req;
   const auto size = static_cast<int64_t>(content.size());
-  *req.mutable_header() = HeaderFor(file, chain, size, parent);
+  *req.mutable_header() = HeaderFor(file, chain, size, parent, token);
   req.mutable_close()->set_size(size);
   req.mutable_close()->set_checksum(checksum);
   *req.mutable_content() = std::move(content);
-  // A head from before CreateSmall: the stream does the same.
+  // A head from before CreateSmall: the stream does the same (with the same token: that head
+  // refused the call without accepting it).
   auto fallback = [this, file, chain,
                    parent](const v1::CreateSmallRequest& sent) -> absl::StatusOr<v1::CreateReply> {
-    CHAINFS_ASSIGN_OR_RETURN(auto stream,
-                             OpenCreateStream(file, chain, sent.close().size(), parent));
+    CHAINFS_ASSIGN_OR_RETURN(auto stream, OpenCreateStream(file, chain, sent.close().size(), parent,
+                                                           sent.header().token()));
     std::string data = sent.content();
     CHAINFS_RETURN_IF_ERROR(stream->Write(&data));
     CHAINFS_RETURN_IF_ERROR(stream->Close(sent.close().size(), sent.close().checksum()));
@@ -127,8 +130,10 @@ absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> FileStoreClient::Start
 absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file,
                                                         const std::vector<std::string>& chain,
                                                         const ContentSource& source,
-                                                        int64_t expected_size) {
-  CHAINFS_ASSIGN_OR_RETURN(auto stream, OpenCreateStream(file, chain, expected_size));
+                                                        int64_t expected_size,
+                                                        std::string_view token) {
+  CHAINFS_ASSIGN_OR_RETURN(auto stream,
+                           OpenCreateStream(file, chain, expected_size, nullptr, token));
   // One buffer for the whole upload; the stream sends it without a copy.
   std::string data;
   StreamingChecksum checksum;
@@ -149,17 +154,19 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::Create(const v1::FileInfo& file
 
 absl::StatusOr<v1::CreateReply> FileStoreClient::CreateSmall(const v1::FileInfo& file,
                                                              const std::vector<std::string>& chain,
-                                                             std::string content) {
+                                                             std::string content,
+                                                             std::string_view token) {
   const uint64_t checksum = Checksum(content);
-  CHAINFS_ASSIGN_OR_RETURN(auto call, StartCreateSmall(file, chain, std::move(content), checksum));
+  CHAINFS_ASSIGN_OR_RETURN(
+      auto call, StartCreateSmall(file, chain, std::move(content), checksum, nullptr, token));
   return call->Finish();
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromString(
     const v1::FileInfo& file, const std::vector<std::string>& chain, std::string_view content,
-    bool allow_small) {
+    bool allow_small, std::string_view token) {
   if (allow_small && content.size() <= impl_->settings.chunk_bytes) {
-    return CreateSmall(file, chain, std::string(content));
+    return CreateSmall(file, chain, std::string(content), token);
   }
   size_t pos = 0;
   return Create(
@@ -170,12 +177,12 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromString(
         pos += n;
         return n;
       },
-      static_cast<int64_t>(content.size()));
+      static_cast<int64_t>(content.size()), token);
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo& file,
                                                               const std::vector<std::string>& chain,
-                                                              int fd) {
+                                                              int fd, std::string_view token) {
   int64_t expected = 0;
   if (off_t end = ::lseek(fd, 0, SEEK_END); end > 0) expected = end;
   if (static_cast<size_t>(expected) <= impl_->settings.chunk_bytes) {
@@ -185,7 +192,7 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
     if (done < 0) return ErrnoStatus("read upload source", errno);
     if (done <= expected) {
       content.resize(static_cast<size_t>(done));
-      return CreateSmall(file, chain, std::move(content));
+      return CreateSmall(file, chain, std::move(content), token);
     }
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -198,7 +205,7 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
         offset += n;
         return static_cast<size_t>(n);
       },
-      expected);
+      expected, token);
 }
 
 absl::Status FileStoreClient::Delete(const std::string& address, const std::string& name,

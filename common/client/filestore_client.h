@@ -39,21 +39,23 @@ class FileStoreClient final : public FileStoreApi {
   // FileStoreApi. The same defaults as there, so calls on a FileStoreClient read alike.
   absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file,
                                          const std::vector<std::string>& chain,
-                                         const ContentSource& source,
-                                         int64_t expected_size = 0) override;
+                                         const ContentSource& source, int64_t expected_size = 0,
+                                         std::string_view token = {}) override;
   absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file,
                                                    const std::vector<std::string>& chain,
                                                    std::string_view content,
-                                                   bool allow_small = true) override;
+                                                   bool allow_small = true,
+                                                   std::string_view token = {}) override;
   absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
-                                               const std::vector<std::string>& chain,
-                                               int fd) override;
+                                               const std::vector<std::string>& chain, int fd,
+                                               std::string_view token = {}) override;
   absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
       const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
-      const grpc::ServerContext* parent = nullptr) override;
+      const grpc::ServerContext* parent = nullptr, std::string_view token = {}) override;
   absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
       const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
-      uint64_t checksum, const grpc::ServerContext* parent = nullptr) override;
+      uint64_t checksum, const grpc::ServerContext* parent = nullptr,
+      std::string_view token = {}) override;
   absl::Status Flush(const std::string& address, const std::string& name, int64_t version) override;
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override;
@@ -82,7 +84,7 @@ class FileStoreClient final : public FileStoreApi {
   absl::StatusOr<std::shared_ptr<v1::FileStore::Stub>> Stub(const std::string& address);
   absl::StatusOr<v1::CreateReply> CreateSmall(const v1::FileInfo& file,
                                               const std::vector<std::string>& chain,
-                                              std::string content);
+                                              std::string content, std::string_view token);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -199,9 +199,30 @@ absl::Status MemoryFileStores::Report(const std::string& address, const v1::File
   return absl::UnavailableError(why);
 }
 
+void MemoryFileStores::SetWriteTokenKey(std::string key, const Clock* clock) {
+  std::lock_guard lock(mu_);
+  token_key_ = std::move(key);
+  token_clock_ = clock;
+  token_checkers_.clear();
+}
+
+absl::Status MemoryFileStores::CheckTokens(const v1::FileInfo& file,
+                                           const std::vector<std::string>& chain,
+                                           std::string_view token) {
+  std::lock_guard lock(mu_);
+  if (token_key_.empty()) return absl::OkStatus();
+  for (auto member = chain.begin(); member != chain.end(); ++member) {
+    auto& checker = token_checkers_[*member];
+    if (!checker) checker = std::make_unique<WriteTokenChecker>(token_key_, token_clock_);
+    absl::Status st = checker->Check(token, file.name(), file.version(), {member, chain.end()});
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
     const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
-    bool forwarded) {
+    bool forwarded, std::string_view token) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
   const std::string what = fmt::format("create {}@{}", file.name(), file.version());
   CHAINFS_RETURN_IF_ERROR(ValidateName(file.name()));
@@ -211,6 +232,7 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
   if (std::set<std::string>(chain.begin(), chain.end()).size() != chain.size()) {
     return absl::InvalidArgumentError("chain names a FileStore twice");
   }
+  CHAINFS_RETURN_IF_ERROR(CheckTokens(file, chain, token));
   // Every member takes the header before anyone commits.
   for (const std::string& address : chain) {
     absl::Status st = Enter(Method::kCreate, address);
@@ -260,7 +282,8 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
 absl::StatusOr<v1::CreateReply> MemoryFileStores::Create(const v1::FileInfo& file,
                                                          const std::vector<std::string>& chain,
                                                          const ContentSource& source,
-                                                         int64_t /*expected_size*/) {
+                                                         int64_t /*expected_size*/,
+                                                         std::string_view token) {
   std::string content;
   std::string buf(kMaxChunkBytes, '\0');
   while (true) {
@@ -268,17 +291,18 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::Create(const v1::FileInfo& fil
     if (n == 0) break;
     content.append(buf.data(), n);
   }
-  return CreateOnChain(file, chain, std::move(content), /*forwarded=*/false);
+  return CreateOnChain(file, chain, std::move(content), /*forwarded=*/false, token);
 }
 
 absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateFromString(
     const v1::FileInfo& file, const std::vector<std::string>& chain, std::string_view content,
-    bool /*allow_small*/) {
-  return CreateOnChain(file, chain, std::string(content), /*forwarded=*/false);
+    bool /*allow_small*/, std::string_view token) {
+  return CreateOnChain(file, chain, std::string(content), /*forwarded=*/false, token);
 }
 
 absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateFromFd(
-    const v1::FileInfo& file, const std::vector<std::string>& chain, int fd) {
+    const v1::FileInfo& file, const std::vector<std::string>& chain, int fd,
+    std::string_view token) {
   std::string content;
   std::string buf(kMaxChunkBytes, '\0');
   while (true) {
@@ -287,7 +311,7 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateFromFd(
     if (n == 0) break;
     content.append(buf.data(), static_cast<size_t>(n));
   }
-  return CreateOnChain(file, chain, std::move(content), /*forwarded=*/false);
+  return CreateOnChain(file, chain, std::move(content), /*forwarded=*/false, token);
 }
 
 absl::Status MemoryFileStores::Flush(const std::string& address, const std::string& name,

@@ -29,6 +29,10 @@
 //   MemoryFileStores filestores(&nameserver);  // commits are reported: names become visible
 //   nameserver.SetFileStores(&filestores);     // delete, rename, chmod reach the copies
 //
+// Write tokens: after SetWriteTokenKey, every member checks the token of each create as a real
+// FileStore run with that key does (WriteTokenChecker: one per address), and a create
+// without a valid token commits nothing anywhere (PERMISSION_DENIED).
+//
 // Fault injection: SetDead makes an address unreachable (UNAVAILABLE, named as the failed
 // member of a chain through it); FailNext fails the next calls of one method; SetHook runs
 // before every call (to block, count or fail it). Thread-safe; the NameServer and the hook
@@ -46,6 +50,8 @@
 
 #include "common/client/filestore_api.h"
 #include "common/client/nameserver_api.h"
+#include "common/clock.h"
+#include "common/write_token.h"
 
 namespace chainfs {
 
@@ -71,6 +77,8 @@ class MemoryFileStores final : public FileStoreApi {
   ~MemoryFileStores() override;
 
   void SetNameServer(NameServerApi* nameserver);
+  // Creates must carry write tokens signed with `key`, checked on `clock` (not owned).
+  void SetWriteTokenKey(std::string key, const Clock* clock = SystemClock::Get());
 
   // --- Faults ---
   // A dead address answers every call UNAVAILABLE; its contents stay and come back with it.
@@ -104,23 +112,25 @@ class MemoryFileStores final : public FileStoreApi {
   // --- FileStoreApi ---
   absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo& file,
                                          const std::vector<std::string>& chain,
-                                         const ContentSource& source,
-                                         int64_t expected_size = 0) override;
+                                         const ContentSource& source, int64_t expected_size = 0,
+                                         std::string_view token = {}) override;
   absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo& file,
                                                    const std::vector<std::string>& chain,
                                                    std::string_view content,
-                                                   bool allow_small = true) override;
+                                                   bool allow_small = true,
+                                                   std::string_view token = {}) override;
   absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo& file,
-                                               const std::vector<std::string>& chain,
-                                               int fd) override;
+                                               const std::vector<std::string>& chain, int fd,
+                                               std::string_view token = {}) override;
   // The twin's stream gathers the content and runs the whole create at Close; Finish
   // answers its result. A CreateSmall runs at once.
   absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
       const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
-      const grpc::ServerContext* parent = nullptr) override;
+      const grpc::ServerContext* parent = nullptr, std::string_view token = {}) override;
   absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
       const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
-      uint64_t checksum, const grpc::ServerContext* parent = nullptr) override;
+      uint64_t checksum, const grpc::ServerContext* parent = nullptr,
+      std::string_view token = {}) override;
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override;
   // Counted (Calls(kFlush)); the twin holds everything in memory, so there is nothing to do.
@@ -177,12 +187,17 @@ class MemoryFileStores final : public FileStoreApi {
   // The whole upload of content down chain; `forwarded`: chain[0] is not the head.
   absl::StatusOr<v1::CreateReply> CreateOnChain(const v1::FileInfo& file,
                                                 const std::vector<std::string>& chain,
-                                                std::string content, bool forwarded);
+                                                std::string content, bool forwarded,
+                                                std::string_view token);
   // CreateOnChain once the content matches the size and checksum its sender announced.
   absl::StatusOr<v1::CreateReply> CreateVerified(const v1::FileInfo& file,
                                                  const std::vector<std::string>& chain,
                                                  std::string content, int64_t size,
-                                                 uint64_t checksum, bool forwarded);
+                                                 uint64_t checksum, bool forwarded,
+                                                 std::string_view token);
+  // Each member's check of the token (when a key is set), before anything commits.
+  absl::Status CheckTokens(const v1::FileInfo& file, const std::vector<std::string>& chain,
+                           std::string_view token);
   // Counts a read (`method`) of name on address; fails it when address is dead or failing, or
   // when its copy is corrupt (which is then dropped and reported).
   absl::Status CheckRead(const std::string& address, const std::string& name, int64_t version,
@@ -198,6 +213,9 @@ class MemoryFileStores final : public FileStoreApi {
   std::map<std::string, Store> stores_;
   std::vector<Failure> failures_;
   std::map<std::pair<Method, std::string>, int64_t> calls_;
+  std::string token_key_;  // empty: tokens are not checked
+  const Clock* token_clock_ = nullptr;
+  std::map<std::string, std::unique_ptr<WriteTokenChecker>> token_checkers_;  // per address
 };
 
 }  // namespace chainfs

@@ -28,8 +28,12 @@ class DoneCall final : public FileStoreApi::CreateCall {
 class MemoryFileStores::StreamImpl final : public FileStoreApi::CreateStream {
  public:
   StreamImpl(MemoryFileStores* owner, v1::FileInfo file, std::vector<std::string> chain,
-             bool forwarded)
-      : owner_(owner), file_(std::move(file)), chain_(std::move(chain)), forwarded_(forwarded) {}
+             bool forwarded, std::string_view token)
+      : owner_(owner),
+        file_(std::move(file)),
+        chain_(std::move(chain)),
+        forwarded_(forwarded),
+        token_(token) {}
 
   absl::Status Write(std::string* chunk) override {
     if (closed_) return absl::FailedPreconditionError("write after close");
@@ -39,8 +43,8 @@ class MemoryFileStores::StreamImpl final : public FileStoreApi::CreateStream {
   absl::Status Close(int64_t size, uint64_t checksum) override {
     if (closed_) return absl::FailedPreconditionError("closed twice");
     closed_ = true;
-    result_ =
-        owner_->CreateVerified(file_, chain_, std::move(content_), size, checksum, forwarded_);
+    result_ = owner_->CreateVerified(file_, chain_, std::move(content_), size, checksum, forwarded_,
+                                     token_);
     return absl::OkStatus();
   }
   absl::StatusOr<v1::CreateReply> Finish() override {
@@ -53,6 +57,7 @@ class MemoryFileStores::StreamImpl final : public FileStoreApi::CreateStream {
   v1::FileInfo file_;
   std::vector<std::string> chain_;
   bool forwarded_;
+  std::string token_;
   std::string content_;
   bool closed_ = false;
   absl::StatusOr<v1::CreateReply> result_;
@@ -84,31 +89,31 @@ class MemoryFileStores::ReaderImpl final : public FailoverReader {
 
 absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateVerified(
     const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
-    int64_t size, uint64_t checksum, bool forwarded) {
+    int64_t size, uint64_t checksum, bool forwarded, std::string_view token) {
   if (size != static_cast<int64_t>(content.size()) || checksum != Checksum(content)) {
     return absl::DataLossError(
         fmt::format("create {}@{}: received {} bytes, the sender announced "
                     "{} (or the checksum differs)",
                     file.name(), file.version(), content.size(), size));
   }
-  return CreateOnChain(file, chain, std::move(content), forwarded);
+  return CreateOnChain(file, chain, std::move(content), forwarded, token);
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> MemoryFileStores::OpenCreateStream(
     const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t /*expected_size*/,
-    const grpc::ServerContext* parent) {
+    const grpc::ServerContext* parent, std::string_view token) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
   return std::unique_ptr<CreateStream>(
-      std::make_unique<StreamImpl>(this, file, chain, parent != nullptr));
+      std::make_unique<StreamImpl>(this, file, chain, parent != nullptr, token));
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> MemoryFileStores::StartCreateSmall(
     const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
-    uint64_t checksum, const grpc::ServerContext* parent) {
+    uint64_t checksum, const grpc::ServerContext* parent, std::string_view token) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
   const auto size = static_cast<int64_t>(content.size());
   return std::unique_ptr<CreateCall>(std::make_unique<DoneCall>(
-      CreateVerified(file, chain, std::move(content), size, checksum, parent != nullptr)));
+      CreateVerified(file, chain, std::move(content), size, checksum, parent != nullptr, token)));
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::Reader>> MemoryFileStores::OpenReader(

@@ -220,7 +220,16 @@ absl::StatusOr<v1::DoCreateReply> MemoryNameServer::DoCreate(const v1::DoCreateR
     return absl::UnavailableError("no FileStore is available");
   }
   reply.set_version(++last_version_);
+  if (token_signer_) {
+    reply.set_token(token_signer_->Sign(req.path(), reply.version(),
+                                        {reply.chain().begin(), reply.chain().end()}));
+  }
   return reply;
+}
+
+void MemoryNameServer::SetWriteTokens(const WriteTokenSigner* signer) {
+  std::lock_guard lock(mu_);
+  token_signer_ = signer;
 }
 
 absl::StatusOr<v1::DoReadReply> MemoryNameServer::DoRead(const v1::DoReadRequest& req) {

@@ -43,6 +43,7 @@
 #include "common/client/filestore_api.h"
 #include "common/client/memory_namespace.h"
 #include "common/client/nameserver_api.h"
+#include "common/write_token.h"
 
 namespace chainfs {
 
@@ -58,6 +59,9 @@ class MemoryNameServer final : public NameServerApi {
 
   // The FileStores DoDelete, Rename and SetAttributes call (not owned; may be null).
   void SetFileStores(FileStoreApi* filestores);
+  // DoCreate answers a write token signed by `signer` (not owned; null: none, the default),
+  // as the real one run with --token-key-file does.
+  void SetWriteTokens(const WriteTokenSigner* signer);
 
   // --- fault injection and observation ---
 
@@ -134,6 +138,7 @@ class MemoryNameServer final : public NameServerApi {
   MemoryNamespace ns_;
   int64_t last_version_ = 0;
   FileStoreApi* filestores_api_ = nullptr;
+  const WriteTokenSigner* token_signer_ = nullptr;
   std::function<void(std::string_view)> hook_;
   std::map<std::string, int, std::less<>> calls_;
   std::map<std::string, Failure, std::less<>> failures_;

@@ -19,6 +19,7 @@
 #include "common/file_util.h"
 #include "common/status.h"
 #include "common/tls/roles.h"
+#include "common/write_token.h"
 
 namespace chainfs::tls {
 namespace {
@@ -202,6 +203,7 @@ std::string KeyPath(const std::string& dir, const std::string& name) {
   return fmt::format("{}/{}.key", dir, name);
 }
 std::string ZkAuthPath(const std::string& dir) { return dir + "/zk-auth"; }
+std::string TokenKeyPath(const std::string& dir) { return dir + "/token.key"; }
 
 absl::Status WritePrivateFile(const std::string& path, const std::string& content, int mode) {
   CHAINFS_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(path));
@@ -227,6 +229,7 @@ absl::Status InitDirectory(const std::string& dir, std::chrono::seconds valid_fo
   CHAINFS_ASSIGN_OR_RETURN(KeyAndCert ca, NewAuthority("chainfs cluster CA", valid_for));
   CHAINFS_RETURN_IF_ERROR(WritePrivateFile(CaKeyPath(dir), ca.key_pem, 0600));
   CHAINFS_RETURN_IF_ERROR(WritePrivateFile(ZkAuthPath(dir), "chainfs:" + hex + "\n", 0600));
+  CHAINFS_RETURN_IF_ERROR(WriteTokenKey(TokenKeyPath(dir)));
   return WritePrivateFile(CaCertPath(dir), ca.cert_pem, 0644);
 }
 

@@ -2,8 +2,9 @@
 // certificate) and the certificates it issues to each party. A party's role (filestore,
 // nameserver, client, admin) is in its certificate as the URI SAN "chainfs-role:ROLE"; its
 // host names and addresses are DNS/IP SANs, which clients check when they dial it.
-// Files of a TLS directory: ca.crt, ca.key, NAME.crt, NAME.key and zk-auth (the ZooKeeper
-// digest identity "chainfs:SECRET"); keys and zk-auth are written mode 0600.
+// Files of a TLS directory: ca.crt, ca.key, NAME.crt, NAME.key, zk-auth (the ZooKeeper
+// digest identity "chainfs:SECRET") and token.key (the write-token key, common/write_token.h);
+// keys and secrets are written mode 0600.
 #pragma once
 
 #include <chrono>
@@ -41,9 +42,10 @@ std::string CaKeyPath(const std::string& dir);
 std::string CertPath(const std::string& dir, const std::string& name);
 std::string KeyPath(const std::string& dir, const std::string& name);
 std::string ZkAuthPath(const std::string& dir);
+std::string TokenKeyPath(const std::string& dir);  // the write-token key, token.key
 
-// `chainfs certs init DIR`: creates DIR (0700 when new), the CA and zk-auth. ALREADY_EXISTS
-// when DIR already holds a CA (a CA is never silently replaced).
+// `chainfs certs init DIR`: creates DIR (0700 when new), the CA, zk-auth and token.key.
+// ALREADY_EXISTS when DIR already holds a CA (a CA is never silently replaced).
 absl::Status InitDirectory(const std::string& dir, std::chrono::seconds valid_for);
 // `chainfs certs issue`: NAME.key and NAME.crt in DIR, signed by DIR's CA.
 absl::Status IssueToDirectory(const std::string& dir, const std::string& file_name,

@@ -157,7 +157,11 @@ absl::Status FileStoreService::ValidateHeader(const v1::CreateHeader& header) co
       return absl::InvalidArgumentError("chain names this FileStore twice");
     }
   }
-  return absl::OkStatus();
+  if (!tokens_) return absl::OkStatus();
+  // Last: a token is used up only by a create that is otherwise fine.
+  std::vector<std::string> tail = {self()};
+  tail.insert(tail.end(), header.chain().begin(), header.chain().end());
+  return tokens_->Check(header.token(), file.name(), file.version(), tail);
 }
 
 absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
@@ -175,8 +179,8 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   std::unique_ptr<FileStoreApi::CreateStream> down;
   if (header.chain_size() > 0) {
     const std::vector<std::string> rest(header.chain().begin(), header.chain().end());
-    CHAINFS_ASSIGN_OR_RETURN(
-        down, filestores_->OpenCreateStream(file, rest, header.expected_size(), ctx));
+    CHAINFS_ASSIGN_OR_RETURN(down, filestores_->OpenCreateStream(file, rest, header.expected_size(),
+                                                                 ctx, header.token()));
   }
 
   bool closed = false;
@@ -296,7 +300,8 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerCont
   if (req.header().chain_size() > 0) {
     const std::vector<std::string> rest(req.header().chain().begin(), req.header().chain().end());
     CHAINFS_ASSIGN_OR_RETURN(
-        down, filestores_->StartCreateSmall(file, rest, content, req.close().checksum(), ctx));
+        down, filestores_->StartCreateSmall(file, rest, content, req.close().checksum(), ctx,
+                                            req.header().token()));
   }
   CHAINFS_RETURN_IF_ERROR(writer->Append(content));
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info,

@@ -13,6 +13,7 @@
 #include "common/client/filestore_api.h"
 #include "common/clock.h"
 #include "common/defaults.h"
+#include "common/write_token.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/filestore/flusher.h"
 #include "servers/filestore/object_store.h"
@@ -61,6 +62,10 @@ class FileStoreService final : public v1::FileStore::Service {
   // Answered once the Flusher flushed what was committed before the call (at once without a
   // Flusher or in sync mode). Set the Flusher before serving.
   void SetFlusher(Flusher* flusher) { flusher_ = flusher; }
+  // Create and CreateSmall accept a byte only with a write token that `checker` accepts for
+  // this FileStore and the rest of the chain (not owned; null, the default: not checked).
+  // Set before serving.
+  void SetWriteTokens(WriteTokenChecker* checker) { tokens_ = checker; }
   grpc::Status Flush(grpc::ServerContext* ctx, const v1::FlushRequest* req,
                      v1::FlushReply* reply) override;
 
@@ -108,6 +113,7 @@ class FileStoreService final : public v1::FileStore::Service {
   Ticker ticker_;
   std::thread watchdog_;
   std::atomic<Flusher*> flusher_{nullptr};
+  WriteTokenChecker* tokens_ = nullptr;
 };
 
 }  // namespace chainfs::filestore

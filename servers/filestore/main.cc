@@ -74,11 +74,13 @@ int Run(int argc, char** argv) {
     daemon.log().error("cannot open the data directory: {}", std::string(store.status().message()));
     return 1;
   }
+  chainfs::WriteTokenChecker tokens(daemon.token_key(), chainfs::SystemClock::Get());
   chainfs::FileStoreClient client(s.client);
   // The reporter needs the advertised address, known once serving: wired in after.
   chainfs::filestore::FileStoreService service(store->get(), &client, nullptr, s.service);
   chainfs::filestore::Flusher flusher(store->get(), s.flush);
   service.SetFlusher(&flusher);
+  if (!daemon.token_key().empty()) service.SetWriteTokens(&tokens);
   flusher.Start();
   if (absl::Status st =
           daemon.Serve({&service}, {.max_message_bytes = chainfs::kFileStoreMaxMessageBytes,

@@ -8,6 +8,7 @@
 #include "common/daemon.h"
 #include "common/process.h"
 #include "common/settings.h"
+#include "common/write_token.h"
 #include "servers/nameserver/nameserver.h"
 #include "servers/nameserver/service.h"
 
@@ -68,6 +69,9 @@ int Run(int argc, char** argv) {
       /*zk_required=*/true);
   NameServerSettings s;
   CLI::Option* election_retry = AddNameServerFlags(daemon.flags(), s);
+  chainfs::Duration token_lifetime = chainfs::kDefaultWriteTokenLifetime;
+  AddDurationOption(daemon.flags(), "--token-lifetime", token_lifetime,
+                    "how long a write token is good for after doCreate");
   if (std::optional<int> code = daemon.Parse(argc, argv)) return *code;
   if (election_retry->count() == 0) {
     s.election_retry = chainfs::nameserver::ElectionRetryFor(daemon.settings().session_timeout);
@@ -89,6 +93,11 @@ int Run(int argc, char** argv) {
   chainfs::FileStoreClient filestores({.credentials = daemon.credentials().Channel()});
   chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), &filestores,
                                        daemon.address(), chainfs::HostName());
+  std::optional<chainfs::WriteTokenSigner> signer;
+  if (!daemon.token_key().empty()) {
+    core.SetWriteTokens(
+        &signer.emplace(daemon.token_key(), token_lifetime, chainfs::SystemClock::Get()));
+  }
   service.Attach(&core);
   core.Start();
   daemon.log().info("NameServer listening on {} (advertised {}); campaigning for leadership",

@@ -230,6 +230,10 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   for (const FileStoreInfo& fs : chain) reply->add_chain(fs.address);
   reply->set_version(version);
+  if (token_signer_) {
+    reply->set_token(
+        token_signer_->Sign(req.path(), version, {reply->chain().begin(), reply->chain().end()}));
+  }
   replicator_.CreateStarted(req.path(), version);
   Log()->debug("doCreate {} -> version {}", req.path(), version);
   return absl::OkStatus();

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "common/client/filestore_api.h"
 #include "common/clock.h"
+#include "common/write_token.h"
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/nameserver/election.h"
@@ -47,6 +48,9 @@ class NameServer {
   Namespace& names() { return ns_; }
   VersionAllocator& allocator() { return allocator_; }
   bool serving() const;
+  // doCreate answers a write token signed by `signer` (not owned; null, the default: none).
+  // Set before Start().
+  void SetWriteTokens(const WriteTokenSigner* signer) { token_signer_ = signer; }
   std::string leader_address() const { return election_.leader_address(); }
 
   // Expires silent FileStores and ends the start-up wait when it is over.
@@ -106,6 +110,7 @@ class NameServer {
   Clock* const clock_;
   zk::ZooKeeper* const zk_;
   FileStoreApi* const ops_;
+  const WriteTokenSigner* token_signer_ = nullptr;
   Namespace ns_;
   Placement placement_;
   VersionAllocator allocator_;

@@ -4,6 +4,8 @@
 // well-formed but not allowed), none may crash a daemon, no status message may exceed
 // gRPC's 8 KiB metadata limit, and the cluster must still create and read files, also
 // after a leader change.
+// With write tokens on (issue 14), a client that calls the FileStores directly with versions
+// and tokens it made up or copied creates and overwrites nothing.
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -16,8 +18,10 @@
 #include <vector>
 
 #include "common/checksum.h"
+#include "common/client/client.h"
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
+#include "common/write_token.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/tls.h"
@@ -133,13 +137,23 @@ class HostileTest : public ::testing::Test {
     filestores_.clear();
   }
 
+  // A daemon's arguments, with the write token key when the test set one.
+  std::vector<std::string> WithTokenKey(std::vector<std::string> args) const {
+    if (!token_key_file_.empty()) {
+      args.push_back("--token-key-file");
+      args.push_back(token_key_file_);
+    }
+    return args;
+  }
+
   void StartNameServer() {
     int n = next_nameserver_++;
     auto d = testing::StartDaemon(
         BinaryPath("servers/nameserver/chainfs-nameserver"),
-        {"--zk", zk_server_->ConnectString(chroot_), "--listen", "127.0.0.1:0", "--session-timeout",
-         "2s", "--heartbeat-interval", "1s", "--startup-wait", "2s", "--replication-deadline", "5s",
-         "--replication-interval", "500ms", "--create-grace", "1s"},
+        WithTokenKey({"--zk", zk_server_->ConnectString(chroot_), "--listen", "127.0.0.1:0",
+                      "--session-timeout", "2s", "--heartbeat-interval", "1s", "--startup-wait",
+                      "2s", "--replication-deadline", "5s", "--replication-interval", "500ms",
+                      "--create-grace", "1s"}),
         fmt::format("{}/ns{}.log", dir_.path(), n));
     ASSERT_TRUE(d.ok()) << d.status();
     nameserver_ = std::move(*d);
@@ -152,8 +166,8 @@ class HostileTest : public ::testing::Test {
     std::filesystem::create_directories(data);
     auto d = testing::StartDaemon(
         BinaryPath("servers/filestore/chainfs-filestore"),
-        {"--zk", zk_server_->ConnectString(chroot_), "--listen", "127.0.0.1:0", "--data-dir", data,
-         "--session-timeout", "2s", "--heartbeat-interval", "1s"},
+        WithTokenKey({"--zk", zk_server_->ConnectString(chroot_), "--listen", "127.0.0.1:0",
+                      "--data-dir", data, "--session-timeout", "2s", "--heartbeat-interval", "1s"}),
         fmt::format("{}/fs{}.log", dir_.path(), n));
     ASSERT_TRUE(d.ok()) << d.status();
     filestores_.push_back(std::move(*d));
@@ -402,6 +416,7 @@ class HostileTest : public ::testing::Test {
   int next_file_ = 0;
   bool wedged_ = false;
   int64_t last_version_ = 0;
+  std::string token_key_file_;  // --token-key-file of every daemon; "" = write tokens off
 
   int requests_ = 0;
   int crashes_ = 0;
@@ -911,6 +926,158 @@ TEST_F(HostileTest, BadRequestsGetInvalidArgumentAndNeverCrash) {
   EXPECT_TRUE(two.ok() && *two == "after the leader change") << two.status();
   one = ReadBack("/after/one");
   EXPECT_TRUE(one.ok() && *one == "still works") << one.status();
+  for (size_t i = 0; i < filestores_.size(); ++i) {
+    EXPECT_TRUE(filestores_[i].process->Running()) << "fs" << i << " exited";
+  }
+}
+
+// A raw create of `content` on the FileStore at `address`: one CreateSmall, or a stream.
+grpc::Status RawCreate(const std::string& address, const v1::CreateHeader& header,
+                       const std::string& content, bool stream) {
+  auto stub =
+      v1::FileStore::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + seconds(20));
+  v1::CreateReply reply;
+  v1::CreateClose close;
+  close.set_size(static_cast<int64_t>(content.size()));
+  close.set_checksum(Checksum(content));
+  if (!stream) {
+    v1::CreateSmallRequest req;
+    *req.mutable_header() = header;
+    req.set_content(content);
+    *req.mutable_close() = close;
+    return stub->CreateSmall(&ctx, req, &reply);
+  }
+  auto writer = stub->Create(&ctx, &reply);
+  v1::CreateRequest m;
+  *m.mutable_header() = header;
+  if (writer->Write(m)) {
+    m.set_data(content);
+    if (writer->Write(m)) {
+      *m.mutable_close() = close;
+      writer->Write(m);
+    }
+  }
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+// Issue 14: every daemon shares a write token key. The client layer's put works; raw creates
+// with no token, a forged one, one of another key, one for another name, version or chain,
+// or one already used are refused with PERMISSION_DENIED by the head and by a middle member
+// called directly, and nothing they sent is stored anywhere.
+TEST_F(HostileTest, WithWriteTokens_DirectCreatesWithoutAValidTokenChangeNothing) {
+  token_key_file_ = dir_.path() + "/token.key";
+  ASSERT_TRUE(WriteTokenKey(token_key_file_).ok());
+  ASSERT_NO_FATAL_FAILURE(StartNameServer());
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StartFileStore());
+  ASSERT_TRUE(Serving()) << "the cluster did not serve";
+
+  Client client(client_.get(), &filestore_client_);
+  v1::FileInfo kept;
+  kept.set_name("/tok/kept");
+  kept.set_kind(v1::KIND_FILE);
+  kept.mutable_attributes()->set_mode(0644);
+  auto put = client.UploadString(kept, "original");
+  ASSERT_TRUE(put.ok()) << "a normal put with write tokens on: " << put.status();
+  const int64_t kept_version = put->file().version();
+
+  v1::DoCreateRequest req;
+  req.set_path("/tok/new");
+  auto created = client_->DoCreate(req);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->chain_size(), 3);
+  ASSERT_FALSE(created->token().empty());
+  const std::vector<std::string> chain(created->chain().begin(), created->chain().end());
+  const int64_t v = created->version();
+  const std::string& token = created->token();
+  std::string forged = token;
+  forged[forged.size() - 5] ^= 0x01;
+  const std::string other_key(kWriteTokenKeyBytes, 'h');
+
+  // Headers on the head (chain[0] with the rest after it) or, forwarded, on the middle member.
+  auto header = [&](const std::string& name, int64_t version, const std::string& t,
+                    bool middle = false) {
+    v1::CreateHeader h;
+    h.mutable_file()->set_name(name);
+    h.mutable_file()->set_version(version);
+    h.mutable_file()->mutable_attributes()->set_mode(0644);
+    for (size_t i = middle ? 2 : 1; i < chain.size(); ++i) h.add_chain(chain[i]);
+    h.set_forwarded(middle);
+    h.set_token(t);
+    return h;
+  };
+  struct Attempt {
+    std::string what;
+    v1::CreateHeader header;
+  };
+  std::vector<Attempt> attempts = {
+      {"no token", header("/tok/new", v, "")},
+      {"forged token", header("/tok/new", v, forged)},
+      {"token of another key",
+       header("/tok/new", v, SignWriteToken(other_key, {"/tok/new", v, chain, kMaxInt64}))},
+      {"token for another name (overwrite)", header("/tok/kept", v, token)},
+      // Versions within the lease (others are refused before the token is looked at).
+      {"token for another version", header("/tok/new", v + 1, token)},
+      {"invented version and token over a live name",
+       header("/tok/kept", kept_version + 3, forged)},
+      {"tombstone with a forged token", header("/tok/kept", v, forged)},
+      {"middle member, forged token", header("/tok/new", v, forged, /*middle=*/true)},
+      {"middle member, token of another key",
+       header("/tok/new", v, SignWriteToken(other_key, {"/tok/new", v, chain, kMaxInt64}), true)},
+  };
+  attempts[6].header.mutable_file()->set_tombstone(true);
+  // The token with the chain cut short: only the head, which then forwards nowhere.
+  attempts.push_back({"chain cut short", header("/tok/new", v, token)});
+  attempts.back().header.clear_chain();
+  int refused = 0, calls = 0;
+  for (const Attempt& a : attempts) {
+    for (bool stream : {false, true}) {
+      const bool middle = a.header.forwarded();
+      grpc::Status st = RawCreate(chain[middle ? 1 : 0], a.header, "hostile", stream);
+      ++calls;
+      refused += st.error_code() == StatusCode::PERMISSION_DENIED;
+      EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+          << a.what << (stream ? " (stream)" : " (CreateSmall)") << ": " << st.error_message();
+    }
+  }
+
+  // The genuine token still works once (no refusal above used it up), and only once.
+  v1::FileInfo fresh;
+  fresh.set_name("/tok/new");
+  fresh.set_version(v);
+  fresh.set_kind(v1::KIND_FILE);
+  fresh.mutable_attributes()->set_mode(0644);
+  auto up = filestore_client_.CreateFromString(fresh, chain, "genuine", true, token);
+  ASSERT_TRUE(up.ok()) << up.status();
+  for (bool middle : {false, true}) {
+    grpc::Status st = RawCreate(chain[middle ? 1 : 0], header("/tok/new", v, token, middle),
+                                "replayed", /*stream=*/false);
+    ++calls;
+    refused += st.error_code() == StatusCode::PERMISSION_DENIED;
+    EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+        << "replayed token" << (middle ? " on the middle member" : "") << ": "
+        << st.error_message();
+  }
+  fmt::print(
+      "write tokens: {} direct creates with made-up or copied tokens, {} refused with "
+      "PERMISSION_DENIED\n",
+      calls, refused);
+
+  // Nothing the hostile calls sent is stored anywhere; the genuine files are intact.
+  EXPECT_EQ(ReadBack("/tok/kept").value_or("?"), "original");
+  EXPECT_EQ(ReadBack("/tok/new").value_or("?"), "genuine");
+  for (const Daemon& fs : filestores_) {
+    auto files = filestore_client_.ListFilesAndTombstones(fs.address);
+    ASSERT_TRUE(files.ok()) << files.status();
+    for (const v1::FileInfo& f : *files) {
+      EXPECT_FALSE(f.tombstone()) << f.name() << " tombstoned on " << fs.address;
+      EXPECT_TRUE((f.name() == "/tok/kept" && f.version() == kept_version) ||
+                  (f.name() == "/tok/new" && f.version() == v))
+          << f.name() << "@" << f.version() << " on " << fs.address;
+    }
+  }
   for (size_t i = 0; i < filestores_.size(); ++i) {
     EXPECT_TRUE(filestores_[i].process->Running()) << "fs" << i << " exited";
   }

@@ -20,6 +20,7 @@
 
 #include "common/client/nameserver_client.h"
 #include "common/settings.h"
+#include "common/write_token.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/tls.h"
@@ -100,6 +101,8 @@ class MountTest : public ::testing::Test {
     zk_ = chainfs::testing::SharedZkServer();
     ASSERT_NE(zk_, nullptr);
     zk_spec_ = zk_->ConnectString(chainfs::testing::UniqueChroot());
+    // Write tokens on (issue 14): every upload path of the mount and the CLI carries them.
+    ASSERT_TRUE(WriteTokenKey(token_key_).ok());
   }
 
   void TearDown() override {
@@ -128,7 +131,9 @@ class MountTest : public ::testing::Test {
                                      "--heartbeat-interval",
                                      "1s",
                                      "--session-timeout",
-                                     "2s"};
+                                     "2s",
+                                     "--token-key-file",
+                                     token_key_};
     args.insert(args.end(), extra.begin(), extra.end());
     auto daemon = chainfs::testing::StartDaemon(
         chainfs::testing::BinaryPath("servers/filestore/chainfs-filestore"), args,
@@ -147,7 +152,7 @@ class MountTest : public ::testing::Test {
         chainfs::testing::BinaryPath("servers/nameserver/chainfs-nameserver"),
         {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--heartbeat-interval", "1s",
          "--startup-wait", "5s", "--replication-deadline", "5s", "--replication-interval", "500ms",
-         "--create-grace", "1s", "--session-timeout", "2s"},
+         "--create-grace", "1s", "--session-timeout", "2s", "--token-key-file", token_key_},
         fmt::format("{}/ns{}.log", dir_.path(), i));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     nameservers_.push_back(std::move(*daemon));
@@ -234,6 +239,7 @@ class MountTest : public ::testing::Test {
   chainfs::testing::ZkServer* zk_ = nullptr;
   std::string zk_spec_;
   TempDir dir_;
+  const std::string token_key_ = dir_.path() + "/token.key";
   std::vector<std::unique_ptr<zk::ZooKeeper>> zk_clients_;
   std::vector<Daemon> filestores_;
   std::vector<Daemon> nameservers_;

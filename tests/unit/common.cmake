@@ -8,6 +8,7 @@ chainfs_unit_test(common_test
           ${CMAKE_CURRENT_SOURCE_DIR}/common_checksum_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_clock_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/common_status_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_write_token_test.cc
   LIBS chainfs_common)
 chainfs_unit_test(common_daemon_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_daemon_test.cc
@@ -22,6 +23,7 @@ chainfs_unit_test(client_memory_filestores_test
 chainfs_unit_test(client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_nameserver_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/client_policies_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/client_write_token_test.cc
   LIBS chainfs_client)
 # The cluster CA, mutual TLS over loopback gRPC and the role table.
 chainfs_unit_test(tls_test

@@ -21,3 +21,7 @@ chainfs_unit_test(filestore_service_core_test
 chainfs_unit_test(filestore_durability_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_durability_test.cc
   LIBS filestore_lib)
+# FileStoreService checking write tokens, as the head and as a middle member.
+chainfs_unit_test(filestore_write_token_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_write_token_test.cc
+  LIBS filestore_lib)

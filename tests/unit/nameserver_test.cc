@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/status.h"
+#include "common/write_token.h"
 
 namespace chainfs::nameserver {
 namespace {
@@ -24,16 +25,17 @@ using std::chrono::seconds;
 class FakeFileStores final : public FileStoreApi {
  public:
   absl::StatusOr<v1::CreateReply> Create(const v1::FileInfo&, const std::vector<std::string>&,
-                                         const ContentSource&, int64_t) override {
+                                         const ContentSource&, int64_t, std::string_view) override {
     return absl::UnimplementedError("no content here");
   }
   absl::StatusOr<v1::CreateReply> CreateFromString(const v1::FileInfo&,
                                                    const std::vector<std::string>&,
-                                                   std::string_view, bool) override {
+                                                   std::string_view, bool,
+                                                   std::string_view) override {
     return absl::UnimplementedError("no content here");
   }
   absl::StatusOr<v1::CreateReply> CreateFromFd(const v1::FileInfo&, const std::vector<std::string>&,
-                                               int) override {
+                                               int, std::string_view) override {
     return absl::UnimplementedError("no content here");
   }
   absl::StatusOr<std::vector<v1::FileInfo>> ListFilesAndTombstones(
@@ -467,6 +469,34 @@ TEST_F(NameServerTest, CreateGivesDistinctChainAndIncreasingVersions) {
     EXPECT_GT(reply.version(), last);
     last = reply.version();
   }
+}
+
+TEST_F(NameServerTest, CreateWithAKey_AnswersATokenForThePathVersionAndChain) {
+  const std::string key(kWriteTokenKeyBytes, 'k');
+  WriteTokenSigner signer(key, seconds(60), &clock_);
+  ns_.SetWriteTokens(&signer);
+  StartServing();
+  v1::DoCreateRequest req;
+  req.set_path("/f");
+  v1::DoCreateReply reply;
+  ASSERT_TRUE(ns_.DoCreate(req, &reply).ok());
+  const std::vector<std::string> chain(reply.chain().begin(), reply.chain().end());
+  EXPECT_TRUE(
+      VerifyWriteToken(key, reply.token(), "/f", reply.version(), chain, clock_.WallNanos()).ok());
+  EXPECT_FALSE(
+      VerifyWriteToken(key, reply.token(), "/g", reply.version(), chain, clock_.WallNanos()).ok());
+  clock_.Advance(seconds(60));
+  EXPECT_FALSE(
+      VerifyWriteToken(key, reply.token(), "/f", reply.version(), chain, clock_.WallNanos()).ok());
+}
+
+TEST_F(NameServerTest, CreateWithoutAKey_AnswersNoToken) {
+  StartServing();
+  v1::DoCreateRequest req;
+  req.set_path("/f");
+  v1::DoCreateReply reply;
+  ASSERT_TRUE(ns_.DoCreate(req, &reply).ok());
+  EXPECT_TRUE(reply.token().empty());
 }
 
 TEST_F(NameServerTest, CreateThatFitsNowhereIsResourceExhausted) {
