@@ -28,6 +28,7 @@
 #include "common/settings.h"
 #include "common/status.h"
 #include "common/zk/zookeeper.h"
+#include "tools/fsck.h"
 
 namespace chainfs::cli {
 namespace {
@@ -411,6 +412,11 @@ int Main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "leader, FileStores, replication health");
   AddDurationOption(*status, "--heartbeat-interval", heartbeat,
                     "the FileStores' heartbeat interval (for live/late)");
+  FsckOptions fsck_options;
+  auto* fsck = app.add_subcommand("fsck", "verify every copy under PATH; exit 1 on problems");
+  fsck->add_option("path", fsck_options.path, "where to start (default /)");
+  fsck->add_flag("--repair", fsck_options.repair, "replicate what is short, wait, check again");
+  AddDurationOption(*fsck, "--timeout", fsck_options.timeout, "--repair: wait at most this long");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -448,6 +454,10 @@ int Main(int argc, char** argv) {
   if (*ls) return Ls(c, many, flag);
   if (*stat) return Stat(c, a);
   if (*status) return Status(c, heartbeat);
+  if (*fsck) {
+    auto healthy = RunFsck(c.ns.get(), &c.fs, fsck_options, SystemClock::Get(), stdout);
+    return healthy.ok() ? (*healthy ? kOk : kError) : Report("fsck", healthy.status());
+  }
   if (*mv) return Report(fmt::format("mv {} {}", a, b), c.client->Rename(a, b));
   int code = kOk;
   for (const std::string& path : many) {

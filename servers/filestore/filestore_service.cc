@@ -11,6 +11,7 @@
 #include "common/names.h"
 #include "common/settings.h"
 #include "common/status.h"
+#include "servers/filestore/verify.h"
 
 namespace chainfs::filestore {
 namespace {
@@ -574,6 +575,13 @@ grpc::Status FileStoreService::Flush(grpc::ServerContext*, const v1::FlushReques
   Log()->debug("flush of {}@{}: {}", req->name().empty() ? "everything" : req->name(),
                req->version(), st.ok() ? "done" : std::string(st.message()));
   return ToGrpc(st);
+}
+
+grpc::Status FileStoreService::Verify(grpc::ServerContext*, const v1::VerifyRequest* req,
+                                      v1::VerifyReply* reply) {
+  return ToGrpc(VerifyObjects(store_, *req, reply, [this](const auto& name, int64_t v, auto& st) {
+    Corrupt(name, v, st);
+  }));
 }
 
 }  // namespace chainfs::filestore

@@ -63,6 +63,9 @@ class FileStoreService final : public v1::FileStore::Service {
   void SetFlusher(Flusher* flusher) { flusher_ = flusher; }
   grpc::Status Flush(grpc::ServerContext* ctx, const v1::FlushRequest* req,
                      v1::FlushReply* reply) override;
+  // verify.h; a missing or corrupt copy is dropped and reported as a corrupt read is.
+  grpc::Status Verify(grpc::ServerContext* ctx, const v1::VerifyRequest* req,
+                      v1::VerifyReply* reply) override;
 
  private:
   // A slot among max_streams, watched for the stream timeout; released when destroyed.

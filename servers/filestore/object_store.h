@@ -185,6 +185,10 @@ class ObjectStore {
   int64_t min_version() const;
   // Forgets a corrupt object (its files are removed).
   void DropCorrupt(const std::string& name, int64_t version);
+  // Re-reads name@version from disk in full: its meta file must match the one in memory and
+  // its content its checksums (as start-up recovery checks). NOT_FOUND when it is not the
+  // latest version held; DATA_LOSS, saying what is wrong, for a missing or bad file.
+  absl::Status CheckStored(const std::string& name, int64_t version);
 
   // Makes every commit and tombstone done before the call durable (one syncfs of the data
   // directory's file system), then records the flush in <dir>/flushed (with `clean`: a clean

@@ -1,5 +1,7 @@
 // NameServer: the FileStores' calls (registration, heartbeats, reports of new versions
 // and of bad replicas). Each validates what the FileStore sent before it touches state.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "common/client/nameserver_rules.h"
@@ -48,10 +50,22 @@ absl::Status NameServer::RegisterFiles(FileStoreId id, const v1::RegisterRequest
 void NameServer::RegisterEnd(FileStoreId id) {
   ns_.EndRegistration(id);
   Log()->info("FileStore registered ({} FileStores, {} names)", ns_.live_filestores(), ns_.names());
+  for (const FileStoreInfo& fs : ns_.FileStores()) {
+    if (fs.id != id) continue;
+    events_.Registered(fs.address);
+    events_.Add("filestore", fmt::format("FileStore {} registered ({} FileStores, {} names)",
+                                         fs.address, ns_.live_filestores(), ns_.names()));
+  }
   housekeeping_ticker_.Wake();
 }
 
 void NameServer::RegisterAbort(FileStoreId id) {
+  for (const FileStoreInfo& fs : ns_.FileStores()) {
+    if (fs.id != id) continue;
+    events_.Dropped(fs.address);
+    events_.Add("filestore",
+                fmt::format("FileStore {} dropped: its registration did not complete", fs.address));
+  }
   ns_.AbortRegistration(id, clock_->Now());
   Log()->warn(
       "a FileStore registration did not complete: that FileStore is dropped until it "
@@ -127,6 +141,8 @@ absl::Status NameServer::ReportBadReplica(const v1::ReportBadReplicaRequest& req
   Log()->warn("FileStore {} reports a bad replica of {}@{}", req.filestore(), req.file().name(),
               req.file().version());
   ns_.RemoveHolder(*id, req.file().name(), req.file().version());
+  events_.Add("replication", fmt::format("FileStore {} reports a bad replica of {}@{}",
+                                         req.filestore(), req.file().name(), req.file().version()));
   replication_ticker_.Wake();
   return absl::OkStatus();
 }

@@ -34,6 +34,7 @@ NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper*
       allocator_(zk, settings.maxver_step),
       replicator_(&ns_, ops, &placement_, clock, settings_),
       gc_(&ns_, ops, &allocator_, &replicator_, zk, clock, settings_),
+      events_(clock, settings_.dropped_filestore_memory),
       election_(zk, clock, std::move(address), std::move(hostname),
                 Election::Callbacks{.on_elected = [this] { return OnElected(); },
                                     .on_deposed = [this] { OnDeposed(); }},
@@ -84,6 +85,7 @@ absl::Status NameServer::OnElected() {
   waiting_ = true;
   Log()->info("{} is the leader; start-up wait of up to {} for the FileStores to register",
               election_.address(), FormatDuration(settings_.startup_wait));
+  events_.Add("election", fmt::format("{} became the leader", election_.address()));
   housekeeping_ticker_.Wake();
   return absl::OkStatus();
 }
@@ -94,6 +96,7 @@ void NameServer::OnDeposed() {
   allocator_.Deactivate();
   ns_.Clear();
   Log()->warn("{} stopped serving: no longer the leader", election_.address());
+  events_.Add("election", fmt::format("{} is no longer the leader", election_.address()));
 }
 
 absl::Status NameServer::CheckLeader() const {
@@ -135,6 +138,8 @@ void NameServer::Housekeep() {
   if (cutoff > unavailable_at) dropped = ns_.ExpireFileStores(cutoff, now);
   for (const std::string& a : dropped) {
     Log()->warn("FileStore {} missed two heartbeats: dropped with everything it reported", a);
+    events_.Dropped(a);
+    events_.Add("filestore", fmt::format("FileStore {} dropped: missed two heartbeats", a));
   }
   if (!dropped.empty()) {
     // A GC round that saw a drop cannot move /minver; the names it relabelled part way are
@@ -160,6 +165,8 @@ void NameServer::Housekeep() {
       serving_ = true;
       Log()->info("{} is serving: {} FileStores, {} names", election_.address(),
                   ns_.live_filestores(), ns_.names());
+      events_.Add("election", fmt::format("serving: {} FileStores, {} names", ns_.live_filestores(),
+                                          ns_.names()));
       replication_ticker_.Wake();
     }
   }
@@ -181,7 +188,11 @@ void NameServer::Housekeep() {
 
 Replicator::Result NameServer::Replicate() {
   if (!serving()) return {};
-  return replicator_.RunOnce();
+  Replicator::Result r = replicator_.RunOnce();
+  if (r.copied + r.failed > 0) {
+    events_.Add("replication", fmt::format("{} copies made, {} failed", r.copied, r.failed));
+  }
+  return r;
 }
 
 void NameServer::ReplicationTick() { Replicate(); }
@@ -195,6 +206,7 @@ void NameServer::GcTick() {
   if (!serving()) return;
   absl::StatusOr<int64_t> r = CollectGarbage();
   if (!r.ok()) Log()->warn("{}", std::string(r.status().message()));
+  events_.GcRound(r.ok() ? *r : 0, r.ok() ? "" : std::string(r.status().message()));
 }
 
 // --- client calls ---
@@ -484,6 +496,25 @@ absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
   reply->set_min_version(gc_.min_version());
   reply->set_max_version(allocator_.limit());
   reply->set_next_version(allocator_.next());
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::ReplicateNow(const v1::ReplicateRequest& req, v1::ReplicateReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateReplicate(req));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  const size_t want =
+      std::min(static_cast<size_t>(std::max(settings_.replication, 1)), ns_.live_filestores());
+  int64_t short_of = 0;
+  for (const std::string& path : req.paths()) {
+    std::optional<NameState> state = ns_.Get(path);
+    if (state && state->holders.size() < want) ++short_of;
+  }
+  reply->set_under_replicated(short_of);
+  replication_ticker_.Wake();
+  Log()->info("replication asked for {} paths ({} under-replicated): replication pass started",
+              req.paths_size(), short_of);
+  events_.Add("replication", fmt::format("repair asked for {} names, {} under-replicated",
+                                         req.paths_size(), short_of));
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/nameserver/election.h"
+#include "servers/nameserver/events.h"
 #include "servers/nameserver/garbage_collector.h"
 #include "servers/nameserver/namespace.h"
 #include "servers/nameserver/placement.h"
@@ -48,6 +49,9 @@ class NameServer {
   VersionAllocator& allocator() { return allocator_; }
   bool serving() const;
   std::string leader_address() const { return election_.leader_address(); }
+  // For the status page: recent events, recently dropped FileStores, the last GC outcome.
+  EventLog& events() { return events_; }
+  const NameServerSettings& settings() const { return settings_; }
 
   // Expires silent FileStores and ends the start-up wait when it is over.
   void Housekeep();
@@ -65,6 +69,9 @@ class NameServer {
   absl::Status SetAttributes(const v1::SetAttributesRequest& req, v1::SetAttributesReply* reply);
   absl::Status StatFs(const v1::StatFsRequest& req, v1::StatFsReply* reply);
   absl::Status ClusterStatus(const v1::ClusterStatusRequest& req, v1::ClusterStatusReply* reply);
+  // fsck --repair: wakes the replication pass (which covers every under-replicated name) and
+  // answers how many of the paths are short of the replication factor.
+  absl::Status ReplicateNow(const v1::ReplicateRequest& req, v1::ReplicateReply* reply);
 
   // --- FileStore calls ---
   // A registration stream: Begin with the first message, Files for every message, End
@@ -111,6 +118,7 @@ class NameServer {
   VersionAllocator allocator_;
   Replicator replicator_;
   GarbageCollector gc_;
+  EventLog events_;
   Election election_;
 
   mutable std::mutex mu_;

@@ -21,3 +21,7 @@ chainfs_unit_test(filestore_service_core_test
 chainfs_unit_test(filestore_durability_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_durability_test.cc
   LIBS filestore_lib)
+# The Verify call (fsck) over a real ObjectStore.
+chainfs_unit_test(filestore_verify_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_verify_test.cc
+  LIBS filestore_lib)

@@ -1,0 +1,186 @@
+// The operator's tools against a real cluster (ZooKeeper, a NameServer, three FileStores as
+// processes with short timings): `chainfs fsck` finds a replica removed from a FileStore's
+// data directory and `--repair` brings it back.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/client/nameserver_client.h"
+#include "common/zk/zookeeper.h"
+#include "tests/fixtures/process.h"
+#include "tests/fixtures/zk_server.h"
+
+namespace chainfs {
+namespace {
+
+using std::chrono::seconds;
+using testing::BinaryPath;
+using testing::Daemon;
+using testing::Eventually;
+using testing::TempDir;
+
+struct Shell {
+  int code = -1;
+  std::string output;
+};
+
+Shell Sh(const std::string& command) {
+  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  Shell result;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
+  int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class OperatorToolsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    zk_server_ = testing::SharedZkServer();
+    zk_spec_ = zk_server_->ConnectString(testing::UniqueChroot());
+    auto address = ParseZkAddress(zk_spec_);
+    ASSERT_TRUE(address.ok());
+    auto zk = zk::NewZooKeeper(*address, seconds(10));
+    ASSERT_TRUE(zk.ok()) << zk.status();
+    zk_ = std::move(*zk);
+    ASSERT_TRUE(zk_->WaitConnected(seconds(10)).ok());
+    client_ = std::make_unique<NameServerClient>(zk_.get(), NameServerClientSettings{});
+  }
+  void TearDown() override {
+    client_.reset();
+    for (Daemon& d : filestores_) {
+      if (d.process) d.process->Kill(SIGKILL);
+    }
+  }
+
+  // One NameServer (with `nameserver_args` added) and three FileStores, serving.
+  void StartCluster(std::vector<std::string> nameserver_args = {}) {
+    std::vector<std::string> args = {"--zk",
+                                     zk_spec_,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--session-timeout",
+                                     "2s",
+                                     "--heartbeat-interval",
+                                     "200ms",
+                                     "--startup-wait",
+                                     "1s",
+                                     "--replication-interval",
+                                     "300ms",
+                                     "--create-grace",
+                                     "500ms"};
+    args.insert(args.end(), nameserver_args.begin(), nameserver_args.end());
+    auto ns = testing::StartDaemon(BinaryPath("servers/nameserver/chainfs-nameserver"), args,
+                                   dir_.path() + "/ns.log");
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    nameserver_ = std::move(*ns);
+    for (int i = 0; i < 3; ++i) {
+      std::string data = fmt::format("{}/fs{}", dir_.path(), i);
+      std::filesystem::create_directories(data);
+      auto fs =
+          testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"),
+                               {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--data-dir", data,
+                                "--session-timeout", "2s", "--heartbeat-interval", "200ms"},
+                               fmt::format("{}/fs{}.log", dir_.path(), i));
+      ASSERT_TRUE(fs.ok()) << fs.status();
+      data_dirs_[fs->address] = data;
+      filestores_.push_back(std::move(*fs));
+    }
+    ASSERT_TRUE(Eventually([&] {
+      auto st = client_->ClusterStatus({});
+      return st.ok() && st->serving() && st->filestores_size() == 3;
+    }));
+  }
+
+  Shell Cli(const std::string& args) {
+    return Sh(fmt::format("{} --zk {} {}", BinaryPath("tools/chainfs"), zk_spec_, args));
+  }
+  void Put(const std::string& remote, const std::string& content) {
+    std::string local = dir_.path() + "/upload";
+    std::FILE* f = std::fopen(local.c_str(), "w");
+    std::fwrite(content.data(), 1, content.size(), f);
+    std::fclose(f);
+    Shell put = Cli(fmt::format("put {} {}", local, remote));
+    ASSERT_EQ(put.code, 0) << put.output;
+  }
+  absl::StatusOr<v1::DoReadReply> Read(const std::string& path) {
+    v1::DoReadRequest req;
+    req.set_path(path);
+    return client_->DoRead(req);
+  }
+  // Removes every file of version `version` under a FileStore's data directory (its object
+  // files are named <digest>-<version>.data/.meta); returns how many went.
+  int RemoveObjectFiles(const std::string& filestore, int64_t version) {
+    int removed = 0;
+    const std::string suffix = fmt::format("-{}.", version);
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(data_dirs_[filestore] + "/objects")) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_regular_file() && name.find(suffix) != std::string::npos) {
+        std::filesystem::remove(entry.path());
+        ++removed;
+      }
+    }
+    return removed;
+  }
+
+  testing::ZkServer* zk_server_ = nullptr;
+  std::string zk_spec_;
+  TempDir dir_;
+  std::unique_ptr<zk::ZooKeeper> zk_;
+  std::unique_ptr<NameServerClient> client_;
+  Daemon nameserver_;
+  std::vector<Daemon> filestores_;
+  std::map<std::string, std::string> data_dirs_;  // FileStore address -> data directory
+};
+
+TEST_F(OperatorToolsTest, Fsck_HealthyThenReplicaRemoved_ReportedAndRepaired) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  ASSERT_NO_FATAL_FAILURE(Put("/docs/small", "a small file"));
+  ASSERT_NO_FATAL_FAILURE(Put("/docs/big", std::string(300000, 'x')));
+  Shell healthy = Cli("fsck");
+  EXPECT_EQ(healthy.code, 0) << healthy.output;
+  EXPECT_NE(healthy.output.find("checked 2 names under /"), std::string::npos) << healthy.output;
+
+  absl::StatusOr<v1::DoReadReply> big = Read("/docs/big");
+  ASSERT_TRUE(big.ok()) << big.status();
+  ASSERT_EQ(big->holders_size(), 3);
+  const std::string victim = big->holders(1);
+  ASSERT_GT(RemoveObjectFiles(victim, big->file().version()), 0);
+
+  Shell broken = Cli("fsck /docs");
+  EXPECT_EQ(broken.code, 1) << broken.output;
+  EXPECT_NE(broken.output.find("/docs/big: copy of version"), std::string::npos) << broken.output;
+  EXPECT_NE(broken.output.find("on " + victim), std::string::npos) << broken.output;
+  EXPECT_NE(broken.output.find("UNHEALTHY"), std::string::npos);
+
+  // The same on another name, repaired by fsck itself.
+  absl::StatusOr<v1::DoReadReply> small = Read("/docs/small");
+  ASSERT_TRUE(small.ok()) << small.status();
+  ASSERT_GT(RemoveObjectFiles(small->holders(0), small->file().version()), 0);
+  Shell repaired = Cli("fsck --repair --timeout 20s");
+  EXPECT_EQ(repaired.code, 0) << repaired.output;
+  EXPECT_NE(repaired.output.find("/docs/small: copy of version"), std::string::npos)
+      << repaired.output;
+  EXPECT_NE(repaired.output.find("repair: every name is back at 3 copies"), std::string::npos)
+      << repaired.output;
+  Shell again = Cli("fsck");
+  EXPECT_EQ(again.code, 0) << again.output;
+  for (const std::string path : {"/docs/big", "/docs/small"}) {
+    absl::StatusOr<v1::DoReadReply> read = Read(path);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->holders_size(), 3) << path;
+  }
+
+  Shell bad = Cli("fsck relative/path");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+}
+
+}  // namespace
+}  // namespace chainfs
