@@ -9,6 +9,7 @@
 
 #include "common/file_util.h"
 #include "common/metrics/metrics_server.h"
+#include "common/metrics/rpc_metrics.h"
 #include "common/settings.h"
 
 namespace chainfs {
@@ -114,6 +115,9 @@ absl::Status Daemon::Serve(const std::vector<grpc::Service*>& services,
     builder.SetResourceQuota(quota);
   }
   for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RpcMetrics>(*registry_, SystemClock::Get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();

@@ -78,7 +78,8 @@ class Daemon {
   // a ZooKeeper that is gone never delays a stop.
   absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> OpenZooKeeper() const;
 
-  // Starts the gRPC server on --listen with `services` and reflection. Then address() is
+  // Starts the gRPC server on --listen with `services`, reflection and the RPC metrics
+  // (RpcMetrics). Then address() is
   // what others dial: AdvertisedAddress of --advertise, --listen and the bound port.
   absl::Status Serve(const std::vector<grpc::Service*>& services, const ServerOptions& options);
   const std::string& address() const { return address_; }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/address.h"
+#include "common/metrics/process_metrics.h"
 #include "fmt/format.h"
 
 namespace chainfs {
@@ -55,6 +56,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   }
   std::unique_ptr<MetricsServer> server(new MetricsServer(registry, std::move(http)));
   server->address_ = JoinHostPort(host, bound);
+  server->process_ = std::make_unique<ProcessMetrics>(*registry);
+  server->OnScrape([process = server->process_.get()] { process->Refresh(); });
   MetricsServer* self = server.get();
   server->http_->Get(".*", [self](const httplib::Request& request, httplib::Response& response) {
     HttpReply reply = self->Answer(request.path);

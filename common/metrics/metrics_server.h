@@ -1,7 +1,8 @@
 // The HTTP side of a daemon's metrics: a small server on its own thread that answers
 // `GET /metrics` with the Prometheus text format of a prometheus::Registry, plus any page a
 // daemon adds with Handle (the NameServer's status page at `/` and `/status.json`). Other
-// paths answer 404. Off unless --metrics-listen is set.
+// paths answer 404. Off unless --metrics-listen is set. The server adds the process metrics
+// (ProcessMetrics) to the registry it serves and refreshes them on each scrape.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -25,6 +26,8 @@ class Registry;
 }  // namespace prometheus
 
 namespace chainfs {
+
+class ProcessMetrics;
 
 // What a page handler answers.
 struct HttpReply {
@@ -74,6 +77,7 @@ class MetricsServer {
   std::mutex mu_;                   // guards handlers_ and hooks_
   std::map<std::string, std::function<HttpReply()>> handlers_;
   std::vector<std::function<void()>> hooks_;
+  std::unique_ptr<ProcessMetrics> process_;
 };
 
 }  // namespace chainfs

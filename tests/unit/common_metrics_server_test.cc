@@ -61,6 +61,21 @@ TEST_F(MetricsServerTest, ScrapeHooksRunBeforeEveryScrape) {
   EXPECT_EQ(scrapes, 2);
 }
 
+TEST_F(MetricsServerTest, ProcessMetricsAreReadOnScrape) {
+  auto reply = client_->Get("/metrics");
+  ASSERT_TRUE(reply);
+  for (const char* name :
+       {"chainfs_process_cpu_seconds_total ", "chainfs_process_resident_memory_bytes ",
+        "chainfs_process_threads ", "chainfs_process_open_fds "}) {
+    const size_t at = reply->body.find(std::string("\n") + name);
+    ASSERT_NE(at, std::string::npos) << name;
+    const double value = std::stod(reply->body.substr(at + 1 + std::string(name).size()));
+    if (std::string(name) != "chainfs_process_cpu_seconds_total ") {
+      EXPECT_GT(value, 0) << name;
+    }
+  }
+}
+
 TEST_F(MetricsServerTest, UnknownPathsAnswerNotFound) {
   auto reply = client_->Get("/nothing-here");
   ASSERT_TRUE(reply);
