@@ -18,6 +18,10 @@
 #include "common/log.h"
 #include "common/zk/zookeeper.h"
 
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace grpc {
 class Server;
 class Service;
@@ -36,6 +40,8 @@ struct DaemonSettings {
   std::string log_level = "info";
   // --shutdown-grace: after SIGTERM/SIGINT, calls in flight get this long, then are cancelled.
   Duration shutdown_grace = kDefaultShutdownGrace;
+  // --metrics-listen HOST:PORT: serve /metrics there (port 0 picks a free one); "" = off.
+  std::string metrics_listen = "";
 };
 
 // How a daemon's gRPC server is built; 0 leaves gRPC's default.
@@ -44,6 +50,8 @@ struct ServerOptions {
   int stream_window_bytes = 0;  // HTTP/2 receive window per stream
   int max_threads = 0;          // the server's thread quota
 };
+
+class MetricsServer;
 
 class Daemon {
  public:
@@ -56,16 +64,22 @@ class Daemon {
   CLI::App& flags() { return app_; }
   // Parses the command line and --config, checks --zk and --listen, sets the log level, and
   // blocks SIGINT and SIGTERM in this thread and every thread it starts from here on (so
-  // WaitForStop takes them). nullopt: carry on; otherwise main's exit code.
+  // WaitForStop takes them), and starts the metrics server under --metrics-listen. nullopt:
+  // carry on; otherwise main's exit code.
   std::optional<int> Parse(int argc, const char* const* argv);
   const DaemonSettings& settings() const { return settings_; }
   spdlog::logger& log() const { return *log_; }
+  // Where the daemon's objects register their metrics; there even when metrics are off.
+  prometheus::Registry* registry() const { return registry_.get(); }
+  // The /metrics server once Parse started it; null when --metrics-listen is not set.
+  MetricsServer* metrics_server() const { return metrics_.get(); }
 
   // A ZooKeeper handle for --zk and --session-timeout. It does not wait for the session, so
   // a ZooKeeper that is gone never delays a stop.
   absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> OpenZooKeeper() const;
 
-  // Starts the gRPC server on --listen with `services` and reflection. Then address() is
+  // Starts the gRPC server on --listen with `services`, reflection and the RPC metrics
+  // (RpcMetrics). Then address() is
   // what others dial: AdvertisedAddress of --advertise, --listen and the bound port.
   absl::Status Serve(const std::vector<grpc::Service*>& services, const ServerOptions& options);
   const std::string& address() const { return address_; }
@@ -87,6 +101,8 @@ class Daemon {
   DaemonSettings settings_;
   ZkAddress zk_address_;
   std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics/metrics_server.h"
 #include "common/process.h"
 #include "common/settings.h"
 #include "fuse/mount.h"
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   app.add_flag("--retry-kept", retry_kept,
                "upload the kept staged files to their paths (needs --zk), then exit");
   chainfs::AddLogLevelFlag(app, options.log_level);
+  chainfs::AddMetricsListenFlag(app, options.metrics_listen);
   if (std::optional<int> code = chainfs::ParseFlags(app, argc, argv)) return *code;
 
   if (list_kept) return chainfs::mount::ListKeptFiles(options);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <prometheus/registry.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
 #include "common/log.h"
+#include "common/metrics/metrics_server.h"
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "fuse/filesystem.h"
@@ -133,6 +135,17 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
   auto log = Logger("mount");
   auto connection = Connect(options);
   if (!connection.ok()) return FailConnect(connection.status());
+  prometheus::Registry registry;
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_listen.empty()) {
+    auto started = MetricsServer::Start(options.metrics_listen, &registry);
+    if (!started.ok()) {
+      Fail(fmt::format("--metrics-listen: {}", std::string(started.status().message())));
+      return 1;
+    }
+    metrics = *std::move(started);
+    log->info("metrics at {}", metrics->url());
+  }
   FilesystemSettings fs_settings;
   fs_settings.cache_dir = cache_dir;
   fs_settings.upload_retry.attempts = options.upload_attempts;
@@ -227,6 +240,8 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
       options->zk = value;
     } else if (key == "cache_dir") {
       options->cache_dir = value;
+    } else if (key == "metrics_listen") {
+      options->metrics_listen = value;
     } else if (key == "log_level") {
       options->log_level = value;
     } else if (key == "attr_timeout") {
@@ -265,6 +280,10 @@ int RunMount(const MountOptions& options) {
     return 1;
   }
   if (auto address = ZkAddressOf(options); !address.ok()) return FailConnect(address.status());
+  if (!options.metrics_listen.empty() && !SplitHostPort(options.metrics_listen).ok()) {
+    Fail(fmt::format("bad --metrics-listen {}: expected HOST:PORT", options.metrics_listen));
+    return 2;
+  }
   std::string base = CacheBase(options.cache_dir);
   if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST) {
     Fail(fmt::format("cannot create cache directory {}: {}", base, std::strerror(errno)));

@@ -40,10 +40,13 @@ struct MountOptions {
   // The kernel's read-ahead on the mount (its bdi's read_ahead_kb); 0 leaves the kernel's
   // default (128 KiB, which cuts sequential reads into 128 KiB requests). Needs root.
   int read_ahead_kb = 4096;
+  // --metrics-listen HOST:PORT (-o metrics_listen=): serve Prometheus /metrics there; "" = off.
+  std::string metrics_listen;
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
-// attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=) set fields,
+// attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=,
+// metrics_listen=) set fields,
 // mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is
 // dropped, the rest goes to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);

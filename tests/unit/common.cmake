@@ -23,3 +23,8 @@ chainfs_unit_test(client_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/client_memory_nameserver_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/client_policies_test.cc
   LIBS chainfs_client)
+# The /metrics HTTP server, process metrics and the gRPC interceptor.
+chainfs_unit_test(common_metrics_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_metrics_server_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_rpc_metrics_test.cc
+  LIBS chainfs_metrics PkgConfig::HTTPLIB)
