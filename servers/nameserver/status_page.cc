@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/address.h"
+#include "common/client/nameserver_client.h"
 #include "servers/nameserver/nameserver.h"
 
 namespace chainfs::nameserver {
@@ -45,13 +47,14 @@ int64_t Millis(int64_t ns) { return ns / 1'000'000; }
 
 }  // namespace
 
-StatusView CollectStatus(NameServer& nameserver, int64_t now_wall_ns,
-                         const std::string& leader_page) {
+StatusView CollectStatus(NameServer& nameserver, int64_t now_wall_ns, LeaderPage* leader_page) {
   StatusView view;
   view.self = nameserver.election().address();
   view.is_leader = nameserver.election().is_leader();
   nameserver.ClusterStatus(v1::ClusterStatusRequest(), &view.cluster).IgnoreError();
-  view.leader_page = view.is_leader ? "" : leader_page;
+  if (!view.is_leader && leader_page != nullptr) {
+    view.leader_page = leader_page->For(view.cluster.leader());
+  }
   view.dropped = nameserver.events().RecentlyDropped();
   view.events = nameserver.events().Recent();
   view.gc = nameserver.events().gc();
@@ -61,6 +64,31 @@ StatusView CollectStatus(NameServer& nameserver, int64_t now_wall_ns,
                                    .count();
   view.now_wall_ns = now_wall_ns;
   return view;
+}
+
+std::string LeaderPage::For(const std::string& leader) {
+  if (leader.empty()) return "";
+  {
+    std::lock_guard lock(mu_);
+    if (leader == leader_) return url_;
+  }
+  NameServerClientSettings settings;
+  settings.call_timeout = timeout_;
+  settings.attempt_timeout = timeout_;
+  absl::StatusOr<v1::ClusterStatusReply> status =
+      NameServerClient(leader, settings).ClusterStatus(v1::ClusterStatusRequest());
+  if (!status.ok() || status->metrics_address().empty()) return "";
+  auto metrics = SplitHostPort(status->metrics_address());
+  auto grpc = SplitHostPort(leader);
+  if (!metrics.ok() || !grpc.ok()) return "";
+  std::string host = metrics->first;
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") host = grpc->first;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  std::string url = fmt::format("http://{}:{}/", host, metrics->second);
+  std::lock_guard lock(mu_);
+  leader_ = leader;
+  url_ = url;
+  return url;
 }
 
 std::string StatusJson(const StatusView& view) {

@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "proto/chainfs.pb.h"
 #include "servers/nameserver/events.h"
 
@@ -33,12 +35,27 @@ struct StatusView {
   int64_t now_wall_ns = 0;
 };
 
-// `leader_page(leader)`: the status page URL of the NameServer at gRPC address `leader`, or
-// "" when unknown.
+// The status page URL of the leader, for a standby's page: asks the leader (ClusterStatus,
+// within `timeout`) for its metrics address, once per leader; a wildcard host (0.0.0.0, ::)
+// there is replaced by the leader's own host. "" when unknown.
+class LeaderPage {
+ public:
+  explicit LeaderPage(Duration timeout) : timeout_(timeout) {}
+  std::string For(const std::string& leader);
+
+ private:
+  const Duration timeout_;
+  std::mutex mu_;
+  std::string leader_;  // whose URL url_ is
+  std::string url_;
+};
+
+// `leader_page` (may be null) finds the leader's page when this NameServer is a standby.
 StatusView CollectStatus(NameServer& nameserver, int64_t now_wall_ns,
-                         const std::string& leader_page = "");
+                         LeaderPage* leader_page = nullptr);
 
 std::string StatusJson(const StatusView& view);
+
 // The page itself (the same bytes every time).
 std::string_view StatusPageHtml();
 

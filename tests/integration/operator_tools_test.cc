@@ -1,12 +1,18 @@
 // The operator's tools against a real cluster (ZooKeeper, a NameServer, three FileStores as
 // processes with short timings): `chainfs fsck` finds a replica removed from a FileStore's
-// data directory and `--repair` brings it back.
+// data directory and `--repair` brings it back; the NameServer's status page, rendered by
+// headless Chromium, lists the FileStores live, names the leader, and marks a killed
+// FileStore dropped (a screenshot is kept in <build>/test-artifacts/); `chainfs top --once`.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
 
 #include "common/client/nameserver_client.h"
 #include "common/zk/zookeeper.h"
@@ -98,6 +104,32 @@ class OperatorToolsTest : public ::testing::Test {
     }));
   }
 
+  // The NameServer's metrics URL base ("http://127.0.0.1:PORT/"), from its log.
+  std::string NameServerHttp() {
+    std::string base;
+    Eventually([&] {
+      std::ifstream log(nameserver_.process->log_path());
+      std::stringstream text;
+      text << log.rdbuf();
+      std::smatch m;
+      const std::string all = text.str();
+      if (!std::regex_search(all, m, std::regex(R"(metrics at (http://[0-9.]+:[0-9]+/))"))) {
+        return false;
+      }
+      base = m[1];
+      return true;
+    });
+    return base;
+  }
+  // Headless Chromium on `url` with `what` ("--dump-dom", "--screenshot=PATH"): the page's
+  // script runs for a few seconds of virtual time (it fetches status.json at once).
+  Shell Chromium(const std::string& what, const std::string& url) {
+    return Sh(fmt::format(
+        "chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+        "--user-data-dir={}/chromium --window-size=1280,900 --virtual-time-budget=2000 {} {}",
+        dir_.path(), what, url));
+  }
+
   Shell Cli(const std::string& args) {
     return Sh(fmt::format("{} --zk {} {}", BinaryPath("tools/chainfs"), zk_spec_, args));
   }
@@ -180,6 +212,62 @@ TEST_F(OperatorToolsTest, Fsck_HealthyThenReplicaRemoved_ReportedAndRepaired) {
 
   Shell bad = Cli("fsck relative/path");
   EXPECT_EQ(bad.code, 2) << bad.output;
+}
+
+TEST_F(OperatorToolsTest, TopOnce_OneFrameWithTheLeaderAndEveryFileStore) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster({"--metrics-listen", "127.0.0.1:0"}));
+  Shell top = Cli("top --once --interval 300ms");
+  EXPECT_EQ(top.code, 0) << top.output;
+  EXPECT_NE(top.output.find("leader " + nameserver_.address), std::string::npos) << top.output;
+  EXPECT_NE(top.output.find("nameserver " + nameserver_.address), std::string::npos) << top.output;
+  for (const Daemon& fs : filestores_) {
+    EXPECT_NE(top.output.find("filestore  " + fs.address), std::string::npos) << top.output;
+  }
+  EXPECT_EQ(top.output.find("\x1b["), std::string::npos) << "--once draws no control codes";
+}
+
+TEST_F(OperatorToolsTest, StatusPage_InChromium_FileStoresLiveLeaderNamed_KilledOneDropped) {
+  if (Sh("command -v chromium").code != 0) {
+    GTEST_SKIP() << "chromium is not installed (Debian package chromium): no browser test";
+  }
+  ASSERT_NO_FATAL_FAILURE(StartCluster({"--metrics-listen", "127.0.0.1:0"}));
+  const std::string page = NameServerHttp();
+  ASSERT_FALSE(page.empty());
+  Shell dom = Chromium("--dump-dom", page);
+  ASSERT_EQ(dom.code, 0) << dom.output;
+  EXPECT_NE(dom.output.find(fmt::format(R"(<strong id="leader">{}</strong>)", nameserver_.address)),
+            std::string::npos)
+      << dom.output;
+  EXPECT_NE(dom.output.find("this NameServer leads"), std::string::npos);
+  for (const Daemon& fs : filestores_) {
+    EXPECT_NE(dom.output.find(fmt::format(R"(data-address="{}" data-state="live")", fs.address)),
+              std::string::npos)
+        << fs.address << " not live in:\n"
+        << dom.output;
+  }
+
+  const std::string victim = filestores_[0].address;
+  filestores_[0].process->Kill(SIGKILL);
+  ASSERT_TRUE(Eventually([&] {
+    auto st = client_->ClusterStatus({});
+    return st.ok() && st->filestores_size() == 2;
+  }));
+  dom = Chromium("--dump-dom", page);
+  ASSERT_EQ(dom.code, 0) << dom.output;
+  EXPECT_NE(dom.output.find(fmt::format(R"(data-address="{}" data-state="dropped")", victim)),
+            std::string::npos)
+      << dom.output;
+  EXPECT_NE(dom.output.find(fmt::format("FileStore {} dropped", victim)), std::string::npos)
+      << dom.output;
+
+  const std::string artifacts = BinaryPath("test-artifacts");
+  std::filesystem::create_directories(artifacts);
+  const std::string screenshot = artifacts + "/status_page_filestore_dropped.png";
+  Shell shot = Chromium("--screenshot=" + screenshot, page);
+  EXPECT_EQ(shot.code, 0) << shot.output;
+  EXPECT_TRUE(std::filesystem::exists(screenshot)) << shot.output;
+  std::cout << "status page screenshot: " << screenshot << std::endl;
+  RecordProperty("screenshot", screenshot);
 }
 
 }  // namespace
