@@ -6,6 +6,7 @@
 #include "common/client/filestore_api.h"
 #include "common/client/filestore_client.h"
 #include "common/daemon.h"
+#include "common/metrics/metrics_server.h"
 #include "common/process.h"
 #include "common/settings.h"
 #include "servers/nameserver/nameserver.h"
@@ -88,7 +89,11 @@ int Run(int argc, char** argv) {
   }
   chainfs::FileStoreClient filestores;
   chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), &filestores,
-                                       daemon.address(), chainfs::HostName());
+                                       daemon.address(), chainfs::HostName(), daemon.registry());
+  if (chainfs::MetricsServer* metrics = daemon.metrics_server()) {
+    core.SetMetricsAddress(daemon.metrics_address());
+    metrics->OnScrape([&core] { core.RefreshMetrics(); });
+  }
   service.Attach(&core);
   core.Start();
   daemon.log().info("NameServer listening on {} (advertised {}); campaigning for leadership",
