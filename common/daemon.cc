@@ -50,9 +50,12 @@ Daemon::Daemon(std::string component, std::string description, DaemonSettings de
   AddMetricsListenFlag(app_, settings_.metrics_listen);
 }
 
-Daemon::~Daemon() {
-  Shutdown();
-  if (metrics_) metrics_->Stop();
+Daemon::~Daemon() { Shutdown(); }
+
+std::string Daemon::metrics_address() const {
+  if (!metrics_) return "";
+  auto [host, port] = *SplitHostPort(metrics_->address());
+  return AdvertisedAddress(settings_.advertise, host, port, HostName());
 }
 
 std::optional<int> Daemon::Parse(int argc, const char* const* argv) {
@@ -155,6 +158,7 @@ int Daemon::AnnounceAndWait() {
 }
 
 void Daemon::Shutdown() {
+  if (metrics_) metrics_->Stop();  // its page handlers may use objects main() destroys next
   if (!server_) return;
   // gRPC takes its deadlines on the system clock.
   server_->Shutdown(std::chrono::system_clock::now() + settings_.shutdown_grace);

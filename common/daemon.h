@@ -73,6 +73,8 @@ class Daemon {
   prometheus::Registry* registry() const { return registry_.get(); }
   // The /metrics server once Parse started it; null when --metrics-listen is not set.
   MetricsServer* metrics_server() const { return metrics_.get(); }
+  // The metrics server's host:port as others reach it (the --advertise rule); "" when off.
+  std::string metrics_address() const;
 
   // A ZooKeeper handle for --zk and --session-timeout. It does not wait for the session, so
   // a ZooKeeper that is gone never delays a stop.
@@ -92,7 +94,8 @@ class Daemon {
   // Once everything is wired: WriteAddressFile, then WaitForStop. Returns main's exit code:
   // 0 after the signal, 1 when the address file could not be written (logged).
   int AnnounceAndWait();
-  // Stops taking calls, gives those in flight --shutdown-grace, and waits for the server.
+  // Stops the metrics server, then stops taking calls, gives those in flight
+  // --shutdown-grace, and waits for the server.
   // Must run before the services given to Serve are destroyed.
   void Shutdown();
 

@@ -160,11 +160,13 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
                         SystemClock::Get(), fs_settings);
   // Processes name files under the mount by its absolute path.
   char* real = ::realpath(options.mountpoint.c_str(), nullptr);
+  MountMetrics mount_metrics(&registry);
   MountContext context{.fs = &filesystem,
                        .attr_timeout = Seconds(options.attr_timeout),
                        .entry_timeout = Seconds(options.entry_timeout),
                        .negative_timeout = Seconds(options.negative_timeout),
-                       .mountpoint = real ? real : ""};
+                       .mountpoint = real ? real : "",
+                       .metrics = metrics ? &mount_metrics : nullptr};
   std::free(real);
 
   std::string fuse_opts = "fsname=chainfs,subtype=chainfs,default_permissions";

@@ -108,8 +108,10 @@ absl::Status ObjectStore::FlushCommitted(bool clean) {
   }
   // One syncfs for every file and directory entry written since the last flush: on a disk
   // that takes milliseconds per fsync, one per commit could not keep up.
+  const TimePoint sync_start = clock_->Now();
   absl::Status st = env_->SyncFileSystem(*data_dir_);
   if (st.ok()) st = WriteFlushMarker(started, clean, /*sync=*/clean);
+  if (st.ok()) metrics_.flush_seconds.Observe(ToSeconds(clock_->Now() - sync_start));
   {
     std::lock_guard lock(mu_);
     flush_error_ = st;

@@ -25,6 +25,7 @@ absl::StatusOr<FileStoreId> NameServer::RegisterBegin(const v1::RegisterRequest&
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   FileStoreId id = ns_.BeginRegistration(first.filestore(), first.bytes_used(),
                                          first.bytes_available(), clock_->Now());
+  NoteMetricsAddress(first.filestore(), first.metrics_address());
   if (absl::Status st = RegisterFiles(id, first); !st.ok()) {
     RegisterAbort(id);
     return st;
@@ -80,8 +81,20 @@ absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBea
   bool known =
       ns_.HeartBeat(req.filestore(), req.bytes_used(), req.bytes_available(), clock_->Now());
   placement_.ClearSuspect(req.filestore());
+  NoteMetricsAddress(req.filestore(), req.metrics_address());
   reply->set_reregister(!known);
   return absl::OkStatus();
+}
+
+void NameServer::NoteMetricsAddress(const std::string& filestore, const std::string& metrics) {
+  if (metrics.empty() || metrics.size() > kMaxMetricsAddressBytes) return;
+  std::lock_guard lock(mu_);
+  filestore_metrics_address_[filestore] = metrics;
+}
+
+void NameServer::SetMetricsAddress(std::string address) {
+  std::lock_guard lock(mu_);
+  metrics_address_ = std::move(address);
 }
 
 absl::Status NameServer::CheckReported(const v1::FileInfo& f) const {

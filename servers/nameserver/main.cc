@@ -90,7 +90,11 @@ int Run(int argc, char** argv) {
   }
   chainfs::FileStoreClient filestores;
   chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), &filestores,
-                                       daemon.address(), chainfs::HostName());
+                                       daemon.address(), chainfs::HostName(), daemon.registry());
+  if (chainfs::MetricsServer* metrics = daemon.metrics_server()) {
+    core.SetMetricsAddress(daemon.metrics_address());
+    metrics->OnScrape([&core] { core.RefreshMetrics(); });
+  }
   service.Attach(&core);
   chainfs::MetricsServer* metrics = daemon.metrics_server();
   chainfs::nameserver::LeaderPage leader_page(std::chrono::seconds(1));

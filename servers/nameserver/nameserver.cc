@@ -26,8 +26,10 @@ bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRE
 }  // namespace
 
 NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk,
-                       FileStoreApi* ops, std::string address, std::string hostname)
+                       FileStoreApi* ops, std::string address, std::string hostname,
+                       prometheus::Registry* registry)
     : settings_(settings),
+      metrics_(registry),
       clock_(clock),
       zk_(zk),
       ops_(ops),
@@ -87,6 +89,7 @@ absl::Status NameServer::OnElected() {
               election_.address(), FormatDuration(settings_.startup_wait));
   events_.Add("election", fmt::format("{} became the leader", election_.address()));
   housekeeping_ticker_.Wake();
+  metrics_.elections.Increment();
   return absl::OkStatus();
 }
 
@@ -142,6 +145,7 @@ void NameServer::Housekeep() {
     events_.Add("filestore", fmt::format("FileStore {} dropped: missed two heartbeats", a));
   }
   if (!dropped.empty()) {
+    metrics_.filestore_drops.Increment(static_cast<double>(dropped.size()));
     // A GC round that saw a drop cannot move /minver; the names it relabelled part way are
     // plain under-replicated ones now, and replication must not wait for the round to end
     // (a bump to the dropped FileStore may take a whole call timeout to fail).
@@ -188,18 +192,23 @@ void NameServer::Housekeep() {
 
 Replicator::Result NameServer::Replicate() {
   if (!serving()) return {};
-  Replicator::Result r = replicator_.RunOnce();
-  if (r.copied + r.failed > 0) {
-    events_.Add("replication", fmt::format("{} copies made, {} failed", r.copied, r.failed));
+  Replicator::Result result = replicator_.RunOnce();
+  metrics_.copies_made.Increment(static_cast<double>(result.copied));
+  metrics_.copies_failed.Increment(static_cast<double>(result.failed));
+  if (result.copied + result.failed > 0) {
+    events_.Add("replication",
+                fmt::format("{} copies made, {} failed", result.copied, result.failed));
   }
-  return r;
+  return result;
 }
 
 void NameServer::ReplicationTick() { Replicate(); }
 
 absl::StatusOr<int64_t> NameServer::CollectGarbage() {
   CHAINFS_RETURN_IF_ERROR(CheckServing());
-  return gc_.RunOnce();
+  absl::StatusOr<int64_t> outcome = gc_.RunOnce();
+  metrics_.GcRound(outcome);
+  return outcome;
 }
 
 void NameServer::GcTick() {
@@ -489,6 +498,9 @@ absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
     s->set_files(fs.files);
     s->set_last_heartbeat_age_ms(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - fs.last_heartbeat).count());
+    std::lock_guard lock(mu_);
+    auto it = filestore_metrics_address_.find(fs.address);
+    if (it != filestore_metrics_address_.end()) s->set_metrics_address(it->second);
   }
   reply->set_names(static_cast<int64_t>(ns_.names()));
   reply->set_under_replicated(
@@ -496,6 +508,8 @@ absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
   reply->set_min_version(gc_.min_version());
   reply->set_max_version(allocator_.limit());
   reply->set_next_version(allocator_.next());
+  std::lock_guard lock(mu_);
+  reply->set_metrics_address(metrics_address_);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,7 @@
 #include "servers/nameserver/election.h"
 #include "servers/nameserver/events.h"
 #include "servers/nameserver/garbage_collector.h"
+#include "servers/nameserver/nameserver_metrics.h"
 #include "servers/nameserver/namespace.h"
 #include "servers/nameserver/placement.h"
 #include "servers/nameserver/replicator.h"
@@ -31,11 +33,15 @@
 
 namespace chainfs::nameserver {
 
+// A FileStore's metrics address longer than this is ignored.
+inline constexpr size_t kMaxMetricsAddressBytes = 300;
+
 class NameServer {
  public:
-  // `address` is this NameServer's advertised host:port (written to /leader).
+  // `address` is this NameServer's advertised host:port (written to /leader). Metrics go to
+  // `registry` (a registry of its own when null).
   NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk, FileStoreApi* ops,
-             std::string address, std::string hostname);
+             std::string address, std::string hostname, prometheus::Registry* registry = nullptr);
   ~NameServer();
 
   // Starts campaigning and the background loops. Without Start() nothing runs by itself:
@@ -57,6 +63,10 @@ class NameServer {
   void Housekeep();
   Replicator::Result Replicate();
   absl::StatusOr<int64_t> CollectGarbage();
+  // Reads the state the metrics show (nameserver_metrics.cc); run before each scrape.
+  void RefreshMetrics();
+  // Where this NameServer's /metrics are, for ClusterStatus ("" = off).
+  void SetMetricsAddress(std::string address);
 
   // --- client calls ---
   absl::Status DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply);
@@ -105,11 +115,14 @@ class NameServer {
   // one holder cloned it; `all` (when given) tells whether every holder did.
   absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target,
                                               bool* all = nullptr);
+  // Remembers where FileStore `filestore` serves its /metrics (ClusterStatus shows it).
+  void NoteMetricsAddress(const std::string& filestore, const std::string& metrics);
   void Loop(Ticker& ticker, Duration interval, void (NameServer::*body)());
   void ReplicationTick();
   void GcTick();
 
   const NameServerSettings settings_;
+  NameServerMetrics metrics_;
   Clock* const clock_;
   zk::ZooKeeper* const zk_;
   FileStoreApi* const ops_;
@@ -127,6 +140,8 @@ class NameServer {
   std::atomic<bool> waiting_{false};  // leader, in the start-up wait
   std::atomic<bool> serving_{false};  // leader, start-up wait over
   bool deadline_checked_ = false;
+  std::string metrics_address_;                                   // guarded by mu_
+  std::map<std::string, std::string> filestore_metrics_address_;  // guarded by mu_
 
   Ticker housekeeping_ticker_, replication_ticker_, gc_ticker_;
   std::vector<std::thread> threads_;
