@@ -65,8 +65,9 @@ class OperatorToolsTest : public ::testing::Test {
     }
   }
 
-  // One NameServer (with `nameserver_args` added) and three FileStores, serving.
-  void StartCluster(std::vector<std::string> nameserver_args = {}) {
+  // One NameServer and three FileStores (with these arguments added), serving.
+  void StartCluster(std::vector<std::string> nameserver_args = {},
+                    std::vector<std::string> filestore_args = {}) {
     std::vector<std::string> args = {"--zk",
                                      zk_spec_,
                                      "--listen",
@@ -89,11 +90,19 @@ class OperatorToolsTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       std::string data = fmt::format("{}/fs{}", dir_.path(), i);
       std::filesystem::create_directories(data);
-      auto fs =
-          testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"),
-                               {"--zk", zk_spec_, "--listen", "127.0.0.1:0", "--data-dir", data,
-                                "--session-timeout", "2s", "--heartbeat-interval", "200ms"},
-                               fmt::format("{}/fs{}.log", dir_.path(), i));
+      std::vector<std::string> fs_args = {"--zk",
+                                          zk_spec_,
+                                          "--listen",
+                                          "127.0.0.1:0",
+                                          "--data-dir",
+                                          data,
+                                          "--session-timeout",
+                                          "2s",
+                                          "--heartbeat-interval",
+                                          "200ms"};
+      fs_args.insert(fs_args.end(), filestore_args.begin(), filestore_args.end());
+      auto fs = testing::StartDaemon(BinaryPath("servers/filestore/chainfs-filestore"), fs_args,
+                                     fmt::format("{}/fs{}.log", dir_.path(), i));
       ASSERT_TRUE(fs.ok()) << fs.status();
       data_dirs_[fs->address] = data;
       filestores_.push_back(std::move(*fs));
@@ -210,13 +219,24 @@ TEST_F(OperatorToolsTest, Fsck_HealthyThenReplicaRemoved_ReportedAndRepaired) {
     EXPECT_EQ(read->holders_size(), 3) << path;
   }
 
+  // Nothing was lost: both read back whole.
+  for (const auto& [path, content] :
+       {std::pair<std::string, std::string>{"/docs/big", std::string(300000, 'x')},
+        {"/docs/small", "a small file"}}) {
+    Shell get = Cli("get " + path + " -");
+    EXPECT_EQ(get.code, 0) << path;
+    EXPECT_EQ(get.output, content) << path;
+  }
+
   Shell bad = Cli("fsck relative/path");
   EXPECT_EQ(bad.code, 2) << bad.output;
 }
 
 TEST_F(OperatorToolsTest, TopOnce_OneFrameWithTheLeaderAndEveryFileStore) {
-  ASSERT_NO_FATAL_FAILURE(StartCluster({"--metrics-listen", "127.0.0.1:0"}));
+  ASSERT_NO_FATAL_FAILURE(
+      StartCluster({"--metrics-listen", "127.0.0.1:0"}, {"--metrics-listen", "127.0.0.1:0"}));
   Shell top = Cli("top --once --interval 300ms");
+  EXPECT_EQ(top.output.find("no --metrics-listen"), std::string::npos) << top.output;
   EXPECT_EQ(top.code, 0) << top.output;
   EXPECT_NE(top.output.find("leader " + nameserver_.address), std::string::npos) << top.output;
   EXPECT_NE(top.output.find("nameserver " + nameserver_.address), std::string::npos) << top.output;

@@ -2,45 +2,15 @@
 // copies pass; a flipped byte, a removed data or meta file, or a copy that is not held are
 // answered as such and handed on as bad replicas (dropped); a newer version is not.
 #include <fcntl.h>
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
-#include "common/checksum.h"
-#include "servers/filestore/object_store.h"
 #include "servers/filestore/verify.h"
+#include "tests/unit/filestore_object_store_fixture.h"
 
 namespace chainfs::filestore {
 namespace {
 
-namespace fs = std::filesystem;
-
-class VerifyTest : public ::testing::Test {
+class VerifyTest : public ObjectStoreTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            fmt::format("chainfs-verify-{}-{}", ::getpid(),
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    auto store = ObjectStore::Open({.dir = (root_ / "data").string()});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(root_);
-  }
-  void Put(const std::string& name, int64_t version, const std::string& content) {
-    v1::FileInfo info;
-    info.set_name(name);
-    info.set_version(version);
-    auto writer = store_->StartCreate(info);
-    ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->Append(content).ok());
-    ASSERT_TRUE((*writer)->Commit(static_cast<int64_t>(content.size()), Checksum(content)).ok());
-  }
   // Verifies name@version; the bad replicas handed on are collected in bad_.
   v1::VerifyResult VerifyOne(const std::string& name, int64_t version) {
     v1::VerifyRequest req;
@@ -59,16 +29,14 @@ class VerifyTest : public ::testing::Test {
     };
   }
 
-  fs::path root_;
-  std::unique_ptr<ObjectStore> store_;
   std::vector<std::string> bad_;
 };
 
 const std::string kBig(200000, 'b');
 
 TEST_F(VerifyTest, IntactCopies_PresentAndChecksumOk_NothingReported) {
-  Put("/big", 3, kBig);
-  Put("/small", 4, "tiny");
+  ASSERT_TRUE(Put("/big", 3, kBig).ok());
+  ASSERT_TRUE(Put("/small", 4, "tiny").ok());
   for (auto [name, version] : {std::pair{"/big", 3}, {"/small", 4}}) {
     v1::VerifyResult r = VerifyOne(name, version);
     EXPECT_TRUE(r.present() && r.checksum_ok()) << name << ": " << r.problem();
@@ -78,7 +46,7 @@ TEST_F(VerifyTest, IntactCopies_PresentAndChecksumOk_NothingReported) {
 }
 
 TEST_F(VerifyTest, FlippedByte_CorruptDroppedAndReported) {
-  Put("/big", 3, kBig);
+  ASSERT_TRUE(Put("/big", 3, kBig).ok());
   std::string path = store_->ObjectPath("/big", 3, /*meta=*/false);
   int fd = ::open(path.c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
@@ -93,7 +61,7 @@ TEST_F(VerifyTest, FlippedByte_CorruptDroppedAndReported) {
 }
 
 TEST_F(VerifyTest, DataFileRemoved_CorruptDroppedAndReported) {
-  Put("/big", 3, kBig);
+  ASSERT_TRUE(Put("/big", 3, kBig).ok());
   ASSERT_TRUE(fs::remove(store_->ObjectPath("/big", 3, /*meta=*/false)));
   v1::VerifyResult r = VerifyOne("/big", 3);
   EXPECT_TRUE(r.present());
@@ -103,7 +71,7 @@ TEST_F(VerifyTest, DataFileRemoved_CorruptDroppedAndReported) {
 }
 
 TEST_F(VerifyTest, MetaFileOfSmallFileRemoved_CorruptDroppedAndReported) {
-  Put("/small", 4, "tiny");
+  ASSERT_TRUE(Put("/small", 4, "tiny").ok());
   ASSERT_TRUE(fs::remove(store_->ObjectPath("/small", 4, /*meta=*/true)));
   v1::VerifyResult r = VerifyOne("/small", 4);
   EXPECT_FALSE(r.checksum_ok());
@@ -112,7 +80,7 @@ TEST_F(VerifyTest, MetaFileOfSmallFileRemoved_CorruptDroppedAndReported) {
 }
 
 TEST_F(VerifyTest, NotHeldOrOlder_MissingAndReported) {
-  Put("/old", 2, "old");
+  ASSERT_TRUE(Put("/old", 2, "old").ok());
   v1::VerifyResult none = VerifyOne("/never", 5);
   EXPECT_FALSE(none.present());
   EXPECT_EQ(none.held_version(), 0);
@@ -125,7 +93,7 @@ TEST_F(VerifyTest, NotHeldOrOlder_MissingAndReported) {
 }
 
 TEST_F(VerifyTest, NewerVersionHeld_AnsweredNotReported) {
-  Put("/f", 9, "newer");
+  ASSERT_TRUE(Put("/f", 9, "newer").ok());
   v1::VerifyResult r = VerifyOne("/f", 5);
   EXPECT_FALSE(r.present());
   EXPECT_EQ(r.held_version(), 9);
