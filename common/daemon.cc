@@ -2,11 +2,14 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
 #include <signal.h>
 
 #include <chrono>
 
 #include "common/file_util.h"
+#include "common/metrics/metrics_server.h"
+#include "common/metrics/rpc_metrics.h"
 #include "common/settings.h"
 #include "common/tls/ca.h"
 #include "common/write_token.h"
@@ -28,7 +31,10 @@ sigset_t StopSignals() {
 
 Daemon::Daemon(std::string component, std::string description, DaemonSettings defaults,
                bool zk_required)
-    : app_(std::move(description)), settings_(std::move(defaults)), log_(Logger(component)) {
+    : app_(std::move(description)),
+      settings_(std::move(defaults)),
+      log_(Logger(component)),
+      registry_(std::make_unique<prometheus::Registry>()) {
   CLI::Option* zk = AddZooKeeperFlags(app_, settings_.zk, settings_.session_timeout);
   if (zk_required) zk->required();
   app_.add_option("--listen", settings_.listen,
@@ -49,9 +55,16 @@ Daemon::Daemon(std::string component, std::string description, DaemonSettings de
                   "--tls-dir; none: write tokens are off)");
   AddDurationOption(app_, "--shutdown-grace", settings_.shutdown_grace,
                     "after SIGTERM/SIGINT, calls in flight get this long");
+  AddMetricsListenFlag(app_, settings_.metrics_listen);
 }
 
 Daemon::~Daemon() { Shutdown(); }
+
+std::string Daemon::metrics_address() const {
+  if (!metrics_) return "";
+  auto [host, port] = *SplitHostPort(metrics_->address());
+  return AdvertisedAddress(settings_.advertise, host, port, HostName());
+}
 
 std::optional<int> Daemon::Parse(int argc, const char* const* argv) {
   if (std::optional<int> code = ParseFlags(app_, argc, argv)) return code;
@@ -92,6 +105,15 @@ std::optional<int> Daemon::Parse(int argc, const char* const* argv) {
   token_key_ = *std::move(token_key);
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (!settings_.metrics_listen.empty()) {
+    auto metrics = MetricsServer::Start(settings_.metrics_listen, registry_.get());
+    if (!metrics.ok()) {
+      log_->error("--metrics-listen: {}", std::string(metrics.status().message()));
+      return metrics.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    metrics_ = *std::move(metrics);
+    log_->info("metrics at {}", metrics_->url());
+  }
   return std::nullopt;
 }
 
@@ -126,6 +148,9 @@ absl::Status Daemon::Serve(const std::vector<grpc::Service*>& services,
     builder.SetResourceQuota(quota);
   }
   for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RpcMetrics>(*registry_, SystemClock::Get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();
@@ -163,6 +188,7 @@ int Daemon::AnnounceAndWait() {
 }
 
 void Daemon::Shutdown() {
+  if (metrics_) metrics_->Stop();  // its page handlers may use objects main() destroys next
   if (!server_) return;
   // gRPC takes its deadlines on the system clock.
   server_->Shutdown(std::chrono::system_clock::now() + settings_.shutdown_grace);

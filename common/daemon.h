@@ -20,6 +20,10 @@
 #include "common/tls/tls.h"
 #include "common/zk/zookeeper.h"
 
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace grpc {
 class Server;
 class Service;
@@ -45,6 +49,8 @@ struct DaemonSettings {
   // --token-key-file: the key write tokens are signed and checked with (common/write_token.h);
   // default: token.key in --tls-dir. Without one, write tokens are off (logged loudly).
   std::string token_key_file = "";
+  // --metrics-listen HOST:PORT: serve /metrics there (port 0 picks a free one); "" = off.
+  std::string metrics_listen = "";
 };
 
 // How a daemon's gRPC server is built; 0 leaves gRPC's default.
@@ -53,6 +59,8 @@ struct ServerOptions {
   int stream_window_bytes = 0;  // HTTP/2 receive window per stream
   int max_threads = 0;          // the server's thread quota
 };
+
+class MetricsServer;
 
 class Daemon {
  public:
@@ -65,7 +73,8 @@ class Daemon {
   CLI::App& flags() { return app_; }
   // Parses the command line and --config, checks --zk and --listen, sets the log level, and
   // blocks SIGINT and SIGTERM in this thread and every thread it starts from here on (so
-  // WaitForStop takes them). nullopt: carry on; otherwise main's exit code.
+  // WaitForStop takes them), and starts the metrics server under --metrics-listen. nullopt:
+  // carry on; otherwise main's exit code.
   std::optional<int> Parse(int argc, const char* const* argv);
   const DaemonSettings& settings() const { return settings_; }
   spdlog::logger& log() const { return *log_; }
@@ -73,12 +82,19 @@ class Daemon {
   const tls::Credentials& credentials() const { return credentials_; }
   // The write-token key read at Parse; "" when write tokens are off.
   const std::string& token_key() const { return token_key_; }
+  // Where the daemon's objects register their metrics; there even when metrics are off.
+  prometheus::Registry* registry() const { return registry_.get(); }
+  // The /metrics server once Parse started it; null when --metrics-listen is not set.
+  MetricsServer* metrics_server() const { return metrics_.get(); }
+  // The metrics server's host:port as others reach it (the --advertise rule); "" when off.
+  std::string metrics_address() const;
 
   // A ZooKeeper handle for --zk and --session-timeout. It does not wait for the session, so
   // a ZooKeeper that is gone never delays a stop.
   absl::StatusOr<std::unique_ptr<zk::ZooKeeper>> OpenZooKeeper() const;
 
-  // Starts the gRPC server on --listen with `services` and reflection. Then address() is
+  // Starts the gRPC server on --listen with `services`, reflection and the RPC metrics
+  // (RpcMetrics). Then address() is
   // what others dial: AdvertisedAddress of --advertise, --listen and the bound port.
   absl::Status Serve(const std::vector<grpc::Service*>& services, const ServerOptions& options);
   const std::string& address() const { return address_; }
@@ -91,7 +107,8 @@ class Daemon {
   // Once everything is wired: WriteAddressFile, then WaitForStop. Returns main's exit code:
   // 0 after the signal, 1 when the address file could not be written (logged).
   int AnnounceAndWait();
-  // Stops taking calls, gives those in flight --shutdown-grace, and waits for the server.
+  // Stops the metrics server, then stops taking calls, gives those in flight
+  // --shutdown-grace, and waits for the server.
   // Must run before the services given to Serve are destroyed.
   void Shutdown();
 
@@ -103,6 +120,8 @@ class Daemon {
   std::string token_key_;
   std::string zk_digest_;  // read from the zk auth file; "" when --insecure
   std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

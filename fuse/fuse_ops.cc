@@ -195,7 +195,11 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 }
 
 void Read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
-  absl::Status status = Fs(req)->Read(Fh(fi), size, off, [req](const iovec* pieces, int count) {
+  MountMetrics* metrics = Ctx(req)->metrics;
+  absl::Status status = Fs(req)->Read(Fh(fi), size, off, [&](const iovec* pieces, int count) {
+    if (metrics) {
+      for (int i = 0; i < count; ++i) metrics->bytes_read.Increment(pieces[i].iov_len);
+    }
     if (count == 0) {
       fuse_reply_buf(req, nullptr, 0);
     } else {
@@ -212,6 +216,7 @@ void Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off
     ReplyError(req, written.status(), "write");
     return;
   }
+  if (MountMetrics* metrics = Ctx(req)->metrics) metrics->bytes_written.Increment(*written);
   fuse_reply_write(req, *written);
 }
 
@@ -242,7 +247,9 @@ void Flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   auto held_elsewhere = [pid, &mountpoint](const std::string& path) {
     return !mountpoint.empty() && HoldsDescriptor(pid, mountpoint + path);
   };
-  ReplyError(req, Fs(req)->Flush(Fh(fi), held_elsewhere), "flush");
+  absl::Status status = Fs(req)->Flush(Fh(fi), held_elsewhere);
+  if (!status.ok() && Ctx(req)->metrics) Ctx(req)->metrics->failed_closes.Increment();
+  ReplyError(req, status, "flush");
 }
 
 void Release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
@@ -314,35 +321,51 @@ void StatFs(fuse_req_t req, fuse_ino_t /*ino*/) {
   fuse_reply_statfs(req, &*st);
 }
 
+// Handler `Fn` measured as `op` when the mount has metrics. The context is taken first: a
+// request is gone once answered.
+template <FuseOp op, auto Fn>
+struct Timed;
+template <FuseOp op, typename... Args, void (*Fn)(fuse_req_t, Args...)>
+struct Timed<op, Fn> {
+  static void Call(fuse_req_t req, Args... args) {
+    MountContext* ctx = Ctx(req);
+    if (ctx->metrics == nullptr) return Fn(req, args...);
+    const TimePoint start = ctx->clock->Now();
+    Fn(req, args...);
+    ctx->metrics->op_seconds[static_cast<size_t>(op)]->Observe(
+        ToSeconds(ctx->clock->Now() - start));
+  }
+};
+
 fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops = {};
   ops.init = Init;
-  ops.lookup = Lookup;
-  ops.forget = Forget;
-  ops.forget_multi = ForgetMulti;
-  ops.getattr = GetAttr;
-  ops.setattr = SetAttr;
-  ops.readlink = ReadLink;
-  ops.mknod = MkNod;
-  ops.mkdir = MkDir;
-  ops.symlink = Symlink;
-  ops.unlink = Unlink;
-  ops.rmdir = RmDir;
-  ops.rename = Rename;
-  ops.link = Link;
-  ops.open = Open;
-  ops.create = Create;
-  ops.read = Read;
-  ops.write = Write;
-  ops.flush = Flush;
-  ops.release = Release;
-  ops.fsync = Fsync;
-  ops.opendir = OpenDir;
-  ops.readdir = ReadDir;
-  ops.readdirplus = ReadDirPlus;
-  ops.releasedir = ReleaseDir;
-  ops.fsyncdir = FsyncDir;
-  ops.statfs = StatFs;
+  ops.lookup = Timed<FuseOp::kLookup, Lookup>::Call;
+  ops.forget = Timed<FuseOp::kForget, Forget>::Call;
+  ops.forget_multi = Timed<FuseOp::kForget, ForgetMulti>::Call;
+  ops.getattr = Timed<FuseOp::kGetAttr, GetAttr>::Call;
+  ops.setattr = Timed<FuseOp::kSetAttr, SetAttr>::Call;
+  ops.readlink = Timed<FuseOp::kReadLink, ReadLink>::Call;
+  ops.mknod = Timed<FuseOp::kMkNod, MkNod>::Call;
+  ops.mkdir = Timed<FuseOp::kMkDir, MkDir>::Call;
+  ops.symlink = Timed<FuseOp::kSymlink, Symlink>::Call;
+  ops.unlink = Timed<FuseOp::kUnlink, Unlink>::Call;
+  ops.rmdir = Timed<FuseOp::kRmDir, RmDir>::Call;
+  ops.rename = Timed<FuseOp::kRename, Rename>::Call;
+  ops.link = Timed<FuseOp::kLink, Link>::Call;
+  ops.open = Timed<FuseOp::kOpen, Open>::Call;
+  ops.create = Timed<FuseOp::kCreate, Create>::Call;
+  ops.read = Timed<FuseOp::kRead, Read>::Call;
+  ops.write = Timed<FuseOp::kWrite, Write>::Call;
+  ops.flush = Timed<FuseOp::kFlush, Flush>::Call;
+  ops.release = Timed<FuseOp::kRelease, Release>::Call;
+  ops.fsync = Timed<FuseOp::kFsync, Fsync>::Call;
+  ops.opendir = Timed<FuseOp::kOpenDir, OpenDir>::Call;
+  ops.readdir = Timed<FuseOp::kReadDir, ReadDir>::Call;
+  ops.readdirplus = Timed<FuseOp::kReadDir, ReadDirPlus>::Call;
+  ops.releasedir = Timed<FuseOp::kReleaseDir, ReleaseDir>::Call;
+  ops.fsyncdir = Timed<FuseOp::kFsyncDir, FsyncDir>::Call;
+  ops.statfs = Timed<FuseOp::kStatFs, StatFs>::Call;
   return ops;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics/metrics_server.h"
 #include "common/process.h"
 #include "common/settings.h"
 #include "fuse/mount.h"
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
                "upload the kept staged files to their paths (needs --zk), then exit");
   chainfs::AddLogLevelFlag(app, options.log_level);
   chainfs::tls::AddTlsFlags(app, options.tls, "client");
+  chainfs::AddMetricsListenFlag(app, options.metrics_listen);
   if (std::optional<int> code = chainfs::ParseFlags(app, argc, argv)) return *code;
 
   if (list_kept) return chainfs::mount::ListKeptFiles(options);

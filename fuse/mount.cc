@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <prometheus/registry.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
 #include "common/log.h"
+#include "common/metrics/metrics_server.h"
 #include "common/settings.h"
 #include "common/zk/zookeeper.h"
 #include "fuse/filesystem.h"
@@ -138,6 +140,17 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
   auto log = Logger("mount");
   auto connection = Connect(options);
   if (!connection.ok()) return FailConnect(connection.status());
+  prometheus::Registry registry;
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_listen.empty()) {
+    auto started = MetricsServer::Start(options.metrics_listen, &registry);
+    if (!started.ok()) {
+      Fail(fmt::format("--metrics-listen: {}", std::string(started.status().message())));
+      return 1;
+    }
+    metrics = *std::move(started);
+    log->info("metrics at {}", metrics->url());
+  }
   FilesystemSettings fs_settings;
   fs_settings.cache_dir = cache_dir;
   fs_settings.upload_retry.attempts = options.upload_attempts;
@@ -152,11 +165,13 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
                         SystemClock::Get(), fs_settings);
   // Processes name files under the mount by its absolute path.
   char* real = ::realpath(options.mountpoint.c_str(), nullptr);
+  MountMetrics mount_metrics(&registry);
   MountContext context{.fs = &filesystem,
                        .attr_timeout = Seconds(options.attr_timeout),
                        .entry_timeout = Seconds(options.entry_timeout),
                        .negative_timeout = Seconds(options.negative_timeout),
-                       .mountpoint = real ? real : ""};
+                       .mountpoint = real ? real : "",
+                       .metrics = metrics ? &mount_metrics : nullptr};
   std::free(real);
 
   const std::string fuse_opts = FuseOptions(options);
@@ -243,6 +258,8 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
       options->tls.insecure = true;
     } else if (key == "cache_dir") {
       options->cache_dir = value;
+    } else if (key == "metrics_listen") {
+      options->metrics_listen = value;
     } else if (key == "log_level") {
       options->log_level = value;
     } else if (key == "attr_timeout") {
@@ -281,6 +298,10 @@ int RunMount(const MountOptions& options) {
     return 1;
   }
   if (auto address = ZkAddressOf(options); !address.ok()) return FailConnect(address.status());
+  if (!options.metrics_listen.empty() && !SplitHostPort(options.metrics_listen).ok()) {
+    Fail(fmt::format("bad --metrics-listen {}: expected HOST:PORT", options.metrics_listen));
+    return 2;
+  }
   std::string base = CacheBase(options.cache_dir);
   if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST) {
     Fail(fmt::format("cannot create cache directory {}: {}", base, std::strerror(errno)));

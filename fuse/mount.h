@@ -43,11 +43,13 @@ struct MountOptions {
   int read_ahead_kb = 4096;
   tls::TlsSettings tls{
       .name = "client"};  // --tls-dir (-o tls_dir=), --tls-name (-o tls_name=), --insecure
+  // --metrics-listen HOST:PORT (-o metrics_listen=): serve Prometheus /metrics there; "" = off.
+  std::string metrics_listen;
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
 // attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=, tls_dir=,
-// tls_name=, insecure) set fields,
+// tls_name=, insecure, metrics_listen=) set fields,
 // mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is
 // dropped, the rest goes to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);

@@ -30,6 +30,8 @@
 #include "common/tls/tls.h"
 #include "common/zk/zookeeper.h"
 #include "tools/certs.h"
+#include "tools/fsck.h"
+#include "tools/top.h"
 
 namespace chainfs::cli {
 namespace {
@@ -418,6 +420,15 @@ int Main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "leader, FileStores, replication health");
   AddDurationOption(*status, "--heartbeat-interval", heartbeat,
                     "the FileStores' heartbeat interval (for live/late)");
+  FsckOptions fsck_options;
+  auto* fsck = app.add_subcommand("fsck", "verify every copy under PATH; exit 1 on problems");
+  fsck->add_option("path", fsck_options.path, "where to start (default /)");
+  fsck->add_flag("--repair", fsck_options.repair, "replicate what is short, wait, check again");
+  AddDurationOption(*fsck, "--timeout", fsck_options.timeout, "--repair: wait at most this long");
+  TopOptions top_options;
+  auto* top = app.add_subcommand("top", "live RPC rates and latency of every daemon (--metrics)");
+  AddDurationOption(*top, "--interval", top_options.interval, "time between frames");
+  top->add_flag("--once", top_options.once, "print one frame (two scrapes apart) and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -459,6 +470,14 @@ int Main(int argc, char** argv) {
   if (*ls) return Ls(c, many, flag);
   if (*stat) return Stat(c, a);
   if (*status) return Status(c, heartbeat);
+  if (*top) {
+    return Report("top", RunTop(c.ns.get(), HttpMetricsFetcher(top_options.interval), top_options,
+                                SystemClock::Get(), stdout));
+  }
+  if (*fsck) {
+    auto healthy = RunFsck(c.ns.get(), &c.fs, fsck_options, SystemClock::Get(), stdout);
+    return healthy.ok() ? (*healthy ? kOk : kError) : Report("fsck", healthy.status());
+  }
   if (*mv) return Report(fmt::format("mv {} {}", a, b), c.client->Rename(a, b));
   int code = kOk;
   for (const std::string& path : many) {

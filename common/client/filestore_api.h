@@ -115,6 +115,14 @@ class FileStoreApi {
     (void)address, (void)name, (void)version;
     return absl::UnimplementedError("this FileStoreApi does not flush");
   }
+  // `chainfs fsck`: whether address holds each name@version with content matching its
+  // checksums; a missing or corrupt copy is dropped and reported there. A fake that never
+  // stands in for it may keep this default.
+  virtual absl::StatusOr<v1::VerifyReply> Verify(const std::string& address,
+                                                 const v1::VerifyRequest& req) {
+    (void)address, (void)req;
+    return absl::UnimplementedError("this FileStoreApi does not verify");
+  }
 
   // Reads name@version from the first holder that works, failing over to the next one in
   // the middle of the file when a holder dies. version 0 = the holder's latest.

@@ -234,6 +234,17 @@ absl::Status FileStoreClient::Flush(const std::string& address, const std::strin
                      fmt::format("flush {}@{} on {}", name, version, address));
 }
 
+absl::StatusOr<v1::VerifyReply> FileStoreClient::Verify(const std::string& address,
+                                                        const v1::VerifyRequest& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineAfter(impl_->settings.stream_timeout));
+  v1::VerifyReply reply;
+  CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(address));
+  CHAINFS_RETURN_IF_ERROR(
+      WithContext(stub->Verify(&ctx, req, &reply), fmt::format("verify on {}", address)));
+  return reply;
+}
+
 absl::StatusOr<v1::CopyFileReply> FileStoreClient::CopyFile(const std::string& address,
                                                             const v1::CopyFileRequest& req) {
   grpc::ClientContext ctx;

@@ -57,6 +57,9 @@ class FileStoreClient final : public FileStoreApi {
       uint64_t checksum, const grpc::ServerContext* parent = nullptr,
       std::string_view token = {}) override;
   absl::Status Flush(const std::string& address, const std::string& name, int64_t version) override;
+  // Reads whole files on the FileStore: it gets the stream timeout.
+  absl::StatusOr<v1::VerifyReply> Verify(const std::string& address,
+                                         const v1::VerifyRequest& req) override;
   absl::Status Delete(const std::string& address, const std::string& name,
                       int64_t version) override;
   absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,

@@ -66,6 +66,11 @@ void MemoryFileStores::Corrupt(const std::string& address, const std::string& na
   if (auto it = objects.find(name); it != objects.end()) it->second.corrupt = true;
 }
 
+void MemoryFileStores::Lose(const std::string& address, const std::string& name) {
+  std::lock_guard lock(mu_);
+  stores_[address].objects.erase(name);
+}
+
 void MemoryFileStores::SetMinVersion(int64_t min_version) {
   std::lock_guard lock(mu_);
   min_version_ = std::max(min_version_, min_version);
@@ -380,6 +385,43 @@ absl::Status MemoryFileStores::CheckRead(const std::string& address, const std::
   }
   if (ns) ns->ReportBadReplica(bad).IgnoreError();
   return absl::DataLossError(fmt::format("{}: checksum mismatch", what));
+}
+
+absl::StatusOr<v1::VerifyReply> MemoryFileStores::Verify(const std::string& address,
+                                                         const v1::VerifyRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(
+      Annotate(Enter(Method::kVerify, address), fmt::format("verify on {}", address)));
+  for (const v1::NameVersion& f : req.files()) {
+    CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
+    if (f.version() <= 0) return absl::InvalidArgumentError("bad version");
+  }
+  v1::VerifyReply reply;
+  std::vector<v1::ReportBadReplicaRequest> bad;
+  NameServerApi* ns;
+  {
+    std::lock_guard lock(mu_);
+    ns = nameserver_;
+    auto& objects = stores_[address].objects;
+    for (const v1::NameVersion& f : req.files()) {
+      v1::VerifyResult* r = reply.add_results();
+      r->set_name(f.name());
+      auto it = objects.find(f.name());
+      r->set_held_version(it == objects.end() ? 0 : it->second.info.version());
+      if (r->held_version() > f.version()) continue;
+      r->set_present(r->held_version() == f.version());
+      r->set_checksum_ok(r->present() && !it->second.corrupt);
+      if (r->checksum_ok()) continue;
+      r->set_problem(r->present() ? "checksum mismatch" : "missing");
+      if (r->present()) objects.erase(it);
+      v1::ReportBadReplicaRequest& report = bad.emplace_back();
+      report.set_filestore(address);
+      *report.mutable_file() = f;
+    }
+  }
+  for (const auto& report : bad) {
+    if (ns) ns->ReportBadReplica(report).IgnoreError();
+  }
+  return reply;
 }
 
 absl::StatusOr<v1::CopyFileReply> MemoryFileStores::CopyFile(const std::string& address,

@@ -69,7 +69,8 @@ class MemoryFileStores final : public FileStoreApi {
     kBumpVersion,
     kClone,
     kList,
-    kFlush
+    kFlush,
+    kVerify
   };
 
   // nameserver (not owned) may be null: commits are then not reported.
@@ -94,6 +95,8 @@ class MemoryFileStores final : public FileStoreApi {
   // The next read of address's copy of name answers DATA_LOSS and drops it (reported to the
   // NameServer as a bad replica), as a real FileStore does with a corrupt object.
   void Corrupt(const std::string& address, const std::string& name);
+  // address loses its copy of name without telling anyone (a file removed under a FileStore).
+  void Lose(const std::string& address, const std::string& name);
   // Everything below min_version goes, everywhere, and such versions are refused later.
   void SetMinVersion(int64_t min_version);
 
@@ -135,6 +138,10 @@ class MemoryFileStores final : public FileStoreApi {
                       int64_t version) override;
   // Counted (Calls(kFlush)); the twin holds everything in memory, so there is nothing to do.
   absl::Status Flush(const std::string& address, const std::string& name, int64_t version) override;
+  // As the real one: a copy that is corrupt (Corrupt) or missing (Lose, or older than asked)
+  // is dropped and reported to the NameServer as a bad replica.
+  absl::StatusOr<v1::VerifyReply> Verify(const std::string& address,
+                                         const v1::VerifyRequest& req) override;
   absl::StatusOr<v1::CopyFileReply> CopyFile(const std::string& address,
                                              const v1::CopyFileRequest& req) override;
   absl::StatusOr<v1::BumpVersionReply> BumpVersion(const std::string& address,

@@ -416,6 +416,44 @@ absl::StatusOr<v1::ClusterStatusReply> MemoryNameServer::ClusterStatus(
   return reply;
 }
 
+absl::StatusOr<v1::ReplicateReply> MemoryNameServer::Replicate(const v1::ReplicateRequest& req) {
+  CHAINFS_RETURN_IF_ERROR(Enter("Replicate"));
+  CHAINFS_RETURN_IF_ERROR(ValidateReplicate(req));
+  std::vector<std::pair<v1::CopyFileRequest, std::string>> copies;  // (copy, target)
+  v1::ReplicateReply reply;
+  {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> live;
+    for (const std::string& a : ns_.placement_order()) {
+      if (ns_.IsLive(a)) live.push_back(a);
+    }
+    const size_t want = std::min(static_cast<size_t>(replication_), live.size());
+    for (const std::string& path : req.paths()) {
+      absl::StatusOr<Live> item = ns_.GetLive(path);
+      if (!item.ok() || item->holders.size() >= want || item->holders.empty()) continue;
+      reply.set_under_replicated(reply.under_replicated() + 1);
+      size_t have = item->holders.size();
+      for (const std::string& target : live) {
+        if (have >= want) break;
+        if (std::find(item->holders.begin(), item->holders.end(), target) != item->holders.end()) {
+          continue;
+        }
+        v1::CopyFileRequest copy;
+        copy.set_name(path);
+        copy.set_version(item->info.version());
+        for (const std::string& h : item->holders) copy.add_sources(h);
+        copies.emplace_back(std::move(copy), target);
+        ++have;
+      }
+    }
+  }
+  // The copies report themselves (the FileStore twin calls AddFileOrTombstone).
+  if (FileStoreApi* fs = filestores_api()) {
+    for (const auto& [copy, target] : copies) fs->CopyFile(target, copy).IgnoreError();
+  }
+  return reply;
+}
+
 // --- FileStore calls ---
 
 absl::StatusOr<v1::HeartBeatReply> MemoryNameServer::HeartBeat(const v1::HeartBeatRequest& req) {

@@ -21,7 +21,7 @@
 //   reports it refuses are skipped.
 // Differences from the real one, on purpose: it serves at once (no leader, no start-up
 // wait), a reported version never handed out is accepted (later versions go above it), and
-// there is no replication or GC.
+// there is no replication or GC (but Replicate copies what it is asked to).
 //
 // Fault injection: FailNext("DoCreate", status) makes the next call of that method (named
 // as in NameServerApi) return `status` without doing anything; calls() counts every call,
@@ -112,6 +112,9 @@ class MemoryNameServer final : public NameServerApi {
       const v1::SetAttributesRequest& req) override;
   absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(
       const v1::ClusterStatusRequest& req) override;
+  // Unlike the real one, copies at once (with the FileStores set by SetFileStores) each named
+  // live path short of min(replication, live FileStores) to live FileStores in placement order.
+  absl::StatusOr<v1::ReplicateReply> Replicate(const v1::ReplicateRequest& req) override;
 
  private:
   struct Failure {

@@ -39,6 +39,13 @@ class NameServerApi {
   virtual absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(
       const v1::ClusterStatusRequest& req) = 0;
 
+  // `chainfs fsck --repair`: replicate these paths now. A fake that never stands in for it
+  // may keep this default.
+  virtual absl::StatusOr<v1::ReplicateReply> Replicate(const v1::ReplicateRequest& req) {
+    (void)req;
+    return absl::UnimplementedError("this NameServerApi does not replicate on request");
+  }
+
   // FileStore calls.
   virtual absl::StatusOr<v1::HeartBeatReply> HeartBeat(const v1::HeartBeatRequest& req) = 0;
   virtual absl::StatusOr<v1::AddFileOrTombstoneReply> AddFileOrTombstone(

@@ -326,6 +326,10 @@ absl::StatusOr<v1::ClusterStatusReply> NameServerClient::ClusterStatus(
   return impl_->Unary("ClusterStatus", &Stub::ClusterStatus, req);
 }
 
+absl::StatusOr<v1::ReplicateReply> NameServerClient::Replicate(const v1::ReplicateRequest& req) {
+  return impl_->Unary("Replicate", &Stub::Replicate, req);
+}
+
 absl::StatusOr<v1::HeartBeatReply> NameServerClient::HeartBeat(const v1::HeartBeatRequest& req) {
   return impl_->Unary("HeartBeat", &Stub::HeartBeat, req);
 }

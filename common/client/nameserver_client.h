@@ -68,6 +68,7 @@ class NameServerClient final : public NameServerApi {
   absl::StatusOr<v1::StatFsReply> StatFs(const v1::StatFsRequest& req) override;
   absl::StatusOr<v1::ClusterStatusReply> ClusterStatus(
       const v1::ClusterStatusRequest& req) override;
+  absl::StatusOr<v1::ReplicateReply> Replicate(const v1::ReplicateRequest& req) override;
   absl::StatusOr<v1::HeartBeatReply> HeartBeat(const v1::HeartBeatRequest& req) override;
   absl::StatusOr<v1::AddFileOrTombstoneReply> AddFileOrTombstone(
       const v1::AddFileOrTombstoneRequest& req) override;

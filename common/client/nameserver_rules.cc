@@ -80,6 +80,15 @@ absl::StatusOr<size_t> ValidateListDirectory(const v1::ListDirectoryRequest& req
   return std::min(static_cast<size_t>(req.limit()), kMaxListLimit);
 }
 
+absl::Status ValidateReplicate(const v1::ReplicateRequest& req) {
+  if (req.paths_size() == 0 || req.paths_size() > kMaxReplicatePaths) {
+    return absl::InvalidArgumentError(
+        fmt::format("replicate takes 1 to {} paths, not {}", kMaxReplicatePaths, req.paths_size()));
+  }
+  for (const std::string& path : req.paths()) CHAINFS_RETURN_IF_ERROR(ValidateName(path));
+  return absl::OkStatus();
+}
+
 v1::FileInfo ImpliedDirectory(const std::string& name) {
   v1::FileInfo info;
   info.set_name(name);

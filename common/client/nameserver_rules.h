@@ -36,6 +36,9 @@ absl::Status ValidateDoCreate(const v1::DoCreateRequest& req);
 // A listDirectory request; returns how many entries one page may hold (the request's limit,
 // 1000 when it gives none, at most 10000).
 absl::StatusOr<size_t> ValidateListDirectory(const v1::ListDirectoryRequest& req);
+// A replicate request (fsck --repair): 1 to kMaxReplicatePaths valid paths.
+inline constexpr int kMaxReplicatePaths = 10'000;
+absl::Status ValidateReplicate(const v1::ReplicateRequest& req);
 
 // A directory implied by its descendants: kind directory, version 0, mode 0755.
 v1::FileInfo ImpliedDirectory(const std::string& name);

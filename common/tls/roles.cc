@@ -46,6 +46,7 @@ const std::map<std::string, unsigned, std::less<>>& Table() {
       {"/chainfs.v1.NameServer/HeartBeat", kFileStore},
       {"/chainfs.v1.NameServer/AddFileOrTombstone", kFileStore},
       {"/chainfs.v1.NameServer/ReportBadReplica", kFileStore},
+      {"/chainfs.v1.NameServer/Replicate", kAdmin},  // chainfs fsck --repair
       // FileStore: clients write and read; a FileStore forwards creates down the chain and
       // reads the source of a copy; the NameServer alone deletes, relabels, copies, clones
       // and lists (admin may list too, to check a FileStore).
@@ -59,6 +60,7 @@ const std::map<std::string, unsigned, std::less<>>& Table() {
       {"/chainfs.v1.FileStore/CopyFile", kNameServer},
       {"/chainfs.v1.FileStore/Clone", kNameServer},
       {"/chainfs.v1.FileStore/ListFilesAndTombstones", kNameServer | kAdmin},
+      {"/chainfs.v1.FileStore/Verify", kAdmin},  // chainfs fsck: drops what fails the check
       // gRPC reflection (grpc_cli): operators only.
       {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", kAdmin},
   };

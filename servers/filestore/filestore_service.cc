@@ -12,6 +12,7 @@
 #include "common/settings.h"
 #include "common/status.h"
 #include "servers/filestore/log.h"
+#include "servers/filestore/verify.h"
 
 namespace chainfs::filestore {
 namespace {
@@ -59,13 +60,23 @@ class FileStoreService::StreamSlot {
 };
 
 FileStoreService::FileStoreService(ObjectStore* store, FileStoreApi* filestores, Reporter* reporter,
-                                   FileStoreSettings settings, const Clock* clock)
+                                   FileStoreSettings settings, const Clock* clock,
+                                   prometheus::Registry* registry)
     : store_(store),
       filestores_(filestores),
       settings_(std::move(settings)),
       reporter_(reporter),
       clock_(clock),
-      watchdog_([this] { Watchdog(); }) {}
+      watchdog_([this] { Watchdog(); }),
+      chain_errors_(NewCounter(RegistryOr(registry, own_registry_),
+                               "chainfs_filestore_chain_forward_errors_total",
+                               "Creates whose forwarding to the next FileStore of the chain "
+                               "failed.")) {}
+
+absl::Status FileStoreService::Forwarded(absl::Status status) {
+  if (!status.ok()) chain_errors_.Increment();
+  return status;
+}
 
 FileStoreService::~FileStoreService() {
   ticker_.Stop();
@@ -179,8 +190,10 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   std::unique_ptr<FileStoreApi::CreateStream> down;
   if (header.chain_size() > 0) {
     const std::vector<std::string> rest(header.chain().begin(), header.chain().end());
-    CHAINFS_ASSIGN_OR_RETURN(down, filestores_->OpenCreateStream(file, rest, header.expected_size(),
-                                                                 ctx, header.token()));
+    auto opened =
+        filestores_->OpenCreateStream(file, rest, header.expected_size(), ctx, header.token());
+    CHAINFS_RETURN_IF_ERROR(Forwarded(opened.status()));
+    down = *std::move(opened);
   }
 
   bool closed = false;
@@ -192,7 +205,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
                                                         what, req.data().size(), kMaxChunkBytes));
         }
         // Forward first, so the next FileStore works while this one writes.
-        if (down) CHAINFS_RETURN_IF_ERROR(down->Write(req.mutable_data()));
+        if (down) CHAINFS_RETURN_IF_ERROR(Forwarded(down->Write(req.mutable_data())));
         CHAINFS_RETURN_IF_ERROR(writer->Append(req.data()));
         break;
       case v1::CreateRequest::kClose:
@@ -213,7 +226,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
                     "the checksum differs)",
                     what, writer->size(), close.size()));
   }
-  if (down) CHAINFS_RETURN_IF_ERROR(down->Close(close.size(), close.checksum()));
+  if (down) CHAINFS_RETURN_IF_ERROR(Forwarded(down->Close(close.size(), close.checksum())));
   // Commit here while the rest of the chain does the same: every copy is whole and
   // verified before it commits, so none is ever a partial object, and the caller hears of
   // success only once every member has committed and the NameServer recorded it.
@@ -234,7 +247,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::Committed(const v1::FileInfo& 
   absl::Status chain;
   if (down) {
     absl::StatusOr<v1::CreateReply> downstream = down->Finish();
-    chain = downstream.status();
+    chain = Forwarded(downstream.status());
     const auto& sent_to = header.chain();
     for (int i = 0; chain.ok() && i < downstream->committed_on_size(); ++i) {
       const std::string& address = downstream->committed_on(i);
@@ -575,6 +588,13 @@ grpc::Status FileStoreService::Flush(grpc::ServerContext*, const v1::FlushReques
   Log()->debug("flush of {}@{}: {}", req->name().empty() ? "everything" : req->name(),
                req->version(), st.ok() ? "done" : std::string(st.message()));
   return ToGrpc(st);
+}
+
+grpc::Status FileStoreService::Verify(grpc::ServerContext*, const v1::VerifyRequest* req,
+                                      v1::VerifyReply* reply) {
+  return ToGrpc(VerifyObjects(store_, *req, reply, [this](const auto& name, int64_t v, auto& st) {
+    Corrupt(name, v, st);
+  }));
 }
 
 }  // namespace chainfs::filestore

@@ -13,6 +13,7 @@
 #include "common/client/filestore_api.h"
 #include "common/clock.h"
 #include "common/defaults.h"
+#include "common/metrics/metrics.h"
 #include "common/write_token.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/filestore/flusher.h"
@@ -33,12 +34,16 @@ class FileStoreService final : public v1::FileStore::Service {
  public:
   // None is owned; reporter may be null. `filestores` forwards creates down the chain and
   // reads the sources of copies.
+  // Chain-forwarding errors are counted in `registry` (a registry of its own when null).
   FileStoreService(ObjectStore* store, FileStoreApi* filestores, Reporter* reporter,
-                   FileStoreSettings settings, const Clock* clock = SystemClock::Get());
+                   FileStoreSettings settings, const Clock* clock = SystemClock::Get(),
+                   prometheus::Registry* registry = nullptr);
   ~FileStoreService() override;
 
   // Late wiring for daemons listening on port 0: the address is known once serving.
   void SetSelf(const std::string& self, Reporter* reporter);
+  // Stream slots taken now (of max_streams), for metrics.
+  int streams_in_use() const { return streams_; }
 
   grpc::Status Create(grpc::ServerContext* ctx, grpc::ServerReader<v1::CreateRequest>* reader,
                       v1::CreateReply* reply) override;
@@ -68,6 +73,9 @@ class FileStoreService final : public v1::FileStore::Service {
   void SetWriteTokens(WriteTokenChecker* checker) { tokens_ = checker; }
   grpc::Status Flush(grpc::ServerContext* ctx, const v1::FlushRequest* req,
                      v1::FlushReply* reply) override;
+  // verify.h; a missing or corrupt copy is dropped and reported as a corrupt read is.
+  grpc::Status Verify(grpc::ServerContext* ctx, const v1::VerifyRequest* req,
+                      v1::VerifyReply* reply) override;
 
  private:
   // A slot among max_streams, watched for the stream timeout; released when destroyed.
@@ -100,6 +108,8 @@ class FileStoreService final : public v1::FileStore::Service {
   // within the cluster's lease.
   absl::Status CheckNewVersion(int64_t version) const;
   void Corrupt(const std::string& name, int64_t version, const absl::Status& status);
+  // `status` of a call to the next chain member, counted when it failed.
+  absl::Status Forwarded(absl::Status status);
 
   ObjectStore* store_;
   FileStoreApi* filestores_;
@@ -114,6 +124,8 @@ class FileStoreService final : public v1::FileStore::Service {
   std::thread watchdog_;
   std::atomic<Flusher*> flusher_{nullptr};
   WriteTokenChecker* tokens_ = nullptr;
+  std::unique_ptr<prometheus::Registry> own_registry_;
+  prometheus::Counter& chain_errors_;
 };
 
 }  // namespace chainfs::filestore

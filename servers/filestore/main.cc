@@ -7,6 +7,7 @@
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_client.h"
 #include "common/daemon.h"
+#include "common/metrics/metrics_server.h"
 #include "common/process.h"
 #include "common/settings.h"
 #include "servers/filestore/filestore_service.h"
@@ -68,8 +69,10 @@ int Run(int argc, char** argv) {
   s.client.stream_timeout = s.service.stream_timeout;
   s.client.credentials = daemon.credentials().Channel();
 
-  auto store = chainfs::filestore::ObjectStore::Open(
-      {.dir = s.data_dir, .capacity = s.capacity, .durability = s.flush.durability});
+  auto store = chainfs::filestore::ObjectStore::Open({.dir = s.data_dir,
+                                                      .capacity = s.capacity,
+                                                      .durability = s.flush.durability,
+                                                      .registry = daemon.registry()});
   if (!store.ok()) {
     daemon.log().error("cannot open the data directory: {}", std::string(store.status().message()));
     return 1;
@@ -77,7 +80,8 @@ int Run(int argc, char** argv) {
   chainfs::WriteTokenChecker tokens(daemon.token_key(), chainfs::SystemClock::Get());
   chainfs::FileStoreClient client(s.client);
   // The reporter needs the advertised address, known once serving: wired in after.
-  chainfs::filestore::FileStoreService service(store->get(), &client, nullptr, s.service);
+  chainfs::filestore::FileStoreService service(store->get(), &client, nullptr, s.service,
+                                               chainfs::SystemClock::Get(), daemon.registry());
   chainfs::filestore::Flusher flusher(store->get(), s.flush);
   service.SetFlusher(&flusher);
   if (!daemon.token_key().empty()) service.SetWriteTokens(&tokens);
@@ -112,7 +116,9 @@ int Run(int argc, char** argv) {
     ns = std::make_unique<chainfs::NameServerClient>(zk.get(), ns_settings);
     reporter = std::make_unique<chainfs::filestore::Reporter>(
         store->get(), zk.get(), ns.get(), chainfs::SystemClock::Get(),
-        chainfs::filestore::ReporterSettings{daemon.address(), s.heartbeat_interval});
+        chainfs::filestore::ReporterSettings{.self = daemon.address(),
+                                             .heartbeat_interval = s.heartbeat_interval,
+                                             .metrics_address = daemon.metrics_address()});
   } else {
     daemon.log().warn("no --zk: running without ZooKeeper and NameServer");
   }
@@ -125,6 +131,10 @@ int Run(int argc, char** argv) {
       },
       s.scrubber);
   scrubber.Start();
+  chainfs::filestore::FileStoreGauges gauges(*daemon.registry());
+  if (chainfs::MetricsServer* metrics = daemon.metrics_server()) {
+    metrics->OnScrape([&] { gauges.Refresh(**store, service.streams_in_use(), scrubber.stats()); });
+  }
 
   const int code = daemon.AnnounceAndWait();
   daemon.Shutdown();

@@ -108,8 +108,10 @@ absl::Status ObjectStore::FlushCommitted(bool clean) {
   }
   // One syncfs for every file and directory entry written since the last flush: on a disk
   // that takes milliseconds per fsync, one per commit could not keep up.
+  const TimePoint sync_start = clock_->Now();
   absl::Status st = env_->SyncFileSystem(*data_dir_);
   if (st.ok()) st = WriteFlushMarker(started, clean, /*sync=*/clean);
+  if (st.ok()) metrics_.flush_seconds.Observe(ToSeconds(clock_->Now() - sync_start));
   {
     std::lock_guard lock(mu_);
     flush_error_ = st;
@@ -164,6 +166,31 @@ bool ObjectStore::VerifyObject(const ObjectMeta& meta) {
       "dropped, to be copied again from another holder",
       meta.file.name(), meta.file.version(), std::string(st.message()));
   return false;
+}
+
+absl::Status ObjectStore::CheckStored(const std::string& name, int64_t version) {
+  std::shared_ptr<const ObjectMeta> indexed;
+  {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(name);
+    if (it == index_.end() || it->second.meta->file.version() != version) {
+      return absl::NotFoundError(fmt::format("{}@{} is not held here", name, version));
+    }
+    indexed = it->second.meta;
+  }
+  absl::StatusOr<std::string> bytes = ReadFileToString(ObjectPath(name, version, true), env_);
+  if (!bytes.ok()) {
+    return absl::DataLossError(fmt::format("meta file: {}", std::string(bytes.status().message())));
+  }
+  ObjectMeta stored;
+  if (!stored.Parse(*bytes) || stored.file.name() != name || stored.file.version() != version ||
+      stored.file.tombstone() != indexed->file.tombstone() ||
+      stored.checksum != indexed->checksum) {
+    return absl::DataLossError("meta file differs from the recorded one");
+  }
+  absl::Status st = CheckContent(stored, env_, ObjectPath(name, version, false));
+  if (st.ok() || absl::IsDataLoss(st)) return st;
+  return absl::DataLossError(fmt::format("content: {}", std::string(st.message())));
 }
 
 absl::Status ObjectStore::EndRecovery(int64_t started) {

@@ -27,7 +27,8 @@ std::string internal::Digest(const std::string& name) {
 ObjectStore::ObjectStore(ObjectStoreOptions options)
     : options_(std::move(options)),
       env_(options_.env ? options_.env : Env::Default()),
-      clock_(options_.clock ? options_.clock : SystemClock::Get()) {}
+      clock_(options_.clock ? options_.clock : SystemClock::Get()),
+      metrics_(options_.registry) {}
 ObjectStore::~ObjectStore() {
   for (char* buffer : free_buffers_) std::free(buffer);
 }
@@ -385,11 +386,21 @@ int64_t ObjectStore::min_version() const {
   return min_version_;
 }
 
+ObjectStore::Counts ObjectStore::CountObjects() const {
+  std::lock_guard lock(mu_);
+  Counts counts;
+  for (const auto& [name, entry] : index_) {
+    ++(entry.meta->file.tombstone() ? counts.tombstones : counts.objects);
+  }
+  return counts;
+}
+
 void ObjectStore::DropCorrupt(const std::string& name, int64_t version) {
   std::lock_guard lock(mu_);
   auto it = index_.find(name);
   if (it == index_.end() || it->second.meta->file.version() != version) return;
   internal::Log()->warn("dropping corrupt replica {}@{}", name, version);
+  metrics_.checksum_failures.Increment();
   used_ -= it->second.meta->file.size();
   RemoveObjectFiles(*it->second.meta);
   index_.erase(it);

@@ -42,6 +42,7 @@
 #include "common/env.h"
 #include "common/file_util.h"
 #include "proto/chainfs.pb.h"
+#include "servers/filestore/filestore_metrics.h"
 
 namespace chainfs::filestore {
 
@@ -75,6 +76,8 @@ struct ObjectStoreOptions {
   Durability durability = Durability::kSync;
   // The wall time recorded with each flush; SystemClock when null.
   const Clock* clock = nullptr;
+  // Where the commit/flush latency and checksum failures are counted; none when null.
+  prometheus::Registry* registry = nullptr;
 };
 
 // What start-up recovery found (object_durability.cc).
@@ -185,6 +188,10 @@ class ObjectStore {
   int64_t min_version() const;
   // Forgets a corrupt object (its files are removed).
   void DropCorrupt(const std::string& name, int64_t version);
+  // Re-reads name@version from disk in full: its meta file must match the one in memory and
+  // its content its checksums (as start-up recovery checks). NOT_FOUND when it is not the
+  // latest version held; DATA_LOSS, saying what is wrong, for a missing or bad file.
+  absl::Status CheckStored(const std::string& name, int64_t version);
 
   // Makes every commit and tombstone done before the call durable (one syncfs of the data
   // directory's file system), then records the flush in <dir>/flushed (with `clean`: a clean
@@ -198,6 +205,11 @@ class ObjectStore {
   const RecoveryStats& recovery_stats() const { return recovery_; }
 
   int64_t bytes_used() const;
+  struct Counts {
+    int64_t objects = 0;  // latest versions that are not tombstones
+    int64_t tombstones = 0;
+  };
+  Counts CountObjects() const;  // a scan of the index, for metrics
   int64_t bytes_available() const;
   const std::string& dir() const { return options_.dir; }
   // Path of an object file; exposed for tests that damage objects on purpose.
@@ -265,6 +277,7 @@ class ObjectStore {
   absl::Status flush_error_;             // of the last flush; commits are refused while it fails
   std::optional<int64_t> verify_after_;  // recovery: wall ns after which metas are verified
   RecoveryStats recovery_;
+  StoreMetrics metrics_;
 };
 
 }  // namespace chainfs::filestore

@@ -129,13 +129,18 @@ absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum) {
 }
 
 absl::StatusOr<v1::FileInfo> ObjectWriter::Commit(int64_t size, uint64_t checksum) {
+  const TimePoint start = store_->clock_->Now();
   CHAINFS_RETURN_IF_ERROR(Finish(size, checksum));
   if (!meta_file_) return absl::FailedPreconditionError("object already committed");
   std::string temp = std::move(temp_path_);
   temp_path_.clear();
   AtomicFile meta_file = std::move(*meta_file_);
   meta_file_.reset();
-  return store_->Install(meta_, temp, -1, &meta_file);
+  absl::StatusOr<v1::FileInfo> installed = store_->Install(meta_, temp, -1, &meta_file);
+  if (installed.ok()) {
+    store_->metrics_.commit_seconds.Observe(ToSeconds(store_->clock_->Now() - start));
+  }
+  return installed;
 }
 
 }  // namespace chainfs::filestore

@@ -226,6 +226,7 @@ void Reporter::HeartBeat() {
   req.set_filestore(settings_.self);
   req.set_bytes_used(store_->bytes_used());
   req.set_bytes_available(store_->bytes_available());
+  req.set_metrics_address(settings_.metrics_address);
   auto reply = ns_->HeartBeat(req);
   if (!reply.ok()) {
     Log()->warn("heartbeat failed: {}", std::string(reply.status().message()));

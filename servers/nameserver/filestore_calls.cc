@@ -1,5 +1,7 @@
 // NameServer: the FileStores' calls (registration, heartbeats, reports of new versions
 // and of bad replicas). Each validates what the FileStore sent before it touches state.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "common/client/nameserver_rules.h"
@@ -18,6 +20,7 @@ absl::StatusOr<FileStoreId> NameServer::RegisterBegin(const v1::RegisterRequest&
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   FileStoreId id = ns_.BeginRegistration(first.filestore(), first.bytes_used(),
                                          first.bytes_available(), clock_->Now());
+  NoteMetricsAddress(first.filestore(), first.metrics_address());
   if (absl::Status st = RegisterFiles(id, first); !st.ok()) {
     RegisterAbort(id);
     return st;
@@ -43,10 +46,22 @@ absl::Status NameServer::RegisterFiles(FileStoreId id, const v1::RegisterRequest
 void NameServer::RegisterEnd(FileStoreId id) {
   ns_.EndRegistration(id);
   Log()->info("FileStore registered ({} FileStores, {} names)", ns_.live_filestores(), ns_.names());
+  for (const FileStoreInfo& fs : ns_.FileStores()) {
+    if (fs.id != id) continue;
+    events_.Registered(fs.address);
+    events_.Add("filestore", fmt::format("FileStore {} registered ({} FileStores, {} names)",
+                                         fs.address, ns_.live_filestores(), ns_.names()));
+  }
   housekeeping_ticker_.Wake();
 }
 
 void NameServer::RegisterAbort(FileStoreId id) {
+  for (const FileStoreInfo& fs : ns_.FileStores()) {
+    if (fs.id != id) continue;
+    events_.Dropped(fs.address);
+    events_.Add("filestore",
+                fmt::format("FileStore {} dropped: its registration did not complete", fs.address));
+  }
   ns_.AbortRegistration(id, clock_->Now());
   Log()->warn(
       "a FileStore registration did not complete: that FileStore is dropped until it "
@@ -61,8 +76,20 @@ absl::Status NameServer::HeartBeat(const v1::HeartBeatRequest& req, v1::HeartBea
   bool known =
       ns_.HeartBeat(req.filestore(), req.bytes_used(), req.bytes_available(), clock_->Now());
   placement_.ClearSuspect(req.filestore());
+  NoteMetricsAddress(req.filestore(), req.metrics_address());
   reply->set_reregister(!known);
   return absl::OkStatus();
+}
+
+void NameServer::NoteMetricsAddress(const std::string& filestore, const std::string& metrics) {
+  if (metrics.empty() || metrics.size() > kMaxMetricsAddressBytes) return;
+  std::lock_guard lock(mu_);
+  filestore_metrics_address_[filestore] = metrics;
+}
+
+void NameServer::SetMetricsAddress(std::string address) {
+  std::lock_guard lock(mu_);
+  metrics_address_ = std::move(address);
 }
 
 absl::Status NameServer::CheckReported(const v1::FileInfo& f) const {
@@ -122,6 +149,8 @@ absl::Status NameServer::ReportBadReplica(const v1::ReportBadReplicaRequest& req
   Log()->warn("FileStore {} reports a bad replica of {}@{}", req.filestore(), req.file().name(),
               req.file().version());
   ns_.RemoveHolder(*id, req.file().name(), req.file().version());
+  events_.Add("replication", fmt::format("FileStore {} reports a bad replica of {}@{}",
+                                         req.filestore(), req.file().name(), req.file().version()));
   replication_ticker_.Wake();
   return absl::OkStatus();
 }

@@ -6,11 +6,13 @@
 #include "common/client/filestore_api.h"
 #include "common/client/filestore_client.h"
 #include "common/daemon.h"
+#include "common/metrics/metrics_server.h"
 #include "common/process.h"
 #include "common/settings.h"
 #include "common/write_token.h"
 #include "servers/nameserver/nameserver.h"
 #include "servers/nameserver/service.h"
+#include "servers/nameserver/status_page.h"
 
 namespace {
 
@@ -92,17 +94,35 @@ int Run(int argc, char** argv) {
   }
   chainfs::FileStoreClient filestores({.credentials = daemon.credentials().Channel()});
   chainfs::nameserver::NameServer core(s, chainfs::SystemClock::Get(), zk->get(), &filestores,
-                                       daemon.address(), chainfs::HostName());
+                                       daemon.address(), chainfs::HostName(), daemon.registry());
   std::optional<chainfs::WriteTokenSigner> signer;
   if (!daemon.token_key().empty()) {
     core.SetWriteTokens(
         &signer.emplace(daemon.token_key(), token_lifetime, chainfs::SystemClock::Get()));
   }
   service.Attach(&core);
+  chainfs::MetricsServer* metrics = daemon.metrics_server();
+  chainfs::nameserver::LeaderPage leader_page(std::chrono::seconds(1));
+  if (metrics != nullptr) {
+    core.SetMetricsAddress(daemon.metrics_address());
+    metrics->OnScrape([&core] { core.RefreshMetrics(); });
+    // The status page (servers/nameserver/status_page.h) beside /metrics.
+    metrics->Handle("/", [] {
+      return chainfs::HttpReply{.content_type = "text/html; charset=utf-8",
+                                .body = std::string(chainfs::nameserver::StatusPageHtml())};
+    });
+    metrics->Handle("/status.json", [&core, &leader_page] {
+      return chainfs::HttpReply{
+          .content_type = "application/json",
+          .body = chainfs::nameserver::StatusJson(chainfs::nameserver::CollectStatus(
+              core, chainfs::SystemClock::Get()->WallNanos(), &leader_page))};
+    });
+  }
   core.Start();
   daemon.log().info("NameServer listening on {} (advertised {}); campaigning for leadership",
                     daemon.settings().listen, daemon.address());
   const int code = daemon.AnnounceAndWait();
+  if (metrics != nullptr) metrics->Stop();  // its page handlers use `core`
   core.Stop();
   service.Attach(nullptr);
   daemon.Shutdown();

@@ -25,14 +25,17 @@ bool IsDirectory(const v1::FileInfo& info) { return info.kind() == v1::KIND_DIRE
 }  // namespace
 
 NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk,
-                       FileStoreApi* ops, std::string address, std::string hostname)
+                       FileStoreApi* ops, std::string address, std::string hostname,
+                       prometheus::Registry* registry)
     : settings_(settings),
+      metrics_(registry),
       clock_(clock),
       zk_(zk),
       ops_(ops),
       allocator_(zk, settings.maxver_step),
       replicator_(&ns_, ops, &placement_, clock, settings_),
       gc_(&ns_, ops, &allocator_, &replicator_, zk, clock, settings_),
+      events_(clock, settings_.dropped_filestore_memory),
       election_(zk, clock, std::move(address), std::move(hostname),
                 Election::Callbacks{.on_elected = [this] { return OnElected(); },
                                     .on_deposed = [this] { OnDeposed(); }},
@@ -83,7 +86,9 @@ absl::Status NameServer::OnElected() {
   waiting_ = true;
   Log()->info("{} is the leader; start-up wait of up to {} for the FileStores to register",
               election_.address(), FormatDuration(settings_.startup_wait));
+  events_.Add("election", fmt::format("{} became the leader", election_.address()));
   housekeeping_ticker_.Wake();
+  metrics_.elections.Increment();
   return absl::OkStatus();
 }
 
@@ -93,6 +98,7 @@ void NameServer::OnDeposed() {
   allocator_.Deactivate();
   ns_.Clear();
   Log()->warn("{} stopped serving: no longer the leader", election_.address());
+  events_.Add("election", fmt::format("{} is no longer the leader", election_.address()));
 }
 
 absl::Status NameServer::CheckLeader() const {
@@ -134,8 +140,11 @@ void NameServer::Housekeep() {
   if (cutoff > unavailable_at) dropped = ns_.ExpireFileStores(cutoff, now);
   for (const std::string& a : dropped) {
     Log()->warn("FileStore {} missed two heartbeats: dropped with everything it reported", a);
+    events_.Dropped(a);
+    events_.Add("filestore", fmt::format("FileStore {} dropped: missed two heartbeats", a));
   }
   if (!dropped.empty()) {
+    metrics_.filestore_drops.Increment(static_cast<double>(dropped.size()));
     // A GC round that saw a drop cannot move /minver; the names it relabelled part way are
     // plain under-replicated ones now, and replication must not wait for the round to end
     // (a bump to the dropped FileStore may take a whole call timeout to fail).
@@ -159,6 +168,8 @@ void NameServer::Housekeep() {
       serving_ = true;
       Log()->info("{} is serving: {} FileStores, {} names", election_.address(),
                   ns_.live_filestores(), ns_.names());
+      events_.Add("election", fmt::format("serving: {} FileStores, {} names", ns_.live_filestores(),
+                                          ns_.names()));
       replication_ticker_.Wake();
     }
   }
@@ -180,20 +191,30 @@ void NameServer::Housekeep() {
 
 Replicator::Result NameServer::Replicate() {
   if (!serving()) return {};
-  return replicator_.RunOnce();
+  Replicator::Result result = replicator_.RunOnce();
+  metrics_.copies_made.Increment(static_cast<double>(result.copied));
+  metrics_.copies_failed.Increment(static_cast<double>(result.failed));
+  if (result.copied + result.failed > 0) {
+    events_.Add("replication",
+                fmt::format("{} copies made, {} failed", result.copied, result.failed));
+  }
+  return result;
 }
 
 void NameServer::ReplicationTick() { Replicate(); }
 
 absl::StatusOr<int64_t> NameServer::CollectGarbage() {
   CHAINFS_RETURN_IF_ERROR(CheckServing());
-  return gc_.RunOnce();
+  absl::StatusOr<int64_t> outcome = gc_.RunOnce();
+  metrics_.GcRound(outcome);
+  return outcome;
 }
 
 void NameServer::GcTick() {
   if (!serving()) return;
   absl::StatusOr<int64_t> r = CollectGarbage();
   if (!r.ok()) Log()->warn("{}", std::string(r.status().message()));
+  events_.GcRound(r.ok() ? *r : 0, r.ok() ? "" : std::string(r.status().message()));
 }
 
 // --- client calls ---
@@ -480,6 +501,9 @@ absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
     s->set_files(fs.files);
     s->set_last_heartbeat_age_ms(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - fs.last_heartbeat).count());
+    std::lock_guard lock(mu_);
+    auto it = filestore_metrics_address_.find(fs.address);
+    if (it != filestore_metrics_address_.end()) s->set_metrics_address(it->second);
   }
   reply->set_names(static_cast<int64_t>(ns_.names()));
   reply->set_under_replicated(
@@ -487,6 +511,27 @@ absl::Status NameServer::ClusterStatus(const v1::ClusterStatusRequest&,
   reply->set_min_version(gc_.min_version());
   reply->set_max_version(allocator_.limit());
   reply->set_next_version(allocator_.next());
+  std::lock_guard lock(mu_);
+  reply->set_metrics_address(metrics_address_);
+  return absl::OkStatus();
+}
+
+absl::Status NameServer::ReplicateNow(const v1::ReplicateRequest& req, v1::ReplicateReply* reply) {
+  CHAINFS_RETURN_IF_ERROR(ValidateReplicate(req));
+  CHAINFS_RETURN_IF_ERROR(CheckServing());
+  const size_t want =
+      std::min(static_cast<size_t>(std::max(settings_.replication, 1)), ns_.live_filestores());
+  int64_t short_of = 0;
+  for (const std::string& path : req.paths()) {
+    std::optional<NameState> state = ns_.Get(path);
+    if (state && state->holders.size() < want) ++short_of;
+  }
+  reply->set_under_replicated(short_of);
+  replication_ticker_.Wake();
+  Log()->info("replication asked for {} paths ({} under-replicated): replication pass started",
+              req.paths_size(), short_of);
+  events_.Add("replication", fmt::format("repair asked for {} names, {} under-replicated",
+                                         req.paths_size(), short_of));
   return absl::OkStatus();
 }
 

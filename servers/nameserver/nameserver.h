@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,7 +23,9 @@
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.grpc.pb.h"
 #include "servers/nameserver/election.h"
+#include "servers/nameserver/events.h"
 #include "servers/nameserver/garbage_collector.h"
+#include "servers/nameserver/nameserver_metrics.h"
 #include "servers/nameserver/namespace.h"
 #include "servers/nameserver/placement.h"
 #include "servers/nameserver/replicator.h"
@@ -31,11 +34,15 @@
 
 namespace chainfs::nameserver {
 
+// A FileStore's metrics address longer than this is ignored.
+inline constexpr size_t kMaxMetricsAddressBytes = 300;
+
 class NameServer {
  public:
-  // `address` is this NameServer's advertised host:port (written to /leader).
+  // `address` is this NameServer's advertised host:port (written to /leader). Metrics go to
+  // `registry` (a registry of its own when null).
   NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper* zk, FileStoreApi* ops,
-             std::string address, std::string hostname);
+             std::string address, std::string hostname, prometheus::Registry* registry = nullptr);
   ~NameServer();
 
   // Starts campaigning and the background loops. Without Start() nothing runs by itself:
@@ -52,11 +59,18 @@ class NameServer {
   // Set before Start().
   void SetWriteTokens(const WriteTokenSigner* signer) { token_signer_ = signer; }
   std::string leader_address() const { return election_.leader_address(); }
+  // For the status page: recent events, recently dropped FileStores, the last GC outcome.
+  EventLog& events() { return events_; }
+  const NameServerSettings& settings() const { return settings_; }
 
   // Expires silent FileStores and ends the start-up wait when it is over.
   void Housekeep();
   Replicator::Result Replicate();
   absl::StatusOr<int64_t> CollectGarbage();
+  // Reads the state the metrics show (nameserver_metrics.cc); run before each scrape.
+  void RefreshMetrics();
+  // Where this NameServer's /metrics are, for ClusterStatus ("" = off).
+  void SetMetricsAddress(std::string address);
 
   // --- client calls ---
   absl::Status DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply);
@@ -69,6 +83,9 @@ class NameServer {
   absl::Status SetAttributes(const v1::SetAttributesRequest& req, v1::SetAttributesReply* reply);
   absl::Status StatFs(const v1::StatFsRequest& req, v1::StatFsReply* reply);
   absl::Status ClusterStatus(const v1::ClusterStatusRequest& req, v1::ClusterStatusReply* reply);
+  // fsck --repair: wakes the replication pass (which covers every under-replicated name) and
+  // answers how many of the paths are short of the replication factor.
+  absl::Status ReplicateNow(const v1::ReplicateRequest& req, v1::ReplicateReply* reply);
 
   // --- FileStore calls ---
   // A registration stream: Begin with the first message, Files for every message, End
@@ -102,11 +119,14 @@ class NameServer {
   // one holder cloned it; `all` (when given) tells whether every holder did.
   absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target,
                                               bool* all = nullptr);
+  // Remembers where FileStore `filestore` serves its /metrics (ClusterStatus shows it).
+  void NoteMetricsAddress(const std::string& filestore, const std::string& metrics);
   void Loop(Ticker& ticker, Duration interval, void (NameServer::*body)());
   void ReplicationTick();
   void GcTick();
 
   const NameServerSettings settings_;
+  NameServerMetrics metrics_;
   Clock* const clock_;
   zk::ZooKeeper* const zk_;
   FileStoreApi* const ops_;
@@ -116,6 +136,7 @@ class NameServer {
   VersionAllocator allocator_;
   Replicator replicator_;
   GarbageCollector gc_;
+  EventLog events_;
   Election election_;
 
   mutable std::mutex mu_;
@@ -124,6 +145,8 @@ class NameServer {
   std::atomic<bool> waiting_{false};  // leader, in the start-up wait
   std::atomic<bool> serving_{false};  // leader, start-up wait over
   bool deadline_checked_ = false;
+  std::string metrics_address_;                                   // guarded by mu_
+  std::map<std::string, std::string> filestore_metrics_address_;  // guarded by mu_
 
   Ticker housekeeping_ticker_, replication_ticker_, gc_ticker_;
   std::vector<std::thread> threads_;

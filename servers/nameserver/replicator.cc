@@ -69,8 +69,10 @@ Replicator::Result Replicator::RunOnce() {
     }
   }
   std::atomic<size_t> next{0}, copied{0}, failed{0};
+  queued_ = copies.size();
   auto worker = [&] {
     for (size_t i = next++; i < copies.size(); i = next++) {
+      --queued_;
       const Copy& c = copies[i];
       if (c.task->sources.empty()) {
         // A tombstone whose holders are gone: any FileStore records it without a source.

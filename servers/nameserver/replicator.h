@@ -49,6 +49,8 @@ class Replicator {
   };
   // One pass over every under-replicated name. Passes never overlap.
   Result RunOnce();
+  // Copies the pass under way planned and has not started yet (for metrics).
+  size_t queued() const { return queued_; }
 
  private:
   Namespace* const ns_;
@@ -63,6 +65,7 @@ class Replicator {
   // Creates in flight: version -> (name, until when it counts as in flight).
   std::map<int64_t, std::pair<std::string, TimePoint>> in_flight_;
   std::atomic<int64_t> bumping_{0};
+  std::atomic<size_t> queued_{0};
 };
 
 }  // namespace chainfs::nameserver

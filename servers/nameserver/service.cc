@@ -152,4 +152,9 @@ grpc::Status NameServerService::ReportBadReplica(grpc::ServerContext* ctx,
   return Call(ctx, &NameServer::ReportBadReplica, req, reply);
 }
 
+grpc::Status NameServerService::Replicate(grpc::ServerContext* ctx, const v1::ReplicateRequest* req,
+                                          v1::ReplicateReply* reply) {
+  return Call(ctx, &NameServer::ReplicateNow, req, reply);
+}
+
 }  // namespace chainfs::nameserver

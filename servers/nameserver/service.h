@@ -54,6 +54,8 @@ class NameServerService final : public NameServerServiceBase {
                                   v1::AddFileOrTombstoneReply* reply) override;
   grpc::Status ReportBadReplica(grpc::ServerContext* ctx, const v1::ReportBadReplicaRequest* req,
                                 v1::ReportBadReplicaReply* reply) override;
+  grpc::Status Replicate(grpc::ServerContext* ctx, const v1::ReplicateRequest* req,
+                         v1::ReplicateReply* reply) override;
 
  private:
   template <typename Req, typename Reply>

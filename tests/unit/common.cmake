@@ -29,3 +29,8 @@ chainfs_unit_test(client_test
 chainfs_unit_test(tls_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tls_test.cc
   LIBS chainfs_tls)
+# The /metrics HTTP server, process metrics and the gRPC interceptor.
+chainfs_unit_test(common_metrics_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/common_metrics_server_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/common_rpc_metrics_test.cc
+  LIBS chainfs_metrics PkgConfig::HTTPLIB)

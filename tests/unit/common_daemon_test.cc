@@ -12,6 +12,7 @@
 #include "common/address.h"
 #include "common/daemon.h"
 #include "common/file_util.h"
+#include "common/metrics/metrics_server.h"
 
 namespace chainfs {
 namespace {
@@ -175,6 +176,30 @@ TEST_F(DaemonTest, AnAddressInUseIsAnError) {
 TEST_F(DaemonTest, NeitherTlsNorInsecure_RefusesToStart) {
   Daemon daemon("test", "test daemon", {}, /*zk_required=*/false);
   EXPECT_EQ(Parse(daemon, {}, /*insecure=*/false), 2);
+}
+
+TEST_F(DaemonTest, MetricsAreOffUnlessMetricsListenIsSet) {
+  Daemon daemon("test", "test daemon", {.listen = "127.0.0.1:0"}, /*zk_required=*/false);
+  ASSERT_EQ(Parse(daemon, {}), std::nullopt);
+  EXPECT_EQ(daemon.metrics_server(), nullptr);
+  EXPECT_NE(daemon.registry(), nullptr);
+}
+
+TEST_F(DaemonTest, MetricsListenStartsTheMetricsServerAtParse) {
+  Daemon daemon("test", "test daemon", {.listen = "127.0.0.1:0"}, /*zk_required=*/false);
+  ASSERT_EQ(Parse(daemon, {"--metrics-listen", "127.0.0.1:0"}), std::nullopt);
+  ASSERT_NE(daemon.metrics_server(), nullptr);
+  EXPECT_TRUE(daemon.metrics_server()->address().starts_with("127.0.0.1:"));
+  EXPECT_NE(daemon.metrics_server()->address(), "127.0.0.1:0");
+}
+
+TEST_F(DaemonTest, BadOrTakenMetricsAddressStopsTheStart) {
+  Daemon bad("test", "test daemon", {.listen = "127.0.0.1:0"}, /*zk_required=*/false);
+  EXPECT_EQ(Parse(bad, {"--metrics-listen", "no-port"}), 2);
+  Daemon first("test", "test daemon", {.listen = "127.0.0.1:0"}, /*zk_required=*/false);
+  ASSERT_EQ(Parse(first, {"--metrics-listen", "127.0.0.1:0"}), std::nullopt);
+  Daemon second("test", "test daemon", {.listen = "127.0.0.1:0"}, /*zk_required=*/false);
+  EXPECT_EQ(Parse(second, {"--metrics-listen", first.metrics_server()->address()}), 1);
 }
 
 TEST_F(DaemonTest, SigtermAfterParseIsTakenByWaitForStop) {

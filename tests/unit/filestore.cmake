@@ -25,3 +25,7 @@ chainfs_unit_test(filestore_durability_test
 chainfs_unit_test(filestore_write_token_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_write_token_test.cc
   LIBS filestore_lib)
+# The Verify call (fsck) over a real ObjectStore.
+chainfs_unit_test(filestore_verify_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_verify_test.cc
+  LIBS filestore_lib)

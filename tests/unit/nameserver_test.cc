@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "common/write_token.h"
+#include "servers/nameserver/status_page.h"
 
 namespace chainfs::nameserver {
 namespace {
@@ -1341,6 +1342,42 @@ TEST_F(NameServerTest, FileStoreCallsRefuseNegativeNumbersUnknownKindsAndHighMod
   stores_.Put("e:1", File("/far", far));
   Register("e:1");
   EXPECT_GT(ns_.allocator().next(), far);
+}
+
+// --- operators: status page, fsck --repair ---
+
+TEST_F(NameServerTest, StatusPage_DroppedFileStoreStaysListedAsDroppedUntilItRegisters) {
+  StartServing();
+  clock_.Advance(seconds(38));
+  for (const char* a : {"b:1", "c:1", "d:1"}) HeartBeat(a);
+  ns_.Housekeep();
+  std::string json = StatusJson(CollectStatus(ns_, clock_.WallNanos()));
+  EXPECT_NE(json.find(R"({"address":"a:1","state":"dropped")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"({"address":"b:1","state":"live")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("is_leader":true,"leader":"ns1:9000")"), std::string::npos) << json;
+  std::vector<std::string> texts;
+  for (const Event& e : ns_.events().Recent()) texts.push_back(e.kind + ": " + e.text);
+  ASSERT_GE(texts.size(), 3u);
+  EXPECT_EQ(texts.front(), "filestore: FileStore a:1 dropped: missed two heartbeats");
+  EXPECT_EQ(texts.back(), "election: ns1:9000 became the leader");
+  Register("a:1");
+  json = StatusJson(CollectStatus(ns_, clock_.WallNanos()));
+  EXPECT_EQ(json.find(R"("state":"dropped")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"({"address":"a:1","state":"live")"), std::string::npos) << json;
+}
+
+TEST_F(NameServerTest, ReplicateNow_CountsTheShortPaths_RefusesBadInput) {
+  StartServing();
+  Create("/short", {"a:1"});
+  Create("/full", {"a:1", "b:1", "c:1"});
+  v1::ReplicateRequest req;
+  for (const char* p : {"/short", "/full", "/unknown"}) req.add_paths(p);
+  v1::ReplicateReply reply;
+  ASSERT_TRUE(ns_.ReplicateNow(req, &reply).ok());
+  EXPECT_EQ(reply.under_replicated(), 1);
+  req.add_paths("no/slash");
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.ReplicateNow(req, &reply)));
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.ReplicateNow(v1::ReplicateRequest(), &reply)));
 }
 
 }  // namespace

@@ -203,6 +203,22 @@ TEST(Roles, AFileStoreForwardsCreatesButAClientCannotCopy) {
   EXPECT_TRUE(absl::IsPermissionDenied(Authorize("/chainfs.v1.FileStore/Clone", {"admin"})));
 }
 
+TEST(Roles, EveryCallOfEveryServiceHasARow_ElseItWouldBeRefusedToAll) {
+  for (const auto* service : {v1::NameServer::descriptor(), v1::FileStore::descriptor()}) {
+    for (int i = 0; i < service->method_count(); ++i) {
+      const std::string method = "/" + service->full_name() + "/" + service->method(i)->name();
+      EXPECT_TRUE(Authorize(method, {"filestore", "nameserver", "client", "admin"}).ok()) << method;
+    }
+  }
+}
+
+TEST(Roles, FsckCallsAreForAdminsOnly) {
+  EXPECT_TRUE(Authorize("/chainfs.v1.FileStore/Verify", {"admin"}).ok());
+  EXPECT_TRUE(Authorize("/chainfs.v1.NameServer/Replicate", {"admin"}).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(Authorize("/chainfs.v1.FileStore/Verify", {"client"})));
+  EXPECT_TRUE(absl::IsPermissionDenied(Authorize("/chainfs.v1.NameServer/Replicate", {"client"})));
+}
+
 TEST(Certs, IssueRefusesAnUnknownRoleAndAMissingName) {
   KeyAndCert ca = Authority();
   EXPECT_TRUE(absl::IsInvalidArgument(Issue(ca, {.roles = {"root"}, .names = kNames}).status()));
