@@ -46,7 +46,7 @@ struct ReporterSettings {
   Duration report_delay = std::chrono::milliseconds(20);
   // At most this many reports in one call (the NameServer takes up to 10,001).
   size_t max_reports_per_call = 1'000;
-  std::string metrics_address;  // where our /metrics are, told with each heartbeat; "" = off
+  std::string metrics_address = "";  // where our /metrics are, told with each heartbeat; "" = off
 };
 
 class Reporter {
