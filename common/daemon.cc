@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -94,7 +95,8 @@ std::optional<int> Daemon::Parse(int argc, const char* const* argv) {
     return 2;
   }
   std::string token_key_file = settings_.token_key_file;
-  if (token_key_file.empty() && !settings_.tls.dir.empty() && !settings_.tls.insecure) {
+  if (token_key_file.empty() && !settings_.tls.dir.empty() && !settings_.tls.insecure &&
+      ::access(tls::TokenKeyPath(settings_.tls.dir).c_str(), F_OK) == 0) {
     token_key_file = tls::TokenKeyPath(settings_.tls.dir);
   }
   absl::StatusOr<std::string> token_key = DaemonTokenKey(token_key_file, *log_);

@@ -47,7 +47,8 @@ struct DaemonSettings {
   // create are writable by that identity only); default: zk-auth in --tls-dir.
   std::string zk_auth_file = "";
   // --token-key-file: the key write tokens are signed and checked with (common/write_token.h);
-  // default: token.key in --tls-dir. Without one, write tokens are off (logged loudly).
+  // default: token.key in --tls-dir when there is one. Without a key, write tokens are off
+  // (logged loudly).
   std::string token_key_file = "";
   // --metrics-listen HOST:PORT: serve /metrics there (port 0 picks a free one); "" = off.
   std::string metrics_listen = "";

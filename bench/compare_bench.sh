@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# What TLS costs: two identical clusters on this machine (one NameServer, three FileStores
-# and a mount each, under one ZooKeeper), one with mutual TLS and role checks, one with
-# --insecure, measured alternately in the same run, BENCH_ROUNDS times (default 3):
+# What a feature costs: two identical clusters on this machine (one NameServer, three
+# FileStores and a mount each, under one ZooKeeper) that differ in one thing, measured
+# alternately in the same run, BENCH_ROUNDS times (default 3):
 #   - a BENCH_BIG_MIB MiB (default 1024; 0 skips it) sequential write with fsync, MiB/s
 #   - BENCH_FILES (default 1000) 4 KiB creates, files/s
-# Prints the median of each and the ratio TLS / insecure.
-#   bench/tls_bench.sh [BUILD_DIR (default ./build)]
+# Prints the median of each and the ratio of the two.
+#   bench/compare_bench.sh tls|metrics [BUILD_DIR (default ./build)]
+#     tls:     mutual TLS, role checks and write tokens vs --insecure
+#     metrics: --metrics-listen on every daemon and the mount (scraped once a second, as
+#              Prometheus would) vs none, both insecure
 # Needs FUSE (fusermount3) and ZooKeeper (Debian package). Uses free ports only,
 # so it runs beside scripts/cluster. Everything it starts is stopped by pid on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=$(realpath "${1:-./build}")
+COMPARE=${1:?usage: compare_bench.sh tls|metrics [BUILD_DIR]}
+BUILD=$(realpath "${2:-./build}")
 ROUNDS=${BENCH_ROUNDS:-3}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
 FILES=${BENCH_FILES:-1000}
-WORK=$(mktemp -d /var/tmp/chainfs-tls-bench.XXXXXX)
+WORK=$(mktemp -d /var/tmp/chainfs-compare-bench.XXXXXX)
 PIDS=()
 MOUNTS=()
 cleanup() {
@@ -25,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-die() { echo "tls_bench: $*" >&2; exit 1; }
+die() { echo "compare_bench: $*" >&2; exit 1; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $* }"; }
 median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -78,8 +82,19 @@ start_cluster() {  # start_cluster NAME TLS-FLAGS...
   rm -f "$dir/mnt/.check"
 }
 
-start_cluster tls --tls-dir "$WORK/tls"
-start_cluster insecure --insecure
+case $COMPARE in
+  tls) A=tls B=insecure
+    start_cluster tls --tls-dir "$WORK/tls"
+    start_cluster insecure --insecure ;;
+  metrics) A=metrics B=plain
+    start_cluster metrics --insecure --metrics-listen 127.0.0.1:0
+    start_cluster plain --insecure
+    # Scrape every /metrics once a second, as Prometheus would.
+    urls=$(grep -ho 'metrics at http://[^ ]*' "$WORK"/metrics/*.log | sed 's/metrics at //')
+    [[ $(wc -w <<<"$urls") == 5 ]] || die "expected 5 metrics URLs, found: $urls"
+    bg bash -c "while :; do for u in $urls; do curl -s -o /dev/null \$u; done; sleep 1; done" ;;
+  *) die "compare what? tls or metrics" ;;
+esac
 
 data=$(head -c 3072 /dev/urandom | base64 -w0)  # 4096 bytes
 declare -A R
@@ -98,18 +113,18 @@ measure() {  # measure NAME ROUND
   rm -rf "$dir"
 }
 
-echo "tls_bench: $ROUNDS rounds of a $BIG_MIB MiB write + fsync and $FILES 4 KiB creates, TLS vs --insecure"
+echo "compare_bench: $ROUNDS rounds of a $BIG_MIB MiB write + fsync and $FILES 4 KiB creates, $A vs $B"
 for ((r = 0; r < ROUNDS; r++)); do
   # Alternate which goes first, so neither always meets the other's background flushes.
-  if ((r % 2 == 0)); then measure tls $r; measure insecure $r; else measure insecure $r; measure tls $r; fi
+  if ((r % 2 == 0)); then measure $A $r; measure $B $r; else measure $B $r; measure $A $r; fi
 done
 
 row() {  # row LABEL KEY UNIT
-  local tls plain
-  tls=$(echo ${R[tls.$2]} | median)
-  plain=$(echo ${R[insecure.$2]} | median)
-  printf '%-30s TLS %9.1f %-7s insecure %9.1f  ratio %5.2f   (rounds TLS:%s; insecure:%s)\n' \
-    "$1" "$tls" "$3" "$plain" "$(calc "$tls / $plain")" "${R[tls.$2]}" "${R[insecure.$2]}"
+  local a b
+  a=$(echo ${R[$A.$2]} | median)
+  b=$(echo ${R[$B.$2]} | median)
+  printf '%-26s %s %9.1f %-7s %s %9.1f  ratio %5.2f   (rounds %s:%s; %s:%s)\n' \
+    "$1" "$A" "$a" "$3" "$B" "$b" "$(calc "$a / $b")" "$A" "${R[$A.$2]}" "$B" "${R[$B.$2]}"
 }
 ((BIG_MIB > 0)) && row "sequential write + fsync" write MiB/s
 row "4 KiB files: create" create files/s
