@@ -2,11 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "common/client/memory_nameserver.h"
+#include "tests/unit/client_fixtures.h"
 
 namespace chainfs {
 namespace {
 
-const std::vector<std::string> kStores = {"a:1", "b:1", "c:1", "d:1"};
+using testing::kTwinStores;
 
 v1::FileInfo File(const std::string& name, int64_t version, v1::Kind kind = v1::KIND_FILE) {
   v1::FileInfo f;
@@ -57,7 +58,7 @@ class MemoryNameServerTest : public ::testing::Test {
     return {reply->paths().begin(), reply->paths().end()};
   }
 
-  MemoryNameServer ns_{kStores, 3};
+  MemoryNameServer ns_{kTwinStores, 3};
 };
 
 TEST_F(MemoryNameServerTest, DoCreateHandsIncreasingVersionsAndAChainOfThree) {
@@ -116,7 +117,7 @@ TEST_F(MemoryNameServerTest, ExcludedFileStoresAreLeftOutUntilTheyHeartBeat) {
 }
 
 TEST_F(MemoryNameServerTest, EveryFileStoreExcluded_IsAFailedPrecondition) {
-  auto created = Create("/f", false, kStores);
+  auto created = Create("/f", false, kTwinStores);
   EXPECT_EQ(created.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

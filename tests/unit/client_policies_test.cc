@@ -8,22 +8,16 @@
 #include "common/client/memory_filestores.h"
 #include "common/client/memory_nameserver.h"
 #include "common/status.h"
+#include "tests/unit/client_fixtures.h"
 
 namespace chainfs {
 namespace {
 
+using testing::kTwinStores;
+using testing::NewFile;
+
 using std::chrono::seconds;
 using Chain = std::vector<std::string>;
-
-const Chain kPolicyStores = {"a:1", "b:1", "c:1", "d:1"};
-
-v1::FileInfo NewFile(const std::string& name) {
-  v1::FileInfo f;
-  f.set_name(name);
-  f.set_kind(v1::KIND_FILE);
-  f.mutable_attributes()->set_mode(0644);
-  return f;
-}
 
 v1::Attributes DirAttributes() {
   v1::Attributes a;
@@ -41,7 +35,7 @@ class ClientTest : public ::testing::Test {
   }
   void Dir(const std::string& path) { ASSERT_TRUE(client_.Mkdir(path, DirAttributes()).ok()); }
 
-  MemoryNameServer ns_{kPolicyStores, 3};
+  MemoryNameServer ns_{kTwinStores, 3};
   MemoryFileStores fs_{&ns_};
   FakeClock clock_;
   Client client_{&ns_, &fs_, UploadRetrySettings{.attempts = 3, .backoff = Duration::zero()},
@@ -68,7 +62,7 @@ TEST_F(ClientTest, Upload_AFailedMemberIsExcludedFromTheRetry) {
 }
 
 TEST_F(ClientTest, Upload_GivesUpAfterTheAttemptsWithTheChainsError) {
-  for (const std::string& store : kPolicyStores) fs_.SetDead(store);
+  for (const std::string& store : kTwinStores) fs_.SetDead(store);
   auto reply = client_.UploadString(NewFile("/f"), "hello");
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(FailedMember(reply.status()), "c:1");  // a:1, then b:1, then c:1 excluded

@@ -12,20 +12,15 @@
 #include "common/client/memory_filestores.h"
 #include "common/client/memory_nameserver.h"
 #include "common/write_token.h"
+#include "tests/unit/client_fixtures.h"
 
 namespace chainfs {
 namespace {
 
-const std::vector<std::string> kStores = {"a:1", "b:1", "c:1", "d:1"};
-const std::string kKey(kWriteTokenKeyBytes, 'k');
+using testing::kTwinStores;
+using testing::NewFile;
 
-v1::FileInfo NewFile(const std::string& name) {
-  v1::FileInfo f;
-  f.set_name(name);
-  f.set_kind(v1::KIND_FILE);
-  f.mutable_attributes()->set_mode(0644);
-  return f;
-}
+const std::string kKey(kWriteTokenKeyBytes, 'k');
 
 class ClientWriteTokenTest : public ::testing::Test {
  protected:
@@ -37,7 +32,7 @@ class ClientWriteTokenTest : public ::testing::Test {
 
   FakeClock clock_;
   WriteTokenSigner signer_{kKey, kDefaultWriteTokenLifetime, &clock_};
-  MemoryNameServer ns_{kStores, 3};
+  MemoryNameServer ns_{kTwinStores, 3};
   MemoryFileStores fs_{&ns_};
   Client client_{&ns_, &fs_, UploadRetrySettings{.attempts = 3, .backoff = Duration::zero()},
                  &clock_};
