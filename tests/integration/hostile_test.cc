@@ -934,8 +934,9 @@ TEST_F(HostileTest, BadRequestsGetInvalidArgumentAndNeverCrash) {
 // A raw create of `content` on the FileStore at `address`: one CreateSmall, or a stream.
 grpc::Status RawCreate(const std::string& address, const v1::CreateHeader& header,
                        const std::string& content, bool stream) {
-  auto stub =
-      v1::FileStore::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  // A valid client certificate: what is tested is what the token alone lets a client do.
+  auto stub = v1::FileStore::NewStub(
+      grpc::CreateChannel(address, testing::TestChannelCredentials("client")));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + seconds(20));
   v1::CreateReply reply;

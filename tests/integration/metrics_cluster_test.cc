@@ -20,6 +20,7 @@
 #include "common/client/nameserver_client.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
 namespace chainfs {
@@ -397,7 +398,7 @@ TEST_F(MetricsClusterTest, ClusterStatusTellsWhereEveryDaemonsMetricsAre) {
   auto zk = zk::NewZooKeeper(*address, seconds(10));
   ASSERT_TRUE(zk.ok());
   ASSERT_TRUE((*zk)->WaitConnected(seconds(10)).ok());
-  NameServerClient client(zk->get(), NameServerClientSettings());
+  NameServerClient client(zk->get(), {.credentials = testing::TestChannelCredentials()});
   std::set<std::string> want = {endpoints_["fs0"], endpoints_["fs1"], endpoints_["fs2"]};
   std::set<std::string> told;
   std::string leader_metrics;

@@ -17,6 +17,7 @@
 #include "common/client/nameserver_client.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
 namespace chainfs {
@@ -56,7 +57,8 @@ class OperatorToolsTest : public ::testing::Test {
     ASSERT_TRUE(zk.ok()) << zk.status();
     zk_ = std::move(*zk);
     ASSERT_TRUE(zk_->WaitConnected(seconds(10)).ok());
-    client_ = std::make_unique<NameServerClient>(zk_.get(), NameServerClientSettings{});
+    client_ = std::make_unique<NameServerClient>(
+        zk_.get(), NameServerClientSettings{.credentials = testing::TestChannelCredentials()});
   }
   void TearDown() override {
     client_.reset();
@@ -140,7 +142,9 @@ class OperatorToolsTest : public ::testing::Test {
   }
 
   Shell Cli(const std::string& args) {
-    return Sh(fmt::format("{} --zk {} {}", BinaryPath("tools/chainfs"), zk_spec_, args));
+    // admin: fsck, top and status are operators' calls (and admin may do what a client may).
+    return Sh(
+        fmt::format("{} --zk {} --tls-name admin {}", BinaryPath("tools/chainfs"), zk_spec_, args));
   }
   void Put(const std::string& remote, const std::string& content) {
     std::string local = dir_.path() + "/upload";
