@@ -90,7 +90,7 @@ case $COMPARE in
     start_cluster metrics --insecure --metrics-listen 127.0.0.1:0
     start_cluster plain --insecure
     # Scrape every /metrics once a second, as Prometheus would.
-    urls=$(grep -ho 'metrics at http://[^ ]*' "$WORK"/metrics/*.log | sed 's/metrics at //')
+    urls=$(grep -ho 'metrics at http://[^ ]*' "$WORK"/metrics/*.log | sed 's/metrics at //' | tr '\n' ' ')
     [[ $(wc -w <<<"$urls") == 5 ]] || die "expected 5 metrics URLs, found: $urls"
     bg bash -c "while :; do for u in $urls; do curl -s -o /dev/null \$u; done; sleep 1; done" ;;
   *) die "compare what? tls or metrics" ;;
