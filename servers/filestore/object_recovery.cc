@@ -109,9 +109,7 @@ absl::Status ObjectStore::Recover() {
       RemoveFile(slot.second);
       continue;
     }
-    if (slot.first->inline_content) {
-      used_ += info.size();
-    } else if (!info.tombstone()) {
+    if (!slot.first->inline_content && !info.tombstone()) {
       std::string data = ObjectPath(name, info.version(), false);
       absl::StatusOr<int64_t> size = env_->FileSize(data);
       if (!size.ok() || *size != info.size()) {
@@ -121,8 +119,8 @@ absl::Status ObjectStore::Recover() {
         continue;
       }
       wanted_data.insert(data);
-      used_ += info.size();
     }
+    Account(info, +1);
     index_[name] = Entry{std::move(slot.first)};
   }
   for (const std::string& path : data_files) {

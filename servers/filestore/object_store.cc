@@ -203,7 +203,7 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
   if (!SyncsEachCommit()) ++unflushed_;
   auto& entry = index_[info.name()];
   if (entry.meta) {
-    used_ -= entry.meta->file.size();
+    Account(entry.meta->file, -1);
     // Replicated mode: the older version stays on disk until this commit is flushed, so a
     // power loss before that finds the older one whole when the newer one is not.
     if (SyncsEachCommit()) {
@@ -216,7 +216,7 @@ absl::StatusOr<v1::FileInfo> ObjectStore::Install(const ObjectMeta& meta,
   indexed->content.clear();
   indexed->content.shrink_to_fit();
   entry.meta = std::move(indexed);
-  used_ += info.size();
+  Account(info, +1);
   internal::Log()->debug("committed {}@{}{}", info.name(), info.version(),
                          info.tombstone() ? " (tombstone)" : "");
   return info;
@@ -368,7 +368,7 @@ absl::Status ObjectStore::SetMinVersion(int64_t min_version) {
   int dropped = 0;
   for (auto it = index_.begin(); it != index_.end();) {
     if (it->second.meta->file.version() < min_version) {
-      used_ -= it->second.meta->file.size();
+      Account(it->second.meta->file, -1);
       RemoveObjectFiles(*it->second.meta);
       it = index_.erase(it);
       ++dropped;
@@ -388,11 +388,13 @@ int64_t ObjectStore::min_version() const {
 
 ObjectStore::Counts ObjectStore::CountObjects() const {
   std::lock_guard lock(mu_);
-  Counts counts;
-  for (const auto& [name, entry] : index_) {
-    ++(entry.meta->file.tombstone() ? counts.tombstones : counts.objects);
-  }
-  return counts;
+  const auto entries = static_cast<int64_t>(index_.size());
+  return {.objects = entries - tombstones_, .tombstones = tombstones_};
+}
+
+void ObjectStore::Account(const v1::FileInfo& file, int sign) {
+  used_ += sign * file.size();
+  tombstones_ += file.tombstone() ? sign : 0;
 }
 
 void ObjectStore::DropCorrupt(const std::string& name, int64_t version) {
@@ -401,7 +403,7 @@ void ObjectStore::DropCorrupt(const std::string& name, int64_t version) {
   if (it == index_.end() || it->second.meta->file.version() != version) return;
   internal::Log()->warn("dropping corrupt replica {}@{}", name, version);
   metrics_.checksum_failures.Increment();
-  used_ -= it->second.meta->file.size();
+  Account(it->second.meta->file, -1);
   RemoveObjectFiles(*it->second.meta);
   index_.erase(it);
 }

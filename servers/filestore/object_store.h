@@ -209,7 +209,7 @@ class ObjectStore {
     int64_t objects = 0;  // latest versions that are not tombstones
     int64_t tombstones = 0;
   };
-  Counts CountObjects() const;  // a scan of the index, for metrics
+  Counts CountObjects() const;  // kept as the index changes: no scan
   int64_t bytes_available() const;
   const std::string& dir() const { return options_.dir; }
   // Path of an object file; exposed for tests that damage objects on purpose.
@@ -264,7 +264,11 @@ class ObjectStore {
   mutable std::mutex mu_;
   std::map<std::string, Entry> index_;
   int64_t min_version_ = 0;
-  int64_t used_ = 0;      // content bytes of committed objects
+  int64_t used_ = 0;        // content bytes of committed objects
+  int64_t tombstones_ = 0;  // entries of index_ that are tombstones
+  // Adds (+1) or takes (-1) an indexed object's bytes and kind to or from used_ and
+  // tombstones_; every change of index_ goes through it.
+  void Account(const v1::FileInfo& file, int sign);
   int64_t reserved_ = 0;  // content bytes of objects being written
   uint64_t temp_counter_ = 0;
   std::set<std::string> shards_;  // shard directories (2 hex digits) known to exist
