@@ -265,9 +265,21 @@ class RealZooKeeper final : public SessionHolder {
           fmt::format("zookeeper_init({}): {}", address_.hosts, strerror(errno)));
     }
     // Sent before any request of the session, and again by the client on every reconnect.
+    // The C client refuses it (ZINVALIDSTATE) while the handle sits between a refused
+    // connection and its next attempt, which is normal when ZooKeeper is still starting:
+    // try again until the handle is connecting or the session timeout has passed.
     if (!digest_.empty()) {
-      int rc = zoo_add_auth(zh_, "digest", digest_.data(), static_cast<int>(digest_.size()),
+      auto add_auth = [&] {
+        return zoo_add_auth(zh_, "digest", digest_.data(), static_cast<int>(digest_.size()),
                             nullptr, nullptr);
+      };
+      auto give_up = std::chrono::steady_clock::now() + requested_timeout_;
+      int rc = add_auth();
+      while (rc == ZINVALIDSTATE && is_unrecoverable(zh_) == ZOK &&
+             std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        rc = add_auth();
+      }
       if (rc != ZOK) return FromZk(rc, "add_auth");
     }
     return absl::OkStatus();

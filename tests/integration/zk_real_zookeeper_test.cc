@@ -1,9 +1,13 @@
 // The ZooKeeper wrapper against a real ZooKeeper server: data and versions, ephemerals,
 // one-shot watches, the chroot, and what connection loss and session expiry look like.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -233,6 +237,40 @@ TEST(RealZooKeeperOffline, CallsFailUnavailableWithoutAServer) {
   EXPECT_EQ((*zk)->WaitConnected(milliseconds(200)).code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE((*zk)->connected());
   EXPECT_EQ((*zk)->Get("/leader").status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A daemon may start before ZooKeeper answers (scripts and systemd start them together).
+// Between a refused connection and the next try the C client refuses to take credentials;
+// the wrapper must wait that out, not fail the start, and the session that follows must
+// carry the identity.
+TEST(RealZooKeeperOffline, ADigestIdentityStartsBeforeTheServerAnswersAndIsUsedOnceItDoes) {
+  // A bound socket that never listens: connecting to it is refused at once. The client tries
+  // its hosts in turn, so each daemon meets a refusal before it finds the server.
+  int refuser = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(refuser, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(refuser, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string chroot = UniqueChroot();
+  auto address = ParseZkAddress(fmt::format("127.0.0.1:{},{}", ntohs(addr.sin_port),
+                                            SharedZkServer()->ConnectString(chroot)));
+  ASSERT_TRUE(address.ok()) << address.status();
+  std::vector<std::unique_ptr<ZooKeeper>> daemons;
+  for (int i = 0; i < 16; ++i) {
+    auto zk = zk::NewZooKeeper(*address, seconds(5), "chainfs:secret");
+    ASSERT_TRUE(zk.ok()) << "start " << i << ": " << zk.status();
+    daemons.push_back(*std::move(zk));
+  }
+  for (size_t i = 0; i < daemons.size(); ++i) {
+    ASSERT_TRUE(daemons[i]->WaitConnected(kWait).ok()) << i;
+    ASSERT_TRUE(daemons[i]->Create(fmt::format("/n{}", i), "", false).ok()) << i;
+  }
+  close(refuser);
+  auto stranger = Connect(SharedZkServer()->ConnectString(chroot));
+  EXPECT_TRUE(absl::IsPermissionDenied(stranger->Delete("/n0", -1)));
+  EXPECT_TRUE(daemons.back()->Delete("/n0", -1).ok());  // same identity, another session
 }
 
 // This one stops its own server (SIGSTOP), so it does not disturb the shared one: the\n// client
