@@ -231,6 +231,41 @@ TEST_F(MountPosixTest, RefusedRenameOverAnOpenTarget_LeavesTheTargetInPlace) {
   EXPECT_EQ(Stored("/target"), "kept");
 }
 
+TEST_F(MountPosixTest, RenameOverAnOpenTargetFailingAfterTheMoveAway_PutsTheTargetBack) {
+  Store(kRootIno, "target", "precious");
+  Store(kRootIno, "source", "new");
+  FileHandle* reader = OpenForReading(kRootIno, "target");
+  ASSERT_NE(reader, nullptr);
+  int renames = 0;
+  nameserver_.SetHook([&](std::string_view method) {
+    // The silly rename goes through; the rename it prepared fails.
+    if (method == "Rename" && ++renames == 2) {
+      nameserver_.FailNext("Rename", absl::UnavailableError("NameServer gone"));
+    }
+  });
+  EXPECT_EQ(ErrnoFromStatus(fs_->Rename(kRootIno, "source", kRootIno, "target", 0)), EIO);
+  nameserver_.SetHook(nullptr);
+  EXPECT_EQ(Stored("/target"), "precious");
+  EXPECT_EQ(Stored("/source"), "new");
+  EXPECT_TRUE(Listed(kUnlinkedDir).empty());
+  EXPECT_EQ(Pread(reader, 100), "precious");
+  fs_->Release(reader);
+  EXPECT_EQ(Stored("/target"), "precious");  // the last close deleted nothing
+}
+
+TEST_F(MountPosixTest, UnlinkWhoseSillyRenameFails_KeepsTheName) {
+  Store(kRootIno, "f", "still here");
+  FileHandle* reader = OpenForReading(kRootIno, "f");
+  ASSERT_NE(reader, nullptr);
+  nameserver_.FailNext("Rename", absl::UnavailableError("NameServer gone"));
+  EXPECT_EQ(ErrnoFromStatus(fs_->Unlink(kRootIno, "f")), EIO);
+  EXPECT_EQ(Stored("/f"), "still here");
+  EXPECT_EQ(Pread(reader, 100), "still here");
+  fs_->Release(reader);
+  EXPECT_EQ(Stored("/f"), "still here");
+  EXPECT_TRUE(fs_->Lookup(kRootIno, "f").ok());
+}
+
 TEST_F(MountPosixTest, RenamedWhileOpen_ReaderFollowsTheFile) {
   Store(kRootIno, "a", "follows");
   FileHandle* reader = OpenForReading(kRootIno, "a");
