@@ -16,6 +16,7 @@
 #include "common/names.h"
 #include "common/status.h"
 #include "fuse/errors.h"
+#include "fuse/extents.h"
 
 namespace chainfs::mount {
 
@@ -240,11 +241,12 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std:
       size_t want = std::min<int64_t>(kDownloadChunk, size - offset);
       CHAINFS_ASSIGN_OR_RETURN(size_t got, reader->ReadAt(offset, want, buffer.get()));
       if (got == 0) return ErrnoError(EIO, fmt::format("{} ended early at {}", path, offset));
-      ssize_t n = ::pwrite(staged->fd(), buffer.get(), got, offset);
-      if (n != static_cast<ssize_t>(got)) {
-        return ErrnoError(errno ? errno : EIO, fmt::format("write {}", staged->path()));
-      }
+      // Zeros stay holes: a sparse file stays sparse here and in its next upload.
+      CHAINFS_RETURN_IF_ERROR(WriteSkippingZeros(staged->fd(), buffer.get(), got, offset));
       offset += got;
+    }
+    if (::ftruncate(staged->fd(), size) != 0) {
+      return ErrnoError(errno, fmt::format("size {}", staged->path()));
     }
     staged->StopAppends();  // holds bytes that were not appended through Write
   }

@@ -132,6 +132,10 @@ class Filesystem {
   // Calls `reply` with the bytes (valid only during the call).
   absl::Status Read(FileHandle* fh, size_t size, int64_t offset, const ReadAhead::Reply& reply);
   absl::StatusOr<size_t> Write(FileHandle* fh, const char* data, size_t size, int64_t offset);
+  // fallocate(2) and lseek(2) SEEK_DATA/SEEK_HOLE (fuse/filesystem_extents.cc): on the staged
+  // file; a file only read answers from its size (all of it data).
+  absl::Status Fallocate(FileHandle* fh, int mode, int64_t offset, int64_t length);
+  absl::StatusOr<int64_t> Lseek(FileHandle* fh, int64_t offset, int whence);
   // Uploads the staged content when it changed (a new file even when empty); close() and
   // fsync() return this. One exception saves a second upload: a new file nothing was
   // written to yet is left for a later close when `held_elsewhere(path)` says the closing

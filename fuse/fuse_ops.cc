@@ -220,6 +220,20 @@ void Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off
   fuse_reply_write(req, *written);
 }
 
+void Fallocate(fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset, off_t length,
+               fuse_file_info* fi) {
+  ReplyError(req, Fs(req)->Fallocate(Fh(fi), mode, offset, length), "fallocate");
+}
+
+void Lseek(fuse_req_t req, fuse_ino_t /*ino*/, off_t off, int whence, fuse_file_info* fi) {
+  auto at = Fs(req)->Lseek(Fh(fi), off, whence);
+  if (!at.ok()) {
+    ReplyError(req, at.status(), "lseek");
+    return;
+  }
+  fuse_reply_lseek(req, *at);
+}
+
 // Whether process `pid` has a descriptor open on `path` (absolute, as it names files).
 // False when that cannot be told: no such process, another mount namespace, no access.
 bool HoldsDescriptor(pid_t pid, const std::string& path) {
@@ -366,6 +380,8 @@ fuse_lowlevel_ops MakeOperations() {
   ops.releasedir = Timed<FuseOp::kReleaseDir, ReleaseDir>::Call;
   ops.fsyncdir = Timed<FuseOp::kFsyncDir, FsyncDir>::Call;
   ops.statfs = Timed<FuseOp::kStatFs, StatFs>::Call;
+  ops.fallocate = Timed<FuseOp::kFallocate, Fallocate>::Call;
+  ops.lseek = Timed<FuseOp::kLseek, Lseek>::Call;
   return ops;
 }
 

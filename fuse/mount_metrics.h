@@ -36,6 +36,8 @@ enum class FuseOp {
   kReleaseDir,
   kFsyncDir,
   kStatFs,
+  kFallocate,
+  kLseek,
   kCount
 };
 

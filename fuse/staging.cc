@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "common/status.h"
+#include "fuse/extents.h"
 
 namespace chainfs::mount {
 
@@ -66,6 +67,23 @@ absl::Status StagedFile::Truncate(int64_t size, int64_t now_ns) {
   }
   appended_.notify_all();
   return absl::OkStatus();
+}
+
+absl::Status StagedFile::Allocate(int mode, int64_t offset, int64_t length, int64_t now_ns) {
+  std::lock_guard modify(modify_mu_);
+  EndAppendsUnlessAt(-1);
+  absl::Status done = AllocateRange(file_->fd(), mode, offset, length);
+  {
+    std::lock_guard lock(mu_);
+    ++generation_;  // even a failure may have changed part of the range
+    attributes_.set_mtime_ns(now_ns);
+  }
+  appended_.notify_all();
+  return done;
+}
+
+absl::StatusOr<int64_t> StagedFile::Seek(int64_t offset, int whence) const {
+  return SeekExtent(file_->fd(), offset, whence);
 }
 
 bool StagedFile::EndAppendsUnlessAt(int64_t offset) {

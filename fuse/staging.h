@@ -46,6 +46,13 @@ class StagedFile {
   absl::StatusOr<size_t> Write(const char* data, size_t size, int64_t offset, int64_t now_ns);
   absl::Status Truncate(int64_t size, int64_t now_ns);
   absl::StatusOr<int64_t> Size() const;
+  // fallocate(2) on the staging file (fuse/extents.h): mode 0 and FALLOC_FL_KEEP_SIZE reserve
+  // (the size grows without KEEP_SIZE), FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE and
+  // FALLOC_FL_ZERO_RANGE (with or without KEEP_SIZE) zero a range; other modes EOPNOTSUPP.
+  // Like a write: dirty, mtime moved, appends ended.
+  absl::Status Allocate(int mode, int64_t offset, int64_t length, int64_t now_ns);
+  // lseek(2) with SEEK_DATA or SEEK_HOLE on the staging file: its holes are the file's.
+  absl::StatusOr<int64_t> Seek(int64_t offset, int whence) const;
 
   // Attributes the next upload carries; set_mtime pins mtime until the next write.
   v1::Attributes attributes() const;

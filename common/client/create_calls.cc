@@ -38,11 +38,22 @@ class CreateStreamImpl final : public FileStoreApi::CreateStream {
     return sent ? absl::OkStatus() : Broken();
   }
 
-  absl::Status Close(int64_t size, uint64_t checksum) override {
+  absl::Status WriteExtent(int64_t offset, std::string* chunk) override {
+    if (finished_) return Ended();
+    v1::Extent* extent = req_.mutable_extent();
+    extent->set_offset(offset);
+    extent->mutable_data()->swap(*chunk);
+    const bool sent = writer_->Write(req_);
+    extent->mutable_data()->swap(*chunk);
+    return sent ? absl::OkStatus() : Broken();
+  }
+
+  absl::Status Close(int64_t size, uint64_t checksum, bool block_checksum = false) override {
     if (finished_) return Ended();
     v1::CreateClose* close = req_.mutable_close();
     close->set_size(size);
     close->set_checksum(checksum);
+    close->set_block_checksum(block_checksum);
     if (!writer_->Write(req_)) return Broken();
     writer_->WritesDone();
     return absl::OkStatus();

@@ -75,8 +75,12 @@ class FileStoreApi {
     // Sends *chunk (at most kMaxChunkBytes) without copying it: the buffer is borrowed for
     // the call and handed back unchanged. An error ends the stream (Finish repeats it).
     virtual absl::Status Write(std::string* chunk) = 0;
-    // Sends the close {size, checksum}: the chain verifies and commits.
-    virtual absl::Status Close(int64_t size, uint64_t checksum) = 0;
+    // Sends *chunk as an Extent at `offset` (not before the end of what was sent; the gap is
+    // a hole), borrowed as by Write.
+    virtual absl::Status WriteExtent(int64_t offset, std::string* chunk) = 0;
+    // Sends the close {size, checksum}: the chain verifies and commits. With block_checksum the
+    // checksum has the block-list form (common/block_checksum.h) and size may end in a hole.
+    virtual absl::Status Close(int64_t size, uint64_t checksum, bool block_checksum = false) = 0;
   };
   // Opens the stream of `file` to chain[0], which forwards it to chain[1..]. With `parent`
   // (the server call being forwarded) it carries that call's deadline (capped by the stream

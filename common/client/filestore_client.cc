@@ -13,6 +13,7 @@
 #include "common/checksum.h"
 #include "common/client/create_calls.h"
 #include "common/client/failover_reader.h"
+#include "common/client/sparse_upload.h"
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -194,6 +195,14 @@ absl::StatusOr<v1::CreateReply> FileStoreClient::CreateFromFd(const v1::FileInfo
       content.resize(static_cast<size_t>(done));
       return CreateSmall(file, chain, std::move(content), token);
     }
+  }
+  CHAINFS_ASSIGN_OR_RETURN(std::vector<DataExtent> extents, BlockDataExtents(fd, expected));
+  if (const int64_t data = ExtentBytes(extents); data < expected) {
+    // Holes: only the data goes down the chain (common/client/sparse_upload.h).
+    CHAINFS_ASSIGN_OR_RETURN(auto stream, OpenCreateStream(file, chain, data, nullptr, token));
+    CHAINFS_RETURN_IF_ERROR(
+        SendExtents(*stream, fd, expected, extents, impl_->settings.chunk_bytes));
+    return stream->Finish();
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   int64_t offset = 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/block_checksum.h"
 #include "common/checksum.h"
 #include "common/client/failover_reader.h"
 #include "common/client/memory_filestores.h"
@@ -40,9 +41,25 @@ class MemoryFileStores::StreamImpl final : public FileStoreApi::CreateStream {
     content_.append(*chunk);
     return absl::OkStatus();
   }
-  absl::Status Close(int64_t size, uint64_t checksum) override {
+  absl::Status WriteExtent(int64_t offset, std::string* chunk) override {
+    if (closed_) return absl::FailedPreconditionError("write after close");
+    if (offset < static_cast<int64_t>(content_.size())) {
+      return absl::InvalidArgumentError("extents go forward");
+    }
+    content_.resize(static_cast<size_t>(offset), '\0');
+    content_.append(*chunk);
+    return absl::OkStatus();
+  }
+  absl::Status Close(int64_t size, uint64_t checksum, bool block_checksum = false) override {
     if (closed_) return absl::FailedPreconditionError("closed twice");
     closed_ = true;
+    if (block_checksum) {
+      // The hole at the end, then the block-list form checked here and the whole form below.
+      if (size > static_cast<int64_t>(content_.size())) content_.resize(size, '\0');
+      BlockChecksummer blocks;
+      blocks.Data(content_);
+      checksum = blocks.Digest() == checksum ? Checksum(content_) : ~Checksum(content_);
+    }
     result_ = owner_->CreateVerified(file_, chain_, std::move(content_), size, checksum, forwarded_,
                                      token_);
     return absl::OkStatus();

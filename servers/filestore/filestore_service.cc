@@ -175,65 +175,6 @@ absl::Status FileStoreService::ValidateHeader(const v1::CreateHeader& header) co
   return tokens_->Check(header.token(), file.name(), file.version(), tail);
 }
 
-absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
-    grpc::ServerContext* ctx, grpc::ServerReader<v1::CreateRequest>* reader) {
-  v1::CreateRequest req;
-  if (!reader->Read(&req)) return absl::CancelledError("create stream ended before its header");
-  if (!req.has_header()) return absl::InvalidArgumentError("create must start with a header");
-  const v1::CreateHeader header = req.header();
-  CHAINFS_RETURN_IF_ERROR(ValidateHeader(header));
-  v1::FileInfo file = header.file();
-  const std::string what = fmt::format("create {}@{}", file.name(), file.version());
-  CHAINFS_ASSIGN_OR_RETURN(auto writer, store_->StartCreate(file, header.expected_size()));
-
-  // The rest of the chain, cancelled with this call unless it finishes.
-  std::unique_ptr<FileStoreApi::CreateStream> down;
-  if (header.chain_size() > 0) {
-    const std::vector<std::string> rest(header.chain().begin(), header.chain().end());
-    auto opened =
-        filestores_->OpenCreateStream(file, rest, header.expected_size(), ctx, header.token());
-    CHAINFS_RETURN_IF_ERROR(Forwarded(opened.status()));
-    down = *std::move(opened);
-  }
-
-  bool closed = false;
-  while (!closed && reader->Read(&req)) {
-    switch (req.part_case()) {
-      case v1::CreateRequest::kData:
-        if (req.data().size() > kMaxChunkBytes) {
-          return absl::InvalidArgumentError(fmt::format("{}: chunk of {} bytes, the limit is {}",
-                                                        what, req.data().size(), kMaxChunkBytes));
-        }
-        // Forward first, so the next FileStore works while this one writes.
-        if (down) CHAINFS_RETURN_IF_ERROR(Forwarded(down->Write(req.mutable_data())));
-        CHAINFS_RETURN_IF_ERROR(writer->Append(req.data()));
-        break;
-      case v1::CreateRequest::kClose:
-        closed = true;
-        break;
-      default:
-        return absl::InvalidArgumentError(fmt::format("{}: a second header", what));
-    }
-  }
-  if (!closed) return absl::CancelledError(fmt::format("{}: stream ended before close", what));
-  const v1::CreateClose close = req.close();
-  // Close is the last message: anything after it is a broken sender, and nothing commits.
-  if (reader->Read(&req)) return absl::InvalidArgumentError("a message after close");
-  if (close.size() < 0) return absl::InvalidArgumentError("negative size in close");
-  if (close.size() != writer->size() || close.checksum() != writer->checksum()) {
-    return absl::DataLossError(
-        fmt::format("{}: received {} bytes, the sender announced {} (or "
-                    "the checksum differs)",
-                    what, writer->size(), close.size()));
-  }
-  if (down) CHAINFS_RETURN_IF_ERROR(Forwarded(down->Close(close.size(), close.checksum())));
-  // Commit here while the rest of the chain does the same: every copy is whole and
-  // verified before it commits, so none is ever a partial object, and the caller hears of
-  // success only once every member has committed and the NameServer recorded it.
-  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, writer->Commit(close.size(), close.checksum()));
-  return Committed(info, header, down.get(), what);
-}
-
 absl::StatusOr<v1::CreateReply> FileStoreService::Committed(const v1::FileInfo& info,
                                                             const v1::CreateHeader& header,
                                                             FileStoreApi::CreateCall* down,
@@ -508,14 +449,15 @@ absl::StatusOr<v1::FileInfo> FileStoreService::DoCopy(const grpc::ServerContext&
     while (offset < source.size()) {
       CHAINFS_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(offset, buf.size(), buf.data()));
       if (n == 0) break;
-      CHAINFS_RETURN_IF_ERROR(writer->Append(std::string_view(buf.data(), n)));
+      // Blocks of zeros stay holes: a sparse object's copy is sparse.
+      CHAINFS_RETURN_IF_ERROR(writer->AppendSparse(std::string_view(buf.data(), n)));
       offset += static_cast<int64_t>(n);
     }
     if (offset != source.size()) {
       return absl::DataLossError(fmt::format("copy {}@{}: got {} of {} bytes", source.name(),
                                              source.version(), offset, source.size()));
     }
-    CHAINFS_ASSIGN_OR_RETURN(info, writer->Commit(writer->size(), writer->checksum()));
+    CHAINFS_ASSIGN_OR_RETURN(info, writer->Commit(writer->size(), writer->block_checksum(), true));
   }
   Log()->info("copied {}@{}{}", info.name(), info.version(),
               info.tombstone() ? " (tombstone)" : "");

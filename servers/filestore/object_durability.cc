@@ -74,7 +74,10 @@ absl::Status CheckContent(const ObjectMeta& meta, Env* env, const std::string& d
     }
     whole.Update(bytes);
   }
-  if (whole.Digest() != meta.checksum) return absl::DataLossError("whole checksum mismatch");
+  const uint64_t recomputed = meta.checksum_format == kBlockListChecksum
+                                  ? BlockListChecksum(meta.block_checksums)
+                                  : whole.Digest();
+  if (recomputed != meta.checksum) return absl::DataLossError("whole checksum mismatch");
   return absl::OkStatus();
 }
 

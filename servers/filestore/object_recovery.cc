@@ -22,6 +22,7 @@ std::string ObjectMeta::Serialize() const {
   record.set_file(unnamed.SerializeAsString());
   record.set_name(file.name());
   record.set_checksum(checksum);
+  record.set_checksum_format(checksum_format);
   record.set_block_bytes(block_bytes);
   record.mutable_block_checksums()->Add(block_checksums.begin(), block_checksums.end());
   record.set_inline_content(inline_content);
@@ -34,6 +35,8 @@ bool ObjectMeta::Parse(const std::string& bytes) {
   if (!record.ParseFromString(bytes) || !file.ParseFromString(record.file())) return false;
   file.set_name(record.name());
   checksum = record.checksum();
+  checksum_format = record.checksum_format();
+  if (checksum_format > kBlockListChecksum) return false;  // a form this build does not know
   block_bytes = record.block_bytes();
   block_checksums.assign(record.block_checksums().begin(), record.block_checksums().end());
   inline_content = record.inline_content();

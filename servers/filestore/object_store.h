@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/block_checksum.h"
 #include "common/checksum.h"
 #include "common/clock.h"
 #include "common/env.h"
@@ -48,11 +49,17 @@ namespace chainfs::filestore {
 
 inline constexpr uint32_t kBlockBytes = 64 * 1024;
 inline constexpr size_t kInlineBytes = 64 * 1024;
+static_assert(kBlockBytes == kChecksumBlockBytes, "block checksums are those of the wire");
+
+// ObjectMeta::checksum_format.
+inline constexpr uint32_t kWholeChecksum = 0;      // XXH3-64 of the whole content
+inline constexpr uint32_t kBlockListChecksum = 1;  // common/block_checksum.h
 
 // What is known of one stored object; kept in memory for every object held.
 struct ObjectMeta {
   v1::FileInfo file;
-  uint64_t checksum = 0;  // XXH3-64 of the whole content
+  uint64_t checksum = 0;  // of the whole content, in checksum_format
+  uint32_t checksum_format = kWholeChecksum;
   uint32_t block_bytes = kBlockBytes;
   std::vector<uint64_t> block_checksums;  // XXH3-64 of each block
   bool inline_content = false;            // content lives in the .meta, not in a .data
@@ -98,23 +105,35 @@ class ObjectWriter {
   ObjectWriter& operator=(const ObjectWriter&) = delete;
 
   absl::Status Append(std::string_view data);
-  // Verifies the size and checksum the sender announced and writes the content and its meta
-  // (synced in sync mode); not yet visible. Commit then only renames.
-  absl::Status Finish(int64_t size, uint64_t checksum);
+  // `length` zeros after what was written: a hole in the data file (written as zeros while
+  // the object is still small enough to be inline).
+  absl::Status Skip(int64_t length);
+  // Appends `data`, leaving whole blocks of zeros (at block boundaries) as holes: how a copy
+  // stays sparse.
+  absl::Status AppendSparse(std::string_view data);
+  // Verifies the size and checksum the sender announced: with `block_checksum` the block-list
+  // form (common/block_checksum.h), the content first extended by a hole up to `size`; else
+  // the XXH3-64 of the whole content, which a writer that skipped cannot check.
+  absl::Status Check(int64_t size, uint64_t checksum, bool block_checksum = false);
+  // Check, then writes the content and its meta (synced in sync mode); not yet visible.
+  // Commit then only renames.
+  absl::Status Finish(int64_t size, uint64_t checksum, bool block_checksum = false);
   // Finish (once) and commit: the object becomes the name's latest version.
-  absl::StatusOr<v1::FileInfo> Commit(int64_t size, uint64_t checksum);
+  absl::StatusOr<v1::FileInfo> Commit(int64_t size, uint64_t checksum, bool block_checksum = false);
   int64_t size() const { return size_; }
-  uint64_t checksum() const { return whole_.Digest(); }
+  // Of what was written so far, in the block-list form.
+  uint64_t block_checksum() const { return blocks_.Digest(); }
 
  private:
   friend class ObjectStore;
   ObjectWriter(ObjectStore* store, v1::FileInfo file);
-  void FinishBlock();
   // Creates the temporary data file: only once the content outgrows the buffer or, at the
   // end, kInlineBytes.
   absl::Status OpenData();
   // Writes the buffered bytes; with `last`, also the tail that is not a whole disk block.
   absl::Status WriteBuffer(bool last);
+  // Writes what is buffered and turns O_DIRECT off: the next write may be anywhere.
+  absl::Status EndDirect();
 
   ObjectStore* store_;
   v1::FileInfo file_;
@@ -128,9 +147,9 @@ class ObjectWriter {
   int64_t flushed_ = 0;  // bytes handed to writeback so far (without O_DIRECT)
   bool finished_ = false;
   int64_t reserved_ = 0;
-  StreamingChecksum whole_;
-  StreamingChecksum block_;
-  uint32_t block_fill_ = 0;
+  bool sparse_ = false;      // a hole was skipped: whole_ does not cover the content
+  StreamingChecksum whole_;  // while not sparse_
+  BlockChecksummer blocks_;
   ObjectMeta meta_;
 };
 

@@ -33,14 +33,8 @@ absl::Status ObjectWriter::Append(std::string_view data) {
   if (finished_) return absl::FailedPreconditionError("object writer is closed");
   CHAINFS_RETURN_IF_ERROR(store_->Reserve(static_cast<int64_t>(data.size())));
   reserved_ += static_cast<int64_t>(data.size());
-  whole_.Update(data);
-  for (std::string_view rest = data; !rest.empty();) {
-    size_t take = std::min<size_t>(rest.size(), kBlockBytes - block_fill_);
-    block_.Update(rest.substr(0, take));
-    block_fill_ += static_cast<uint32_t>(take);
-    if (block_fill_ == kBlockBytes) FinishBlock();
-    rest.remove_prefix(take);
-  }
+  if (!sparse_) whole_.Update(data);
+  blocks_.Data(data);
   while (!data.empty()) {
     size_t take = std::min(data.size(), internal::kWriteBufferBytes - fill_);
     std::memcpy(buffer_ + fill_, data.data(), take);
@@ -93,34 +87,78 @@ absl::Status ObjectWriter::WriteBuffer(bool last) {
   return absl::OkStatus();
 }
 
-void ObjectWriter::FinishBlock() {
-  meta_.block_checksums.push_back(block_.Digest());
-  block_.Reset();
-  block_fill_ = 0;
+absl::Status ObjectWriter::EndDirect() {
+  if (!data_) CHAINFS_RETURN_IF_ERROR(OpenData());
+  CHAINFS_RETURN_IF_ERROR(WriteBuffer(true));
+  if (direct_) {
+    ::fcntl(data_->fd(), F_SETFL, ::fcntl(data_->fd(), F_GETFL) & ~O_DIRECT);
+    direct_ = false;
+  }
+  return absl::OkStatus();
 }
 
-absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum) {
-  if (finished_) return absl::OkStatus();
-  if (size != size_ || checksum != whole_.Digest()) {
+absl::Status ObjectWriter::Skip(int64_t length) {
+  if (finished_) return absl::FailedPreconditionError("object writer is closed");
+  if (length < 0) return absl::InvalidArgumentError("negative hole");
+  if (temp_path_.empty() && size_ + length <= static_cast<int64_t>(kInlineBytes)) {
+    return Append(std::string(static_cast<size_t>(length), '\0'));  // at most kInlineBytes
+  }
+  if (length == 0) return absl::OkStatus();
+  CHAINFS_RETURN_IF_ERROR(EndDirect());
+  sparse_ = true;
+  blocks_.Zeros(length);
+  size_ += length;
+  flushed_ = size_;
+  return absl::OkStatus();
+}
+
+absl::Status ObjectWriter::AppendSparse(std::string_view data) {
+  while (!data.empty()) {
+    const size_t take = std::min<size_t>(data.size(), kBlockBytes - size_ % kBlockBytes);
+    std::string_view piece = data.substr(0, take);
+    data.remove_prefix(take);
+    const bool zeros = take == kBlockBytes && piece.find_first_not_of('\0') == piece.npos;
+    CHAINFS_RETURN_IF_ERROR(zeros ? Skip(static_cast<int64_t>(take)) : Append(piece));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ObjectWriter::Check(int64_t size, uint64_t checksum, bool block_checksum) {
+  if (block_checksum && size > size_) CHAINFS_RETURN_IF_ERROR(Skip(size - size_));
+  if (!block_checksum && sparse_) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}@{}: content with holes needs a block-list checksum", file_.name(), file_.version()));
+  }
+  const uint64_t received = block_checksum ? blocks_.Digest() : whole_.Digest();
+  if (size != size_ || checksum != received) {
     return absl::DataLossError(
         fmt::format("{}@{}: received {} bytes with checksum {:016x}, the sender announced {} "
                     "bytes with checksum {:016x}",
-                    file_.name(), file_.version(), size_, whole_.Digest(), size, checksum));
+                    file_.name(), file_.version(), size_, received, size, checksum));
   }
-  if (block_fill_ > 0) FinishBlock();
+  return absl::OkStatus();
+}
+
+absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum, bool block_checksum) {
+  if (finished_) return absl::OkStatus();
+  CHAINFS_RETURN_IF_ERROR(Check(size, checksum, block_checksum));
+  meta_.block_checksums = blocks_.Blocks();
   if (temp_path_.empty() && size_ <= static_cast<int64_t>(kInlineBytes)) {
     meta_.inline_content = true;
     meta_.content.assign(buffer_, fill_);
     fill_ = 0;
   } else if (data_ || temp_path_.empty()) {  // else synced by an earlier attempt
     CHAINFS_RETURN_IF_ERROR(WriteBuffer(true));
+    // A hole at the end is in the size only.
+    if (sparse_) CHAINFS_RETURN_IF_ERROR(data_->Truncate(size_));
     if (store_->SyncsEachCommit()) CHAINFS_RETURN_IF_ERROR(data_->Sync());
     data_.reset();
   }
   meta_.file = file_;
   meta_.file.set_size(size_);
   meta_.file.set_tombstone(false);
-  meta_.checksum = whole_.Digest();
+  meta_.checksum_format = block_checksum ? kBlockListChecksum : kWholeChecksum;
+  meta_.checksum = block_checksum ? blocks_.Digest() : whole_.Digest();
   meta_.block_bytes = kBlockBytes;
   CHAINFS_ASSIGN_OR_RETURN(AtomicFile meta_file, store_->WriteMeta(meta_));
   meta_file_.emplace(std::move(meta_file));
@@ -128,9 +166,10 @@ absl::Status ObjectWriter::Finish(int64_t size, uint64_t checksum) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::FileInfo> ObjectWriter::Commit(int64_t size, uint64_t checksum) {
+absl::StatusOr<v1::FileInfo> ObjectWriter::Commit(int64_t size, uint64_t checksum,
+                                                  bool block_checksum) {
   const TimePoint start = store_->clock_->Now();
-  CHAINFS_RETURN_IF_ERROR(Finish(size, checksum));
+  CHAINFS_RETURN_IF_ERROR(Finish(size, checksum, block_checksum));
   if (!meta_file_) return absl::FailedPreconditionError("object already committed");
   std::string temp = std::move(temp_path_);
   temp_path_.clear();

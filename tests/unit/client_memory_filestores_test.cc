@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "common/block_checksum.h"
 #include "common/checksum.h"
 #include "common/client/memory_filestores.h"
 #include "common/status.h"
@@ -204,6 +205,29 @@ TEST_F(MemoryFileStoresTest, CreateStream_CommitsAtCloseAndNothingOnAMismatchedC
   ASSERT_TRUE(small.ok()) << small.status();
   EXPECT_EQ((*small)->Finish().status().code(), absl::StatusCode::kDataLoss);
   EXPECT_FALSE(stores_.Lookup(kA, "/t").has_value());
+}
+
+TEST_F(MemoryFileStoresTest, CreateStream_Extents_HolesAreZeros_BlockListChecksumVerified) {
+  auto stream = stores_.OpenCreateStream(Info("/sparse", 1), {kA, kB}, 0);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::string chunk = "xy";
+  ASSERT_TRUE((*stream)->WriteExtent(5, &chunk).ok());
+  std::string before = "z";
+  EXPECT_FALSE((*stream)->WriteExtent(0, &before).ok());  // extents go forward
+  BlockChecksummer expected;
+  expected.Zeros(5);
+  expected.Data("xy");
+  expected.Zeros(3);
+  ASSERT_TRUE((*stream)->Close(10, expected.Digest(), /*block_checksum=*/true).ok());
+  ASSERT_TRUE((*stream)->Finish().ok());
+  EXPECT_EQ(*stores_.Content(kB, "/sparse"), std::string(5, '\0') + "xy" + std::string(3, '\0'));
+
+  auto wrong = stores_.OpenCreateStream(Info("/wrong", 1), {kA}, 0);
+  ASSERT_TRUE(wrong.ok());
+  ASSERT_TRUE((*wrong)->WriteExtent(5, &chunk).ok());
+  ASSERT_TRUE((*wrong)->Close(9, expected.Digest(), true).ok());
+  EXPECT_EQ((*wrong)->Finish().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(stores_.Lookup(kA, "/wrong").has_value());
 }
 
 TEST_F(MemoryFileStoresTest, Delete_RecordsATombstoneForAnUnknownNameAndRefusesOlderVersions) {

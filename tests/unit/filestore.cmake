@@ -29,3 +29,11 @@ chainfs_unit_test(filestore_write_token_test
 chainfs_unit_test(filestore_verify_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_verify_test.cc
   LIBS filestore_lib)
+# Sparse objects: holes, the block-list checksum, verification.
+chainfs_unit_test(filestore_sparse_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_sparse_test.cc
+  LIBS filestore_store)
+# Sparse uploads down a chain of two real services; copies; a member lost mid-upload.
+chainfs_unit_test(filestore_sparse_chain_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/filestore_sparse_chain_test.cc
+  LIBS filestore_lib)

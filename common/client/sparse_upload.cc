@@ -1,0 +1,67 @@
+#include "common/client/sparse_upload.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include "common/block_checksum.h"
+#include "common/file_util.h"
+#include "common/status.h"
+
+namespace chainfs {
+
+absl::StatusOr<std::vector<DataExtent>> BlockDataExtents(int fd, int64_t size) {
+  std::vector<DataExtent> extents;
+  int64_t at = 0;
+  while (at < size) {
+    off_t data = ::lseek(fd, at, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // only a hole is left
+    if (data < 0) return ErrnoStatus("seek data in upload source", errno);
+    if (data >= size) break;
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) return ErrnoStatus("seek hole in upload source", errno);
+    DataExtent extent{data - data % kChecksumBlockBytes,
+                      std::min<int64_t>(size, (hole + kChecksumBlockBytes - 1) /
+                                                  kChecksumBlockBytes * kChecksumBlockBytes)};
+    if (!extents.empty() && extent.offset <= extents.back().end) {
+      extents.back().end = std::max(extents.back().end, extent.end);
+    } else {
+      extents.push_back(extent);
+    }
+    at = std::max<int64_t>(hole, extent.end);
+  }
+  return extents;
+}
+
+int64_t ExtentBytes(const std::vector<DataExtent>& extents) {
+  int64_t bytes = 0;
+  for (const DataExtent& e : extents) bytes += e.end - e.offset;
+  return bytes;
+}
+
+absl::Status SendExtents(FileStoreApi::CreateStream& stream, int fd, int64_t size,
+                         const std::vector<DataExtent>& extents, size_t chunk_bytes) {
+  const auto block = static_cast<size_t>(kChecksumBlockBytes);
+  const size_t chunk = std::max(block, chunk_bytes - chunk_bytes % block);
+  BlockChecksummer checksum;
+  std::string data;
+  for (const DataExtent& extent : extents) {
+    checksum.Zeros(extent.offset - checksum.size());
+    for (int64_t at = extent.offset; at < extent.end;) {
+      const auto want = static_cast<size_t>(std::min<int64_t>(chunk, extent.end - at));
+      data.assign(want, '\0');  // what the file lost since is sent as zeros
+      if (PreadFull(fd, data.data(), want, at) < 0) {
+        return ErrnoStatus("read upload source", errno);
+      }
+      checksum.Data(data);
+      CHAINFS_RETURN_IF_ERROR(stream.WriteExtent(at, &data));
+      at += static_cast<int64_t>(want);
+    }
+  }
+  checksum.Zeros(size - checksum.size());
+  return stream.Close(size, checksum.Digest(), /*block_checksum=*/true);
+}
+
+}  // namespace chainfs
