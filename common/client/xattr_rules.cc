@@ -66,6 +66,23 @@ absl::Status ApplyXattrChanges(const v1::SetAttributesRequest& req, v1::Attribut
   return ValidateXattrs(*attributes);
 }
 
+bool XattrChanges(const v1::Attributes& from, const v1::Attributes& to,
+                  v1::SetAttributesRequest* req) {
+  bool changed = false;
+  for (const auto& [name, value] : to.xattrs()) {
+    auto it = from.xattrs().find(name);
+    if (it != from.xattrs().end() && it->second == value) continue;
+    (*req->mutable_set_xattrs())[name] = value;
+    changed = true;
+  }
+  for (const auto& [name, value] : from.xattrs()) {
+    if (to.xattrs().contains(name)) continue;
+    req->add_remove_xattrs(name);
+    changed = true;
+  }
+  return changed;
+}
+
 absl::Status ValidateEntry(const v1::FileInfo& file) {
   if (!v1::Kind_IsValid(file.kind())) return absl::InvalidArgumentError("unknown kind");
   if (file.attributes().mode() > 07777) {

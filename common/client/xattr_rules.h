@@ -43,6 +43,11 @@ absl::Status ValidateXattrs(const v1::Attributes& attributes);
 // FAILED_PRECONDITION for a missing name), then the limits (INVALID_ARGUMENT).
 absl::Status ApplyXattrChanges(const v1::SetAttributesRequest& req, v1::Attributes* attributes);
 
+// Adds to `req` the xattr changes that turn `from`'s extended attributes into `to`'s;
+// returns whether there are any.
+bool XattrChanges(const v1::Attributes& from, const v1::Attributes& to,
+                  v1::SetAttributesRequest* req);
+
 // What a FileStore stores and the NameServer accepts of any entry: a known kind, mode bits
 // within 07777 and extended attributes as ValidateXattrs wants them (INVALID_ARGUMENT).
 absl::Status ValidateEntry(const v1::FileInfo& file);

@@ -237,6 +237,24 @@ TEST_F(MountXattrTest, XattrSetWhileWriting_SurvivesTheUpload) {
   EXPECT_EQ(stored->attributes().xattrs().at("user.k2"), "v2");
 }
 
+TEST_F(MountXattrTest, XattrSetDuringWriteBehind_IsStoredWithTheFile) {
+  FilesystemSettings settings;
+  settings.cache_dir = base_;
+  settings.cache_base = base_;
+  settings.write_behind = 4;  // streams once 4 bytes are staged
+  Filesystem fs(&nameserver_, &filestores_, &clock_, settings);
+  auto created = fs.Create(kRoot, "wb", 0644, 1000, 1000);
+  ASSERT_TRUE(created.ok());
+  FileHandle* fh = created->second;
+  ASSERT_TRUE(fs.Write(fh, "12345678", 8, 0).ok());  // the stream starts with the old xattrs
+  ASSERT_TRUE(fs.SetXattr(created->first.ino, "user.late", "yes", 0).ok());
+  ASSERT_TRUE(fs.Write(fh, "9", 1, 8).ok());
+  ASSERT_TRUE(fs.Flush(fh).ok());
+  fs.Release(fh);
+  EXPECT_EQ(Stored("/wb"), "123456789");
+  EXPECT_EQ(nameserver_.Latest("/wb")->attributes().xattrs().at("user.late"), "yes");
+}
+
 TEST_F(MountXattrTest, SecurityCapability_IsAnsweredWithoutACall) {
   uint64_t ino = WriteFile("f", "x");
   clock_.Advance(std::chrono::seconds(5));  // past attr_timeout
