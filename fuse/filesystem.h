@@ -183,7 +183,7 @@ class Filesystem {
                                      const v1::Attributes& attributes, const std::string& target);
   v1::Attributes NewAttributes(mode_t mode, uid_t uid, gid_t gid) const;
   // NewAttributes for an entry created under `parent`: the umask applied, or the parent's
-  // default ACL inherited (posix_acl_create).
+  // default ACL inherited (posix_acl_create), from what is known of the parent of any age.
   absl::StatusOr<v1::Attributes> InheritedAttributes(uint64_t parent, mode_t mode, uid_t uid,
                                                      gid_t gid, mode_t umask, bool directory);
   // What getxattr answers from: staged attributes, else learnt within attr_timeout (of any

@@ -48,7 +48,9 @@ absl::StatusOr<v1::Attributes> Filesystem::CurrentAttributes(uint64_t ino, bool 
 absl::StatusOr<v1::Attributes> Filesystem::InheritedAttributes(uint64_t parent, mode_t mode,
                                                                uid_t uid, gid_t gid, mode_t umask,
                                                                bool directory) {
-  CHAINFS_ASSIGN_OR_RETURN(v1::Attributes dir, CurrentAttributes(parent, false));
+  // What is known of the directory, of any age: a create costs no Stat once the directory was
+  // looked up (the kernel looks it up again, refreshing this, when its entry times out).
+  CHAINFS_ASSIGN_OR_RETURN(v1::Attributes dir, CurrentAttributes(parent, true));
   std::optional<std::string> parent_default;
   if (auto it = dir.xattrs().find(std::string(kAclDefaultXattr)); it != dir.xattrs().end()) {
     parent_default = it->second;
