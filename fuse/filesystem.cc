@@ -12,6 +12,7 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include "common/client/xattr_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/status.h"
@@ -30,6 +31,14 @@ mode_t KindBits(v1::Kind kind) {
       return S_IFDIR;
     case v1::KIND_SYMLINK:
       return S_IFLNK;
+    case v1::KIND_FIFO:
+      return S_IFIFO;
+    case v1::KIND_CHAR_DEVICE:
+      return S_IFCHR;
+    case v1::KIND_BLOCK_DEVICE:
+      return S_IFBLK;
+    case v1::KIND_SOCKET:
+      return S_IFSOCK;
     default:
       return S_IFREG;
   }
@@ -59,6 +68,7 @@ struct stat Filesystem::ToStat(uint64_t ino, const v1::FileInfo& info) {
   st.st_nlink = info.kind() == v1::KIND_DIRECTORY ? 2 : 1;
   st.st_uid = info.attributes().uid();
   st.st_gid = info.attributes().gid();
+  st.st_rdev = info.attributes().rdev();
   st.st_size = info.size();
   st.st_blksize = 1 << 20;
   st.st_blocks = (info.size() + 511) / 512;
@@ -195,6 +205,10 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
   bool set_mode = to_set & FUSE_SET_ATTR_MODE;
   bool set_uid = to_set & FUSE_SET_ATTR_UID;
   bool set_gid = to_set & FUSE_SET_ATTR_GID;
+  std::optional<std::string> acl;  // an access ACL follows chmod (posix_acl_chmod)
+  if (set_mode) {
+    CHAINFS_ASSIGN_OR_RETURN(acl, AclAfterChmod(ino, wanted.mode(), staged.get()));
+  }
   if (set_mode || set_uid || set_gid || set_mtime) {
     if (staged) staged->SetAttributes(wanted, set_mode, set_uid, set_gid, set_mtime);
     if (named && (!staged || !staged->dirty())) {
@@ -205,6 +219,7 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
       req.set_set_uid(set_uid);
       req.set_set_gid(set_gid);
       req.set_set_mtime(set_mtime);
+      if (acl) (*req.mutable_set_xattrs())[std::string(kAclAccessXattr)] = *acl;
       auto reply = nameserver_->SetAttributes(req);
       if (!reply.ok()) return reply.status();
       inodes_.SetInfo(ino, reply->file(), clock_->Now());
@@ -278,9 +293,10 @@ absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::strin
                                                const std::string& target) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
-  CHAINFS_ASSIGN_OR_RETURN(v1::CreateReply made, kind == v1::KIND_DIRECTORY
-                                                     ? client_.Mkdir(path, attributes)
-                                                     : client_.Symlink(path, target, attributes));
+  CHAINFS_ASSIGN_OR_RETURN(v1::CreateReply made,
+                           kind == v1::KIND_DIRECTORY ? client_.Mkdir(path, attributes)
+                           : IsSpecialKind(kind)      ? client_.MakeSpecial(path, kind, attributes)
+                                                      : client_.Symlink(path, target, attributes));
   v1::FileInfo info = made.file();
   info.set_kind(kind);
   *info.mutable_attributes() = attributes;
@@ -292,8 +308,10 @@ absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::strin
 }
 
 absl::StatusOr<Entry> Filesystem::Mkdir(uint64_t parent, const std::string& name, mode_t mode,
-                                        uid_t uid, gid_t gid) {
-  return CreateObject(parent, name, v1::KIND_DIRECTORY, NewAttributes(mode, uid, gid), "");
+                                        uid_t uid, gid_t gid, mode_t umask) {
+  CHAINFS_ASSIGN_OR_RETURN(v1::Attributes attributes,
+                           InheritedAttributes(parent, mode, uid, gid, umask, /*directory=*/true));
+  return CreateObject(parent, name, v1::KIND_DIRECTORY, attributes, "");
 }
 
 absl::StatusOr<Entry> Filesystem::Symlink(const std::string& target, uint64_t parent,
@@ -463,13 +481,14 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
 
 absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent,
                                                                  const std::string& name,
-                                                                 mode_t mode, uid_t uid,
-                                                                 gid_t gid) {
+                                                                 mode_t mode, uid_t uid, gid_t gid,
+                                                                 mode_t umask) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
   // O_EXCL needs no question of its own: the kernel sends create only right after a lookup
   // found no such name (it answers EEXIST itself otherwise).
-  v1::Attributes attributes = NewAttributes(mode, uid, gid);
+  CHAINFS_ASSIGN_OR_RETURN(v1::Attributes attributes,
+                           InheritedAttributes(parent, mode, uid, gid, umask, false));
   CHAINFS_ASSIGN_OR_RETURN(std::shared_ptr<StagedFile> staged, NewStaged(attributes));
   staged->MarkDirty();  // even an empty new file is uploaded on close
   staged->AddWriter();

@@ -22,7 +22,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -114,8 +116,10 @@ class Filesystem {
   // `to_set` holds FUSE_SET_ATTR_* bits; `fh` is the handle for ftruncate/futimens, or null.
   absl::StatusOr<struct stat> SetAttr(uint64_t ino, const struct stat& attr, int to_set,
                                       FileHandle* fh);
+  // `umask` applies unless the parent has a default ACL (the mount asks the kernel to leave
+  // it to us: FUSE_CAP_DONT_MASK); so do Create and MkSpecial.
   absl::StatusOr<Entry> Mkdir(uint64_t parent, const std::string& name, mode_t mode, uid_t uid,
-                              gid_t gid);
+                              gid_t gid, mode_t umask = 0);
   absl::StatusOr<Entry> Symlink(const std::string& target, uint64_t parent, const std::string& name,
                                 uid_t uid, gid_t gid);
   absl::StatusOr<std::string> ReadLink(uint64_t ino);
@@ -128,7 +132,8 @@ class Filesystem {
   // Opens a file; keep_cache says whether the kernel may keep cached pages.
   absl::StatusOr<FileHandle*> Open(uint64_t ino, int flags, bool* keep_cache);
   absl::StatusOr<std::pair<Entry, FileHandle*>> Create(uint64_t parent, const std::string& name,
-                                                       mode_t mode, uid_t uid, gid_t gid);
+                                                       mode_t mode, uid_t uid, gid_t gid,
+                                                       mode_t umask = 0);
   // Calls `reply` with the bytes (valid only during the call).
   absl::Status Read(FileHandle* fh, size_t size, int64_t offset, const ReadAhead::Reply& reply);
   absl::StatusOr<size_t> Write(FileHandle* fh, const char* data, size_t size, int64_t offset);
@@ -156,6 +161,21 @@ class Filesystem {
                                                 int64_t next_offset)>& add);
   void ReleaseDir(DirHandle* dh);
 
+  // mknod(2) of a fifo, character or block device or socket (`mode` holds the type): an
+  // entry of that kind without content (fuse/special_files.cc). Regular files use Create.
+  absl::StatusOr<Entry> MkSpecial(uint64_t parent, const std::string& name, mode_t mode, dev_t rdev,
+                                  uid_t uid, gid_t gid, mode_t umask = 0);
+
+  // Extended attributes, POSIX ACLs among them (fuse/filesystem_xattr.cc, fuse/posix_acl.h).
+  // ENODATA for a name not set, ENOTSUP for a namespace chainfs does not store. The kernel
+  // checks who may read or change which (default_permissions).
+  absl::StatusOr<std::string> GetXattr(uint64_t ino, const std::string& name);
+  // Every name followed by a NUL; trusted.* only for a `privileged` caller (as ext4 does).
+  absl::StatusOr<std::string> ListXattr(uint64_t ino, bool privileged);
+  // `flags`: XATTR_CREATE (EEXIST when set), XATTR_REPLACE (ENODATA when not).
+  absl::Status SetXattr(uint64_t ino, const std::string& name, std::string_view value, int flags);
+  absl::Status RemoveXattr(uint64_t ino, const std::string& name);
+
   // Attributes of a namespace entry as the kernel wants them.
   static struct stat ToStat(uint64_t ino, const v1::FileInfo& info);
 
@@ -182,10 +202,25 @@ class Filesystem {
   absl::StatusOr<std::unique_ptr<StagedFile>> NewStaged(const v1::Attributes& attributes);
   // A staging file holding the current remote content of `path`.
   absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);
-  // mkdir (kind directory) or symlink (to `target`) through the Client.
+  // mkdir (kind directory), symlink (to `target`) or mknod (a special kind) through the Client.
   absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
                                      const v1::Attributes& attributes, const std::string& target);
   v1::Attributes NewAttributes(mode_t mode, uid_t uid, gid_t gid) const;
+  // NewAttributes for an entry created under `parent`: the umask applied, or the parent's
+  // default ACL inherited (posix_acl_create), from what is known of the parent of any age.
+  absl::StatusOr<v1::Attributes> InheritedAttributes(uint64_t parent, mode_t mode, uid_t uid,
+                                                     gid_t gid, mode_t umask, bool directory);
+  // What getxattr answers from: staged attributes, else learnt within attr_timeout (of any
+  // age with `any_age`: security.capability, asked by the kernel before every write), else
+  // asked.
+  absl::StatusOr<v1::Attributes> CurrentAttributes(uint64_t ino, bool any_age);
+  // A SetAttributes of `ino` (the path is filled in) that a staged, not yet stored file keeps
+  // for its upload instead.
+  absl::Status ChangeAttributes(uint64_t ino, v1::SetAttributesRequest req);
+  // chmod of an inode with an access ACL rewrites the ACL too: its new value (also set on
+  // `staged` when given), or nullopt.
+  absl::StatusOr<std::optional<std::string>> AclAfterChmod(uint64_t ino, mode_t mode,
+                                                           StagedFile* staged);
 
   NameServerApi* const nameserver_;
   FileStoreApi* const filestores_;

@@ -56,6 +56,10 @@ void Init(void* userdata, fuse_conn_info* conn) {
   }
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // POSIX ACLs: the kernel enforces them (and with them default_permissions); their upkeep,
+  // default-ACL inheritance and so the umask are ours (fuse/posix_acl.h).
+  if (conn->capable & FUSE_CAP_POSIX_ACL) conn->want |= FUSE_CAP_POSIX_ACL;
+  if (conn->capable & FUSE_CAP_DONT_MASK) conn->want |= FUSE_CAP_DONT_MASK;
   // Locks stay local to this machine: the kernel handles them.
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
   // max_write 1 MiB also makes libfuse ask for max_pages 256: reads of up to 1 MiB. The
@@ -116,14 +120,14 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   fuse_reply_readlink(req, target->c_str());
 }
 
-void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t /*rdev*/) {
+void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
   if (!S_ISREG(mode)) {
-    Logger("mount")->info("mknod of {}: only regular files are supported", name);
-    fuse_reply_err(req, ENOTSUP);
+    ReplyEntry(req, Fs(req)->MkSpecial(parent, name, mode, rdev, ctx->uid, ctx->gid, ctx->umask),
+               "mknod");
     return;
   }
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  auto created = Fs(req)->Create(parent, name, mode, ctx->uid, ctx->gid);
+  auto created = Fs(req)->Create(parent, name, mode, ctx->uid, ctx->gid, ctx->umask);
   if (!created.ok()) {
     ReplyError(req, created.status(), "mknod");
     return;
@@ -141,7 +145,7 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
 
 void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  ReplyEntry(req, Fs(req)->Mkdir(parent, name, mode, ctx->uid, ctx->gid), "mkdir");
+  ReplyEntry(req, Fs(req)->Mkdir(parent, name, mode, ctx->uid, ctx->gid, ctx->umask), "mkdir");
 }
 
 void Symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
@@ -181,7 +185,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  auto created = Fs(req)->Create(parent, name, mode, ctx->uid, ctx->gid);
+  auto created = Fs(req)->Create(parent, name, mode, ctx->uid, ctx->gid, ctx->umask);
   if (!created.ok()) {
     ReplyError(req, created.status(), "create");
     return;
@@ -335,6 +339,38 @@ void StatFs(fuse_req_t req, fuse_ino_t /*ino*/) {
   fuse_reply_statfs(req, &*st);
 }
 
+// A value of getxattr/listxattr: its size for a probe (size 0), ERANGE when it does not fit.
+void ReplyXattr(fuse_req_t req, const absl::StatusOr<std::string>& value, size_t size,
+                const char* op) {
+  if (!value.ok()) {
+    ReplyError(req, value.status(), op);
+  } else if (size == 0) {
+    fuse_reply_xattr(req, value->size());
+  } else if (value->size() > size) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, value->data(), value->size());
+  }
+}
+
+void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  ReplyXattr(req, Fs(req)->GetXattr(ino, name), size, "getxattr");
+}
+
+void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  // As ext4 does, trusted.* is listed only to a privileged caller (root here).
+  ReplyXattr(req, Fs(req)->ListXattr(ino, fuse_req_ctx(req)->uid == 0), size, "listxattr");
+}
+
+void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+              int flags) {
+  ReplyError(req, Fs(req)->SetXattr(ino, name, std::string_view(value, size), flags), "setxattr");
+}
+
+void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  ReplyError(req, Fs(req)->RemoveXattr(ino, name), "removexattr");
+}
+
 // Handler `Fn` measured as `op` when the mount has metrics. The context is taken first: a
 // request is gone once answered.
 template <FuseOp op, auto Fn>
@@ -382,6 +418,10 @@ fuse_lowlevel_ops MakeOperations() {
   ops.statfs = Timed<FuseOp::kStatFs, StatFs>::Call;
   ops.fallocate = Timed<FuseOp::kFallocate, Fallocate>::Call;
   ops.lseek = Timed<FuseOp::kLseek, Lseek>::Call;
+  ops.getxattr = GetXattr;
+  ops.listxattr = ListXattr;
+  ops.setxattr = SetXattr;
+  ops.removexattr = RemoveXattr;
   return ops;
 }
 

@@ -113,6 +113,15 @@ void StagedFile::SetAttributes(const v1::Attributes& attributes, bool mode, bool
   if (mtime) attributes_.set_mtime_ns(attributes.mtime_ns());
 }
 
+absl::Status StagedFile::UpdateAttributes(
+    const std::function<absl::Status(v1::Attributes*)>& change) {
+  std::lock_guard lock(mu_);
+  v1::Attributes changed = attributes_;
+  CHAINFS_RETURN_IF_ERROR(change(&changed));
+  attributes_ = std::move(changed);
+  return absl::OkStatus();
+}
+
 bool StagedFile::dirty() const {
   std::lock_guard lock(mu_);
   return generation_ != uploaded_generation_;

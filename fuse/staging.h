@@ -57,6 +57,8 @@ class StagedFile {
   // Attributes the next upload carries; set_mtime pins mtime until the next write.
   v1::Attributes attributes() const;
   void SetAttributes(const v1::Attributes& attributes, bool mode, bool uid, bool gid, bool mtime);
+  // Applies `change` (extended attributes, mode) to them; its error leaves them unchanged.
+  absl::Status UpdateAttributes(const std::function<absl::Status(v1::Attributes*)>& change);
 
   // Dirty = modified since the last successful upload. An upload takes generation() before
   // reading the file and calls MarkUploaded with it, so writes racing the upload stay dirty.

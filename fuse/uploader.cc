@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/client/xattr_rules.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -112,7 +113,9 @@ absl::StatusOr<v1::FileInfo> Uploader::SettleWriteBehind(const std::string& path
                                                          StagedFile& staged) {
   const StagedFile::WriteBehindOutcome& out = staged.write_behind_outcome();
   v1::Attributes now = staged.attributes();
-  if (now.mode() == out.attributes.mode() && now.uid() == out.attributes.uid() &&
+  v1::SetAttributesRequest req;
+  const bool xattrs_changed = XattrChanges(out.attributes, now, &req);  // setxattr meanwhile
+  if (!xattrs_changed && now.mode() == out.attributes.mode() && now.uid() == out.attributes.uid() &&
       now.gid() == out.attributes.gid() && now.mtime_ns() == out.attributes.mtime_ns()) {
     // The stream committed the whole staged file: it is only appended to while streaming.
     CHAINFS_ASSIGN_OR_RETURN(int64_t size, staged.Size());
@@ -121,7 +124,6 @@ absl::StatusOr<v1::FileInfo> Uploader::SettleWriteBehind(const std::string& path
     stored.set_size(size);
     return stored;
   }
-  v1::SetAttributesRequest req;
   req.set_path(path);
   *req.mutable_attributes() = now;
   req.set_set_mode(true);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -243,6 +244,14 @@ const char* KindName(v1::Kind kind) {
       return "directory";
     case v1::KIND_SYMLINK:
       return "symlink";
+    case v1::KIND_FIFO:
+      return "fifo";
+    case v1::KIND_CHAR_DEVICE:
+      return "chardev";
+    case v1::KIND_BLOCK_DEVICE:
+      return "blockdev";
+    case v1::KIND_SOCKET:
+      return "socket";
     default:
       return "file";
   }
@@ -333,6 +342,12 @@ int Stat(Clients& c, const std::string& path) {
       "uid:     {}\ngid:     {}\nmtime:   {}\n",
       path, KindName(f.kind()), f.size(), f.version(), f.attributes().mode(), f.attributes().uid(),
       f.attributes().gid(), FormatTime(f.attributes().mtime_ns()));
+  if (f.kind() == v1::KIND_CHAR_DEVICE || f.kind() == v1::KIND_BLOCK_DEVICE) {
+    fmt::print("rdev:    {},{}\n", major(f.attributes().rdev()), minor(f.attributes().rdev()));
+  }
+  for (const auto& [name, value] : f.attributes().xattrs()) {
+    fmt::print("xattr:   {} ({} bytes)\n", name, value.size());
+  }
   if (f.kind() != v1::KIND_DIRECTORY) {
     v1::DoReadRequest rreq;
     rreq.set_path(path);

@@ -5,6 +5,7 @@
 #include <future>
 
 #include "common/client/nameserver_rules.h"
+#include "common/client/xattr_rules.h"
 #include "common/names.h"
 #include "common/status.h"
 
@@ -128,6 +129,12 @@ absl::Status Client::MkdirAll(const std::string& path, const v1::Attributes& att
 absl::StatusOr<v1::CreateReply> Client::Symlink(const std::string& path, std::string_view target,
                                                 const v1::Attributes& attributes) {
   return UploadString(Entry(path, v1::KIND_SYMLINK, attributes), target, {.exclusive = true});
+}
+
+absl::StatusOr<v1::CreateReply> Client::MakeSpecial(const std::string& path, v1::Kind kind,
+                                                    const v1::Attributes& attributes) {
+  if (!IsSpecialKind(kind)) return absl::InvalidArgumentError("not a special file kind");
+  return UploadString(Entry(path, kind, attributes), "", {.exclusive = true});
 }
 
 absl::Status Client::CheckRenameTarget(const std::string& from, bool source_is_directory,

@@ -12,6 +12,7 @@
 //   implied directories included); MkdirAll creates missing parents and accepts an existing
 //   directory (`mkdir -p`).
 // - Symlink: an entry of kind symlink whose content is the target, created exclusively.
+// - MakeSpecial: a fifo, device or socket entry without content, created exclusively.
 // - Rename: the POSIX checks (RENAME_NOREPLACE, a directory only over an empty directory, a
 //   non-directory only over a non-directory, never beneath itself), then the NameServer's
 //   Rename. The errors carry the codes (gRPC and v1::ErrorCode) that the mount maps to
@@ -73,6 +74,11 @@ class Client {
   // symlink: the entry `path` of kind symlink pointing at `target`.
   absl::StatusOr<v1::CreateReply> Symlink(const std::string& path, std::string_view target,
                                           const v1::Attributes& attributes);
+
+  // mknod/mkfifo/bind: the entry `path` of a special kind (fifo, device, socket), without
+  // content, with `attributes` (rdev for a device), created exclusively.
+  absl::StatusOr<v1::CreateReply> MakeSpecial(const std::string& path, v1::Kind kind,
+                                              const v1::Attributes& attributes);
 
   // fsync()/fdatasync(): returns once every holder of path's latest version has it on stable
   // storage (FileStore Flush on each holder, in parallel; at once under sync durability).

@@ -1,4 +1,5 @@
 #include "common/client/memory_filestores.h"
+#include "common/client/xattr_rules.h"
 
 #include <fmt/format.h>
 
@@ -23,13 +24,6 @@ absl::Status Annotate(const absl::Status& st, const std::string& what) {
 
 absl::Status ValidateNewVersion(int64_t version) {
   if (version <= 0) return absl::InvalidArgumentError(fmt::format("bad version {}", version));
-  return absl::OkStatus();
-}
-
-absl::Status ValidateMode(const v1::FileInfo& file) {
-  if (file.attributes().mode() > 07777) {
-    return absl::InvalidArgumentError("mode has bits above 07777");
-  }
   return absl::OkStatus();
 }
 
@@ -232,8 +226,8 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateOnChain(
   const std::string what = fmt::format("create {}@{}", file.name(), file.version());
   CHAINFS_RETURN_IF_ERROR(ValidateName(file.name()));
   CHAINFS_RETURN_IF_ERROR(ValidateNewVersion(file.version()));
-  CHAINFS_RETURN_IF_ERROR(ValidateMode(file));
-  if (!v1::Kind_IsValid(file.kind())) return absl::InvalidArgumentError("bad kind");
+  CHAINFS_RETURN_IF_ERROR(ValidateEntry(file));
+  CHAINFS_RETURN_IF_ERROR(ValidateContentSize(file.kind(), static_cast<int64_t>(content.size())));
   if (std::set<std::string>(chain.begin(), chain.end()).size() != chain.size()) {
     return absl::InvalidArgumentError("chain names a FileStore twice");
   }
@@ -504,7 +498,7 @@ absl::StatusOr<v1::CloneReply> MemoryFileStores::Clone(const std::string& addres
   CHAINFS_RETURN_IF_ERROR(ValidateNewVersion(req.source().version()));
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.target().name()));
   CHAINFS_RETURN_IF_ERROR(ValidateNewVersion(req.target().version()));
-  CHAINFS_RETURN_IF_ERROR(ValidateMode(req.target()));
+  CHAINFS_RETURN_IF_ERROR(ValidateEntry(req.target()));
   v1::CloneReply reply;
   {
     std::lock_guard lock(mu_);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/client/nameserver_rules.h"
+#include "common/client/xattr_rules.h"
 #include "common/names.h"
 #include "common/status.h"
 
@@ -363,6 +364,7 @@ absl::StatusOr<v1::SetAttributesReply> MemoryNameServer::SetAttributes(
     if (req.set_uid()) attrs.set_uid(in.uid());
     if (req.set_gid()) attrs.set_gid(in.gid());
     if (req.set_mtime()) attrs.set_mtime_ns(in.mtime_ns());
+    CHAINFS_RETURN_IF_ERROR(ApplyXattrChanges(req, &attrs));
     target = NewVersionLocked(req.path(), live);
     *target.mutable_attributes() = attrs;
   }

@@ -21,6 +21,7 @@ using Stub = v1::NameServer::Stub;
 
 constexpr int kMaxMessageBytes = kNameServerMaxMessageBytes;
 constexpr size_t kRegisterBatch = 1000;
+constexpr size_t kRegisterBatchBytes = 4 << 20;
 // Redirects followed at once before backing off (two NameServers naming each other while
 // an election settles must not spin).
 constexpr int kMaxImmediateRedirects = 2;
@@ -358,8 +359,12 @@ absl::Status NameServerClient::RegisterFilesAndTombstones(const std::string& fil
         batch.set_bytes_used(bytes_used);
         batch.set_bytes_available(bytes_available);
       }
+      // Bounded by count and by bytes: extended attributes can make a FileInfo 128 KiB.
       size_t end = std::min(files.size(), next + kRegisterBatch);
-      for (; next < end; ++next) *batch.add_files() = files[next];
+      for (size_t bytes = 0; next < end && bytes < kRegisterBatchBytes; ++next) {
+        bytes += files[next].ByteSizeLong();
+        *batch.add_files() = files[next];
+      }
       batch.set_last(next >= files.size());
       if (!writer->Write(batch)) break;  // the server ended the call; Finish says why
     } while (next < files.size());

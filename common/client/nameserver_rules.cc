@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/client/filestore_client.h"
+#include "common/client/xattr_rules.h"
 #include "common/names.h"
 #include "common/status.h"
 
@@ -38,11 +39,8 @@ absl::Status ValidateReported(const v1::FileInfo& f) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(f.name()));
   if (f.version() <= 0) return absl::InvalidArgumentError("version must be positive");
   if (f.size() < 0) return absl::InvalidArgumentError("size must not be negative");
-  if (!v1::Kind_IsValid(f.kind())) return absl::InvalidArgumentError("unknown kind");
-  if (f.attributes().mode() > 07777) {
-    return absl::InvalidArgumentError("mode has bits above 07777");
-  }
-  return absl::OkStatus();
+  CHAINFS_RETURN_IF_ERROR(ValidateEntry(f));
+  return ValidateContentSize(f.kind(), f.size());
 }
 
 absl::Status ValidateAddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req) {

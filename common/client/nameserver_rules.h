@@ -22,7 +22,8 @@ absl::Status ValidateFileStore(const std::string& address);
 // Space figures a FileStore reports: never negative.
 absl::Status ValidateBytes(int64_t bytes_used, int64_t bytes_available);
 // A file or tombstone as a FileStore reports it: a valid name, a positive version, a size
-// that is not negative, a known kind and mode bits within 07777.
+// that is not negative, a known kind, mode bits within 07777, no content for a special file
+// and extended attributes within their limits (common/client/xattr_rules.h).
 absl::Status ValidateReported(const v1::FileInfo& f);
 // An addFileOrTombstone request: the FileStore's address, `file` and each of `more` as
 // ValidateReported checks them, at most kMaxReportBatch in `more`, and at most

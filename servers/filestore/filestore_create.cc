@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include "common/client/xattr_rules.h"
 #include "common/status.h"
 #include "servers/filestore/filestore_service.h"
 #include "servers/filestore/log.h"
@@ -71,6 +72,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   if (close.size() < 0 || close.size() > kMaxCreateBytes) {
     return absl::InvalidArgumentError("bad size in close");
   }
+  CHAINFS_RETURN_IF_ERROR(ValidateContentSize(file.kind(), close.size()));
   // Verified before the chain is told to commit.
   CHAINFS_RETURN_IF_ERROR(writer->Check(close.size(), close.checksum(), close.block_checksum()));
   if (down) {

@@ -7,6 +7,7 @@
 
 #include "common/checksum.h"
 #include "common/client/filestore_channels.h"
+#include "common/client/xattr_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -155,11 +156,8 @@ absl::Status FileStoreService::ValidateHeader(const v1::CreateHeader& header) co
   const v1::FileInfo& file = header.file();
   CHAINFS_RETURN_IF_ERROR(ValidateName(file.name()));
   CHAINFS_RETURN_IF_ERROR(CheckNewVersion(file.version()));
-  if (!v1::Kind_IsValid(file.kind())) return absl::InvalidArgumentError("bad kind");
-  // The NameServer refuses such entries, so a store holding one could never register.
-  if (file.attributes().mode() > 07777) {
-    return absl::InvalidArgumentError("mode has bits above 07777");
-  }
+  // The NameServer refuses other entries, so a store holding one could never register.
+  CHAINFS_RETURN_IF_ERROR(ValidateEntry(file));
   if (header.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
   if (header.chain_size() > kMaxChain) return absl::InvalidArgumentError("chain is too long");
   for (const std::string& address : header.chain()) {
@@ -241,6 +239,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerCont
   }
   // Verified before anything is forwarded or written.
   if (req.close().size() < 0) return absl::InvalidArgumentError("negative size in close");
+  CHAINFS_RETURN_IF_ERROR(ValidateContentSize(file.kind(), req.close().size()));
   if (req.close().size() != static_cast<int64_t>(content.size()) ||
       req.close().checksum() != Checksum(content)) {
     return absl::DataLossError(
@@ -505,9 +504,7 @@ grpc::Status FileStoreService::Clone(grpc::ServerContext*, const v1::CloneReques
   if (st.ok()) st = ValidateVersion(req->source().version());
   if (st.ok()) st = ValidateName(req->target().name());
   if (st.ok()) st = CheckNewVersion(req->target().version());
-  if (st.ok() && req->target().attributes().mode() > 07777) {
-    st = absl::InvalidArgumentError("mode has bits above 07777");
-  }
+  if (st.ok()) st = ValidateEntry(req->target());  // its kind is the source's
   if (!st.ok()) return ToGrpc(st);
   auto info = store_->Clone(req->source(), req->target());
   if (!info.ok()) return ToGrpc(info.status());

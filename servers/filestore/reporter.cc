@@ -12,6 +12,8 @@
 namespace chainfs::filestore {
 namespace {
 
+constexpr size_t kReportBatchBytes = 4 << 20;  // per AddFileOrTombstone call
+
 // A refusal that no retry changes: the report is dropped instead of retried forever.
 bool IsPermanentRefusal(const absl::Status& st) {
   return st.code() == absl::StatusCode::kFailedPrecondition ||
@@ -305,8 +307,11 @@ void Reporter::FlushPending() {
     {
       std::lock_guard lock(mu_);
       if (pending_.empty()) return;
-      const auto end =
-          pending_.begin() + static_cast<ptrdiff_t>(std::min(per_call, pending_.size()));
+      // Bounded by bytes too: extended attributes can make a FileInfo 128 KiB.
+      size_t n = 0;
+      for (size_t bytes = 0; n < std::min(per_call, pending_.size()) && bytes < kReportBatchBytes;)
+        bytes += pending_[n++].ByteSizeLong();
+      const auto end = pending_.begin() + static_cast<ptrdiff_t>(n);
       batch.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(end));
       pending_.erase(pending_.begin(), end);
     }

@@ -6,6 +6,7 @@
 
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_rules.h"
+#include "common/client/xattr_rules.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/settings.h"
@@ -458,6 +459,7 @@ absl::Status NameServer::SetAttributes(const v1::SetAttributesRequest& req,
   if (req.set_uid()) attrs.set_uid(in.uid());
   if (req.set_gid()) attrs.set_gid(in.gid());
   if (req.set_mtime()) attrs.set_mtime_ns(in.mtime_ns());
+  CHAINFS_RETURN_IF_ERROR(ApplyXattrChanges(req, &attrs));
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   v1::FileInfo target;
   target.set_name(req.path());

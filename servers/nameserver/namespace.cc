@@ -232,7 +232,7 @@ bool Namespace::OrphanedLocked(const std::string& name, Entry& e) {
           name.substr(0, 100), e.version, newest, e.holders.size());
   --live_names_;  // e was live
   e.version = newest;
-  e.meta = meta;
+  e.meta = std::move(meta);
   if (!e.meta.tombstone) ++live_names_;
   return false;
 }
@@ -244,7 +244,8 @@ Namespace::Meta Namespace::MetaOf(const v1::FileInfo& f) {
               .uid = f.attributes().uid(),
               .gid = f.attributes().gid(),
               .kind = static_cast<uint8_t>(f.kind()),
-              .tombstone = f.tombstone()};
+              .tombstone = f.tombstone(),
+              .extras = VersionExtras::Of(f.attributes())};
 }
 
 Namespace::Map::iterator Namespace::EraseLocked(Map::iterator it) {

@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "proto/chainfs.grpc.pb.h"
+#include "servers/nameserver/version_extras.h"
 
 namespace chainfs::nameserver {
 
@@ -69,6 +70,7 @@ struct VersionMeta {
   uint32_t gid = 0;
   uint8_t kind = 0;
   bool tombstone = false;
+  VersionExtras extras;  // rdev and extended attributes, null for most names
 };
 
 struct ReplicationTask {

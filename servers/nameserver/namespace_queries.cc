@@ -40,6 +40,7 @@ v1::FileInfo Namespace::InfoLocked(const std::string& name, const Entry& e) cons
   a->set_uid(m.uid);
   a->set_gid(m.gid);
   a->set_mtime_ns(m.mtime_ns);
+  m.extras.FillIn(a);
   return info;
 }
 

@@ -325,6 +325,8 @@ TEST_F(FilesystemTest, ColdReadOfASmallFile_IsALookupADoReadAndOneReadSmall) {
 }
 
 TEST_F(FilesystemTest, CreateWriteClose_IsALookupAndADoCreate_AGetattrAfterItAsksNothing) {
+  ASSERT_TRUE(fs_->GetAttr(kRoot).ok());  // the kernel's at mount: the parent is known
+  TakeMountCalls();
   EXPECT_EQ(Errno(fs_->Lookup(kRoot, "f").status()), ENOENT);  // the kernel's, before create
   ASSERT_TRUE(WriteFile(*fs_, "f", std::string(4096, 'w')).ok());
   EXPECT_EQ(filestores_.Calls(Method::kCreate), 3);  // one chain pass, counted per member
