@@ -55,6 +55,10 @@ struct NameServerSettings {
   Duration dropped_filestore_memory = std::chrono::minutes(10);
   // How often the campaign re-checks /leader when no watch fired.
   Duration election_retry = ElectionRetryFor(kSessionTimeout);
+  // Directory times (mtime, ctime of a directory whose entries changed) move in the soft
+  // state at once and are written to the FileStores at most this often per directory; a
+  // NameServer crash loses at most this much of them (DirTimes).
+  Duration dir_times_interval = std::chrono::seconds(1);
 };
 
 }  // namespace chainfs::nameserver
