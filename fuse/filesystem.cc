@@ -151,9 +151,10 @@ absl::StatusOr<Entry> Filesystem::Lookup(uint64_t parent, const std::string& nam
 }
 
 absl::StatusOr<struct stat> Filesystem::GetAttr(uint64_t ino) {
-  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
+  std::optional<std::string> path = inodes_.Path(ino);
+  if (!path) return UnlinkedAttr(ino);
   if (auto staged = inodes_.Staged(ino)) return StagedStat(ino, *staged);
-  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatInode(ino, path));
+  CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatInode(ino, *path));
   struct stat st = ToStat(ino, info);
   local_times_.Apply(&st);
   return st;
@@ -161,12 +162,17 @@ absl::StatusOr<struct stat> Filesystem::GetAttr(uint64_t ino) {
 
 absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat& attr, int to_set,
                                                 FileHandle* fh) {
-  CHAINFS_ASSIGN_OR_RETURN(std::string path, PathOf(ino));
   std::shared_ptr<StagedFile> staged = fh && fh->staged ? fh->staged : inodes_.Staged(ino);
+  // Unlinked while open: a staged file changes only here, one renamed away under its name.
+  std::optional<std::string> named = inodes_.Path(ino);
+  if (!named) named = open_files_.Hidden(ino);
+  if (!named && !staged) return ErrnoError(ENOENT, fmt::format("inode {} is gone", ino));
+  const std::string path = named.value_or("");
   int64_t now = clock_->WallNanos();
 
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (attr.st_size < 0) return ErrnoError(EINVAL, "negative size");
+    if (attr.st_size > kMaxFileBytes) return ErrnoError(EFBIG, "over the largest file size");
     if (staged) {
       CHAINFS_RETURN_IF_ERROR(staged->Truncate(attr.st_size, now));
     } else {
@@ -200,11 +206,11 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
       staged->SetAttributes(wanted, req.set_mode(), req.set_uid(), req.set_gid(), req.set_mtime(),
                             req.set_atime(), req.set_ctime());
     }
-    if (!staged || !staged->dirty()) {
+    if (named && (!staged || !staged->dirty())) {
       auto reply = nameserver_->SetAttributes(req);
       if (!reply.ok()) return reply.status();
       inodes_.SetInfo(ino, reply->file(), clock_->Now());
-      if (!staged) return ToStat(ino, reply->file());
+      if (!staged && inodes_.Path(ino)) return ToStat(ino, reply->file());
     }
   }
   return GetAttr(ino);
@@ -294,7 +300,7 @@ absl::StatusOr<Entry> Filesystem::Mkdir(uint64_t parent, const std::string& name
 
 absl::StatusOr<Entry> Filesystem::Symlink(const std::string& target, uint64_t parent,
                                           const std::string& name, uid_t uid, gid_t gid) {
-  if (target.empty() || target.size() > kMaxNameBytes) {
+  if (target.empty() || target.size() > kMaxSymlinkTargetBytes) {
     return ErrnoError(target.empty() ? ENOENT : ENAMETOOLONG, "bad symlink target");
   }
   return CreateObject(parent, name, v1::KIND_SYMLINK, NewAttributes(0777, uid, gid), target);
@@ -316,10 +322,12 @@ absl::StatusOr<std::string> Filesystem::ReadLink(uint64_t ino) {
 absl::Status Filesystem::Unlink(uint64_t parent, const std::string& name) {
   CHAINFS_ASSIGN_OR_RETURN(std::string dir, PathOf(parent));
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
+  CHAINFS_ASSIGN_OR_RETURN(bool moved_away, MoveAwayIfReadRemotely(path));
   v1::DoDeleteRequest req;
   req.set_path(path);
   req.set_directory_must_be_empty(true);
-  auto reply = nameserver_->DoDelete(req);
+  auto reply = moved_away ? absl::StatusOr<v1::DoDeleteReply>(v1::DoDeleteReply())
+                          : nameserver_->DoDelete(req);
   if (!reply.ok()) {
     // A file created here and not yet uploaded exists only in its staging file.
     auto ino = inodes_.Find(path);
@@ -360,9 +368,21 @@ absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64
   CHAINFS_ASSIGN_OR_RETURN(std::string to, ChildPath(new_dir, new_name));
   if (from == to) return absl::OkStatus();
   const bool no_replace = flags & RENAME_NOREPLACE;
+  auto from_ino = inodes_.Find(from);
+  auto to_ino = inodes_.Find(to);
+  bool target_moved = false;
+  if (to_ino && to_ino != from_ino) {
+    // A target open here keeps its content until closed: checked first, then moved away.
+    absl::StatusOr<v1::FileInfo> source = StatPath(from);
+    const bool staged_only =
+        from_ino && inodes_.Staged(*from_ino) && absl::IsNotFound(source.status());
+    if (!source.ok() && !staged_only) return source.status();
+    const bool from_is_dir = source.ok() && source->kind() == v1::KIND_DIRECTORY;
+    CHAINFS_RETURN_IF_ERROR(client_.CheckRenameTarget(from, from_is_dir, to, no_replace));
+    CHAINFS_ASSIGN_OR_RETURN(target_moved, MoveAwayIfReadRemotely(to));
+  }
   // A file created here and not stored yet exists only in its staging file: the checks are
   // the Client's, the move only the inode table's.
-  auto from_ino = inodes_.Find(from);
   if (from_ino && inodes_.Staged(*from_ino)) {
     auto source = StatPath(from);
     if (!source.ok() && source.status().code() == absl::StatusCode::kNotFound) {
@@ -373,10 +393,14 @@ absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64
       return absl::OkStatus();
     }
   }
-  CHAINFS_RETURN_IF_ERROR(client_.Rename(from, to, no_replace));
+  if (absl::Status renamed = client_.Rename(from, to, no_replace); !renamed.ok()) {
+    if (target_moved) MoveBack(*to_ino, to);
+    return renamed;
+  }
   inodes_.Rename(from, to);
   EntriesChanged(parent);
   EntriesChanged(new_parent);
+  if (from_ino) RepointReaders(*from_ino, to);
   return absl::OkStatus();
 }
 
@@ -422,11 +446,11 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
     if (staged->writers() > 0) staged->StopAppends();  // a second writer: no write-behind
     staged->AddWriter();
     fh->staged = std::move(staged);
-    return fh.release();
+    return Opened(std::move(fh));
   }
   if (auto staged = inodes_.Staged(ino)) {
     fh->staged = std::move(staged);
-    return fh.release();
+    return Opened(std::move(fh));
   }
   // Close-to-open: every open asks the NameServer for the latest version.
   v1::DoReadRequest req;
@@ -442,7 +466,7 @@ absl::StatusOr<FileHandle*> Filesystem::Open(uint64_t ino, int flags, bool* keep
   *keep_cache = previous == version;
   if (previous == 0 && told) previous = told->version();
   if (previous != 0 && previous != version && invalidate_attributes_) invalidate_attributes_(ino);
-  return fh.release();
+  return Opened(std::move(fh));
 }
 
 absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent,
@@ -470,7 +494,7 @@ absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent
   fh->writer = true;
   fh->created = true;
   fh->staged = std::move(staged);
-  return std::make_pair(entry, fh.release());
+  return std::make_pair(entry, Opened(std::move(fh)));
 }
 
 absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
@@ -499,6 +523,8 @@ absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
 absl::StatusOr<size_t> Filesystem::Write(FileHandle* fh, const char* data, size_t size,
                                          int64_t offset) {
   if (!fh->writer || !fh->staged) return ErrnoError(EBADF, "not open for writing");
+  if (offset >= kMaxFileBytes) return ErrnoError(EFBIG, "write past the largest file size");
+  size = std::min<int64_t>(size, kMaxFileBytes - offset);  // a short write up to it
   CHAINFS_ASSIGN_OR_RETURN(size_t written,
                            fh->staged->Write(data, size, offset, clock_->WallNanos()));
   if (auto path = inodes_.Path(fh->ino)) uploader_.MaybeWriteBehind(*path, *fh->staged);
@@ -524,7 +550,7 @@ absl::Status Filesystem::Fsync(FileHandle* fh) {
   return client_.FlushToDisk(*path);
 }
 
-void Filesystem::Release(FileHandle* fh) {
+void Filesystem::ReleaseHandle(FileHandle* fh) {
   // Read replies to the kernel before it is done with the handle (it may still start a
   // prefetch), and the kernel may release the file as soon as it has the reply: wait for
   // that Read to finish before the handle goes.

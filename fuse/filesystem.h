@@ -33,12 +33,19 @@
 #include "common/clock.h"
 #include "fuse/inode_table.h"
 #include "fuse/kept.h"
+#include "fuse/open_unlinked.h"
 #include "fuse/read_ahead.h"
 #include "fuse/staging.h"
 #include "fuse/times.h"
 #include "fuse/uploader.h"
 
 namespace chainfs::mount {
+
+// The largest file the mount makes (its FUSE s_maxbytes, in effect): truncation beyond it
+// answers EFBIG, writes stop at it (EFBIG at or past it), as on ext4, whose own limit with
+// 4 KiB blocks this is. FileStores keep each object as one local file and the mount stages
+// one, on ext4 as often as not, so no larger file could be stored anyway.
+inline constexpr int64_t kMaxFileBytes = (int64_t{1} << 44) - 4096;
 
 struct FilesystemSettings {
   std::string cache_dir;        // staging files go here (must exist)
@@ -138,6 +145,7 @@ class Filesystem {
                      const std::function<bool(const std::string& path)>& held_elsewhere = {});
   // fsync(): Flush, then every holder of the file's latest version flushes it to disk.
   absl::Status Fsync(FileHandle* fh);
+  // The last close of a file unlinked while open deletes what kept it (open_unlinked.h).
   void Release(FileHandle* fh);
 
   absl::StatusOr<DirHandle*> OpenDir(uint64_t ino);
@@ -155,6 +163,18 @@ class Filesystem {
 
  private:
   absl::StatusOr<std::string> PathOf(uint64_t ino) const;
+  // Files unlinked or renamed over while open (fuse/open_unlinked.cc).
+  FileHandle* Opened(std::unique_ptr<FileHandle> fh);  // registers an open handle
+  void ReleaseHandle(FileHandle* fh);
+  // Before `path` loses its name: when a handle here reads it remotely, renames it to a hidden
+  // name for as long as it is open and returns true (the name is gone); false otherwise.
+  absl::StatusOr<bool> MoveAwayIfReadRemotely(const std::string& path);
+  // Undoes MoveAwayIfReadRemotely when the rename it prepared failed.
+  void MoveBack(uint64_t ino, const std::string& path);
+  // Points the remote readers of `ino` at `path` (the name it was renamed to).
+  void RepointReaders(uint64_t ino, const std::string& path);
+  // getattr of an inode that has no name any more but is still open (nlink 0).
+  absl::StatusOr<struct stat> UnlinkedAttr(uint64_t ino);
   absl::StatusOr<v1::FileInfo> StatPath(const std::string& path);
   // The entry of inode `ino` at `path`: learnt within attr_timeout, or asked (and remembered).
   absl::StatusOr<v1::FileInfo> StatInode(uint64_t ino, const std::string& path);
@@ -186,6 +206,7 @@ class Filesystem {
   Uploader uploader_;
   const int64_t start_ns_;
   InodeTable inodes_;
+  OpenFiles open_files_;
   std::function<void(uint64_t)> invalidate_attributes_;
   std::mutex open_mu_;  // serializes creating an inode's staging
   std::mutex staged_name_mu_;

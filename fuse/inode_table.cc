@@ -16,7 +16,7 @@ absl::StatusOr<std::string> ChildPath(const std::string& parent, const std::stri
     return ErrnoError(EINVAL, "invalid name");
   }
   std::string path = JoinName(parent, name);
-  if (path.size() > kMaxNameBytes) return ErrnoError(ENAMETOOLONG, "path over 4096 bytes");
+  if (path.size() > kMaxNameBytes) return ErrnoError(ENAMETOOLONG, "path over the name limit");
   return path;
 }
 

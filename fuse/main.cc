@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
   app.add_flag("-d,--debug", options.debug, "trace FUSE requests (implies -f)");
   bool ignored = false;
   app.add_flag("-n,-s,-v", ignored, "ignored (mount(8) helper flags)");
+  app.add_flag_callback(
+      "--allow-other", [&options] { options.allow_other = true; },
+      "let other local users in (default for a mount made by root; the kernel checks modes)");
+  app.add_flag_callback(
+      "--no-allow-other", [&options] { options.allow_other = false; },
+      "only the mounting user (and root) may use the mount");
   app.add_option("--cache-dir", options.cache_dir, "where staged writes are kept");
   chainfs::AddDurationOption(app, "--attr-timeout", options.attr_timeout,
                              "how long the kernel caches attributes");

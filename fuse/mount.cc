@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -175,7 +176,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
                        .metrics = metrics ? &mount_metrics : nullptr};
   std::free(real);
 
-  const std::string fuse_opts = FuseOptions(options);
+  const std::string fuse_opts = FuseOptions(options, ::geteuid() == 0);
   std::vector<std::string> argv_strings = {"chainfs-mount", "-o", fuse_opts};
   if (options.debug) argv_strings.push_back("-d");
   std::vector<char*> argv;
@@ -196,7 +197,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
   } else if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
     Fail(
         fmt::format("cannot mount on {} (see the message above; a user needs user_allow_other "
-                    "in /etc/fuse.conf for allow_other)",
+                    "in /etc/fuse.conf for -o allow_other)",
                     options.mountpoint));
     fuse_remove_signal_handlers(se);
   } else {
@@ -230,8 +231,12 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
 
 }  // namespace
 
-std::string FuseOptions(const MountOptions& options) {
+std::string FuseOptions(const MountOptions& options, bool as_root) {
   std::string fuse_opts = "fsname=chainfs,subtype=chainfs,default_permissions";
+  // libfuse refuses allow_other beside allow_root: asking for the latter turns the default off.
+  const bool allow_root = std::find(options.fuse_options.begin(), options.fuse_options.end(),
+                                    "allow_root") != options.fuse_options.end();
+  if (options.allow_other.value_or(as_root && !allow_root)) fuse_opts += ",allow_other";
   for (const std::string& o : options.fuse_options) fuse_opts += "," + o;
   return fuse_opts;
 }
@@ -255,6 +260,8 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
       options->tls.dir = value;
     } else if (key == "tls_name") {
       options->tls.name = value;
+    } else if (key == "allow_other" || key == "noallow_other") {
+      options->allow_other = key == "allow_other";
     } else if (key == "insecure") {
       options->tls.insecure = true;
     } else if (key == "cache_dir") {

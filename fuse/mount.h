@@ -3,6 +3,7 @@
 // serves until unmounted and cleans up.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,12 @@ namespace chainfs::mount {
 struct MountOptions {
   std::string zk;  // HOST:PORT[,...]/CHROOT
   std::string mountpoint;
-  std::vector<std::string> fuse_options;  // passed to libfuse ("allow_other", "ro", ...)
+  std::vector<std::string> fuse_options;  // passed to libfuse ("ro", "allow_root", ...)
+  // Whether other local users may use the mount (libfuse's allow_other; the kernel then
+  // checks mode bits against the stored owner, default_permissions). Unset: on for a mount
+  // made by root, as mfsmount does; off for a user's mount, which needs user_allow_other in
+  // /etc/fuse.conf to ask for it. -o allow_other / -o noallow_other, --[no-]allow-other.
+  std::optional<bool> allow_other;
   bool foreground = false;
   bool debug = false;     // libfuse request tracing
   std::string cache_dir;  // "" = /var/cache/chainfs if writable, else /tmp
@@ -52,14 +58,16 @@ struct MountOptions {
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
 // attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=, tls_dir=,
-// tls_name=, insecure, metrics_listen=, relatime, noatime, strictatime) set fields,
+// tls_name=, insecure, metrics_listen=, allow_other, noallow_other, relatime, noatime,
+// strictatime) set fields,
 // mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is
 // dropped, the rest goes to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);
 
-// What libfuse is given: default_permissions always (the kernel checks modes), then the
-// libfuse options asked for, and nothing else (allow_other only when asked).
-std::string FuseOptions(const MountOptions& options);
+// What libfuse is given: default_permissions always (the kernel checks modes), allow_other
+// as MountOptions::allow_other says (unset: only when `as_root`), then the libfuse options
+// asked for.
+std::string FuseOptions(const MountOptions& options, bool as_root);
 
 // Mounts and serves. Without `foreground` it returns in the parent once the mount serves
 // (or failed), and the child serves in the background. Returns the exit code.

@@ -82,8 +82,9 @@ void VerifyCopies(FileStoreApi* filestores, int batch, std::vector<Target>* targ
     for (const std::string& h : (*targets)[i].holders) by_holder[h].push_back(i);
   }
   for (const auto& [holder, indexes] : by_holder) {
-    for (size_t start = 0; start < indexes.size(); start += static_cast<size_t>(batch)) {
-      const size_t end = std::min(indexes.size(), start + static_cast<size_t>(batch));
+    for (size_t start = 0, end = 0; start < indexes.size(); start = end) {
+      end = NameBatchEnd(start, indexes.size(), static_cast<size_t>(batch),
+                         [&](size_t k) { return (*targets)[indexes[k]].name.size(); });
       v1::VerifyRequest req;
       for (size_t k = start; k < end; ++k) {
         v1::NameVersion* f = req.add_files();

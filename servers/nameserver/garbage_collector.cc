@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/names.h"
 #include "common/status.h"
 
 namespace chainfs::nameserver {
@@ -110,10 +111,11 @@ absl::StatusOr<size_t> GarbageCollector::Bump(int64_t g) {
   // Every holder at once; nothing is applied before all of them answered.
   auto ask = [this, g](Answer& a) {
     const std::vector<v1::NameVersion>& files = *a.files;
-    for (size_t start = 0; start < files.size(); start += kBumpBatch) {
+    for (size_t start = 0, end = 0; start < files.size(); start = end) {
       v1::BumpVersionRequest req;
       req.set_new_version(g);
-      size_t end = std::min(files.size(), start + kBumpBatch);
+      end = NameBatchEnd(start, files.size(), kBumpBatch,
+                         [&files](size_t i) { return files[i].name().size(); });
       for (size_t i = start; i < end; ++i) *req.add_files() = files[i];
       absl::StatusOr<v1::BumpVersionReply> reply = ops_->BumpVersion(a.address, req);
       if (!reply.ok()) {

@@ -58,7 +58,8 @@ void NameServer::Start() {
   });
   threads_.emplace_back([this] { Loop(gc_ticker_, settings_.gc_interval, &NameServer::GcTick); });
   threads_.emplace_back([this] {
-    Loop(dir_times_ticker_, settings_.dir_times_interval / 2, &NameServer::DirTimesTick);
+    Loop(dir_times_ticker_, std::max(settings_.dir_times_interval / 2, kMinDirTimesTick),
+         &NameServer::DirTimesTick);
   });
 }
 

@@ -20,6 +20,10 @@ inline constexpr Duration kSessionTimeout = std::chrono::seconds(4);
 // session went is replaced well within one more session timeout.
 constexpr Duration ElectionRetryFor(Duration session_timeout) { return session_timeout / 3; }
 
+// The directory-times loop never runs more often than this (--dir-times-interval 0 writes
+// a directory's times on the next pass).
+inline constexpr Duration kMinDirTimesTick = std::chrono::milliseconds(10);
+
 struct NameServerSettings {
   // The FileStores' heartbeat interval; two missed heartbeats drop a FileStore.
   Duration heartbeat_interval = kDefaultHeartbeatInterval;

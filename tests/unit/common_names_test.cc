@@ -33,6 +33,27 @@ TEST(ValidateName, RejectsOverlongNamesAndComponents) {
   EXPECT_FALSE(Valid(long_name));
 }
 
+TEST(ValidateName, AcceptsNamesFarBeyondPathMax) {
+  // A 4095-byte relative path below a mount's directory, and more: PATH_MAX bounds a call,
+  // not a tree.
+  std::string deep = "/mnt-prefix";
+  while (deep.size() < 4 * 4096) deep += "/" + std::string(kMaxComponentBytes, 'd');
+  EXPECT_TRUE(Valid(deep));
+  EXPECT_GE(kMaxNameBytes, size_t{16} << 10);
+}
+
+TEST(NameBatchEnd, CutsBatchesByCountAndByNameBytes) {
+  auto small = [](size_t) { return size_t{10}; };
+  EXPECT_EQ(NameBatchEnd(0, 25, 10, small), 10u);
+  EXPECT_EQ(NameBatchEnd(20, 25, 10, small), 25u);
+  auto longest = [](size_t) { return kMaxNameBytes; };
+  size_t end = NameBatchEnd(0, 10'000, 10'000, longest);
+  EXPECT_EQ(end, kNameBatchBytes / kMaxNameBytes);
+  EXPECT_LE(end * kMaxNameBytes, kNameBatchBytes);
+  // A single name bigger than the byte bound still makes a batch of one.
+  EXPECT_EQ(NameBatchEnd(3, 10, 5, [](size_t) { return kNameBatchBytes * 2; }), 4u);
+}
+
 TEST(ValidateName, RootIsValidOnlyWhenAllowed) {
   EXPECT_FALSE(ValidateName("/").ok());
   EXPECT_TRUE(ValidateName("/", /*allow_root=*/true).ok());

@@ -19,7 +19,8 @@ TEST(ApplyMountOptions, OwnKeysSetFields_FstabNoiseDropped_RestGoesToFuse) {
   EXPECT_EQ(options.negative_timeout, std::chrono::milliseconds(500));
   // A comma inside zk= splits the option: fstab users write the spec as the source instead.
   EXPECT_EQ(options.zk, "h1:2181");
-  EXPECT_EQ(options.fuse_options, (std::vector<std::string>{"allow_other", "h2:2181/c", "ro"}));
+  EXPECT_EQ(options.allow_other, true);
+  EXPECT_EQ(options.fuse_options, (std::vector<std::string>{"h2:2181/c", "ro"}));
 }
 
 TEST(ApplyMountOptions, TlsKeysSetTheTlsSettings) {
@@ -34,11 +35,31 @@ TEST(ApplyMountOptions, TlsKeysSetTheTlsSettings) {
   EXPECT_TRUE(options.fuse_options.empty());
 }
 
-TEST(FuseOptions, DefaultPermissionsAlways_AllowOtherOnlyWhenAsked) {
+TEST(FuseOptions, DefaultPermissionsAlways_AllowOtherByDefaultOnlyForRoot) {
   MountOptions options;
-  EXPECT_EQ(FuseOptions(options), "fsname=chainfs,subtype=chainfs,default_permissions");
+  EXPECT_EQ(FuseOptions(options, /*as_root=*/true),
+            "fsname=chainfs,subtype=chainfs,default_permissions,allow_other");
+  EXPECT_EQ(FuseOptions(options, /*as_root=*/false),
+            "fsname=chainfs,subtype=chainfs,default_permissions");
   ASSERT_TRUE(ApplyMountOptions("allow_other", &options).ok());
-  EXPECT_EQ(FuseOptions(options), "fsname=chainfs,subtype=chainfs,default_permissions,allow_other");
+  EXPECT_EQ(FuseOptions(options, /*as_root=*/false),
+            "fsname=chainfs,subtype=chainfs,default_permissions,allow_other");
+}
+
+TEST(FuseOptions, NoAllowOther_TurnsTheRootDefaultOff) {
+  MountOptions options;
+  ASSERT_TRUE(ApplyMountOptions("noallow_other", &options).ok());
+  EXPECT_EQ(options.allow_other, false);
+  EXPECT_TRUE(options.fuse_options.empty());
+  EXPECT_EQ(FuseOptions(options, /*as_root=*/true),
+            "fsname=chainfs,subtype=chainfs,default_permissions");
+}
+
+TEST(FuseOptions, AllowRoot_ReplacesTheAllowOtherDefault) {
+  MountOptions options;
+  ASSERT_TRUE(ApplyMountOptions("allow_root", &options).ok());
+  EXPECT_EQ(FuseOptions(options, /*as_root=*/true),
+            "fsname=chainfs,subtype=chainfs,default_permissions,allow_root");
 }
 
 TEST(ApplyMountOptions, BadDuration_IsAnError) {
