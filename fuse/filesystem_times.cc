@@ -3,6 +3,7 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include "common/client/time_rules.h"
 #include "fuse/filesystem.h"
 
 namespace chainfs::mount {
@@ -68,9 +69,19 @@ absl::Status Filesystem::SendAtime(uint64_t ino, int64_t atime_ns) {
   req.mutable_attributes()->set_atime_ns(atime_ns);
   req.set_set_atime(true);
   const TimePoint asked = clock_->Now();
+  std::optional<v1::FileInfo> read = inodes_.Info(ino, TimePoint::min());  // what open saw
   auto reply = nameserver_->SetAttributes(req);
   if (!reply.ok()) return reply.status();
-  inodes_.SetInfo(ino, reply->file(), asked);
+  const v1::FileInfo& cloned = reply->file();
+  // A clone of the version that was read (same size, mtime and ctime: any other change moves
+  // ctime) holds the same bytes: the kernel may keep its pages at the next open.
+  if (read && read->size() == cloned.size() &&
+      read->attributes().mtime_ns() == cloned.attributes().mtime_ns() &&
+      CtimeOf(read->attributes()) == CtimeOf(cloned.attributes())) {
+    const int64_t previous = inodes_.ExchangeVersion(ino, cloned.version());
+    if (previous != read->version()) inodes_.ExchangeVersion(ino, previous);  // not ours
+  }
+  inodes_.SetInfo(ino, cloned, asked);
   return absl::OkStatus();
 }
 
