@@ -56,7 +56,10 @@ Filesystem::Filesystem(NameServerApi* nameserver, FileStoreApi* filestores, Cloc
       uploader_(&client_, {.cache_base = settings_.cache_base,
                            .kept_limits = settings_.kept_limits,
                            .write_behind = settings_.write_behind}),
-      start_ns_(clock->WallNanos()) {}
+      start_ns_(clock->WallNanos()),
+      local_times_(clock, settings_.times.local_hold),
+      atime_updater_(clock, settings_.times.atime_interval,
+                     [this](uint64_t ino, int64_t atime_ns) { return SendAtime(ino, atime_ns); }) {}
 
 struct stat Filesystem::ToStat(uint64_t ino, const v1::FileInfo& info) {
   struct stat st = {};
@@ -65,18 +68,14 @@ struct stat Filesystem::ToStat(uint64_t ino, const v1::FileInfo& info) {
   if (info.kind() == v1::KIND_DIRECTORY && perm == 0) perm = 0755;
   if (info.kind() == v1::KIND_SYMLINK) perm = 0777;
   st.st_mode = KindBits(info.kind()) | perm;
-  st.st_nlink = info.kind() == v1::KIND_DIRECTORY ? 2 : 1;
+  st.st_nlink = info.nlink() != 0 ? info.nlink() : info.kind() == v1::KIND_DIRECTORY ? 2 : 1;
   st.st_uid = info.attributes().uid();
   st.st_gid = info.attributes().gid();
   st.st_rdev = info.attributes().rdev();
   st.st_size = info.size();
   st.st_blksize = 1 << 20;
   st.st_blocks = (info.size() + 511) / 512;
-  int64_t ns = info.attributes().mtime_ns();
-  st.st_mtim.tv_sec = ns / 1'000'000'000;
-  st.st_mtim.tv_nsec = ns % 1'000'000'000;
-  st.st_atim = st.st_mtim;
-  st.st_ctim = st.st_mtim;
+  FillTimes(info.attributes(), &st);
   return st;
 }
 
@@ -100,7 +99,11 @@ absl::StatusOr<v1::FileInfo> Filesystem::StatPath(const std::string& path) {
     root.mutable_attributes()->set_mode(0755);
     root.mutable_attributes()->set_uid(settings_.root_uid);
     root.mutable_attributes()->set_gid(settings_.root_gid);
-    root.mutable_attributes()->set_mtime_ns(start_ns_);
+    // Its times: the NameServer's while it kept them (entries changed in it), else the mount's.
+    const bool timed = reply.ok() && reply->attributes().mtime_ns() != 0;
+    root.mutable_attributes()->set_mtime_ns(timed ? reply->attributes().mtime_ns() : start_ns_);
+    if (timed) root.mutable_attributes()->set_ctime_ns(reply->attributes().ctime_ns());
+    if (reply.ok()) root.set_nlink(reply->nlink());
     return root;
   }
   return reply;
@@ -130,7 +133,10 @@ v1::Attributes Filesystem::NewAttributes(mode_t mode, uid_t uid, gid_t gid) cons
   attributes.set_mode(mode & 07777);
   attributes.set_uid(uid);
   attributes.set_gid(gid);
-  attributes.set_mtime_ns(clock_->WallNanos());
+  const int64_t now = clock_->WallNanos();
+  attributes.set_mtime_ns(now);
+  attributes.set_atime_ns(now);
+  attributes.set_ctime_ns(now);
   return attributes;
 }
 
@@ -151,6 +157,7 @@ absl::StatusOr<Entry> Filesystem::Lookup(uint64_t parent, const std::string& nam
   Entry entry{.ino = inodes_.Ref(path)};
   if (!known) inodes_.SetInfo(entry.ino, *info, asked);
   entry.attr = ToStat(entry.ino, *info);
+  local_times_.Apply(&entry.attr);
   return entry;
 }
 
@@ -159,7 +166,9 @@ absl::StatusOr<struct stat> Filesystem::GetAttr(uint64_t ino) {
   if (!path) return UnlinkedAttr(ino);
   if (auto staged = inodes_.Staged(ino)) return StagedStat(ino, *staged);
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo info, StatInode(ino, *path));
-  return ToStat(ino, info);
+  struct stat st = ToStat(ino, info);
+  local_times_.Apply(&st);
+  return st;
 }
 
 absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat& attr, int to_set,
@@ -192,34 +201,28 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
     }
   }
 
-  v1::Attributes wanted;
+  v1::SetAttributesRequest req;
+  req.set_path(path);
+  v1::Attributes& wanted = *req.mutable_attributes();
   wanted.set_mode(attr.st_mode & 07777);
   wanted.set_uid(attr.st_uid);
   wanted.set_gid(attr.st_gid);
-  bool set_mtime = to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
-  if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-    wanted.set_mtime_ns(now);
-  } else {
-    wanted.set_mtime_ns(int64_t{attr.st_mtim.tv_sec} * 1'000'000'000 + attr.st_mtim.tv_nsec);
+  req.set_set_mode(to_set & FUSE_SET_ATTR_MODE);
+  req.set_set_uid(to_set & FUSE_SET_ATTR_UID);
+  req.set_set_gid(to_set & FUSE_SET_ATTR_GID);
+  SetTimes(attr, to_set, now, &req);
+  if (req.set_mode()) {  // an access ACL follows chmod (posix_acl_chmod)
+    CHAINFS_ASSIGN_OR_RETURN(std::optional<std::string> acl,
+                             AclAfterChmod(ino, wanted.mode(), staged.get()));
+    if (acl) (*req.mutable_set_xattrs())[std::string(kAclAccessXattr)] = *acl;
   }
-  bool set_mode = to_set & FUSE_SET_ATTR_MODE;
-  bool set_uid = to_set & FUSE_SET_ATTR_UID;
-  bool set_gid = to_set & FUSE_SET_ATTR_GID;
-  std::optional<std::string> acl;  // an access ACL follows chmod (posix_acl_chmod)
-  if (set_mode) {
-    CHAINFS_ASSIGN_OR_RETURN(acl, AclAfterChmod(ino, wanted.mode(), staged.get()));
-  }
-  if (set_mode || set_uid || set_gid || set_mtime) {
-    if (staged) staged->SetAttributes(wanted, set_mode, set_uid, set_gid, set_mtime);
+  if (req.set_ctime()) {
+    local_times_.Forget(ino);
+    if (staged) {
+      staged->SetAttributes(wanted, req.set_mode(), req.set_uid(), req.set_gid(), req.set_mtime(),
+                            req.set_atime(), req.set_ctime());
+    }
     if (named && (!staged || !staged->dirty())) {
-      v1::SetAttributesRequest req;
-      req.set_path(path);
-      *req.mutable_attributes() = wanted;
-      req.set_set_mode(set_mode);
-      req.set_set_uid(set_uid);
-      req.set_set_gid(set_gid);
-      req.set_set_mtime(set_mtime);
-      if (acl) (*req.mutable_set_xattrs())[std::string(kAclAccessXattr)] = *acl;
       auto reply = nameserver_->SetAttributes(req);
       if (!reply.ok()) return reply.status();
       inodes_.SetInfo(ino, reply->file(), clock_->Now());
@@ -304,6 +307,7 @@ absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::strin
   Entry entry{.ino = inodes_.Ref(path)};
   inodes_.SetInfo(entry.ino, info, clock_->Now());
   entry.attr = ToStat(entry.ino, info);
+  EntriesChanged(parent);
   return entry;
 }
 
@@ -353,6 +357,7 @@ absl::Status Filesystem::Unlink(uint64_t parent, const std::string& name) {
     }
   }
   inodes_.Detach(path);
+  EntriesChanged(parent);
   return absl::OkStatus();
 }
 
@@ -370,6 +375,7 @@ absl::Status Filesystem::Rmdir(uint64_t parent, const std::string& name) {
   auto reply = nameserver_->DoDelete(req);
   if (!reply.ok()) return reply.status();
   inodes_.Detach(path);
+  EntriesChanged(parent);
   return absl::OkStatus();
 }
 
@@ -402,6 +408,8 @@ absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64
     if (!source.ok() && source.status().code() == absl::StatusCode::kNotFound) {
       CHAINFS_RETURN_IF_ERROR(client_.CheckRenameTarget(from, false, to, no_replace));
       inodes_.Rename(from, to);
+      EntriesChanged(parent);
+      EntriesChanged(new_parent);
       return absl::OkStatus();
     }
   }
@@ -410,6 +418,8 @@ absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64
     return renamed;
   }
   inodes_.Rename(from, to);
+  EntriesChanged(parent);
+  EntriesChanged(new_parent);
   if (from_ino) RepointReaders(*from_ino, to);
   return absl::OkStatus();
 }
@@ -498,6 +508,7 @@ absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent
     inodes_.SetStaged(entry.ino, staged);
   }
   entry.attr = StagedStat(entry.ino, *staged);
+  EntriesChanged(parent);
   auto fh = std::make_unique<FileHandle>();
   fh->ino = entry.ino;
   fh->path = path;
@@ -518,13 +529,16 @@ absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
     CHAINFS_ASSIGN_OR_RETURN(size_t got, fh->staged->Read(fh->buffer.get(), size, offset));
     iovec piece = {fh->buffer.get(), got};
     reply(&piece, 1);
+    NoteRead(fh);
     return absl::OkStatus();
   }
   if (!fh->remote) {
     fh->remote =
         std::make_unique<RemoteFile>(filestores_, fh->path, fh->file, settings_.read_ahead);
   }
-  return fh->remote->Read(size, offset, reply);
+  CHAINFS_RETURN_IF_ERROR(fh->remote->Read(size, offset, reply));
+  NoteRead(fh);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<size_t> Filesystem::Write(FileHandle* fh, const char* data, size_t size,

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,7 @@
 #include "fuse/open_unlinked.h"
 #include "fuse/read_ahead.h"
 #include "fuse/staging.h"
+#include "fuse/times.h"
 #include "fuse/uploader.h"
 
 namespace chainfs::mount {
@@ -65,6 +67,7 @@ struct FilesystemSettings {
   // How long attributes learnt here answer without a Stat: the mount's --attr-timeout (the
   // kernel caches them as long); zero = always ask.
   Duration attr_timeout = Duration::zero();
+  TimesSettings times;  // atime rule (-o relatime/noatime/strictatime) and its pacing
 };
 
 // An open file (fuse_file_info::fh).
@@ -78,7 +81,8 @@ struct FileHandle {
   // Remote reads.
   std::string path;
   v1::DoReadReply file;
-  std::unique_ptr<RemoteFile> remote;  // made by the first read
+  std::unique_ptr<RemoteFile> remote;    // made by the first read
+  std::atomic<bool> atime_noted{false};  // this open's read asked for its atime update
   // Reads of the staged file.
   std::unique_ptr<char[]> buffer;
   size_t buffer_capacity = 0;
@@ -178,6 +182,8 @@ class Filesystem {
 
   // Attributes of a namespace entry as the kernel wants them.
   static struct stat ToStat(uint64_t ino, const v1::FileInfo& info);
+  // Waits until every atime update queued so far was sent (tests).
+  void DrainAtimeUpdates() { atime_updater_.Drain(); }
 
  private:
   absl::StatusOr<std::string> PathOf(uint64_t ino) const;
@@ -221,6 +227,15 @@ class Filesystem {
   // `staged` when given), or nullopt.
   absl::StatusOr<std::optional<std::string>> AclAfterChmod(uint64_t ino, mode_t mode,
                                                            StagedFile* staged);
+  // --- times (filesystem_times.cc) ---
+  // An entry was created in or removed from directory `ino` (its mtime and ctime move).
+  void EntriesChanged(uint64_t dir_ino);
+  // A read through `fh` succeeded: atime moves as the atime rule says, off the read path.
+  void NoteRead(FileHandle* fh);
+  absl::Status SendAtime(uint64_t ino, int64_t atime_ns);
+  // The times SetAttr sets (FUSE_SET_ATTR_ATIME, _MTIME, their _NOW, _CTIME) into `req`.
+  static void SetTimes(const struct stat& attr, int to_set, int64_t now_ns,
+                       v1::SetAttributesRequest* req);
 
   NameServerApi* const nameserver_;
   FileStoreApi* const filestores_;
@@ -235,6 +250,8 @@ class Filesystem {
   std::mutex open_mu_;  // serializes creating an inode's staging
   std::mutex staged_name_mu_;
   uint64_t staged_seq_ = 0;
+  LocalTimes local_times_;
+  AtimeUpdater atime_updater_;  // last: its thread calls into the members above
 };
 
 }  // namespace chainfs::mount

@@ -162,6 +162,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
   fs_settings.root_uid = ::getuid();
   fs_settings.root_gid = ::getgid();
   fs_settings.attr_timeout = options.attr_timeout;
+  fs_settings.times.atime = options.atime;
   Filesystem filesystem((*connection)->nameserver.get(), &(*connection)->filestores,
                         SystemClock::Get(), fs_settings);
   // Processes name files under the mount by its absolute path.
@@ -282,6 +283,8 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
         return absl::InvalidArgumentError(fmt::format("bad {}: {}", key, value));
       }
       options->read_ahead_kb = kib;
+    } else if (ParseAtimeOption(item, &options->atime)) {
+      continue;
     } else if (key == "defaults" || key == "_netdev" || key == "auto" || key == "noauto" ||
                key == "nofail" || key == "user" || key == "users" || key == "nouser" ||
                key == "comment" || key.starts_with("x-")) {

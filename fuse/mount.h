@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/defaults.h"
 #include "common/tls/tls.h"
+#include "fuse/times.h"
 
 namespace chainfs::mount {
 
@@ -51,11 +52,14 @@ struct MountOptions {
       .name = "client"};  // --tls-dir (-o tls_dir=), --tls-name (-o tls_name=), --insecure
   // --metrics-listen HOST:PORT (-o metrics_listen=): serve Prometheus /metrics there; "" = off.
   std::string metrics_listen;
+  // -o relatime (default), noatime, strictatime: when reads move atime (fuse/times.h).
+  AtimeMode atime = AtimeMode::kRelatime;
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
 // attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=, tls_dir=,
-// tls_name=, insecure, metrics_listen=, allow_other, noallow_other) set fields,
+// tls_name=, insecure, metrics_listen=, allow_other, noallow_other, relatime, noatime,
+// strictatime) set fields,
 // mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is
 // dropped, the rest goes to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);

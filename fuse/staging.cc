@@ -50,6 +50,7 @@ absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t 
     std::lock_guard lock(mu_);
     ++generation_;
     attributes_.set_mtime_ns(now_ns);
+    attributes_.set_ctime_ns(now_ns);
     if (append && append_only_) append_end_ += static_cast<int64_t>(size);
   }
   appended_.notify_all();
@@ -64,6 +65,7 @@ absl::Status StagedFile::Truncate(int64_t size, int64_t now_ns) {
     std::lock_guard lock(mu_);
     ++generation_;
     attributes_.set_mtime_ns(now_ns);
+    attributes_.set_ctime_ns(now_ns);
   }
   appended_.notify_all();
   return absl::OkStatus();
@@ -105,12 +107,14 @@ v1::Attributes StagedFile::attributes() const {
 }
 
 void StagedFile::SetAttributes(const v1::Attributes& attributes, bool mode, bool uid, bool gid,
-                               bool mtime) {
+                               bool mtime, bool atime, bool ctime) {
   std::lock_guard lock(mu_);
   if (mode) attributes_.set_mode(attributes.mode() & 07777);
   if (uid) attributes_.set_uid(attributes.uid());
   if (gid) attributes_.set_gid(attributes.gid());
   if (mtime) attributes_.set_mtime_ns(attributes.mtime_ns());
+  if (atime) attributes_.set_atime_ns(attributes.atime_ns());
+  if (ctime) attributes_.set_ctime_ns(attributes.ctime_ns());
 }
 
 absl::Status StagedFile::UpdateAttributes(

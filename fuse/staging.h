@@ -41,7 +41,8 @@ class StagedFile {
   StagedFile(const StagedFile&) = delete;
   StagedFile& operator=(const StagedFile&) = delete;
 
-  // Data access; writes and truncation mark the file dirty and move mtime to `now_ns`.
+  // Data access; writes and truncation mark the file dirty and move mtime and ctime to
+  // `now_ns`.
   absl::StatusOr<size_t> Read(char* buf, size_t size, int64_t offset);
   absl::StatusOr<size_t> Write(const char* data, size_t size, int64_t offset, int64_t now_ns);
   absl::Status Truncate(int64_t size, int64_t now_ns);
@@ -56,7 +57,8 @@ class StagedFile {
 
   // Attributes the next upload carries; set_mtime pins mtime until the next write.
   v1::Attributes attributes() const;
-  void SetAttributes(const v1::Attributes& attributes, bool mode, bool uid, bool gid, bool mtime);
+  void SetAttributes(const v1::Attributes& attributes, bool mode, bool uid, bool gid, bool mtime,
+                     bool atime = false, bool ctime = false);
   // Applies `change` (extended attributes, mode) to them; its error leaves them unchanged.
   absl::Status UpdateAttributes(const std::function<absl::Status(v1::Attributes*)>& change);
 

@@ -116,7 +116,8 @@ absl::StatusOr<v1::FileInfo> Uploader::SettleWriteBehind(const std::string& path
   v1::SetAttributesRequest req;
   const bool xattrs_changed = XattrChanges(out.attributes, now, &req);  // setxattr meanwhile
   if (!xattrs_changed && now.mode() == out.attributes.mode() && now.uid() == out.attributes.uid() &&
-      now.gid() == out.attributes.gid() && now.mtime_ns() == out.attributes.mtime_ns()) {
+      now.gid() == out.attributes.gid() && now.mtime_ns() == out.attributes.mtime_ns() &&
+      now.atime_ns() == out.attributes.atime_ns() && now.ctime_ns() == out.attributes.ctime_ns()) {
     // The stream committed the whole staged file: it is only appended to while streaming.
     CHAINFS_ASSIGN_OR_RETURN(int64_t size, staged.Size());
     v1::FileInfo stored = StagedEntry(path, out.attributes);
@@ -130,6 +131,8 @@ absl::StatusOr<v1::FileInfo> Uploader::SettleWriteBehind(const std::string& path
   req.set_set_uid(true);
   req.set_set_gid(true);
   req.set_set_mtime(true);
+  req.set_set_atime(true);
+  req.set_set_ctime(true);
   CHAINFS_ASSIGN_OR_RETURN(v1::SetAttributesReply reply, client_->nameserver()->SetAttributes(req));
   return std::move(*reply.mutable_file());
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/client/nameserver_rules.h"
+#include "common/client/time_rules.h"
 #include "common/client/xattr_rules.h"
 #include "common/names.h"
 #include "common/status.h"
@@ -105,6 +106,15 @@ void MemoryNameServer::SetSpace(const std::string& address, int64_t bytes_used,
 int64_t MemoryNameServer::last_version() const {
   std::lock_guard lock(mu_);
   return last_version_;
+}
+
+void MemoryNameServer::SetClock(const Clock* clock) {
+  std::lock_guard lock(mu_);
+  clock_ = clock;
+}
+
+void MemoryNameServer::TouchParentLocked(const std::string& name) {
+  ns_.TouchDirectory(std::string(ParentOf(name)), clock_->WallNanos());
 }
 
 // --- changes through the FileStores ---
@@ -256,6 +266,10 @@ absl::StatusOr<v1::DoDeleteReply> MemoryNameServer::DoDelete(const v1::DoDeleteR
     CHAINFS_ASSIGN_OR_RETURN(live, ns_.GetLive(req.path()));
   }
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, Tombstone(live));
+  {
+    std::lock_guard lock(mu_);
+    TouchParentLocked(req.path());
+  }
   v1::DoDeleteReply reply;
   reply.set_version(version);
   return reply;
@@ -322,10 +336,17 @@ absl::StatusOr<v1::RenameReply> MemoryNameServer::Rename(const v1::RenameRequest
   }
   // Every destination first, then the sources (deepest first): a failure part way leaves
   // duplicates, never losses; a source stays until every holder cloned it.
+  int64_t now_ns;
+  {
+    std::lock_guard lock(mu_);
+    now_ns = clock_->WallNanos();
+  }
   for (const Live& item : items) {
     bool all = false;
-    absl::StatusOr<v1::FileInfo> cloned =
-        Clone(item, NewVersion(to + item.info.name().substr(from.size()), item), &all);
+    v1::FileInfo target = NewVersion(to + item.info.name().substr(from.size()), item);
+    // The moved entry's status changed (its name); what moves beneath it did not.
+    if (item.info.name() == from) target.mutable_attributes()->set_ctime_ns(now_ns);
+    absl::StatusOr<v1::FileInfo> cloned = Clone(item, target, &all);
     if (!cloned.ok()) return cloned.status();
     if (!all) return absl::UnavailableError("rename: a holder could not clone; source kept, retry");
   }
@@ -333,6 +354,9 @@ absl::StatusOr<v1::RenameReply> MemoryNameServer::Rename(const v1::RenameRequest
   std::for_each(items.rbegin(), items.rend(),
                 [&](const Live& item) { result.Update(Tombstone(item).status()); });
   if (!result.ok()) return result;
+  std::lock_guard lock(mu_);
+  TouchParentLocked(from);
+  if (ParentOf(from) != ParentOf(to)) TouchParentLocked(to);
   return v1::RenameReply();
 }
 
@@ -354,16 +378,7 @@ absl::StatusOr<v1::SetAttributesReply> MemoryNameServer::SetAttributes(
     }
     live = *std::move(state);
     v1::Attributes attrs = live.info.attributes();
-    const v1::Attributes& in = req.attributes();
-    if (req.set_mode()) {
-      if (in.mode() > 07777) {
-        return absl::InvalidArgumentError(fmt::format("mode {:o} has bits above 07777", in.mode()));
-      }
-      attrs.set_mode(in.mode());
-    }
-    if (req.set_uid()) attrs.set_uid(in.uid());
-    if (req.set_gid()) attrs.set_gid(in.gid());
-    if (req.set_mtime()) attrs.set_mtime_ns(in.mtime_ns());
+    CHAINFS_RETURN_IF_ERROR(ApplySetAttributes(req, clock_->WallNanos(), &attrs));
     CHAINFS_RETURN_IF_ERROR(ApplyXattrChanges(req, &attrs));
     target = NewVersionLocked(req.path(), live);
     *target.mutable_attributes() = attrs;
@@ -493,7 +508,9 @@ absl::StatusOr<v1::AddFileOrTombstoneReply> MemoryNameServer::AddFileOrTombstone
   // A batch (`more`) skips the reports it refuses.
   auto apply = [this](const std::string& address, const v1::FileInfo& f) {
     if (!ns_.IsLive(address)) return;
+    const bool was_live = ns_.GetLive(f.name()).ok();
     ns_.Apply(address, f);
+    if (was_live != ns_.GetLive(f.name()).ok()) TouchParentLocked(f.name());
     last_version_ = std::max(last_version_, f.version());
   };
   apply(req.filestore(), req.file());

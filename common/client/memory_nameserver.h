@@ -43,6 +43,7 @@
 #include "common/client/filestore_api.h"
 #include "common/client/memory_namespace.h"
 #include "common/client/nameserver_api.h"
+#include "common/clock.h"
 #include "common/write_token.h"
 
 namespace chainfs {
@@ -87,6 +88,9 @@ class MemoryNameServer final : public NameServerApi {
   void SetSpace(const std::string& address, int64_t bytes_used, int64_t bytes_available);
   // The last version handed out (0 before any).
   int64_t last_version() const;
+  // The clock of the times it sets itself (ctime of a status change, a directory's mtime and
+  // ctime when its entries change); the system clock unless set (not owned).
+  void SetClock(const Clock* clock);
 
   // --- NameServerApi ---
 
@@ -134,6 +138,8 @@ class MemoryNameServer final : public NameServerApi {
   // `name` at a new version with the attributes of `item` (the target of a clone).
   v1::FileInfo NewVersion(const std::string& name, const Live& item);
   v1::FileInfo NewVersionLocked(const std::string& name, const Live& item);
+  // The parent of `name` had an entry created or removed (POSIX: its mtime and ctime move).
+  void TouchParentLocked(const std::string& name);
 
   const int replication_;
 
@@ -141,6 +147,7 @@ class MemoryNameServer final : public NameServerApi {
   MemoryNamespace ns_;
   int64_t last_version_ = 0;
   FileStoreApi* filestores_api_ = nullptr;
+  const Clock* clock_ = SystemClock::Get();
   const WriteTokenSigner* token_signer_ = nullptr;
   std::function<void(std::string_view)> hook_;
   std::map<std::string, int, std::less<>> calls_;

@@ -4,8 +4,10 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/client/nameserver_rules.h"
+#include "common/client/time_rules.h"
 #include "common/names.h"
 #include "common/status.h"
 
@@ -180,12 +182,20 @@ std::vector<MemoryNamespace::Live> MemoryNamespace::LiveDescendants(const std::s
 absl::StatusOr<v1::FileInfo> MemoryNamespace::Stat(const std::string& name) const {
   if (name != "/") {
     auto it = names_.find(name);
-    if (it != names_.end() && !it->second.latest.tombstone()) return it->second.latest;
+    if (it != names_.end() && !it->second.latest.tombstone()) {
+      v1::FileInfo info = it->second.latest;
+      if (info.kind() == v1::KIND_DIRECTORY) info.set_nlink(DirectoryLinks(name));
+      return info;
+    }
     if (!HasLiveDescendant(name)) {
       return absl::NotFoundError(fmt::format("{}: no such file or directory", name));
     }
   }
-  return ImpliedDirectory(name);
+  v1::FileInfo implied = ImpliedDirectory(name);
+  implied.set_nlink(DirectoryLinks(name));
+  if (name == "/" && root_time_ns_ != 0)
+    TouchDirectoryTimes(root_time_ns_, implied.mutable_attributes());
+  return implied;
 }
 
 absl::Status MemoryNamespace::CheckNotBeneathAFile(const std::string& path) const {
@@ -213,6 +223,9 @@ std::map<std::string, v1::FileInfo> MemoryNamespace::Children(const std::string&
       children.try_emplace(child, ImpliedDirectory(child));
     }
   }
+  for (auto& [child, info] : children) {
+    if (info.kind() == v1::KIND_DIRECTORY) info.set_nlink(DirectoryLinks(prefix + child));
+  }
   return children;
 }
 
@@ -226,6 +239,30 @@ std::vector<std::string> MemoryNamespace::List(const std::string& glob) const {
     }
   }
   return out;
+}
+
+void MemoryNamespace::TouchDirectory(const std::string& dir, int64_t now_ns) {
+  auto it = names_.find(dir);
+  if (it == names_.end() || it->second.latest.tombstone() ||
+      it->second.latest.kind() != v1::KIND_DIRECTORY) {
+    if (dir == "/") root_time_ns_ = now_ns;
+    return;
+  }
+  TouchDirectoryTimes(now_ns, it->second.latest.mutable_attributes());
+}
+
+uint32_t MemoryNamespace::DirectoryLinks(const std::string& dir) const {
+  std::set<std::string> subdirs;
+  std::string prefix = DirPrefix(dir);
+  for (auto it = names_.lower_bound(prefix); it != names_.end() && StartsWith(it->first, prefix);
+       ++it) {
+    if (it->second.latest.tombstone()) continue;
+    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    std::string child(rest.substr(0, rest.find('/')));
+    const bool implied = child.size() != rest.size();
+    if (implied || it->second.latest.kind() == v1::KIND_DIRECTORY) subdirs.insert(child);
+  }
+  return 2 + static_cast<uint32_t>(subdirs.size());
 }
 
 int64_t MemoryNamespace::live_names() const {

@@ -75,6 +75,12 @@ class MemoryNamespace {
   // Live names matching the glob ('*', '?', '[...]', '[!...]', none crossing '/').
   std::vector<std::string> List(const std::string& glob) const;
 
+  // An entry was created in or removed from `dir`: its mtime and ctime become `now_ns` (the
+  // root's too, without an entry of its own), as the NameServer's soft state does at once.
+  void TouchDirectory(const std::string& dir, int64_t now_ns);
+  // A directory's link count: 2 plus its subdirectories (entries and implied ones).
+  uint32_t DirectoryLinks(const std::string& dir) const;
+
   int64_t names() const { return static_cast<int64_t>(names_.size()); }
   int64_t live_names() const;
   // Latest versions with fewer holders than `want`.
@@ -93,6 +99,7 @@ class MemoryNamespace {
   std::map<std::string, Entry> names_;
   std::map<std::string, FileStore> filestores_;
   std::vector<std::string> order_;
+  int64_t root_time_ns_ = 0;  // the root's times when it has no entry (0: never touched)
 };
 
 }  // namespace chainfs

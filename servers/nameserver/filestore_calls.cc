@@ -108,7 +108,9 @@ absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest&
   CHAINFS_RETURN_IF_ERROR(CheckLeader());
   CHAINFS_RETURN_IF_ERROR(CheckReported(req.file()));
   // A FileStore we do not know registers first; its registration covers all of this.
-  if (!ns_.Apply(req.filestore(), req.file())) {
+  bool known = false;
+  ApplyReport(req.filestore(), req.file(), &known);
+  if (!known) {
     reply->set_reregister(true);
     return absl::OkStatus();
   }
@@ -129,7 +131,9 @@ absl::Status NameServer::AddFileOrTombstone(const v1::AddFileOrTombstoneRequest&
                    std::string(st.message()));
       continue;
     }
-    if (!ns_.Apply(req.filestore(), f)) {
+    bool known = false;
+    ApplyReport(req.filestore(), f, &known);
+    if (!known) {
       reply->set_reregister(true);  // dropped meanwhile
       break;
     }

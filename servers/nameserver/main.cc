@@ -38,6 +38,8 @@ CLI::Option* AddNameServerFlags(CLI::App& app, NameServerSettings& s) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   AddDurationOption(app, "--gc-interval", s.gc_interval, "how often GC may run");
+  AddDurationOption(app, "--dir-times-interval", s.dir_times_interval,
+                    "how often at most a directory's changed times are written to the FileStores");
   app.add_option("--gc-min-new-versions", s.gc_min_new_versions,
                  "GC runs only when more versions than this were used")
       ->capture_default_str();

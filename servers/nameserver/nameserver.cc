@@ -6,6 +6,7 @@
 
 #include "common/client/filestore_client.h"
 #include "common/client/nameserver_rules.h"
+#include "common/client/time_rules.h"
 #include "common/client/xattr_rules.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -37,6 +38,8 @@ NameServer::NameServer(NameServerSettings settings, Clock* clock, zk::ZooKeeper*
       replicator_(&ns_, ops, &placement_, clock, settings_),
       gc_(&ns_, ops, &allocator_, &replicator_, zk, clock, settings_),
       events_(clock, settings_.dropped_filestore_memory),
+      dir_times_(clock, settings_.dir_times_interval,
+                 [this](const std::string& dir) { return PersistDirectoryTimes(dir); }),
       election_(zk, clock, std::move(address), std::move(hostname),
                 Election::Callbacks{.on_elected = [this] { return OnElected(); },
                                     .on_deposed = [this] { OnDeposed(); }},
@@ -55,12 +58,17 @@ void NameServer::Start() {
     Loop(replication_ticker_, settings_.replication_interval, &NameServer::ReplicationTick);
   });
   threads_.emplace_back([this] { Loop(gc_ticker_, settings_.gc_interval, &NameServer::GcTick); });
+  threads_.emplace_back([this] {
+    Loop(dir_times_ticker_, std::max(settings_.dir_times_interval / 2, kMinDirTimesTick),
+         &NameServer::DirTimesTick);
+  });
 }
 
 void NameServer::Stop() {
   housekeeping_ticker_.Stop();
   replication_ticker_.Stop();
   gc_ticker_.Stop();
+  dir_times_ticker_.Stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   election_.Stop();
@@ -76,6 +84,7 @@ bool NameServer::serving() const { return serving_ && election_.is_leader(); }
 
 absl::Status NameServer::OnElected() {
   ns_.Clear();
+  dir_times_.Clear();
   CHAINFS_RETURN_IF_ERROR(allocator_.TakeOver());
   CHAINFS_RETURN_IF_ERROR(gc_.TakeOver());
   {
@@ -98,6 +107,7 @@ void NameServer::OnDeposed() {
   waiting_ = false;
   allocator_.Deactivate();
   ns_.Clear();
+  dir_times_.Clear();
   Log()->warn("{} stopped serving: no longer the leader", election_.address());
   events_.Add("election", fmt::format("{} is no longer the leader", election_.address()));
 }
@@ -325,8 +335,10 @@ absl::Status NameServer::DoDelete(const v1::DoDeleteRequest& req, v1::DoDeleteRe
     return Error(v1::ERROR_NOT_EMPTY, fmt::format("{}: directory not empty", Echo(req.path())));
   }
   CHAINFS_ASSIGN_OR_RETURN(NameState state, ns_.GetLive(req.path()));
+  std::unique_lock dir_lock = LockIfDirectory(state.info);
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, Tombstone(state));
   reply->set_version(version);
+  TouchParent(req.path());
   return absl::OkStatus();
 }
 
@@ -403,9 +415,11 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
     CHAINFS_RETURN_IF_ERROR(CheckRenameOver(IsDirectory(src), *dst, req.no_replace(),
                                             [&] { return ns_.HasLiveDescendant(to); }));
   }
+  std::unique_lock dir_lock = LockIfDirectory(src);
   // The source and everything beneath it, parents before children.
   std::vector<NameState> items;
   if (absl::StatusOr<NameState> own = ns_.GetLive(from); own.ok()) items.push_back(*own);
+  const int64_t now_ns = clock_->WallNanos();
   if (IsDirectory(src)) {
     std::vector<NameState> below = ns_.LiveDescendants(from);
     items.insert(items.end(), below.rbegin(), below.rend());
@@ -419,6 +433,8 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
     target.set_name(to + item.info.name().substr(from.size()));
     target.set_version(version);
     *target.mutable_attributes() = item.info.attributes();
+    // The moved entry's status changed (its name); what moves beneath it did not.
+    if (item.info.name() == from) target.mutable_attributes()->set_ctime_ns(now_ns);
     bool all = false;
     CHAINFS_RETURN_IF_ERROR(CloneOnHolders(item, target, &all).status());
     if (!all) {
@@ -431,6 +447,8 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
     absl::StatusOr<int64_t> v = Tombstone(*it);
     if (!v.ok() && result.ok()) result = v.status();
   }
+  TouchParent(from);
+  if (ParentOf(from) != ParentOf(to)) TouchParent(to);
   Log()->debug("renamed {} to {} ({} names)", from, to, items.size());
   return result;
 }
@@ -447,18 +465,11 @@ absl::Status NameServer::SetAttributes(const v1::SetAttributesRequest& req,
     }
     return state.status();
   }
+  std::unique_lock dir_lock = LockIfDirectory(state->info);
+  if (dir_lock.owns_lock()) state = ns_.GetLive(req.path());  // what the lock waited for
+  if (!state.ok()) return state.status();
   v1::Attributes attrs = state->info.attributes();
-  const v1::Attributes& in = req.attributes();
-  if (req.set_mode()) {
-    if (in.mode() > 07777) {
-      return absl::InvalidArgumentError(fmt::format(
-          "mode {:o} has bits above 07777 (permissions and setuid/setgid/sticky only)", in.mode()));
-    }
-    attrs.set_mode(in.mode());
-  }
-  if (req.set_uid()) attrs.set_uid(in.uid());
-  if (req.set_gid()) attrs.set_gid(in.gid());
-  if (req.set_mtime()) attrs.set_mtime_ns(in.mtime_ns());
+  CHAINFS_RETURN_IF_ERROR(ApplySetAttributes(req, clock_->WallNanos(), &attrs));
   CHAINFS_RETURN_IF_ERROR(ApplyXattrChanges(req, &attrs));
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   v1::FileInfo target;

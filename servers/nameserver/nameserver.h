@@ -22,6 +22,7 @@
 #include "common/write_token.h"
 #include "common/zk/zookeeper.h"
 #include "proto/chainfs.grpc.pb.h"
+#include "servers/nameserver/dir_times.h"
 #include "servers/nameserver/election.h"
 #include "servers/nameserver/events.h"
 #include "servers/nameserver/garbage_collector.h"
@@ -71,6 +72,8 @@ class NameServer {
   void RefreshMetrics();
   // Where this NameServer's /metrics are, for ClusterStatus ("" = off).
   void SetMetricsAddress(std::string address);
+  // Directory times not yet written to the FileStores (nameserver_times.cc).
+  DirTimes& dir_times() { return dir_times_; }
 
   // --- client calls ---
   absl::Status DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply);
@@ -125,6 +128,18 @@ class NameServer {
   void ReplicationTick();
   void GcTick();
 
+  // --- times (nameserver_times.cc) ---
+  // An entry appeared in or went from ParentOf(name): the parent's mtime and ctime move now.
+  void TouchParent(const std::string& name);
+  // A report of `file`: touches its parent when the name appears or goes with it.
+  void ApplyReport(const std::string& filestore, const v1::FileInfo& file, bool* known);
+  // Writes the soft state's times of directory `dir` as a new version of its entry.
+  absl::Status PersistDirectoryTimes(const std::string& dir);
+  void DirTimesTick();
+  // Held while a new version of a directory entry is made (set-attributes, rename, delete,
+  // persisting its times), so that two never clone the same version (the second would fail).
+  std::unique_lock<std::mutex> LockIfDirectory(const v1::FileInfo& info);
+
   const NameServerSettings settings_;
   NameServerMetrics metrics_;
   Clock* const clock_;
@@ -137,6 +152,8 @@ class NameServer {
   Replicator replicator_;
   GarbageCollector gc_;
   EventLog events_;
+  DirTimes dir_times_;
+  std::mutex dir_versions_mu_;
   Election election_;
 
   mutable std::mutex mu_;
@@ -148,7 +165,7 @@ class NameServer {
   std::string metrics_address_;                                   // guarded by mu_
   std::map<std::string, std::string> filestore_metrics_address_;  // guarded by mu_
 
-  Ticker housekeeping_ticker_, replication_ticker_, gc_ticker_;
+  Ticker housekeeping_ticker_, replication_ticker_, gc_ticker_, dir_times_ticker_;
   std::vector<std::thread> threads_;
 };
 

@@ -36,6 +36,8 @@ bool PathLess::operator()(const std::string& a, const std::string& b) const {
 void Namespace::Clear() {
   std::unique_lock lock(mu_);
   map_.clear();
+  dirs_.clear();
+  root_time_ns_ = 0;
   live_names_ = 0;
   filestores_.clear();
   ids_.clear();
@@ -231,6 +233,7 @@ bool Namespace::OrphanedLocked(const std::string& name, Entry& e) {
           "latest again",
           name.substr(0, 100), e.version, newest, e.holders.size());
   --live_names_;  // e was live
+  CountLocked(name, &e.meta, &meta);
   e.version = newest;
   e.meta = std::move(meta);
   if (!e.meta.tombstone) ++live_names_;
@@ -240,6 +243,8 @@ bool Namespace::OrphanedLocked(const std::string& name, Entry& e) {
 Namespace::Meta Namespace::MetaOf(const v1::FileInfo& f) {
   return Meta{.size = f.tombstone() ? 0 : f.size(),
               .mtime_ns = f.attributes().mtime_ns(),
+              .atime_ns = f.attributes().atime_ns(),
+              .ctime_ns = f.attributes().ctime_ns(),
               .mode = f.attributes().mode(),
               .uid = f.attributes().uid(),
               .gid = f.attributes().gid(),
@@ -250,6 +255,7 @@ Namespace::Meta Namespace::MetaOf(const v1::FileInfo& f) {
 
 Namespace::Map::iterator Namespace::EraseLocked(Map::iterator it) {
   if (!it->second.meta.tombstone) --live_names_;
+  CountLocked(it->first, &it->second.meta, nullptr);
   return map_.erase(it);
 }
 
@@ -348,17 +354,20 @@ void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
     return;
   }
   // A new latest version: the previous holders now hold a stale copy.
+  Meta meta = MetaOf(file);
   if (!inserted) {
     const Meta previous = e.meta;
     for (FileStoreId h : e.holders) {
       if (h != id) add_stale(h, e.version, previous);
     }
     if (!e.meta.tombstone) --live_names_;
+    KeepNewerDirectoryTimes(previous, &meta);
   }
+  CountLocked(it->first, inserted ? nullptr : &e.meta, &meta);
   remove_stale(id);
   e.holders.assign(1, id);
   e.version = file.version();
-  e.meta = MetaOf(file);
+  e.meta = meta;
   if (!e.meta.tombstone) ++live_names_;
 }
 

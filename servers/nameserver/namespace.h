@@ -65,6 +65,8 @@ struct NameState {
 struct VersionMeta {
   int64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t atime_ns = 0;  // 0 reads as mtime_ns (as in v1::Attributes)
+  int64_t ctime_ns = 0;
   uint32_t mode = 0;
   uint32_t uid = 0;
   uint32_t gid = 0;
@@ -144,6 +146,19 @@ class Namespace {
                      v1::ListDirectoryReply* reply) const;
   std::vector<std::string> List(std::string_view glob) const;
 
+  // --- directory times and link counts (namespace_dirs.cc) ---
+
+  // An entry was created in or removed from `dir`: its mtime and ctime become `now_ns` in
+  // the soft state at once. True when `dir` is a live directory entry, whose times must then
+  // be persisted (DirTimes); false for the root or an implied directory (kept here only for
+  // the root, and lost with the soft state) or a name that is not a live directory.
+  bool TouchDirectory(const std::string& dir, int64_t now_ns);
+  // Live entry (file, directory, symlink) of its own; false for tombstones and implied dirs.
+  bool IsLiveEntry(const std::string& name) const;
+  // A directory's link count: 2 plus its subdirectories, entries and implied ones alike,
+  // counted as names come and go (O(1) per stat; O(depth) per change).
+  uint32_t DirectoryLinks(const std::string& dir) const;
+
   // Latest versions with fewer live holders than min(replication, live FileStores).
   std::vector<ReplicationTask> UnderReplicated(size_t replication, size_t max_tasks) const;
   // Includes latest versions without any live holder.
@@ -191,6 +206,13 @@ class Namespace {
   bool OrphanedLocked(const std::string& name, Entry& e);
   static Meta MetaOf(const v1::FileInfo& f);
   Map::iterator EraseLocked(Map::iterator it);
+  // Keeps the directory counts as `name` changes from (was_live, was_dir) to (live, dir).
+  void CountLocked(const std::string& name, const Meta* before, const Meta* after);
+  void AddSubdirLocked(std::string_view dir, int delta);
+  uint32_t LinksLocked(const std::string& dir) const;
+  // A new latest version of a live directory that carries older times than the soft state
+  // (a clone that raced a touch): keep the newer mtime and ctime.
+  static void KeepNewerDirectoryTimes(const Meta& before, Meta* after);
   size_t LiveFileStoresLocked() const;
 
   mutable std::shared_mutex mu_;
@@ -204,6 +226,15 @@ class Namespace {
   uint64_t drops_ = 0;
   // Dropped FileStores (by address) not registered again since, with when they went.
   absl::flat_hash_map<std::string, TimePoint> dropped_;
+  // Per directory with live names beneath it: how many, and how many of its children are
+  // directories (entries, or implied by live names beneath them).
+  struct DirCounts {
+    uint32_t live_below = 0;
+    uint32_t subdirs = 0;
+  };
+  absl::flat_hash_map<std::string, DirCounts> dirs_;
+  // The root's mtime and ctime when it has no entry of its own (0: never touched).
+  int64_t root_time_ns_ = 0;
 };
 
 }  // namespace chainfs::nameserver

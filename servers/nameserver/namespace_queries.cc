@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/client/nameserver_rules.h"
+#include "common/client/time_rules.h"
 #include "servers/nameserver/glob.h"
 #include "servers/nameserver/namespace.h"
 
@@ -41,6 +42,9 @@ v1::FileInfo Namespace::InfoLocked(const std::string& name, const Entry& e) cons
   a->set_gid(m.gid);
   a->set_mtime_ns(m.mtime_ns);
   m.extras.FillIn(a);
+  a->set_atime_ns(m.atime_ns);
+  a->set_ctime_ns(m.ctime_ns);
+  if (m.kind == v1::KIND_DIRECTORY && !m.tombstone) info.set_nlink(LinksLocked(name));
   return info;
 }
 
@@ -81,7 +85,11 @@ absl::StatusOr<v1::FileInfo> Namespace::Stat(const std::string& name) const {
           fmt::format("{}: no such file or directory", std::string_view(name).substr(0, 100)));
     }
   }
-  return ImpliedDirectory(name);
+  v1::FileInfo implied = ImpliedDirectory(name);
+  implied.set_nlink(LinksLocked(name));
+  if (name == "/" && root_time_ns_ != 0)
+    TouchDirectoryTimes(root_time_ns_, implied.mutable_attributes());
+  return implied;
 }
 
 bool Namespace::HasLiveDescendant(const std::string& dir) const {
@@ -127,9 +135,12 @@ void Namespace::ListDirectory(const std::string& dir, const std::string& start_a
     std::string child_name = prefix + std::string(child);
     if (child.size() == rest.size() && !it->second.meta.tombstone) {
       v1::FileInfo* info = reply->add_entries();
-      *info = InfoLocked(std::string(child), it->second);
+      *info = InfoLocked(child_name, it->second);
+      info->set_name(std::string(child));
     } else if (HasLiveDescendantLocked(child_name)) {
-      *reply->add_entries() = ImpliedDirectory(std::string(child));
+      v1::FileInfo* info = reply->add_entries();
+      *info = ImpliedDirectory(std::string(child));
+      info->set_nlink(LinksLocked(child_name));
     }
     it = map_.lower_bound(PastSubtree(child_name));
   }

@@ -20,6 +20,10 @@ inline constexpr Duration kSessionTimeout = std::chrono::seconds(4);
 // session went is replaced well within one more session timeout.
 constexpr Duration ElectionRetryFor(Duration session_timeout) { return session_timeout / 3; }
 
+// The directory-times loop never runs more often than this (--dir-times-interval 0 writes
+// a directory's times on the next pass).
+inline constexpr Duration kMinDirTimesTick = std::chrono::milliseconds(10);
+
 struct NameServerSettings {
   // The FileStores' heartbeat interval; two missed heartbeats drop a FileStore.
   Duration heartbeat_interval = kDefaultHeartbeatInterval;
@@ -55,6 +59,10 @@ struct NameServerSettings {
   Duration dropped_filestore_memory = std::chrono::minutes(10);
   // How often the campaign re-checks /leader when no watch fired.
   Duration election_retry = ElectionRetryFor(kSessionTimeout);
+  // Directory times (mtime, ctime of a directory whose entries changed) move in the soft
+  // state at once and are written to the FileStores at most this often per directory; a
+  // NameServer crash loses at most this much of them (DirTimes).
+  Duration dir_times_interval = std::chrono::seconds(1);
 };
 
 }  // namespace chainfs::nameserver

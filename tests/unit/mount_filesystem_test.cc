@@ -69,6 +69,8 @@ class FilesystemTest : public ::testing::Test {
     settings.upload_retry.backoff = backoff;
     settings.write_behind = write_behind;
     settings.attr_timeout = std::chrono::seconds(1);
+    // Counts the calls of reads: no atime updates among them (mount_times_test covers those).
+    settings.times.atime = AtimeMode::kNoatime;
     return std::make_unique<Filesystem>(&nameserver_, &filestores_, &clock_, settings);
   }
 
