@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/inode_names.h"
 #include "common/log.h"
 #include "common/names.h"
 
@@ -37,6 +38,7 @@ void Namespace::Clear() {
   std::unique_lock lock(mu_);
   map_.clear();
   live_names_ = 0;
+  links_.clear();
   filestores_.clear();
   ids_.clear();
   alive_.clear();
@@ -230,10 +232,10 @@ bool Namespace::OrphanedLocked(const std::string& name, Entry& e) {
           "{}: no live holder of version {} is left; version {} on {} FileStores is the "
           "latest again",
           name.substr(0, 100), e.version, newest, e.holders.size());
-  --live_names_;  // e was live
+  CountLocked(e.meta, -1);  // e was live
   e.version = newest;
   e.meta = meta;
-  if (!e.meta.tombstone) ++live_names_;
+  CountLocked(e.meta, +1);
   return false;
 }
 
@@ -244,11 +246,12 @@ Namespace::Meta Namespace::MetaOf(const v1::FileInfo& f) {
               .uid = f.attributes().uid(),
               .gid = f.attributes().gid(),
               .kind = static_cast<uint8_t>(f.kind()),
-              .tombstone = f.tombstone()};
+              .tombstone = f.tombstone(),
+              .inode = f.kind() == v1::KIND_HARD_LINK ? InodeId(f.attributes().inode()) : 0};
 }
 
 Namespace::Map::iterator Namespace::EraseLocked(Map::iterator it) {
-  if (!it->second.meta.tombstone) --live_names_;
+  CountLocked(it->second.meta, -1);
   return map_.erase(it);
 }
 
@@ -352,13 +355,13 @@ void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
     for (FileStoreId h : e.holders) {
       if (h != id) add_stale(h, e.version, previous);
     }
-    if (!e.meta.tombstone) --live_names_;
+    CountLocked(e.meta, -1);
   }
   remove_stale(id);
   e.holders.assign(1, id);
   e.version = file.version();
   e.meta = MetaOf(file);
-  if (!e.meta.tombstone) ++live_names_;
+  CountLocked(e.meta, +1);
 }
 
 void Namespace::ApplyBump(const std::string& address, const std::string& name, int64_t expected,

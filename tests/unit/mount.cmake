@@ -14,3 +14,5 @@ chainfs_unit_test(mount_avail_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_ava
   LIBS mount_lib)
 chainfs_unit_test(mount_filesystem_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_filesystem_test.cc LIBS mount_lib)
+chainfs_unit_test(mount_links_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_links_test.cc LIBS mount_lib)
