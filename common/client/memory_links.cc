@@ -48,10 +48,11 @@ v1::FileInfo MemoryNamespace::Resolved(const v1::FileInfo& entry) const {
 // --- MemoryNameServer ---
 
 void MemoryNameServer::AsNameOf(const Live& file, const std::string& path, v1::FileInfo* info) {
-  if (file.info.name() == path) return;
+  const std::string inode = file.info.name();  // `info` may be file.info itself
+  if (inode == path) return;
   info->set_name(path);
-  info->mutable_attributes()->set_inode(file.info.name());
-  info->set_nlink(ns_.Links(file.info.name()));
+  info->mutable_attributes()->set_inode(inode);
+  info->set_nlink(ns_.Links(inode));
 }
 
 absl::Status MemoryNameServer::WriteLinkEntry(const std::string& name, const std::string& inode,

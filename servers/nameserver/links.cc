@@ -52,10 +52,11 @@ absl::StatusOr<NameState> NameServer::GetFile(const std::string& path) const {
 
 void NameServer::AsNameOf(const NameState& file, const std::string& path,
                           v1::FileInfo* info) const {
-  if (file.info.name() == path) return;
+  const std::string inode = file.info.name();  // `info` may be file.info itself
+  if (inode == path) return;
   info->set_name(path);
-  info->mutable_attributes()->set_inode(file.info.name());
-  info->set_nlink(ns_.Links(file.info.name()));
+  info->mutable_attributes()->set_inode(inode);
+  info->set_nlink(ns_.Links(inode));
 }
 
 std::string NameServer::WriteNameOf(const std::string& path) const {

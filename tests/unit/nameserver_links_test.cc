@@ -261,6 +261,11 @@ TEST_F(NameServerLinksTest, LinkMakesBothNamesOneFileWithTwoLinks) {
   EXPECT_EQ(p->version(), q->version());
   EXPECT_EQ(ContentName("/p"), inode);
   EXPECT_EQ(ContentName("/q"), inode);
+  absl::StatusOr<v1::DoReadReply> read = Read("/q");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->file().name(), "/q");
+  EXPECT_EQ(read->file().attributes().inode(), inode);
+  EXPECT_EQ(read->file().nlink(), 2u);
 }
 
 TEST_F(NameServerLinksTest, LinkOfALinkAddsANameToTheSameInode) {
