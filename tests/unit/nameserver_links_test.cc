@@ -88,6 +88,7 @@ class LinkFileStores final : public FileStoreApi {
   absl::StatusOr<v1::CloneReply> Clone(const std::string& address,
                                        const v1::CloneRequest& req) override {
     std::lock_guard lock(mu_);
+    if (down.contains(address)) return absl::UnavailableError(address + " is down");
     auto it = stores_[address].find(req.source().name());
     if (it == stores_[address].end() || it->second.version() != req.source().version()) {
       return absl::NotFoundError("no such source");
@@ -120,6 +121,7 @@ class LinkFileStores final : public FileStoreApi {
   }
 
   int fail_creates = 0;
+  std::set<std::string> down;  // FileStores whose Clone fails (dropped, unreachable)
 
  private:
   std::mutex mu_;
@@ -459,6 +461,21 @@ TEST_F(NameServerLinksTest, NameServerKilledBetweenLinkStepsLosesNothing) {
   clock_.Advance(minutes(11));
   ns().SweepUnlinkedInodes();
   EXPECT_EQ(ContentName("/f"), content);  // named by /f: never swept
+}
+
+// Data safety: a holder of /p is unreachable while /p is linked. The others' clones would be
+// the only copies of the inode once /p became a link: link() refuses and /p keeps all three.
+TEST_F(NameServerLinksTest, LinkWithAHolderDownLeavesTheFileWhole) {
+  PutFile("/p");
+  stores_.down.insert("b:1");
+  absl::Status st = Link("/p", "/q").status();
+  EXPECT_TRUE(absl::IsUnavailable(st)) << st;
+  EXPECT_EQ(ContentName("/p"), "/p");
+  EXPECT_EQ(Read("/p")->holders_size(), 3);
+  EXPECT_FALSE(Stat("/q").ok());
+  stores_.down.clear();
+  ASSERT_TRUE(Link("/p", "/q").ok());
+  EXPECT_EQ(Read("/q")->holders_size(), 3);
 }
 
 TEST_F(NameServerLinksTest, OrphanSweepWaitsForEveryAnnouncedFileStore) {
