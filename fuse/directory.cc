@@ -60,7 +60,7 @@ absl::Status Filesystem::ReadDir(
     std::string path = JoinName(dh->path, info.name());
     Entry entry;
     if (plus) {
-      entry.ino = inodes_.Ref(path);
+      entry.ino = inodes_.Ref(path, info.attributes().inode());
       if (auto staged = inodes_.Staged(entry.ino)) {
         entry.attr = StagedStat(entry.ino, *staged);
       } else {

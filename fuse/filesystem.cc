@@ -125,6 +125,7 @@ struct stat Filesystem::StagedStat(uint64_t ino, StagedFile& staged) {
   *info.mutable_attributes() = staged.attributes();
   auto size = staged.Size();
   info.set_size(size.ok() ? *size : 0);
+  if (auto known = inodes_.Info(ino, TimePoint::min())) info.set_nlink(known->nlink());
   return ToStat(ino, info);
 }
 
@@ -154,8 +155,8 @@ absl::StatusOr<Entry> Filesystem::Lookup(uint64_t parent, const std::string& nam
   const TimePoint asked = clock_->Now();
   absl::StatusOr<v1::FileInfo> info = known ? StatInode(*known, path) : StatPath(path);
   if (!info.ok()) return info.status();
-  Entry entry{.ino = inodes_.Ref(path)};
-  if (!known) inodes_.SetInfo(entry.ino, *info, asked);
+  Entry entry{.ino = inodes_.Ref(path, info->attributes().inode())};
+  if (!known || *known != entry.ino) inodes_.SetInfo(entry.ino, *info, asked);
   entry.attr = ToStat(entry.ino, *info);
   local_times_.Apply(&entry.attr);
   return entry;
@@ -239,7 +240,9 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::NewStaged(
     std::lock_guard lock(staged_name_mu_);
     seq = ++staged_seq_;
   }
-  return StagedFile::Create(fmt::format("{}/staged-{}", settings_.cache_dir, seq), attributes);
+  v1::Attributes own = attributes;
+  own.clear_inode();  // a hard link's inode name is the NameServer's to give, not content's
+  return StagedFile::Create(fmt::format("{}/staged-{}", settings_.cache_dir, seq), own);
 }
 
 absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std::string& path) {
@@ -251,7 +254,7 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std:
   int64_t size = file.file().size();
   if (size > 0) {
     CHAINFS_ASSIGN_OR_RETURN(
-        auto reader, filestores_->OpenReader(path, file.file().version(),
+        auto reader, filestores_->OpenReader(ObjectName(file), file.file().version(),
                                              {file.holders().begin(), file.holders().end()}));
     std::unique_ptr<char[]> buffer(new char[kDownloadChunk]);
     int64_t offset = 0;
@@ -285,6 +288,7 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
   uint64_t generation = staged.generation();
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo stored, uploader_.StoreStaged(*path, staged));
   staged.MarkUploaded(generation);
+  NameLinkedUpload(ino, *path, &stored);
   inodes_.SetVersion(ino, stored.version());
   // What the NameServer recorded: a getattr after close needs no Stat.
   inodes_.SetInfo(ino, stored, clock_->Now());
@@ -334,9 +338,9 @@ absl::StatusOr<std::string> Filesystem::ReadLink(uint64_t ino) {
   if (file.file().kind() != v1::KIND_SYMLINK) return ErrnoError(EINVAL, "not a symlink");
   const std::vector<std::string> holders(file.holders().begin(), file.holders().end());
   // A target is at most 4 KiB: one ReadSmall, or the stream from holders that predate it.
-  auto small = filestores_->ReadSmall(path, file.file().version(), holders);
+  auto small = filestores_->ReadSmall(ObjectName(file), file.file().version(), holders);
   if (small.ok()) return std::move(*small->mutable_content());
-  return filestores_->ReadAll(path, file.file().version(), holders);
+  return filestores_->ReadAll(ObjectName(file), file.file().version(), holders);
 }
 
 absl::Status Filesystem::Unlink(uint64_t parent, const std::string& name) {
@@ -533,8 +537,8 @@ absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
     return absl::OkStatus();
   }
   if (!fh->remote) {
-    fh->remote =
-        std::make_unique<RemoteFile>(filestores_, fh->path, fh->file, settings_.read_ahead);
+    fh->remote = std::make_unique<RemoteFile>(filestores_, ObjectName(fh->file), fh->file,
+                                              settings_.read_ahead);
   }
   CHAINFS_RETURN_IF_ERROR(fh->remote->Read(size, offset, reply));
   NoteRead(fh);

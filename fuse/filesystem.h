@@ -80,7 +80,7 @@ struct FileHandle {
   std::shared_ptr<StagedFile> staged;  // set when the inode is being written
   // Remote reads.
   std::string path;
-  v1::DoReadReply file;
+  v1::DoReadReply file;  // its read_name, when set, is the name the holders store it under
   std::unique_ptr<RemoteFile> remote;    // made by the first read
   std::atomic<bool> atime_noted{false};  // this open's read asked for its atime update
   // Reads of the staged file.
@@ -128,6 +128,8 @@ class Filesystem {
                                 uid_t uid, gid_t gid);
   absl::StatusOr<std::string> ReadLink(uint64_t ino);
   absl::Status Unlink(uint64_t parent, const std::string& name);
+  // link(2) (filesystem_links.cc): `new_name` in `new_parent` becomes another name of `ino`.
+  absl::StatusOr<Entry> Link(uint64_t ino, uint64_t new_parent, const std::string& new_name);
   absl::Status Rmdir(uint64_t parent, const std::string& name);
   absl::Status Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
                       const std::string& new_name, unsigned int flags);
@@ -199,6 +201,11 @@ class Filesystem {
   void RepointReaders(uint64_t ino, const std::string& path);
   // getattr of an inode that has no name any more but is still open (nlink 0).
   absl::StatusOr<struct stat> UnlinkedAttr(uint64_t ino);
+  // The name FileStores hold a DoRead's file under: its inode name for a hard link.
+  static const std::string& ObjectName(const v1::DoReadReply& file);
+  // What an upload stored, as `path` shows it: through a hard link it stored the inode name,
+  // and it never says the link count.
+  void NameLinkedUpload(uint64_t ino, const std::string& path, v1::FileInfo* stored);
   absl::StatusOr<v1::FileInfo> StatPath(const std::string& path);
   // The entry of inode `ino` at `path`: learnt within attr_timeout, or asked (and remembered).
   absl::StatusOr<v1::FileInfo> StatInode(uint64_t ino, const std::string& path);

@@ -166,9 +166,8 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   ReplyError(req, Fs(req)->Rename(parent, name, newparent, newname, flags), "rename");
 }
 
-void Link(fuse_req_t req, fuse_ino_t /*ino*/, fuse_ino_t /*newparent*/, const char* newname) {
-  Logger("mount")->info("hard link {} refused: chainfs has no hard links", newname);
-  fuse_reply_err(req, EPERM);
+void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  ReplyEntry(req, Fs(req)->Link(ino, newparent, newname), "link");
 }
 
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -26,9 +26,26 @@ InodeTable::InodeTable() {
   by_path_["/"] = kRootInode;
 }
 
-uint64_t InodeTable::Ref(const std::string& path) {
+uint64_t InodeTable::Ref(const std::string& path, const std::string& inode_name) {
   std::lock_guard lock(mu_);
   auto it = by_path_.find(path);
+  if (!inode_name.empty()) {
+    if (auto linked = by_inode_name_.find(inode_name); linked != by_inode_name_.end()) {
+      const uint64_t ino = linked->second;
+      if (it == by_path_.end() || it->second != ino) {
+        if (it != by_path_.end()) RemovePathLocked(path);  // it named another file before
+        AddPathLocked(ino, path);
+      }
+      ++inodes_[ino].lookups;
+      return ino;
+    }
+    if (it != by_path_.end()) {  // a file this mount knew became a hard link
+      Inode& inode = inodes_[it->second];
+      if (!inode.inode_name.empty()) by_inode_name_.erase(inode.inode_name);
+      inode.inode_name = inode_name;
+      by_inode_name_[inode_name] = it->second;
+    }
+  }
   if (it != by_path_.end()) {
     ++inodes_[it->second].lookups;
     return it->second;
@@ -38,7 +55,52 @@ uint64_t InodeTable::Ref(const std::string& path) {
   inode.path = path;
   inode.lookups = 1;
   by_path_[path] = ino;
+  if (!inode_name.empty()) {
+    inode.inode_name = inode_name;
+    by_inode_name_[inode_name] = ino;
+  }
   return ino;
+}
+
+uint64_t InodeTable::AddLink(uint64_t ino, const std::string& path, const std::string& inode_name) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = inodes_.find(ino);
+    if (it != inodes_.end() && it->second.inode_name.empty() && !inode_name.empty()) {
+      it->second.inode_name = inode_name;
+      by_inode_name_[inode_name] = ino;
+      it->second.info.reset();  // its nlink changed
+    }
+  }
+  return Ref(path, inode_name);
+}
+
+void InodeTable::AddPathLocked(uint64_t ino, const std::string& path) {
+  Inode& inode = inodes_[ino];
+  if (inode.path.empty()) {
+    inode.path = path;
+  } else {
+    inode.more_paths.push_back(path);
+  }
+  inode.info.reset();
+  by_path_[path] = ino;
+}
+
+void InodeTable::RemovePathLocked(const std::string& path) {
+  auto it = by_path_.find(path);
+  if (it == by_path_.end()) return;
+  Inode& inode = inodes_[it->second];
+  by_path_.erase(it);
+  if (inode.path == path) {
+    inode.path.clear();
+    if (!inode.more_paths.empty()) {
+      inode.path = std::move(inode.more_paths.back());
+      inode.more_paths.pop_back();
+    }
+  } else {
+    std::erase(inode.more_paths, path);
+  }
+  inode.info.reset();
 }
 
 void InodeTable::Forget(uint64_t ino, uint64_t n) {
@@ -48,10 +110,13 @@ void InodeTable::Forget(uint64_t ino, uint64_t n) {
   Inode& inode = it->second;
   inode.lookups = n >= inode.lookups ? 0 : inode.lookups - n;
   if (inode.lookups > 0) return;
-  if (!inode.path.empty()) {
-    auto p = by_path_.find(inode.path);
+  inode.more_paths.push_back(inode.path);
+  for (const std::string& path : inode.more_paths) {
+    auto p = by_path_.find(path);
     if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
   }
+  auto named = by_inode_name_.find(inode.inode_name);
+  if (named != by_inode_name_.end() && named->second == ino) by_inode_name_.erase(named);
   inodes_.erase(it);
 }
 
@@ -79,11 +144,7 @@ void InodeTable::DetachLocked(const std::string& path) {
     gone.push_back(p->first);
   }
   for (const std::string& name : gone) {
-    uint64_t ino = by_path_[name];
-    if (ino == kRootInode) continue;
-    inodes_[ino].path.clear();
-    inodes_[ino].info.reset();
-    by_path_.erase(name);
+    if (by_path_[name] != kRootInode) RemovePathLocked(name);
   }
 }
 
@@ -99,13 +160,8 @@ void InodeTable::Rename(const std::string& from, const std::string& to) {
        ++p) {
     moved.emplace_back(p->first, p->second);
   }
-  for (const auto& [old_path, ino] : moved) by_path_.erase(old_path);
-  for (const auto& [old_path, ino] : moved) {
-    std::string new_path = to + old_path.substr(from.size());
-    inodes_[ino].path = new_path;
-    inodes_[ino].info.reset();
-    by_path_[new_path] = ino;
-  }
+  for (const auto& [old_path, ino] : moved) RemovePathLocked(old_path);
+  for (const auto& [old_path, ino] : moved) AddPathLocked(ino, to + old_path.substr(from.size()));
 }
 
 void InodeTable::Detach(const std::string& path) {

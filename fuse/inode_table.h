@@ -2,7 +2,10 @@
 // to a path in the chainfs namespace, with the kernel's lookup count. An inode lives until
 // the kernel forgets every lookup; rename moves paths (and everything beneath a directory)
 // to the new name; unlink detaches the path so the inode answers ENOENT. The root is inode
-// FUSE_ROOT_ID (1) and never goes away. Thread-safe.
+// FUSE_ROOT_ID (1) and never goes away. Every name of one hard-linked file (the names whose
+// entries carry the same inode name, Attributes.inode) shares one inode: it has several
+// paths, unlink of one keeps it for the others, and Path() answers any one of them.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -31,8 +35,12 @@ class InodeTable {
  public:
   InodeTable();
 
-  // The inode of `path` (a new one if unknown), counting one kernel lookup.
-  uint64_t Ref(const std::string& path);
+  // The inode of `path` (a new one if unknown), counting one kernel lookup. With an
+  // `inode_name` (the path is a hard link), the inode every name of that file shares.
+  uint64_t Ref(const std::string& path, const std::string& inode_name = "");
+  // link(2) made `path` another name of inode `ino`, whose file is `inode_name` now; counts
+  // one kernel lookup.
+  uint64_t AddLink(uint64_t ino, const std::string& path, const std::string& inode_name);
   // Drops `n` lookups; the inode is removed when none remain (never the root).
   void Forget(uint64_t ino, uint64_t n);
   // The current path of an inode; nullopt when unknown or detached.
@@ -65,7 +73,9 @@ class InodeTable {
 
  private:
   struct Inode {
-    std::string path;  // "" when detached
+    std::string path;                     // "" when detached
+    std::vector<std::string> more_paths;  // a hard-linked file's other known names
+    std::string inode_name;               // a hard-linked file's inode name, or ""
     uint64_t lookups = 0;
     int64_t version = 0;
     std::shared_ptr<StagedFile> staged;
@@ -73,11 +83,15 @@ class InodeTable {
     TimePoint info_at;
   };
   void DetachLocked(const std::string& path);
+  // `path` (mapped in by_path_) stops naming its inode; another of its paths takes over.
+  void RemovePathLocked(const std::string& path);
+  void AddPathLocked(uint64_t ino, const std::string& path);
 
   mutable std::mutex mu_;
   uint64_t next_ino_ = kRootInode + 1;
   std::unordered_map<uint64_t, Inode> inodes_;
   std::map<std::string, uint64_t> by_path_;  // ordered: a directory's subtree is a range
+  std::unordered_map<std::string, uint64_t> by_inode_name_;
 };
 
 }  // namespace chainfs::mount

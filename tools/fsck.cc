@@ -68,8 +68,10 @@ absl::StatusOr<std::vector<Target>> Resolve(NameServerApi* ns,
   for (const std::string& name : names) {
     CHAINFS_ASSIGN_OR_RETURN(std::optional<v1::DoReadReply> read, ReadLatest(ns, name));
     if (!read) continue;
-    targets.push_back(
-        {name, read->file().version(), {read->holders().begin(), read->holders().end()}});
+    // A hard link's copies are its inode's, stored under the inode name.
+    targets.push_back({read->read_name().empty() ? name : read->read_name(),
+                       read->file().version(),
+                       {read->holders().begin(), read->holders().end()}});
   }
   return targets;
 }

@@ -41,6 +41,8 @@ absl::StatusOr<v1::CreateReply> Client::Run(const v1::FileInfo& file, const Uplo
           nameserver_, req,
           [&](const v1::DoCreateReply& created) -> absl::StatusOr<v1::CreateReply> {
             v1::FileInfo info = file;
+            // Through a hard link, the content goes to the inode name the token is signed for.
+            if (!created.write_name().empty()) info.set_name(created.write_name());
             info.set_version(created.version());
             info.set_size(0);
             info.set_tombstone(false);

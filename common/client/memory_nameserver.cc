@@ -231,8 +231,10 @@ absl::StatusOr<v1::DoCreateReply> MemoryNameServer::DoCreate(const v1::DoCreateR
     return absl::UnavailableError("no FileStore is available");
   }
   reply.set_version(++last_version_);
+  absl::StatusOr<Live> file = ns_.GetFile(req.path());  // a link's writes go to its inode
+  if (file.ok() && file->info.name() != req.path()) reply.set_write_name(file->info.name());
   if (token_signer_) {
-    reply.set_token(token_signer_->Sign(req.path(), reply.version(),
+    reply.set_token(token_signer_->Sign(file.ok() ? file->info.name() : req.path(), reply.version(),
                                         {reply.chain().begin(), reply.chain().end()}));
   }
   return reply;
@@ -247,8 +249,10 @@ absl::StatusOr<v1::DoReadReply> MemoryNameServer::DoRead(const v1::DoReadRequest
   CHAINFS_RETURN_IF_ERROR(Enter("DoRead"));
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
   std::lock_guard lock(mu_);
-  CHAINFS_ASSIGN_OR_RETURN(Live live, ns_.GetLive(req.path()));
+  CHAINFS_ASSIGN_OR_RETURN(Live live, ns_.GetFile(req.path()));
   v1::DoReadReply reply;
+  if (live.info.name() != req.path()) reply.set_read_name(live.info.name());
+  AsNameOf(live, req.path(), &live.info);
   for (const std::string& h : live.holders) reply.add_holders(h);
   *reply.mutable_file() = std::move(live.info);
   return reply;
@@ -270,6 +274,7 @@ absl::StatusOr<v1::DoDeleteReply> MemoryNameServer::DoDelete(const v1::DoDeleteR
     std::lock_guard lock(mu_);
     TouchParentLocked(req.path());
   }
+  ReleaseInode(live.info);
   v1::DoDeleteReply reply;
   reply.set_version(version);
   return reply;
@@ -327,6 +332,10 @@ absl::StatusOr<v1::RenameReply> MemoryNameServer::Rename(const v1::RenameRequest
     std::lock_guard lock(mu_);
     CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
     if (from == to) return v1::RenameReply();
+    absl::StatusOr<Live> a = ns_.GetFile(from), b = ns_.GetFile(to);
+    if (a.ok() && b.ok() && a->info.name() != from && a->info.name() == b->info.name()) {
+      return v1::RenameReply();  // POSIX: two names of one file
+    }
     if (absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to); dst.ok()) {
       CHAINFS_RETURN_IF_ERROR(CheckRenameOver(IsDirectory(src), *dst, req.no_replace(),
                                               [&] { return ns_.HasLiveDescendant(to); }));
@@ -368,7 +377,7 @@ absl::StatusOr<v1::SetAttributesReply> MemoryNameServer::SetAttributes(
   v1::FileInfo target;
   {
     std::lock_guard lock(mu_);
-    absl::StatusOr<Live> state = ns_.GetLive(req.path());
+    absl::StatusOr<Live> state = ns_.GetFile(req.path());  // a link's: its inode's
     if (!state.ok()) {
       if (ns_.HasLiveDescendant(req.path())) {
         return absl::FailedPreconditionError(
@@ -380,12 +389,14 @@ absl::StatusOr<v1::SetAttributesReply> MemoryNameServer::SetAttributes(
     v1::Attributes attrs = live.info.attributes();
     CHAINFS_RETURN_IF_ERROR(ApplySetAttributes(req, clock_->WallNanos(), &attrs));
     CHAINFS_RETURN_IF_ERROR(ApplyXattrChanges(req, &attrs));
-    target = NewVersionLocked(req.path(), live);
+    target = NewVersionLocked(live.info.name(), live);
     *target.mutable_attributes() = attrs;
   }
   bool all = false;
   v1::SetAttributesReply reply;
   CHAINFS_ASSIGN_OR_RETURN(*reply.mutable_file(), Clone(live, target, &all));
+  std::lock_guard lock(mu_);
+  AsNameOf(live, req.path(), reply.mutable_file());
   return reply;
 }
 

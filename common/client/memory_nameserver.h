@@ -119,6 +119,9 @@ class MemoryNameServer final : public NameServerApi {
   // Unlike the real one, copies at once (with the FileStores set by SetFileStores) each named
   // live path short of min(replication, live FileStores) to live FileStores in placement order.
   absl::StatusOr<v1::ReplicateReply> Replicate(const v1::ReplicateRequest& req) override;
+  // Hard links (memory_links.cc). Unlike the real one, an inode whose last link went and
+  // whose tombstone failed stays (there is no orphan sweep).
+  absl::StatusOr<v1::LinkReply> Link(const v1::LinkRequest& req) override;
 
  private:
   struct Failure {
@@ -140,6 +143,15 @@ class MemoryNameServer final : public NameServerApi {
   v1::FileInfo NewVersionLocked(const std::string& name, const Live& item);
   // The parent of `name` had an entry created or removed (POSIX: its mtime and ctime move).
   void TouchParentLocked(const std::string& name);
+
+  // --- hard links (memory_links.cc) ---
+  // `info` (of `file`, as GetFile(path) found it) named `path`, with its inode and nlink.
+  void AsNameOf(const Live& file, const std::string& path, v1::FileInfo* info);
+  // Writes the link entry `name` -> `inode` as an upload (DoCreate, then the FileStores).
+  absl::Status WriteLinkEntry(const std::string& name, const std::string& inode,
+                              const v1::Attributes& attributes);
+  // A link entry went: its inode is tombstoned when no other link names it.
+  void ReleaseInode(const v1::FileInfo& entry);
 
   const int replication_;
 

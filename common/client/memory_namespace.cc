@@ -8,6 +8,7 @@
 
 #include "common/client/nameserver_rules.h"
 #include "common/client/time_rules.h"
+#include "common/inode_names.h"
 #include "common/names.h"
 #include "common/status.h"
 
@@ -183,7 +184,7 @@ absl::StatusOr<v1::FileInfo> MemoryNamespace::Stat(const std::string& name) cons
   if (name != "/") {
     auto it = names_.find(name);
     if (it != names_.end() && !it->second.latest.tombstone()) {
-      v1::FileInfo info = it->second.latest;
+      v1::FileInfo info = Resolved(it->second.latest);
       if (info.kind() == v1::KIND_DIRECTORY) info.set_nlink(DirectoryLinks(name));
       return info;
     }
@@ -213,11 +214,11 @@ std::map<std::string, v1::FileInfo> MemoryNamespace::Children(const std::string&
   std::string prefix = DirPrefix(dir);
   for (auto it = names_.lower_bound(prefix); it != names_.end() && StartsWith(it->first, prefix);
        ++it) {
-    if (it->second.latest.tombstone()) continue;
+    if (it->second.latest.tombstone() || IsHiddenName(it->first)) continue;
     std::string_view rest = std::string_view(it->first).substr(prefix.size());
     std::string child(rest.substr(0, rest.find('/')));
     if (child.size() == rest.size()) {
-      children[child] = it->second.latest;
+      children[child] = Resolved(it->second.latest);
       children[child].set_name(child);
     } else {
       children.try_emplace(child, ImpliedDirectory(child));
@@ -233,7 +234,7 @@ std::vector<std::string> MemoryNamespace::List(const std::string& glob) const {
   std::vector<std::string> out;
   for (const auto& [name, e] : names_) {
     // FNM_PATHNAME: no wildcard matches '/'; FNM_NOESCAPE: '\' is an ordinary character.
-    if (!e.latest.tombstone() &&
+    if (!e.latest.tombstone() && !IsHiddenName(name) &&
         ::fnmatch(glob.c_str(), name.c_str(), FNM_PATHNAME | FNM_NOESCAPE) == 0) {
       out.push_back(name);
     }

@@ -63,7 +63,15 @@ class MemoryNamespace {
   std::vector<std::string> Holders(const std::string& name) const;
   // NOT_FOUND for tombstones and unknown names.
   absl::StatusOr<Live> GetLive(const std::string& name) const;
-  // A live entry, a directory implied by live descendants, or the root.
+  // --- hard links (memory_links.cc) ---
+  // The live entry of `name`, or for a link entry the inode it names (DATA_LOSS if missing).
+  absl::StatusOr<Live> GetFile(const std::string& name) const;
+  // Live link entries naming `inode`.
+  uint32_t Links(const std::string& inode) const;
+  // A link entry as its inode (kind, size, attributes, version, nlink) under its own name.
+  v1::FileInfo Resolved(const v1::FileInfo& entry) const;
+
+  // A live entry (a link resolved), a directory implied by live descendants, or the root.
   absl::StatusOr<v1::FileInfo> Stat(const std::string& name) const;
   bool HasLiveDescendant(const std::string& dir) const;
   // Live names beneath `dir`, parents before children.

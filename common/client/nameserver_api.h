@@ -46,6 +46,12 @@ class NameServerApi {
     return absl::UnimplementedError("this NameServerApi does not replicate on request");
   }
 
+  // link(2). A fake that never stands in for it may keep this default.
+  virtual absl::StatusOr<v1::LinkReply> Link(const v1::LinkRequest& req) {
+    (void)req;
+    return absl::UnimplementedError("this NameServerApi has no hard links");
+  }
+
   // FileStore calls.
   virtual absl::StatusOr<v1::HeartBeatReply> HeartBeat(const v1::HeartBeatRequest& req) = 0;
   virtual absl::StatusOr<v1::AddFileOrTombstoneReply> AddFileOrTombstone(

@@ -313,6 +313,10 @@ absl::StatusOr<v1::RenameReply> NameServerClient::Rename(const v1::RenameRequest
   return impl_->Unary("Rename", &Stub::Rename, req, /*idempotent=*/false);
 }
 
+absl::StatusOr<v1::LinkReply> NameServerClient::Link(const v1::LinkRequest& req) {
+  return impl_->Unary("Link", &Stub::Link, req, /*idempotent=*/false);
+}
+
 absl::StatusOr<v1::SetAttributesReply> NameServerClient::SetAttributes(
     const v1::SetAttributesRequest& req) {
   return impl_->Unary("SetAttributes", &Stub::SetAttributes, req, /*idempotent=*/false);

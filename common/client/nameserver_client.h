@@ -63,6 +63,7 @@ class NameServerClient final : public NameServerApi {
   absl::StatusOr<v1::ListDirectoryReply> ListDirectory(
       const v1::ListDirectoryRequest& req) override;
   absl::StatusOr<v1::RenameReply> Rename(const v1::RenameRequest& req) override;
+  absl::StatusOr<v1::LinkReply> Link(const v1::LinkRequest& req) override;
   absl::StatusOr<v1::SetAttributesReply> SetAttributes(
       const v1::SetAttributesRequest& req) override;
   absl::StatusOr<v1::StatFsReply> StatFs(const v1::StatFsRequest& req) override;

@@ -47,11 +47,13 @@ const std::map<std::string, unsigned, std::less<>>& Table() {
       {"/chainfs.v1.NameServer/AddFileOrTombstone", kFileStore},
       {"/chainfs.v1.NameServer/ReportBadReplica", kFileStore},
       {"/chainfs.v1.NameServer/Replicate", kAdmin},  // chainfs fsck --repair
+      {"/chainfs.v1.NameServer/Link", kClients},
       // FileStore: clients write and read; a FileStore forwards creates down the chain and
       // reads the source of a copy; the NameServer alone deletes, relabels, copies, clones
       // and lists (admin may list too, to check a FileStore).
+      // The NameServer writes the (empty) entries of hard links.
       {"/chainfs.v1.FileStore/Create", kClients | kFileStore},
-      {"/chainfs.v1.FileStore/CreateSmall", kClients | kFileStore},
+      {"/chainfs.v1.FileStore/CreateSmall", kClients | kFileStore | kNameServer},
       {"/chainfs.v1.FileStore/Read", kClients | kFileStore},
       {"/chainfs.v1.FileStore/ReadSmall", kClients | kFileStore},
       {"/chainfs.v1.FileStore/Flush", kClients},

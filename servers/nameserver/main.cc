@@ -57,6 +57,8 @@ CLI::Option* AddNameServerFlags(CLI::App& app, NameServerSettings& s) {
                     "GC keeps /minver below a create handed out this long ago, until reported");
   AddDurationOption(app, "--dropped-filestore-memory", s.dropped_filestore_memory,
                     "GC waits this long for a dropped FileStore to register again");
+  AddDurationOption(app, "--orphan-inode-grace", s.orphan_inode_grace,
+                    "a hard-linked file's inode that no link names is deleted after this long");
   app.add_option("--max-concurrent-copies", s.max_concurrent_copies, "replication concurrency")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

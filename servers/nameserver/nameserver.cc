@@ -223,6 +223,7 @@ absl::StatusOr<int64_t> NameServer::CollectGarbage() {
 
 void NameServer::GcTick() {
   if (!serving()) return;
+  SweepUnlinkedInodes();
   absl::StatusOr<int64_t> r = CollectGarbage();
   if (!r.ok()) Log()->warn("{}", std::string(r.status().message()));
   events_.GcRound(r.ok() ? *r : 0, r.ok() ? "" : std::string(r.status().message()));
@@ -232,6 +233,7 @@ void NameServer::GcTick() {
 
 absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateReply* reply) {
   CHAINFS_RETURN_IF_ERROR(ValidateDoCreate(req));
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(req.path()));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_RETURN_IF_ERROR(CheckNotBeneathAFile(req.path()));
   if (req.exclusive() && ns_.Stat(req.path()).ok()) {
@@ -262,11 +264,13 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   for (const FileStoreInfo& fs : chain) reply->add_chain(fs.address);
   reply->set_version(version);
+  const std::string name = WriteNameOf(req.path());  // a link's writes go to its inode
+  if (name != req.path()) reply->set_write_name(name);
   if (token_signer_) {
     reply->set_token(
-        token_signer_->Sign(req.path(), version, {reply->chain().begin(), reply->chain().end()}));
+        token_signer_->Sign(name, version, {reply->chain().begin(), reply->chain().end()}));
   }
-  replicator_.CreateStarted(req.path(), version);
+  replicator_.CreateStarted(name, version);
   Log()->debug("doCreate {} -> version {}", req.path(), version);
   return absl::OkStatus();
 }
@@ -284,8 +288,11 @@ absl::Status NameServer::CheckNotBeneathAFile(const std::string& path) const {
 
 absl::Status NameServer::DoRead(const v1::DoReadRequest& req, v1::DoReadReply* reply) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(req.path()));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
-  CHAINFS_ASSIGN_OR_RETURN(NameState state, ns_.GetLive(req.path()));
+  CHAINFS_ASSIGN_OR_RETURN(NameState state, GetFile(req.path()));
+  if (state.info.name() != req.path()) reply->set_read_name(state.info.name());
+  AsNameOf(state, req.path(), &state.info);
   for (std::string& h : state.holders) reply->add_holders(std::move(h));
   *reply->mutable_file() = std::move(state.info);
   return absl::OkStatus();
@@ -328,6 +335,7 @@ absl::StatusOr<int64_t> NameServer::Tombstone(const NameState& state) {
 
 absl::Status NameServer::DoDelete(const v1::DoDeleteRequest& req, v1::DoDeleteReply* reply) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(req.path()));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   // Refused for a directory with live children whether or not the caller asked for
   // rmdir semantics: deleting them one by one is the caller's job.
@@ -337,6 +345,7 @@ absl::Status NameServer::DoDelete(const v1::DoDeleteRequest& req, v1::DoDeleteRe
   CHAINFS_ASSIGN_OR_RETURN(NameState state, ns_.GetLive(req.path()));
   std::unique_lock dir_lock = LockIfDirectory(state.info);
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, Tombstone(state));
+  ReleaseInode(state.info);
   reply->set_version(version);
   TouchParent(req.path());
   return absl::OkStatus();
@@ -351,6 +360,7 @@ absl::Status NameServer::List(const v1::ListRequest& req, v1::ListReply* reply) 
 
 absl::Status NameServer::Stat(const v1::StatRequest& req, v1::StatReply* reply) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path(), /*allow_root=*/true));
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(req.path()));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(*reply->mutable_file(), ns_.Stat(req.path()));
   return absl::OkStatus();
@@ -359,6 +369,7 @@ absl::Status NameServer::Stat(const v1::StatRequest& req, v1::StatReply* reply) 
 absl::Status NameServer::ListDirectory(const v1::ListDirectoryRequest& req,
                                        v1::ListDirectoryReply* reply) {
   CHAINFS_ASSIGN_OR_RETURN(size_t limit, ValidateListDirectory(req));
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(req.path()));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo dir, ns_.Stat(req.path()));
   if (!IsDirectory(dir)) {
@@ -408,9 +419,13 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
   CHAINFS_RETURN_IF_ERROR(ValidateName(from));
   CHAINFS_RETURN_IF_ERROR(ValidateName(to));
   if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(from));
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(to));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
-  if (from == to) return absl::OkStatus();
+  // POSIX: a rename onto another name of the same file does nothing.
+  if (from == to || SameInode(from, to)) return absl::OkStatus();
+  const std::optional<NameState> replaced = ns_.Get(to);
   if (absl::StatusOr<v1::FileInfo> dst = ns_.Stat(to); dst.ok()) {
     CHAINFS_RETURN_IF_ERROR(CheckRenameOver(IsDirectory(src), *dst, req.no_replace(),
                                             [&] { return ns_.HasLiveDescendant(to); }));
@@ -449,6 +464,7 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
   }
   TouchParent(from);
   if (ParentOf(from) != ParentOf(to)) TouchParent(to);
+  if (replaced && !replaced->info.tombstone()) ReleaseInode(replaced->info);
   Log()->debug("renamed {} to {} ({} names)", from, to, items.size());
   return result;
 }
@@ -456,8 +472,9 @@ absl::Status NameServer::Rename(const v1::RenameRequest& req, v1::RenameReply*) 
 absl::Status NameServer::SetAttributes(const v1::SetAttributesRequest& req,
                                        v1::SetAttributesReply* reply) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
+  CHAINFS_RETURN_IF_ERROR(RefuseHidden(req.path()));
   CHAINFS_RETURN_IF_ERROR(CheckServing());
-  absl::StatusOr<NameState> state = ns_.GetLive(req.path());
+  absl::StatusOr<NameState> state = GetFile(req.path());  // a link's attributes: its inode's
   if (!state.ok()) {
     if (ns_.HasLiveDescendant(req.path())) {
       return absl::FailedPreconditionError(
@@ -473,10 +490,11 @@ absl::Status NameServer::SetAttributes(const v1::SetAttributesRequest& req,
   CHAINFS_RETURN_IF_ERROR(ApplyXattrChanges(req, &attrs));
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   v1::FileInfo target;
-  target.set_name(req.path());
+  target.set_name(state->info.name());
   target.set_version(version);
   *target.mutable_attributes() = attrs;
   CHAINFS_ASSIGN_OR_RETURN(*reply->mutable_file(), CloneOnHolders(*state, target));
+  AsNameOf(*state, req.path(), reply->mutable_file());
   return absl::OkStatus();
 }
 

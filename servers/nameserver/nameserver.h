@@ -89,6 +89,11 @@ class NameServer {
   // fsck --repair: wakes the replication pass (which covers every under-replicated name) and
   // answers how many of the paths are short of the replication factor.
   absl::Status ReplicateNow(const v1::ReplicateRequest& req, v1::ReplicateReply* reply);
+  // link(2) (links.cc): `to` becomes another name of `from`'s file.
+  absl::Status Link(const v1::LinkRequest& req, v1::LinkReply* reply);
+  // Tombstones inode names that no link entry has named for settings().orphan_inode_grace
+  // (runs with GC; only with a complete view of the FileStores). Returns how many went.
+  size_t SweepUnlinkedInodes();
 
   // --- FileStore calls ---
   // A registration stream: Begin with the first message, Files for every message, End
@@ -122,6 +127,22 @@ class NameServer {
   // one holder cloned it; `all` (when given) tells whether every holder did.
   absl::StatusOr<v1::FileInfo> CloneOnHolders(const NameState& state, v1::FileInfo target,
                                               bool* all = nullptr);
+  // --- hard links (links.cc) ---
+  // NOT_FOUND for the hidden inode names (common/inode_names.h): clients never use them.
+  absl::Status RefuseHidden(const std::string& path) const;
+  // The live entry of `path`, or for a link entry the inode it names (DATA_LOSS if missing).
+  absl::StatusOr<NameState> GetFile(const std::string& path) const;
+  // `info` (of `file`, as GetFile(path) found it) named `path`, with the inode and nlink.
+  void AsNameOf(const NameState& file, const std::string& path, v1::FileInfo* info) const;
+  // Where writes to `path` go: its inode name when it is a link, else itself.
+  std::string WriteNameOf(const std::string& path) const;
+  bool SameInode(const std::string& a, const std::string& b) const;
+  // Writes a metadata-only entry (a link) at a new version on a chain of its own.
+  absl::StatusOr<v1::FileInfo> WriteEntry(v1::FileInfo entry);
+  // Moves a plain file under a new inode name and makes its name a link to it.
+  absl::StatusOr<std::string> MakeInode(const NameState& file);
+  // A link entry went: its inode is tombstoned when no other link names it.
+  void ReleaseInode(const v1::FileInfo& entry);
   // Remembers where FileStore `filestore` serves its /metrics (ClusterStatus shows it).
   void NoteMetricsAddress(const std::string& filestore, const std::string& metrics);
   void Loop(Ticker& ticker, Duration interval, void (NameServer::*body)());
@@ -164,6 +185,13 @@ class NameServer {
   bool deadline_checked_ = false;
   std::string metrics_address_;                                   // guarded by mu_
   std::map<std::string, std::string> filestore_metrics_address_;  // guarded by mu_
+
+  struct UnlinkedSince {
+    TimePoint at;
+    uint64_t drops = 0;  // Namespace::drops() then
+  };
+  std::mutex links_mu_;  // serializes link, the release of an inode and the orphan sweep
+  std::map<std::string, UnlinkedSince> unlinked_since_;  // guarded by links_mu_
 
   Ticker housekeeping_ticker_, replication_ticker_, gc_ticker_, dir_times_ticker_;
   std::vector<std::thread> threads_;

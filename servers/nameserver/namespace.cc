@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/inode_names.h"
 #include "common/log.h"
 #include "common/names.h"
 
@@ -39,6 +40,7 @@ void Namespace::Clear() {
   dirs_.clear();
   root_time_ns_ = 0;
   live_names_ = 0;
+  links_.clear();
   filestores_.clear();
   ids_.clear();
   alive_.clear();
@@ -232,11 +234,11 @@ bool Namespace::OrphanedLocked(const std::string& name, Entry& e) {
           "{}: no live holder of version {} is left; version {} on {} FileStores is the "
           "latest again",
           name.substr(0, 100), e.version, newest, e.holders.size());
-  --live_names_;  // e was live
+  CountLiveLocked(e.meta, -1);  // e was live
   CountLocked(name, &e.meta, &meta);
   e.version = newest;
   e.meta = std::move(meta);
-  if (!e.meta.tombstone) ++live_names_;
+  CountLiveLocked(e.meta, +1);
   return false;
 }
 
@@ -250,11 +252,12 @@ Namespace::Meta Namespace::MetaOf(const v1::FileInfo& f) {
               .gid = f.attributes().gid(),
               .kind = static_cast<uint8_t>(f.kind()),
               .tombstone = f.tombstone(),
-              .extras = VersionExtras::Of(f.attributes())};
+              .extras = VersionExtras::Of(f.attributes()),
+              .inode = f.kind() == v1::KIND_HARD_LINK ? InodeId(f.attributes().inode()) : 0};
 }
 
 Namespace::Map::iterator Namespace::EraseLocked(Map::iterator it) {
-  if (!it->second.meta.tombstone) --live_names_;
+  CountLiveLocked(it->second.meta, -1);
   CountLocked(it->first, &it->second.meta, nullptr);
   return map_.erase(it);
 }
@@ -360,7 +363,7 @@ void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
     for (FileStoreId h : e.holders) {
       if (h != id) add_stale(h, e.version, previous);
     }
-    if (!e.meta.tombstone) --live_names_;
+    CountLiveLocked(e.meta, -1);
     KeepNewerDirectoryTimes(previous, &meta);
   }
   CountLocked(it->first, inserted ? nullptr : &e.meta, &meta);
@@ -368,7 +371,7 @@ void Namespace::ApplyLocked(FileStoreId id, const v1::FileInfo& file) {
   e.holders.assign(1, id);
   e.version = file.version();
   e.meta = meta;
-  if (!e.meta.tombstone) ++live_names_;
+  CountLiveLocked(e.meta, +1);
 }
 
 void Namespace::ApplyBump(const std::string& address, const std::string& name, int64_t expected,

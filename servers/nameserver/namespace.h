@@ -73,6 +73,7 @@ struct VersionMeta {
   uint8_t kind = 0;
   bool tombstone = false;
   VersionExtras extras;  // rdev and extended attributes, null for most names
+  int64_t inode = 0;  // KIND_HARD_LINK: the id of the inode name it links to (inode_names.h)
 };
 
 struct ReplicationTask {
@@ -173,6 +174,20 @@ class Namespace {
   // /minver moved: tombstones and stale copies below it are gone from the FileStores.
   void ApplyMinVersion(int64_t min_version);
 
+  // --- hard links (links.cc) ---
+
+  // Live link entries naming inode `inode_name` (soft state, rebuilt from registrations).
+  uint32_t Links(const std::string& inode_name) const;
+  // Live inode names that no live link entry names (candidates for the orphan sweep).
+  std::vector<std::string> UnlinkedInodes() const;
+  // `name` itself and, when it is a live link entry, the live inode it names (nullopt when
+  // that is missing): DATA_LOSS-free lookups for the NameServer's link rules.
+  struct Linked {
+    NameState entry;
+    std::optional<NameState> inode;
+  };
+  absl::StatusOr<Linked> GetLinked(const std::string& name) const;
+
   size_t names() const;
   size_t live_names() const;
   size_t stale_copies() const;
@@ -194,6 +209,11 @@ class Namespace {
   using Map = absl::btree_map<std::string, Entry, PathLess>;
 
   v1::FileInfo InfoLocked(const std::string& name, const Entry& e) const;
+  // A link entry as its inode (kind, size, attributes, version, nlink) under its own name;
+  // anything else as InfoLocked. A link whose inode is missing answers DATA_LOSS.
+  absl::StatusOr<v1::FileInfo> ResolvedInfoLocked(const std::string& name, const Entry& e) const;
+  // A live entry came (+1) or went (-1): live_names_ and the link counts follow.
+  void CountLiveLocked(const Meta& m, int delta);
   NameState StateLocked(const std::string& name, const Entry& e) const;
   bool HasLiveDescendantLocked(const std::string& dir) const;
   void ApplyLocked(FileStoreId id, const v1::FileInfo& file);
@@ -218,7 +238,8 @@ class Namespace {
   mutable std::shared_mutex mu_;
   Map map_;
   size_t live_names_ = 0;
-  std::vector<FileStoreInfo> filestores_;  // by id; address "" once dropped
+  absl::flat_hash_map<int64_t, uint32_t> links_;  // inode id -> live link entries
+  std::vector<FileStoreInfo> filestores_;         // by id; address "" once dropped
   absl::flat_hash_map<std::string, FileStoreId> ids_;
   std::vector<bool> alive_;
   // FileStores registering again while registered: the names their new list named so far.

@@ -6,6 +6,7 @@
 
 #include "common/client/nameserver_rules.h"
 #include "common/client/time_rules.h"
+#include "common/inode_names.h"
 #include "servers/nameserver/glob.h"
 #include "servers/nameserver/namespace.h"
 
@@ -45,6 +46,7 @@ v1::FileInfo Namespace::InfoLocked(const std::string& name, const Entry& e) cons
   a->set_atime_ns(m.atime_ns);
   a->set_ctime_ns(m.ctime_ns);
   if (m.kind == v1::KIND_DIRECTORY && !m.tombstone) info.set_nlink(LinksLocked(name));
+  if (m.inode != 0) a->set_inode(InodeName(m.inode));
   return info;
 }
 
@@ -73,13 +75,13 @@ absl::StatusOr<NameState> Namespace::GetLive(const std::string& name) const {
   return StateLocked(it->first, it->second);
 }
 
-namespace {}  // namespace
-
 absl::StatusOr<v1::FileInfo> Namespace::Stat(const std::string& name) const {
   std::shared_lock lock(mu_);
   if (name != "/") {
     auto it = map_.find(name);
-    if (it != map_.end() && !it->second.meta.tombstone) return InfoLocked(it->first, it->second);
+    if (it != map_.end() && !it->second.meta.tombstone) {
+      return ResolvedInfoLocked(it->first, it->second);
+    }
     if (!HasLiveDescendantLocked(name)) {
       return absl::NotFoundError(
           fmt::format("{}: no such file or directory", std::string_view(name).substr(0, 100)));
@@ -133,10 +135,12 @@ void Namespace::ListDirectory(const std::string& dir, const std::string& start_a
     std::string_view rest = std::string_view(it->first).substr(prefix.size());
     std::string_view child = rest.substr(0, rest.find('/'));
     std::string child_name = prefix + std::string(child);
-    if (child.size() == rest.size() && !it->second.meta.tombstone) {
-      v1::FileInfo* info = reply->add_entries();
-      *info = InfoLocked(child_name, it->second);
-      info->set_name(std::string(child));
+    if (IsHiddenName(child_name)) {
+      // The inode names: never listed.
+    } else if (child.size() == rest.size() && !it->second.meta.tombstone) {
+      absl::StatusOr<v1::FileInfo> info = ResolvedInfoLocked(it->first, it->second);
+      *reply->add_entries() = info.ok() ? *std::move(info) : InfoLocked(it->first, it->second);
+      reply->mutable_entries()->rbegin()->set_name(std::string(child));
     } else if (HasLiveDescendantLocked(child_name)) {
       v1::FileInfo* info = reply->add_entries();
       *info = ImpliedDirectory(std::string(child));
@@ -153,7 +157,9 @@ std::vector<std::string> Namespace::List(std::string_view glob) const {
   std::string_view prefix = GlobLiteralPrefix(glob);
   for (auto it = map_.lower_bound(std::string(prefix));
        it != map_.end() && StartsWith(it->first, prefix); ++it) {
-    if (!it->second.meta.tombstone && GlobMatch(glob, it->first)) out.push_back(it->first);
+    if (!it->second.meta.tombstone && !IsHiddenName(it->first) && GlobMatch(glob, it->first)) {
+      out.push_back(it->first);
+    }
   }
   return out;
 }

@@ -157,4 +157,9 @@ grpc::Status NameServerService::Replicate(grpc::ServerContext* ctx, const v1::Re
   return Call(ctx, &NameServer::ReplicateNow, req, reply);
 }
 
+grpc::Status NameServerService::Link(grpc::ServerContext* ctx, const v1::LinkRequest* req,
+                                     v1::LinkReply* reply) {
+  return Call(ctx, &NameServer::Link, req, reply);
+}
+
 }  // namespace chainfs::nameserver

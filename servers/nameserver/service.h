@@ -56,6 +56,8 @@ class NameServerService final : public NameServerServiceBase {
                                 v1::ReportBadReplicaReply* reply) override;
   grpc::Status Replicate(grpc::ServerContext* ctx, const v1::ReplicateRequest* req,
                          v1::ReplicateReply* reply) override;
+  grpc::Status Link(grpc::ServerContext* ctx, const v1::LinkRequest* req,
+                    v1::LinkReply* reply) override;
 
  private:
   template <typename Req, typename Reply>

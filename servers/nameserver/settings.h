@@ -57,6 +57,9 @@ struct NameServerSettings {
   // GC waits until every FileStore dropped less than this long ago has registered again:
   // what it would purge cannot come back.
   Duration dropped_filestore_memory = std::chrono::minutes(10);
+  // A hidden inode name (a hard-linked file) that no link entry names is tombstoned once it
+  // has been so for this long: a link interrupted by a crash leaves one behind.
+  Duration orphan_inode_grace = std::chrono::minutes(10);
   // How often the campaign re-checks /leader when no watch fired.
   Duration election_retry = ElectionRetryFor(kSessionTimeout);
   // Directory times (mtime, ctime of a directory whose entries changed) move in the soft

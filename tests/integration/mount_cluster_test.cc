@@ -816,7 +816,7 @@ TEST_F(MountTest, Errors_AreTheErrnosUsersExpect) {
   EXPECT_EQ(::open((mnt + "/" + std::string(256, 'n')).c_str(), O_WRONLY | O_CREAT, 0644), -1);
   EXPECT_EQ(errno, ENAMETOOLONG);
   errno = 0;
-  EXPECT_EQ(::link((mnt + "/d/f").c_str(), (mnt + "/hard").c_str()), -1);
+  EXPECT_EQ(::link((mnt + "/d").c_str(), (mnt + "/hard").c_str()), -1);  // a directory
   EXPECT_EQ(errno, EPERM);
   errno = 0;
   EXPECT_EQ(::mkdir((mnt + "/d").c_str(), 0755), -1);

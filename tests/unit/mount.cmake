@@ -19,3 +19,5 @@ chainfs_unit_test(mount_posix_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_pos
 # Holes of staging files: fallocate modes, SEEK_DATA/SEEK_HOLE, zeros left as holes.
 chainfs_unit_test(mount_extents_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_extents_test.cc
   LIBS mount_lib)
+chainfs_unit_test(mount_links_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/mount_links_test.cc LIBS mount_lib)

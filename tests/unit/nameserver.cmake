@@ -13,3 +13,5 @@ chainfs_unit_test(nameserver_placement_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/nameserver_placement_test.cc LIBS nameserver_lib)
 chainfs_unit_test(nameserver_events_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/nameserver_events_test.cc LIBS nameserver_lib)
+chainfs_unit_test(nameserver_links_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/nameserver_links_test.cc LIBS nameserver_lib)
