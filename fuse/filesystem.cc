@@ -291,6 +291,10 @@ absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::strin
 
 absl::StatusOr<Entry> Filesystem::Mkdir(uint64_t parent, const std::string& name, mode_t mode,
                                         uid_t uid, gid_t gid) {
+  if (std::optional<gid_t> group = SetgidGroup(parent)) {
+    gid = *group;
+    mode |= S_ISGID;
+  }
   return CreateObject(parent, name, v1::KIND_DIRECTORY, NewAttributes(mode, uid, gid), "");
 }
 
@@ -299,6 +303,7 @@ absl::StatusOr<Entry> Filesystem::Symlink(const std::string& target, uint64_t pa
   if (target.empty() || target.size() > kMaxSymlinkTargetBytes) {
     return ErrnoError(target.empty() ? ENOENT : ENAMETOOLONG, "bad symlink target");
   }
+  gid = SetgidGroup(parent).value_or(gid);
   return CreateObject(parent, name, v1::KIND_SYMLINK, NewAttributes(0777, uid, gid), target);
 }
 
@@ -467,6 +472,7 @@ absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
   // O_EXCL needs no question of its own: the kernel sends create only right after a lookup
   // found no such name (it answers EEXIST itself otherwise).
+  gid = SetgidGroup(parent).value_or(gid);
   v1::Attributes attributes = NewAttributes(mode, uid, gid);
   CHAINFS_ASSIGN_OR_RETURN(std::shared_ptr<StagedFile> staged, NewStaged(attributes));
   staged->MarkDirty();  // even an empty new file is uploaded on close

@@ -182,6 +182,9 @@ class Filesystem {
   absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
                                      const v1::Attributes& attributes, const std::string& target);
   v1::Attributes NewAttributes(mode_t mode, uid_t uid, gid_t gid) const;
+  // The group a new entry in directory `parent` gets when the directory is set-group-ID (and
+  // a new directory there is set-group-ID too), as on ext4; nullopt otherwise (fuse/setgid.cc).
+  std::optional<gid_t> SetgidGroup(uint64_t parent);
 
   NameServerApi* const nameserver_;
   FileStoreApi* const filestores_;
