@@ -317,6 +317,10 @@ absl::StatusOr<Entry> Filesystem::CreateObject(uint64_t parent, const std::strin
 
 absl::StatusOr<Entry> Filesystem::Mkdir(uint64_t parent, const std::string& name, mode_t mode,
                                         uid_t uid, gid_t gid, mode_t umask) {
+  if (std::optional<gid_t> group = SetgidGroup(parent)) {
+    gid = *group;
+    mode |= S_ISGID;
+  }
   CHAINFS_ASSIGN_OR_RETURN(v1::Attributes attributes,
                            InheritedAttributes(parent, mode, uid, gid, umask, /*directory=*/true));
   return CreateObject(parent, name, v1::KIND_DIRECTORY, attributes, "");
@@ -327,6 +331,7 @@ absl::StatusOr<Entry> Filesystem::Symlink(const std::string& target, uint64_t pa
   if (target.empty() || target.size() > kMaxSymlinkTargetBytes) {
     return ErrnoError(target.empty() ? ENOENT : ENAMETOOLONG, "bad symlink target");
   }
+  gid = SetgidGroup(parent).value_or(gid);
   return CreateObject(parent, name, v1::KIND_SYMLINK, NewAttributes(0777, uid, gid), target);
 }
 
@@ -501,6 +506,7 @@ absl::StatusOr<std::pair<Entry, FileHandle*>> Filesystem::Create(uint64_t parent
   CHAINFS_ASSIGN_OR_RETURN(std::string path, ChildPath(dir, name));
   // O_EXCL needs no question of its own: the kernel sends create only right after a lookup
   // found no such name (it answers EEXIST itself otherwise).
+  gid = SetgidGroup(parent).value_or(gid);
   CHAINFS_ASSIGN_OR_RETURN(v1::Attributes attributes,
                            InheritedAttributes(parent, mode, uid, gid, umask, false));
   CHAINFS_ASSIGN_OR_RETURN(std::shared_ptr<StagedFile> staged, NewStaged(attributes));

@@ -243,6 +243,9 @@ class Filesystem {
   // The times SetAttr sets (FUSE_SET_ATTR_ATIME, _MTIME, their _NOW, _CTIME) into `req`.
   static void SetTimes(const struct stat& attr, int to_set, int64_t now_ns,
                        v1::SetAttributesRequest* req);
+  // The group a new entry in directory `parent` gets when the directory is set-group-ID (and
+  // a new directory there is set-group-ID too), as on ext4; nullopt otherwise (fuse/setgid.cc).
+  std::optional<gid_t> SetgidGroup(uint64_t parent);
 
   NameServerApi* const nameserver_;
   FileStoreApi* const filestores_;

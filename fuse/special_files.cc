@@ -34,6 +34,7 @@ absl::StatusOr<Entry> Filesystem::MkSpecial(uint64_t parent, const std::string& 
                                             dev_t rdev, uid_t uid, gid_t gid, mode_t umask) {
   std::optional<v1::Kind> kind = SpecialKind(mode);
   if (!kind) return ErrnoError(EINVAL, "mknod of an unknown file type");
+  gid = SetgidGroup(parent).value_or(gid);
   CHAINFS_ASSIGN_OR_RETURN(v1::Attributes attributes,
                            InheritedAttributes(parent, mode, uid, gid, umask, false));
   if (*kind == v1::KIND_CHAR_DEVICE || *kind == v1::KIND_BLOCK_DEVICE) attributes.set_rdev(rdev);

@@ -235,6 +235,42 @@ TEST_F(PosixOpen, ErrnoOfNameTypeAndSizeMismatches) {
   }));
 }
 
+TEST_F(PosixOpen, OtherUsersByGroupBits_SetgidDirectories_AndSetuidCleared) {
+  EXPECT_SAME_AS_LOCAL(Run([](Transcript& t) {
+    t.Call("mkdir team", ::mkdir(t.Path("team").c_str(), 0777));
+    t.Call("chown team :3000", ::chown(t.Path("team").c_str(), 0, 3000));
+    t.Call("chmod team 02775", ::chmod(t.Path("team").c_str(), 02775));
+    RunAs(Alice(), t, [](Transcript& t) {
+      CreateWith(t, "team/plan", "alice");
+      t.Call("chmod team/plan 0664", ::chmod(t.Path("team/plan").c_str(), 0664));
+      t.Call("mkdir team/sub", ::mkdir(t.Path("team/sub").c_str(), 0755));
+      t.Line(StatSummary(t.Path("team/plan")));
+      t.Line(StatSummary(t.Path("team/sub")));
+      CreateWith(t, "tool", "#!");
+      t.Call("chmod tool 06755", ::chmod(t.Path("tool").c_str(), 06755));
+      t.Call("chgrp tool 3000", ::chown(t.Path("tool").c_str(), -1, 3000));
+      t.Line(StatSummary(t.Path("tool")));
+    });
+    RunAs(Bob(), t, [](Transcript& t) {
+      int fd = static_cast<int>(
+          t.Call("open team/plan O_WRONLY", ::open(t.Path("team/plan").c_str(), O_WRONLY)));
+      if (fd >= 0) {
+        t.Call("write", ::write(fd, "bob", 3));
+        t.Call("close", ::close(fd));
+      }
+      CreateWith(t, "team/bob", "b");
+      t.Line(StatSummary(t.Path("team/bob")));
+    });
+    RunAs(Carol(), t, [](Transcript& t) {
+      t.Call("open team/plan O_WRONLY", ::open(t.Path("team/plan").c_str(), O_WRONLY));
+      t.Call("create team/carol", ::open(t.Path("team/carol").c_str(), O_CREAT | O_WRONLY, 0644));
+      t.Call("chmod team/plan 0666", ::chmod(t.Path("team/plan").c_str(), 0666));
+    });
+    t.Call("chown tool bob", ::chown(t.Path("tool").c_str(), Bob().uid, -1));
+    t.Line(StatSummary(t.Path("tool")));
+  }));
+}
+
 TEST_F(PosixOpen, NoAllowOther_KeepsOtherUsersOut_AsTheRootMountLetsThemIn) {
   const std::string shared = cluster().mount_dir() + "/" + TestName();
   ASSERT_EQ(::mkdir(shared.c_str(), 0755), 0);

@@ -1,7 +1,7 @@
 // The mount's POSIX corners (issue 15, groups 4, 6 and 7) on Filesystem against the in-memory
 // NameServer and FileStores: files unlinked or renamed over while open keep working until
 // their last close (staged ones locally, remotely read ones under a hidden name), trees
-// deeper than PATH_MAX, and the largest file size (EFBIG).
+// deeper than PATH_MAX, set-group-ID directories and the largest file size (EFBIG).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fs.h>
@@ -335,6 +335,27 @@ TEST_F(MountPosixTest, NamesOverTheLimits_AreENAMETOOLONG) {
           fs_->Symlink(std::string(kMaxSymlinkTargetBytes + 1, 't'), kRootIno, "l", 0, 0).status()),
       ENAMETOOLONG);
   EXPECT_TRUE(fs_->Symlink(std::string(kMaxSymlinkTargetBytes, 't'), kRootIno, "l", 0, 0).ok());
+}
+
+TEST_F(MountPosixTest, EntriesInASetgidDirectory_TakeItsGroup_SubdirectoriesStaySetgid) {
+  auto dir = fs_->Mkdir(kRootIno, "team", 0775, 0, 0);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  struct stat want = {};
+  want.st_mode = 02775;
+  want.st_gid = 3000;
+  ASSERT_TRUE(fs_->SetAttr(dir->ino, want, FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_GID, nullptr).ok());
+  auto file = fs_->Create(dir->ino, "f", 0644, 1000, 1000);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->first.attr.st_gid, 3000u);
+  ASSERT_TRUE(fs_->Flush(file->second).ok());
+  fs_->Release(file->second);
+  auto sub = fs_->Mkdir(dir->ino, "sub", 0755, 1000, 1000);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(sub->attr.st_gid, 3000u);
+  EXPECT_EQ(sub->attr.st_mode, S_IFDIR | 02755);
+  auto plain = fs_->Mkdir(kRootIno, "plain", 0755, 1000, 1000);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->attr.st_gid, 1000u);
 }
 
 TEST_F(MountPosixTest, SizesBeyondTheLargestFile_AreEFBIG_NotEIO) {
