@@ -111,8 +111,14 @@ TEST_F(PosixXattr, OwnerSetsGetsListsAndRemovesWithFlagsAndSizeProbes) {
   }));
 }
 
+// Whether some line of `lines` contains `text`.
+bool Has(const std::vector<std::string>& lines, const std::string& text) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return l.find(text) != std::string::npos; });
+}
+
 TEST_F(PosixXattr, OtherUsersAndRoot_AsPermissionsAndNamespacesAllow) {
-  EXPECT_SAME_AS_LOCAL(Run([](Transcript& t) {
+  Compared c = Run([](Transcript& t) {
     RunAs(Alice(), t, [](Transcript& t) {
       Create(t, "open", 0644);
       Create(t, "closed", 0600);
@@ -136,11 +142,14 @@ TEST_F(PosixXattr, OtherUsersAndRoot_AsPermissionsAndNamespacesAllow) {
       Get(t, "open", "security.s");
       List(t, "open");  // without trusted.*
     });
-  }));
+  });
+  EXPECT_SAME_AS_LOCAL(c);
+  EXPECT_TRUE(Has(c.local, "bob: setxattr open user.b=2 flags=0 -> EACCES")) << c.Diff();
+  EXPECT_TRUE(Has(c.local, "alice: setxattr open trusted.t=1 flags=0 -> EPERM")) << c.Diff();
 }
 
 TEST_F(PosixXattr, SetfaclGivesAnotherUserReadAndChmodMovesTheMask) {
-  EXPECT_SAME_AS_LOCAL(Run([](Transcript& t) {
+  Compared c = Run([](Transcript& t) {
     RunAs(Alice(), t, [](Transcript& t) { Create(t, "secret", 0600, "for bob\n"); });
     Shell(t, Alice(), "setfacl -m u:1001:r secret");
     Shell(t, Alice(), "getfacl -c secret");
@@ -155,7 +164,11 @@ TEST_F(PosixXattr, SetfaclGivesAnotherUserReadAndChmodMovesTheMask) {
     Shell(t, Bob(), "echo more >> secret && cat secret");
     Shell(t, Alice(), "setfacl -b secret && getfacl -c secret");
     t.Line(StatSummary(t.Path("secret")));
-  }));
+  });
+  EXPECT_SAME_AS_LOCAL(c);
+  // ext4 really let bob in through the ACL and kept carol out.
+  EXPECT_TRUE(Has(c.local, "bob$ cat secret -> 0\nfor bob")) << c.Diff();
+  EXPECT_TRUE(Has(c.local, "carol$ cat secret -> 1")) << c.Diff();
 }
 
 TEST_F(PosixXattr, DefaultAclIsInheritedByNewFilesAndDirectories) {
