@@ -328,9 +328,11 @@ absl::StatusOr<v1::RenameReply> MemoryNameServer::Rename(const v1::RenameRequest
   if (IsUnder(to, from)) return RenameBeneathItselfError(from, to);
   // The source and everything beneath it, parents before children.
   std::vector<Live> items;
+  std::optional<v1::FileInfo> replaced;
   {
     std::lock_guard lock(mu_);
     CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo src, ns_.Stat(from));
+    replaced = ns_.Latest(to);
     if (from == to) return v1::RenameReply();
     absl::StatusOr<Live> a = ns_.GetFile(from), b = ns_.GetFile(to);
     if (a.ok() && b.ok() && a->info.name() != from && a->info.name() == b->info.name()) {
@@ -362,6 +364,7 @@ absl::StatusOr<v1::RenameReply> MemoryNameServer::Rename(const v1::RenameRequest
   absl::Status result;
   std::for_each(items.rbegin(), items.rend(),
                 [&](const Live& item) { result.Update(Tombstone(item).status()); });
+  if (replaced && !replaced->tombstone()) ReleaseInode(*replaced);
   if (!result.ok()) return result;
   std::lock_guard lock(mu_);
   TouchParentLocked(from);

@@ -170,6 +170,22 @@ TEST_F(MountLinksTest, LinkRefusesAnExistingNameAndADirectory) {
   EXPECT_EQ(fs_->GetAttr(p->ino)->st_nlink, 1u);
 }
 
+TEST_F(MountLinksTest, RenameOverTheLastOtherNameLeavesOneLink) {
+  ASSERT_TRUE(WriteFile("p", "linked").ok());
+  ASSERT_TRUE(WriteFile("x", "other").ok());
+  auto p = fs_->Lookup(kRoot, "p");
+  ASSERT_TRUE(fs_->Link(p->ino, kRoot, "q").ok());
+  ASSERT_TRUE(fs_->Rename(kRoot, "x", kRoot, "q", 0).ok());
+  auto other = Make("b");
+  EXPECT_EQ(other->Lookup(kRoot, "p")->attr.st_nlink, 1u);
+  EXPECT_EQ(*ReadFile(*other, "q"), "other");
+  EXPECT_EQ(*ReadFile(*other, "p"), "linked");
+  const std::string inode = nameserver_.StatPath("/p")->attributes().inode();
+  ASSERT_FALSE(inode.empty());
+  ASSERT_TRUE(fs_->Unlink(kRoot, "p").ok());
+  EXPECT_TRUE(nameserver_.Latest(inode)->tombstone());  // its last name went: so did it
+}
+
 TEST_F(MountLinksTest, ForgetOfEveryLookupDropsEveryPathOfTheInode) {
   ASSERT_TRUE(WriteFile("p", "x").ok());
   // create counted one lookup, lookup another, link a third.
