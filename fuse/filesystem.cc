@@ -224,6 +224,7 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
                             req.set_atime(), req.set_ctime());
     }
     if (named && (!staged || !staged->dirty())) {
+      atime_updater_.Drain();  // its clone of the same version would make this one fail
       auto reply = nameserver_->SetAttributes(req);
       if (!reply.ok()) return reply.status();
       inodes_.SetInfo(ino, reply->file(), clock_->Now());
@@ -397,6 +398,8 @@ absl::Status Filesystem::Rename(uint64_t parent, const std::string& name, uint64
   CHAINFS_ASSIGN_OR_RETURN(std::string to, ChildPath(new_dir, new_name));
   if (from == to) return absl::OkStatus();
   const bool no_replace = flags & RENAME_NOREPLACE;
+  // An atime update of ours in flight would clone a version the rename is cloning too.
+  atime_updater_.Drain();
   auto from_ino = inodes_.Find(from);
   auto to_ino = inodes_.Find(to);
   bool target_moved = false;

@@ -4,7 +4,6 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <set>
 
 #include "common/client/nameserver_rules.h"
 #include "common/client/time_rules.h"
@@ -210,6 +209,15 @@ absl::Status MemoryNamespace::CheckNotBeneathAFile(const std::string& path) cons
 }
 
 std::map<std::string, v1::FileInfo> MemoryNamespace::Children(const std::string& dir) const {
+  std::map<std::string, v1::FileInfo> children = ChildrenScan(dir);
+  const std::string prefix = DirPrefix(dir);
+  for (auto& [child, info] : children) {
+    if (info.kind() == v1::KIND_DIRECTORY) info.set_nlink(DirectoryLinks(prefix + child));
+  }
+  return children;
+}
+
+std::map<std::string, v1::FileInfo> MemoryNamespace::ChildrenScan(const std::string& dir) const {
   std::map<std::string, v1::FileInfo> children;
   std::string prefix = DirPrefix(dir);
   for (auto it = names_.lower_bound(prefix); it != names_.end() && StartsWith(it->first, prefix);
@@ -223,9 +231,6 @@ std::map<std::string, v1::FileInfo> MemoryNamespace::Children(const std::string&
     } else {
       children.try_emplace(child, ImpliedDirectory(child));
     }
-  }
-  for (auto& [child, info] : children) {
-    if (info.kind() == v1::KIND_DIRECTORY) info.set_nlink(DirectoryLinks(prefix + child));
   }
   return children;
 }
@@ -253,17 +258,9 @@ void MemoryNamespace::TouchDirectory(const std::string& dir, int64_t now_ns) {
 }
 
 uint32_t MemoryNamespace::DirectoryLinks(const std::string& dir) const {
-  std::set<std::string> subdirs;
-  std::string prefix = DirPrefix(dir);
-  for (auto it = names_.lower_bound(prefix); it != names_.end() && StartsWith(it->first, prefix);
-       ++it) {
-    if (it->second.latest.tombstone()) continue;
-    std::string_view rest = std::string_view(it->first).substr(prefix.size());
-    std::string child(rest.substr(0, rest.find('/')));
-    const bool implied = child.size() != rest.size();
-    if (implied || it->second.latest.kind() == v1::KIND_DIRECTORY) subdirs.insert(child);
-  }
-  return 2 + static_cast<uint32_t>(subdirs.size());
+  uint32_t links = 2;
+  for (const auto& [child, info] : ChildrenScan(dir)) links += info.kind() == v1::KIND_DIRECTORY;
+  return links;
 }
 
 int64_t MemoryNamespace::live_names() const {

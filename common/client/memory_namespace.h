@@ -103,6 +103,8 @@ class MemoryNamespace {
   // An entry without holders: its newest older copy becomes the latest (a tombstone stays);
   // true when nothing is left and the entry must go.
   static bool Orphaned(Entry& e);
+  // Children() without their link counts.
+  std::map<std::string, v1::FileInfo> ChildrenScan(const std::string& dir) const;
 
   std::map<std::string, Entry> names_;
   std::map<std::string, FileStore> filestores_;

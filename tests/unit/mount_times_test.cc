@@ -230,6 +230,18 @@ TEST_F(MountTimesTest, Relatime_FirstReadAfterAWriteMovesAtime_ByAClone_TheNextO
   EXPECT_EQ(Changed(before, Stat(f)), "a");
 }
 
+TEST_F(MountTimesTest, AnAtimeUpdate_LetsTheNextOpenKeepTheKernelsCachedPages) {
+  uint64_t f = WriteFile("f", "hello");
+  Tick();
+  Read(f);  // moves atime: a new version, a clone of the one read
+  ASSERT_EQ(nameserver_.calls("SetAttributes"), 1);
+  bool keep_cache = false;
+  auto fh = fs_->Open(f, O_RDONLY, &keep_cache);
+  ASSERT_TRUE(fh.ok());
+  fs_->Release(*fh);
+  EXPECT_TRUE(keep_cache);
+}
+
 TEST_F(MountTimesTest, Noatime_ReadsNeverMoveAtime_Strictatime_EveryReadAfterTheInterval) {
   uint64_t f = WriteFile("f", "hello");
   fs_ = Make(AtimeMode::kNoatime);
