@@ -1,6 +1,9 @@
 // Filesystem: extended attributes and POSIX ACLs (see fuse/posix_acl.h for what the kernel
 // leaves to us when it enforces ACLs).
+#include <algorithm>
 #include <cerrno>
+#include <string_view>
+#include <vector>
 
 #include "common/client/xattr_rules.h"
 #include "common/status.h"
@@ -118,9 +121,14 @@ absl::StatusOr<std::string> Filesystem::GetXattr(uint64_t ino, const std::string
 
 absl::StatusOr<std::string> Filesystem::ListXattr(uint64_t ino, bool privileged) {
   CHAINFS_ASSIGN_OR_RETURN(v1::Attributes attributes, CurrentAttributes(ino, false));
-  std::string names;
+  // In name order: a proto map has none of its own, and listings should not change by chance.
+  std::vector<std::string_view> sorted;
   for (const auto& [name, value] : attributes.xattrs()) {
-    if (!privileged && name.starts_with(kTrustedPrefix)) continue;
+    if (privileged || !name.starts_with(kTrustedPrefix)) sorted.push_back(name);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  std::string names;
+  for (std::string_view name : sorted) {
     names.append(name);
     names.push_back('\0');
   }

@@ -1,5 +1,4 @@
 #include "common/client/memory_filestores.h"
-#include "common/client/xattr_rules.h"
 
 #include <fmt/format.h>
 
@@ -9,6 +8,7 @@
 #include <set>
 
 #include "common/client/filestore_client.h"
+#include "common/client/xattr_rules.h"
 #include "common/file_util.h"
 #include "common/names.h"
 #include "common/status.h"

@@ -73,7 +73,7 @@ struct VersionMeta {
   uint8_t kind = 0;
   bool tombstone = false;
   VersionExtras extras;  // rdev and extended attributes, null for most names
-  int64_t inode = 0;  // KIND_HARD_LINK: the id of the inode name it links to (inode_names.h)
+  int64_t inode = 0;     // KIND_HARD_LINK: the id of the inode name it links to (inode_names.h)
 };
 
 struct ReplicationTask {
