@@ -5,14 +5,9 @@
 
 #include "common/client/time_rules.h"
 #include "fuse/filesystem.h"
+#include "fuse/times.h"
 
 namespace chainfs::mount {
-
-namespace {
-
-int64_t Nanos(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
-
-}  // namespace
 
 void Filesystem::SetTimes(const struct stat& attr, int to_set, int64_t now_ns,
                           v1::SetAttributesRequest* req) {

@@ -10,7 +10,6 @@ namespace {
 timespec ToTimespec(int64_t ns) {
   return timespec{.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
 }
-int64_t Nanos(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
 
 // Above this many remembered inodes, those past their interval are forgotten.
 constexpr size_t kPruneAbove = 4096;

@@ -25,6 +25,9 @@
 
 namespace chainfs::mount {
 
+// A timespec as nanoseconds since the epoch.
+inline int64_t Nanos(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
 enum class AtimeMode { kRelatime, kNoatime, kStrictatime };
 
 struct TimesSettings {
