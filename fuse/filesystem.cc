@@ -247,6 +247,17 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::NewStaged(
 }
 
 absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std::string& path) {
+  // A version replaced while it is fetched (a chmod, an atime update, a write elsewhere) is
+  // gone from its holders (NOT_FOUND): fetch the version that replaced it, a few times.
+  absl::StatusOr<std::unique_ptr<StagedFile>> staged;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    staged = StageLatest(path);
+    if (staged.ok() || !absl::IsNotFound(staged.status())) break;
+  }
+  return staged;
+}
+
+absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageLatest(const std::string& path) {
   v1::DoReadRequest req;
   req.set_path(path);
   CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply file, nameserver_->DoRead(req));

@@ -215,6 +215,8 @@ class Filesystem {
   absl::StatusOr<std::unique_ptr<StagedFile>> NewStaged(const v1::Attributes& attributes);
   // A staging file holding the current remote content of `path`.
   absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);
+  // One attempt of StageExisting: the version DoRead names, fetched from its holders.
+  absl::StatusOr<std::unique_ptr<StagedFile>> StageLatest(const std::string& path);
   // mkdir (kind directory), symlink (to `target`) or mknod (a special kind) through the Client.
   absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
                                      const v1::Attributes& attributes, const std::string& target);
