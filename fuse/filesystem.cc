@@ -23,8 +23,6 @@ namespace chainfs::mount {
 
 namespace {
 
-constexpr size_t kDownloadChunk = 4 << 20;
-
 mode_t KindBits(v1::Kind kind) {
   switch (kind) {
     case v1::KIND_DIRECTORY:
@@ -244,47 +242,6 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::NewStaged(
   v1::Attributes own = attributes;
   own.clear_inode();  // a hard link's inode name is the NameServer's to give, not content's
   return StagedFile::Create(fmt::format("{}/staged-{}", settings_.cache_dir, seq), own);
-}
-
-absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageExisting(const std::string& path) {
-  // A version replaced while it is fetched (a chmod, an atime update, a write elsewhere) is
-  // gone from its holders (NOT_FOUND): fetch the version that replaced it, a few times.
-  absl::StatusOr<std::unique_ptr<StagedFile>> staged;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    staged = StageLatest(path);
-    if (staged.ok() || !absl::IsNotFound(staged.status())) break;
-  }
-  return staged;
-}
-
-absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageLatest(const std::string& path) {
-  v1::DoReadRequest req;
-  req.set_path(path);
-  CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply file, nameserver_->DoRead(req));
-  if (file.file().kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
-  CHAINFS_ASSIGN_OR_RETURN(auto staged, NewStaged(file.file().attributes()));
-  int64_t size = file.file().size();
-  if (size > 0) {
-    CHAINFS_ASSIGN_OR_RETURN(
-        auto reader, filestores_->OpenReader(ObjectName(file), file.file().version(),
-                                             {file.holders().begin(), file.holders().end()}));
-    std::unique_ptr<char[]> buffer(new char[kDownloadChunk]);
-    int64_t offset = 0;
-    while (offset < size) {
-      size_t want = std::min<int64_t>(kDownloadChunk, size - offset);
-      CHAINFS_ASSIGN_OR_RETURN(size_t got, reader->ReadAt(offset, want, buffer.get()));
-      if (got == 0) return ErrnoError(EIO, fmt::format("{} ended early at {}", path, offset));
-      // Zeros stay holes: a sparse file stays sparse here and in its next upload.
-      CHAINFS_RETURN_IF_ERROR(WriteSkippingZeros(staged->fd(), buffer.get(), got, offset));
-      offset += got;
-    }
-    if (::ftruncate(staged->fd(), size) != 0) {
-      return ErrnoError(errno, fmt::format("size {}", staged->path()));
-    }
-    staged->StopAppends();  // holds bytes that were not appended through Write
-  }
-  staged->MarkUploaded(staged->generation());
-  return staged;
 }
 
 absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
