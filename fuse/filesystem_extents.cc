@@ -1,5 +1,6 @@
-// Filesystem's fallocate and SEEK_DATA/SEEK_HOLE: holes of the staged file are the file's
-// holes (uploaded as holes: common/client/sparse_upload.h).
+// Filesystem's fallocate and SEEK_DATA/SEEK_HOLE, and staging a stored file: holes of the
+// staged file are the file's holes (uploaded as holes: common/client/sparse_upload.h), and
+// blocks of zeros fetched from a stored file stay holes.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
