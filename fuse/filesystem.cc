@@ -540,6 +540,7 @@ bool Filesystem::UntouchedCreate(FileHandle* fh) {
 
 absl::Status Filesystem::Flush(FileHandle* fh,
                                const std::function<bool(const std::string&)>& held_elsewhere) {
+  SendPendingAtime(fh);  // close(2) waits for flush, not for release
   if (!fh->writer || !fh->staged) return absl::OkStatus();
   if (held_elsewhere && UntouchedCreate(fh) && held_elsewhere(fh->path)) return absl::OkStatus();
   return UploadStaged(fh->ino, *fh->staged);

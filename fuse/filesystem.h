@@ -82,7 +82,10 @@ struct FileHandle {
   std::string path;
   v1::DoReadReply file;  // its read_name, when set, is the name the holders store it under
   std::unique_ptr<RemoteFile> remote;    // made by the first read
-  std::atomic<bool> atime_noted{false};  // this open's read asked for its atime update
+  std::atomic<bool> atime_noted{false};  // this open's read decided on its atime update
+  // The atime that update stores, sent when this handle is closed (flush): a clone while the
+  // file is read would replace the version its reads ask for (0: none).
+  std::atomic<int64_t> atime_pending_ns{0};
   // Reads of the staged file.
   std::unique_ptr<char[]> buffer;
   size_t buffer_capacity = 0;
@@ -241,6 +244,8 @@ class Filesystem {
   void EntriesChanged(uint64_t dir_ino);
   // A read through `fh` succeeded: atime moves as the atime rule says, off the read path.
   void NoteRead(FileHandle* fh);
+  // Flush and Release: queue the atime update a read of `fh` decided on.
+  void SendPendingAtime(FileHandle* fh);
   absl::Status SendAtime(uint64_t ino, int64_t atime_ns);
   // The times SetAttr sets (FUSE_SET_ATTR_ATIME, _MTIME, their _NOW, _CTIME) into `req`.
   static void SetTimes(const struct stat& attr, int to_set, int64_t now_ns,

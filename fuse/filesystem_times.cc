@@ -53,7 +53,12 @@ void Filesystem::NoteRead(FileHandle* fh) {
   }
   // Once per open file (and per inode per interval): the first read after open decides.
   if (fh->atime_noted.exchange(true)) return;
-  if (atime_updater_.Request(fh->ino, now)) local_times_.Accessed(fh->ino, now);
+  fh->atime_pending_ns = now;
+}
+
+void Filesystem::SendPendingAtime(FileHandle* fh) {
+  const int64_t atime = fh->atime_pending_ns.exchange(0);
+  if (atime != 0 && atime_updater_.Request(fh->ino, atime)) local_times_.Accessed(fh->ino, atime);
 }
 
 absl::Status Filesystem::SendAtime(uint64_t ino, int64_t atime_ns) {

@@ -70,6 +70,7 @@ FileHandle* Filesystem::Opened(std::unique_ptr<FileHandle> fh) {
 }
 
 void Filesystem::Release(FileHandle* fh) {
+  SendPendingAtime(fh);
   std::optional<std::string> hidden = open_files_.Remove(fh);
   ReleaseHandle(fh);
   if (!hidden) return;
