@@ -266,21 +266,15 @@ class RealZooKeeper final : public SessionHolder {
     }
     // Sent before any request of the session, and again by the client on every reconnect.
     // The C client refuses it (ZINVALIDSTATE) while the handle sits between a refused
-    // connection and its next attempt, which is normal when ZooKeeper is still starting:
-    // try again until the handle is connecting or the session timeout has passed.
+    // connection and its next attempt, which is normal when ZooKeeper is still starting: it
+    // is then sent on connecting (OnSessionEvent), before this wrapper says it is connected.
     if (!digest_.empty()) {
-      auto add_auth = [&] {
-        return zoo_add_auth(zh_, "digest", digest_.data(), static_cast<int>(digest_.size()),
-                            nullptr, nullptr);
-      };
-      auto give_up = std::chrono::steady_clock::now() + requested_timeout_;
-      int rc = add_auth();
-      while (rc == ZINVALIDSTATE && is_unrecoverable(zh_) == ZOK &&
-             std::chrono::steady_clock::now() < give_up) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        rc = add_auth();
+      int rc = AddAuth(zh_);
+      if (rc == ZINVALIDSTATE && is_unrecoverable(zh_) == ZOK) {
+        auth_pending_ = true;
+      } else if (rc != ZOK) {
+        return FromZk(rc, "add_auth");
       }
-      if (rc != ZOK) return FromZk(rc, "add_auth");
     }
     return absl::OkStatus();
   }
@@ -300,12 +294,23 @@ class RealZooKeeper final : public SessionHolder {
   }
 
   // C-client thread: the session's state changed.
-  static void OnSessionEvent(zhandle_t*, int type, int state, const char*, void* context) {
+  int AddAuth(zhandle_t* zh) const {
+    return zoo_add_auth(zh, "digest", digest_.data(), static_cast<int>(digest_.size()), nullptr,
+                        nullptr);
+  }
+
+  static void OnSessionEvent(zhandle_t* zh, int type, int state, const char*, void* context) {
     if (type != ZOO_SESSION_EVENT) return;
     auto* ctx = static_cast<HandleContext*>(context);
     RealZooKeeper* self = ctx->self;
     uint64_t generation = ctx->generation;
     if (state == ZOO_CONNECTED_STATE) {
+      // Queued ahead of every request this wrapper lets through once it heard of the session.
+      if (self->auth_pending_.exchange(false)) {
+        if (int rc = self->AddAuth(zh); rc != ZOK) {
+          self->log_->error("ZooKeeper add_auth on connecting: {}", zerror(rc));
+        }
+      }
       self->events_.Post([self, generation] { self->HandleConnected(generation); });
     } else if (state == ZOO_CONNECTING_STATE || state == ZOO_EXPIRED_SESSION_STATE) {
       if (generation == self->generation_) {
@@ -454,6 +459,8 @@ class RealZooKeeper final : public SessionHolder {
   zhandle_t* zh_ = nullptr;
   std::unique_ptr<HandleContext> context_;
   std::atomic<uint64_t> generation_{0};
+  // The digest could not be given at open: it goes with the first connection (OnSessionEvent).
+  std::atomic<bool> auth_pending_{false};
 
   // Guarded by SessionHolder::mu_.
   uint64_t next_watch_id_ = 0;
