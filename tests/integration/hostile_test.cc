@@ -81,7 +81,8 @@ std::vector<BadName> BadNames() {
       {"trailing slash", "/hostile/x/", kInvalid},
       {"NUL byte", std::string("/hostile/x\0y", 12), kInvalid},
       {"256-byte component", "/hostile/" + std::string(256, 'c'), kInvalid},
-      {"5,000-byte name", Repeat("/" + std::string(250, 'l'), 20), kInvalid},
+      // Over the 32 KiB limit of a whole name, each component within its 255 bytes.
+      {"33,000-byte name", Repeat("/" + std::string(250, 'l'), 132), kInvalid},
       {"100 KB name", "/" + std::string(100 * 1024, 'h'), kInvalid},
       {"6 KB non-ASCII component", "/" + Repeat("\xc3\xa9", 3000), kInvalid},
       {"non-UTF-8 name", "/hostile/\xff\xfe\xc3", kNotUtf8},
