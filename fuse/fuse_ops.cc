@@ -417,10 +417,10 @@ fuse_lowlevel_ops MakeOperations() {
   ops.statfs = Timed<FuseOp::kStatFs, StatFs>::Call;
   ops.fallocate = Timed<FuseOp::kFallocate, Fallocate>::Call;
   ops.lseek = Timed<FuseOp::kLseek, Lseek>::Call;
-  ops.getxattr = GetXattr;
-  ops.listxattr = ListXattr;
-  ops.setxattr = SetXattr;
-  ops.removexattr = RemoveXattr;
+  ops.getxattr = Timed<FuseOp::kGetXattr, GetXattr>::Call;
+  ops.listxattr = Timed<FuseOp::kListXattr, ListXattr>::Call;
+  ops.setxattr = Timed<FuseOp::kSetXattr, SetXattr>::Call;
+  ops.removexattr = Timed<FuseOp::kRemoveXattr, RemoveXattr>::Call;
   return ops;
 }
 

@@ -6,10 +6,11 @@ namespace {
 
 // The `op` label of each FuseOp, in order.
 constexpr std::array<const char*, static_cast<size_t>(FuseOp::kCount)> kOpNames = {
-    "lookup",     "forget",   "getattr", "setattr",   "readlink", "mknod",   "mkdir",
-    "symlink",    "unlink",   "rmdir",   "rename",    "link",     "open",    "create",
-    "read",       "write",    "flush",   "release",   "fsync",    "opendir", "readdir",
-    "releasedir", "fsyncdir", "statfs",  "fallocate", "lseek"};
+    "lookup",    "forget",  "getattr",  "setattr",    "readlink", "mknod",
+    "mkdir",     "symlink", "unlink",   "rmdir",      "rename",   "link",
+    "open",      "create",  "read",     "write",      "flush",    "release",
+    "fsync",     "opendir", "readdir",  "releasedir", "fsyncdir", "statfs",
+    "fallocate", "lseek",   "getxattr", "listxattr",  "setxattr", "removexattr"};
 
 }  // namespace
 

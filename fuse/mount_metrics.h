@@ -38,6 +38,10 @@ enum class FuseOp {
   kStatFs,
   kFallocate,
   kLseek,
+  kGetXattr,
+  kListXattr,
+  kSetXattr,
+  kRemoveXattr,
   kCount
 };
 
