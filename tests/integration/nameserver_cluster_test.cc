@@ -109,13 +109,22 @@ class NameServerClusterTest : public ::testing::Test {
     ASSERT_TRUE(WaitServing(filestores));
   }
 
-  bool WaitServing(int filestores, Duration timeout = seconds(20)) {
-    return Eventually(
-        [&] {
-          auto st = client_->ClusterStatus({});
-          return st.ok() && st->serving() && st->filestores_size() == filestores;
-        },
-        timeout);
+  // Says, when it fails, what the leader last answered.
+  ::testing::AssertionResult WaitServing(int filestores, Duration timeout = seconds(20)) {
+    std::string last = "no answer";
+    if (Eventually(
+            [&] {
+              auto st = client_->ClusterStatus({});
+              last = st.ok() ? fmt::format("leader {} serving {} with {} FileStores", st->leader(),
+                                           st->serving(), st->filestores_size())
+                             : st.status().ToString();
+              return st.ok() && st->serving() && st->filestores_size() == filestores;
+            },
+            timeout)) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure()
+           << "not serving with " << filestores << " FileStores; last answer: " << last;
   }
 
   // doCreate + chain upload; returns the version.
