@@ -20,6 +20,7 @@ absl::StatusCode CanonicalCode(v1::ErrorCode code) {
     case v1::ERROR_NOT_A_DIRECTORY:
     case v1::ERROR_IS_A_DIRECTORY:
     case v1::ERROR_VERSION_TOO_OLD:
+    case v1::ERROR_BASE_MISSING:
       return absl::StatusCode::kFailedPrecondition;
     case v1::ERROR_NO_SPACE:
       return absl::StatusCode::kResourceExhausted;
@@ -133,6 +134,10 @@ absl::Status VersionTooOld(std::string_view detail) {
 
 bool IsVersionTooOld(const absl::Status& status) {
   return ErrorCodeOf(status) == v1::ERROR_VERSION_TOO_OLD;
+}
+
+bool IsBaseMissing(const absl::Status& status) {
+  return ErrorCodeOf(status) == v1::ERROR_BASE_MISSING;
 }
 
 }  // namespace chainfs

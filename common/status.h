@@ -51,6 +51,8 @@ bool IsMemberFault(const absl::Status& status);
 // "version too old": FAILED_PRECONDITION with ERROR_VERSION_TOO_OLD.
 absl::Status VersionTooOld(std::string_view detail);
 bool IsVersionTooOld(const absl::Status& status);
+// A chain member lacks the base version a create builds on (CreateHeader.base_version).
+bool IsBaseMissing(const absl::Status& status);
 
 // Evaluates an expression yielding absl::Status and returns it from the caller if not OK.
 #define CHAINFS_RETURN_IF_ERROR(expr)             \

@@ -256,7 +256,7 @@ absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {
   }
   uint64_t generation = staged.generation();
   CHAINFS_ASSIGN_OR_RETURN(v1::FileInfo stored, uploader_.StoreStaged(*path, staged));
-  staged.MarkUploaded(generation);
+  staged.MarkUploaded(generation, stored.version());
   NameLinkedUpload(ino, *path, &stored);
   inodes_.SetVersion(ino, stored.version());
   // What the NameServer recorded: a getattr after close needs no Stat.
@@ -517,7 +517,12 @@ absl::Status Filesystem::Read(FileHandle* fh, size_t size, int64_t offset,
     fh->remote = std::make_unique<RemoteFile>(filestores_, ObjectName(fh->file), fh->file,
                                               settings_.read_ahead);
   }
-  CHAINFS_RETURN_IF_ERROR(fh->remote->Read(size, offset, reply));
+  absl::Status read = fh->remote->Read(size, offset, reply);
+  for (int attempt = 0; attempt < 3 && absl::IsNotFound(read); ++attempt) {
+    CHAINFS_RETURN_IF_ERROR(FollowReplacement(fh));
+    read = fh->remote->Read(size, offset, reply);
+  }
+  CHAINFS_RETURN_IF_ERROR(read);
   NoteRead(fh);
   return absl::OkStatus();
 }

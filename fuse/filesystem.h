@@ -220,6 +220,10 @@ class Filesystem {
   absl::StatusOr<std::unique_ptr<StagedFile>> StageExisting(const std::string& path);
   // One attempt of StageExisting: the version DoRead names, fetched from its holders.
   absl::StatusOr<std::unique_ptr<StagedFile>> StageLatest(const std::string& path);
+  // A read of a version replaced since open (an atime update, a chmod, a write elsewhere) that
+  // its holders no longer keep: the handle goes on with the version that replaced it, as a
+  // reader of a local file sees the writes of others. NOT_FOUND when there is none newer.
+  absl::Status FollowReplacement(FileHandle* fh);
   // mkdir (kind directory), symlink (to `target`) or mknod (a special kind) through the Client.
   absl::StatusOr<Entry> CreateObject(uint64_t parent, const std::string& name, v1::Kind kind,
                                      const v1::Attributes& attributes, const std::string& target);

@@ -1,6 +1,7 @@
 // Filesystem's fallocate and SEEK_DATA/SEEK_HOLE, and staging a stored file: holes of the
 // staged file are the file's holes (uploaded as holes: common/client/sparse_upload.h), and
-// blocks of zeros fetched from a stored file stay holes.
+// blocks of zeros fetched from a stored file stay holes. Staging and reads follow a version
+// replaced while they fetch it to the one that replaced it.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "common/log.h"
 #include "common/status.h"
 #include "fuse/errors.h"
 #include "fuse/extents.h"
@@ -74,8 +76,25 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::StageLatest(const std::s
     }
     staged->StopAppends();  // holds bytes that were not appended through Write
   }
-  staged->MarkUploaded(staged->generation());
+  staged->MarkUploaded(staged->generation(), file.file().version());
   return staged;
+}
+
+absl::Status Filesystem::FollowReplacement(FileHandle* fh) {
+  v1::DoReadRequest req;
+  req.set_path(inodes_.Path(fh->ino).value_or(fh->path));
+  CHAINFS_ASSIGN_OR_RETURN(v1::DoReadReply file, nameserver_->DoRead(req));
+  if (file.file().kind() == v1::KIND_DIRECTORY) return ErrnoError(EISDIR, "is a directory");
+  if (file.file().version() == fh->file.file().version()) {
+    return absl::NotFoundError(
+        fmt::format("{} version {} is not held by its holders", req.path(), file.file().version()));
+  }
+  Logger("mount")->debug("read of {}: version {} was replaced by {}", req.path(),
+                         fh->file.file().version(), file.file().version());
+  fh->file = std::move(file);
+  fh->remote = std::make_unique<RemoteFile>(filestores_, ObjectName(fh->file), fh->file,
+                                            settings_.read_ahead);
+  return absl::OkStatus();
 }
 
 }  // namespace chainfs::mount

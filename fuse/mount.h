@@ -52,10 +52,8 @@ struct MountOptions {
       .name = "client"};  // --tls-dir (-o tls_dir=), --tls-name (-o tls_name=), --insecure
   // --metrics-listen HOST:PORT (-o metrics_listen=): serve Prometheus /metrics there; "" = off.
   std::string metrics_listen;
-  // -o noatime (default), relatime, strictatime: when reads move atime (fuse/times.h). Not
-  // relatime by default yet: an atime update is a new version, and a read of the version it
-  // replaced on another handle or mount can fail until reads follow a replaced version.
-  AtimeMode atime = AtimeMode::kNoatime;
+  // -o relatime (default), noatime, strictatime: when reads move atime (fuse/times.h).
+  AtimeMode atime = AtimeMode::kRelatime;
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,

@@ -4,12 +4,19 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <system_error>
 
 #include "common/status.h"
 #include "fuse/extents.h"
 
 namespace chainfs::mount {
+namespace {
+
+// More separate changed ranges than this, and the next upload sends everything.
+constexpr size_t kMaxChangedRanges = 4096;
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<StagedFile>> StagedFile::Create(const std::string& path,
                                                                const v1::Attributes& attributes,
@@ -39,16 +46,20 @@ absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t 
   // A write that is not the next append ends the append-only state before it changes a byte,
   // so a write-behind read that overlaps it sees the end when it checks afterwards.
   const bool append = EndAppendsUnlessAt(offset);
+  const int64_t end = offset + static_cast<int64_t>(size);
   if (absl::Status failed = file_->WriteAt(std::string_view(data, size), offset); !failed.ok()) {
     // Part of it may be in the file: past what a write-behind would send, and different from
     // what was uploaded last.
     StopAppends();
-    MarkDirty();
+    std::lock_guard lock(mu_);
+    ++generation_;
+    ChangedLocked(offset, end);
     return failed;
   }
   {
     std::lock_guard lock(mu_);
     ++generation_;
+    ChangedLocked(offset, end);
     attributes_.set_mtime_ns(now_ns);
     attributes_.set_ctime_ns(now_ns);
     if (append && append_only_) append_end_ += static_cast<int64_t>(size);
@@ -60,10 +71,12 @@ absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t 
 absl::Status StagedFile::Truncate(int64_t size, int64_t now_ns) {
   std::lock_guard modify(modify_mu_);
   EndAppendsUnlessAt(size);
+  CHAINFS_ASSIGN_OR_RETURN(int64_t old_size, file_->Size());
   if (absl::Status failed = file_->Truncate(size); !failed.ok()) return failed;
   {
     std::lock_guard lock(mu_);
     ++generation_;
+    ChangedLocked(std::min(old_size, size), std::max(old_size, size));
     attributes_.set_mtime_ns(now_ns);
     attributes_.set_ctime_ns(now_ns);
   }
@@ -78,6 +91,7 @@ absl::Status StagedFile::Allocate(int mode, int64_t offset, int64_t length, int6
   {
     std::lock_guard lock(mu_);
     ++generation_;  // even a failure may have changed part of the range
+    ChangedLocked(offset, offset + length);
     attributes_.set_mtime_ns(now_ns);
   }
   appended_.notify_all();
@@ -136,14 +150,41 @@ void StagedFile::MarkDirty() {
   ++generation_;
 }
 
+void StagedFile::ChangedLocked(int64_t begin, int64_t end) {
+  if (begin >= end || base_version_ == 0) return;
+  auto it = changed_.upper_bound(begin);
+  if (it != changed_.begin() && std::prev(it)->second >= begin) --it;
+  while (it != changed_.end() && it->first <= end) {
+    begin = std::min(begin, it->first);
+    end = std::max(end, it->second);
+    it = changed_.erase(it);
+  }
+  changed_.emplace(begin, end);
+  if (changed_.size() > kMaxChangedRanges) {
+    base_version_ = 0;
+    changed_.clear();
+  }
+}
+
+StagedFile::Base StagedFile::base() const {
+  std::lock_guard lock(mu_);
+  Base base{base_version_, {}};
+  base.changed.reserve(changed_.size());
+  for (const auto& [begin, end] : changed_) base.changed.push_back({begin, end});
+  return base;
+}
+
 uint64_t StagedFile::generation() const {
   std::lock_guard lock(mu_);
   return generation_;
 }
 
-void StagedFile::MarkUploaded(uint64_t generation) {
+void StagedFile::MarkUploaded(uint64_t generation, int64_t version) {
   std::lock_guard lock(mu_);
   uploaded_generation_ = generation;
+  // Changes after `generation` are not told apart from those it stored: no base then.
+  base_version_ = generation == generation_ ? version : 0;
+  changed_.clear();
 }
 
 bool StagedFile::append_only() const {

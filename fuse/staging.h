@@ -12,6 +12,10 @@
 //
 // Every file operation goes through an Env, so tests make writes fail or the disk fill up: a
 // failed write or truncation is an error for the caller, never silently dropped.
+//
+// Base: the stored version whose content the staging file held when it was staged or last
+// uploaded, and the ranges changed since. The next upload sends only those ranges when the
+// chain still holds that version (Client::UploadFd, CreateHeader.base_version).
 #pragma once
 
 #include <sys/types.h>
@@ -19,13 +23,16 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/client/sparse_upload.h"
 #include "common/env.h"
 #include "proto/chainfs.pb.h"
 
@@ -67,7 +74,15 @@ class StagedFile {
   bool dirty() const;
   void MarkDirty();
   uint64_t generation() const;
-  void MarkUploaded(uint64_t generation);
+  // `version`: what the upload stored, the base of the next one when nothing changed
+  // meanwhile (0: none). Staging a stored version marks it uploaded with its version.
+  void MarkUploaded(uint64_t generation, int64_t version = 0);
+  // The base version (0: none) and the ranges changed since it, in order.
+  struct Base {
+    int64_t version = 0;
+    std::vector<DataExtent> changed;
+  };
+  Base base() const;
 
   // Write-behind. True while every write so far appended at the end of an empty file.
   bool append_only() const;
@@ -123,6 +138,8 @@ class StagedFile {
   // append-only state unless `offset` is where the appends end; returns whether the file is
   // still append-only (the change continues the appends).
   bool EndAppendsUnlessAt(int64_t offset);
+  // Under mu_: [begin, end) differs from the base now.
+  void ChangedLocked(int64_t begin, int64_t end);
 
   Env* const env_;
   const std::string path_;
@@ -133,6 +150,8 @@ class StagedFile {
   v1::Attributes attributes_;
   uint64_t generation_ = 0;
   uint64_t uploaded_generation_ = 0;
+  int64_t base_version_ = 0;
+  std::map<int64_t, int64_t> changed_;  // begin -> end, merged
   bool kept_ = false;
   // Write-behind, under mu_: [0, append_end_) was written in order, and nothing else.
   bool append_only_ = true;

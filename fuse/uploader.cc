@@ -46,7 +46,10 @@ absl::StatusOr<v1::FileInfo> Uploader::StoreStaged(const std::string& path, Stag
     Logger("mount")->warn("could not set the attributes of {}: {}; uploading it again", path,
                           Msg(settled.status()));
   }
-  auto stored = client_->UploadFd(StagedEntry(path, staged.attributes()), staged.fd());
+  StagedFile::Base base = staged.base();
+  auto stored =
+      client_->UploadFd(StagedEntry(path, staged.attributes()), staged.fd(),
+                        {.base_version = base.version, .changed = std::move(base.changed)});
   if (!stored.ok()) {
     Logger("mount")->error("could not store {}: {}; its data is kept in {}", path,
                            Msg(stored.status()), staged.path());

@@ -11,7 +11,7 @@
 namespace chainfs {
 
 bool IsChainFailure(const absl::Status& status) {
-  if (status.ok()) return false;
+  if (status.ok() || IsBaseMissing(status)) return false;  // the caller uploads it all instead
   if (!FailedMember(status).empty() || IsVersionTooOld(status)) return true;
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:

@@ -1,11 +1,16 @@
 #include "common/client/client.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <future>
 
 #include "common/client/nameserver_rules.h"
 #include "common/client/xattr_rules.h"
+#include "common/file_util.h"
+#include "common/log.h"
 #include "common/names.h"
 #include "common/status.h"
 
@@ -35,6 +40,7 @@ absl::StatusOr<v1::CreateReply> Client::Run(const v1::FileInfo& file, const Uplo
   req.set_path(file.name());
   req.set_exclusive(options.exclusive);
   req.set_expected_size(options.expected_size);
+  req.set_base_version(options.base_version);
   v1::CreateReply committed;
   CHAINFS_RETURN_IF_ERROR(
       CreateWithRetry(
@@ -69,8 +75,32 @@ absl::StatusOr<v1::CreateReply> Client::Upload(const v1::FileInfo& file,
 
 absl::StatusOr<v1::CreateReply> Client::UploadFd(const v1::FileInfo& file, int fd,
                                                  const UploadOptions& options) {
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size < 0) return ErrnoStatus("size of upload source", errno);
+  int64_t changed = 0;
+  for (const DataExtent& range : options.changed) {
+    changed += std::max<int64_t>(0, std::min<int64_t>(range.end, size) - range.offset);
+  }
+  // Worth it past one CreateSmall call, and when most of the content stays where it is.
+  if (options.base_version > 0 && size > static_cast<off_t>(kMaxChunkBytes) && changed * 2 < size) {
+    auto on_base = Run(
+        file, options,
+        [&](const v1::FileInfo& info, const std::vector<std::string>& chain,
+            const std::string& token) -> absl::StatusOr<v1::CreateReply> {
+          CHAINFS_ASSIGN_OR_RETURN(auto stream,
+                                   filestores_->OpenCreateStream(info, chain, size, nullptr, token,
+                                                                 options.base_version));
+          CHAINFS_RETURN_IF_ERROR(SendChanges(*stream, fd, size, options.changed, kMaxChunkBytes));
+          return stream->Finish();
+        });
+    if (!IsBaseMissing(on_base.status())) return on_base;
+    Logger("client")->debug("{}: {}; uploading all of it", file.name(),
+                            std::string(on_base.status().message()));
+  }
+  UploadOptions whole = options;
+  whole.base_version = 0;
   return Run(
-      file, options,
+      file, whole,
       [&](const v1::FileInfo& info, const std::vector<std::string>& chain,
           const std::string& token) { return filestores_->CreateFromFd(info, chain, fd, token); });
 }

@@ -24,11 +24,13 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/client/chain_upload.h"
 #include "common/client/filestore_api.h"
 #include "common/client/nameserver_api.h"
+#include "common/client/sparse_upload.h"
 #include "common/clock.h"
 #include "proto/chainfs.pb.h"
 
@@ -40,6 +42,13 @@ struct UploadOptions {
   // Hint for placement and for a full FileStore to refuse early; 0 = unknown. With it, the
   // NameServer refuses at once (RESOURCE_EXHAUSTED) when no FileStore has room.
   int64_t expected_size = 0;
+  // UploadFd: the version the content of the file descriptor was staged from, and the ranges
+  // of it changed since (in order, not overlapping). When building on that version saves
+  // most of the transfer, only those ranges are sent and each chain member copies the rest
+  // from its own copy (CreateHeader.base_version); a chain that lacks that version gets the
+  // whole content after all.
+  int64_t base_version = 0;
+  std::vector<DataExtent> changed = {};
 };
 
 class Client {
@@ -60,7 +69,8 @@ class Client {
   // size are ignored). The reply's file carries the committed version.
   absl::StatusOr<v1::CreateReply> Upload(const v1::FileInfo& file, const SourceForAttempt& source,
                                          const UploadOptions& options = {});
-  // The whole content of `fd` (read from offset 0 on every attempt).
+  // The whole content of `fd` (read from offset 0 on every attempt), or only its changes
+  // since options.base_version.
   absl::StatusOr<v1::CreateReply> UploadFd(const v1::FileInfo& file, int fd,
                                            const UploadOptions& options = {});
   absl::StatusOr<v1::CreateReply> UploadString(const v1::FileInfo& file, std::string_view content,

@@ -48,6 +48,16 @@ class CreateStreamImpl final : public FileStoreApi::CreateStream {
     return sent ? absl::OkStatus() : Broken();
   }
 
+  absl::Status WriteHole(int64_t offset, int64_t length) override {
+    if (finished_) return Ended();
+    v1::Extent* extent = req_.mutable_extent();
+    extent->set_offset(offset);
+    extent->clear_data();
+    extent->set_hole(length);
+    const bool sent = writer_->Write(req_);
+    extent->set_hole(0);
+    return sent ? absl::OkStatus() : Broken();
+  }
   absl::Status Close(int64_t size, uint64_t checksum, bool block_checksum = false) override {
     if (finished_) return Ended();
     v1::CreateClose* close = req_.mutable_close();
@@ -159,7 +169,7 @@ class CreateSmallCallImpl final : public FileStoreApi::CreateCall {
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> FileStoreApi::OpenCreateStream(
     const v1::FileInfo&, const std::vector<std::string>&, int64_t, const grpc::ServerContext*,
-    std::string_view) {
+    std::string_view, int64_t) {
   return absl::UnimplementedError("this FileStoreApi does not forward create streams");
 }
 

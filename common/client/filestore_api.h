@@ -78,6 +78,8 @@ class FileStoreApi {
     // Sends *chunk as an Extent at `offset` (not before the end of what was sent; the gap is
     // a hole), borrowed as by Write.
     virtual absl::Status WriteExtent(int64_t offset, std::string* chunk) = 0;
+    // Sends an Extent that makes `length` bytes at `offset` zeros: on a base version only.
+    virtual absl::Status WriteHole(int64_t offset, int64_t length) = 0;
     // Sends the close {size, checksum}: the chain verifies and commits. With block_checksum the
     // checksum has the block-list form (common/block_checksum.h) and size may end in a hole.
     virtual absl::Status Close(int64_t size, uint64_t checksum, bool block_checksum = false) = 0;
@@ -87,10 +89,12 @@ class FileStoreApi {
   // timeout) and is cancelled with it, and chain[0] is told it is not the chain's head
   // (CreateHeader.forwarded): the forwarding head reports for it.
   // Both are what a FileStore forwards with; a fake that never stands in for that may keep
-  // these defaults, which answer UNIMPLEMENTED.
+  // these defaults, which answer UNIMPLEMENTED. With base_version the members build the new
+  // version on that one (CreateHeader.base_version): the stream sends the changes only.
   virtual absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
       const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
-      const grpc::ServerContext* parent = nullptr, std::string_view token = {});
+      const grpc::ServerContext* parent = nullptr, std::string_view token = {},
+      int64_t base_version = 0);
   // Starts one CreateSmall of `content` (at most kMaxChunkBytes, whose checksum the caller
   // knows) down the chain; the caller does its own work while it runs, then Finish()es.
   // A chain[0] that does not know CreateSmall gets the same content as a stream.

@@ -63,13 +63,14 @@ FileStoreClientSettings Sanitized(FileStoreClientSettings settings) {
 // the head, which reports for the whole chain).
 v1::CreateHeader HeaderFor(const v1::FileInfo& file, const std::vector<std::string>& chain,
                            int64_t expected_size, const grpc::ServerContext* parent,
-                           std::string_view token) {
+                           std::string_view token, int64_t base_version = 0) {
   v1::CreateHeader header;
   *header.mutable_file() = file;
   for (size_t i = 1; i < chain.size(); ++i) header.add_chain(chain[i]);
   header.set_expected_size(expected_size);
   header.set_forwarded(parent != nullptr);
   header.set_token(std::string(token));
+  header.set_base_version(base_version);
   return header;
 }
 
@@ -93,12 +94,12 @@ size_t FileStoreClient::cached_channels() const { return impl_->channels.size();
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> FileStoreClient::OpenCreateStream(
     const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
-    const grpc::ServerContext* parent, std::string_view token) {
+    const grpc::ServerContext* parent, std::string_view token, int64_t base_version) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
   CHAINFS_ASSIGN_OR_RETURN(auto stub, Stub(chain[0]));
   return StartCreateStream(std::move(stub), NewCallContext(impl_->settings.stream_timeout, parent),
                            chain[0], CreateWhat(file, chain[0]),
-                           HeaderFor(file, chain, expected_size, parent, token));
+                           HeaderFor(file, chain, expected_size, parent, token, base_version));
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> FileStoreClient::StartCreateSmall(

@@ -129,7 +129,8 @@ class MemoryFileStores final : public FileStoreApi {
   // answers its result. A CreateSmall runs at once.
   absl::StatusOr<std::unique_ptr<CreateStream>> OpenCreateStream(
       const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t expected_size,
-      const grpc::ServerContext* parent = nullptr, std::string_view token = {}) override;
+      const grpc::ServerContext* parent = nullptr, std::string_view token = {},
+      int64_t base_version = 0) override;
   absl::StatusOr<std::unique_ptr<CreateCall>> StartCreateSmall(
       const v1::FileInfo& file, const std::vector<std::string>& chain, std::string content,
       uint64_t checksum, const grpc::ServerContext* parent = nullptr,

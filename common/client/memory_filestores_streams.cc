@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "common/block_checksum.h"
 #include "common/checksum.h"
@@ -28,31 +29,43 @@ class DoneCall final : public FileStoreApi::CreateCall {
 
 class MemoryFileStores::StreamImpl final : public FileStoreApi::CreateStream {
  public:
+  // `base`: the content of the base version the stream builds on, if any.
   StreamImpl(MemoryFileStores* owner, v1::FileInfo file, std::vector<std::string> chain,
-             bool forwarded, std::string_view token)
+             bool forwarded, std::string_view token, std::optional<std::string> base)
       : owner_(owner),
         file_(std::move(file)),
         chain_(std::move(chain)),
         forwarded_(forwarded),
-        token_(token) {}
+        token_(token),
+        on_base_(base.has_value()),
+        content_(std::move(base).value_or("")) {}
 
   absl::Status Write(std::string* chunk) override {
     if (closed_) return absl::FailedPreconditionError("write after close");
+    if (on_base_) return absl::InvalidArgumentError("a create on a base sends extents");
     content_.append(*chunk);
+    sent_ = static_cast<int64_t>(content_.size());
     return absl::OkStatus();
   }
   absl::Status WriteExtent(int64_t offset, std::string* chunk) override {
-    if (closed_) return absl::FailedPreconditionError("write after close");
-    if (offset < static_cast<int64_t>(content_.size())) {
-      return absl::InvalidArgumentError("extents go forward");
-    }
-    content_.resize(static_cast<size_t>(offset), '\0');
-    content_.append(*chunk);
+    CHAINFS_RETURN_IF_ERROR(Place(offset, static_cast<int64_t>(chunk->size())));
+    content_.replace(static_cast<size_t>(offset), chunk->size(), *chunk);
+    return absl::OkStatus();
+  }
+  absl::Status WriteHole(int64_t offset, int64_t length) override {
+    if (!on_base_) return absl::InvalidArgumentError("a hole extent needs a base");
+    CHAINFS_RETURN_IF_ERROR(Place(offset, length));
+    content_.replace(static_cast<size_t>(offset), static_cast<size_t>(length),
+                     static_cast<size_t>(length), '\0');
     return absl::OkStatus();
   }
   absl::Status Close(int64_t size, uint64_t checksum, bool block_checksum = false) override {
     if (closed_) return absl::FailedPreconditionError("closed twice");
     closed_ = true;
+    if (on_base_) {
+      if (!block_checksum) return absl::InvalidArgumentError("a base needs a block-list checksum");
+      content_.resize(static_cast<size_t>(std::max(size, sent_)), '\0');
+    }
     if (block_checksum) {
       // The hole at the end, then the block-list form checked here and the whole form below.
       if (size > static_cast<int64_t>(content_.size())) content_.resize(size, '\0');
@@ -70,12 +83,25 @@ class MemoryFileStores::StreamImpl final : public FileStoreApi::CreateStream {
   }
 
  private:
+  // Checks an extent of `length` bytes at `offset` and makes room for it.
+  absl::Status Place(int64_t offset, int64_t length) {
+    if (closed_) return absl::FailedPreconditionError("write after close");
+    if (offset < sent_) return absl::InvalidArgumentError("extents go forward");
+    sent_ = offset + length;
+    if (static_cast<int64_t>(content_.size()) < sent_) {
+      content_.resize(static_cast<size_t>(sent_), '\0');
+    }
+    return absl::OkStatus();
+  }
+
   MemoryFileStores* owner_;
   v1::FileInfo file_;
   std::vector<std::string> chain_;
   bool forwarded_;
   std::string token_;
+  const bool on_base_;
   std::string content_;
+  int64_t sent_ = 0;  // extents end here
   bool closed_ = false;
   absl::StatusOr<v1::CreateReply> result_;
 };
@@ -118,10 +144,27 @@ absl::StatusOr<v1::CreateReply> MemoryFileStores::CreateVerified(
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateStream>> MemoryFileStores::OpenCreateStream(
     const v1::FileInfo& file, const std::vector<std::string>& chain, int64_t /*expected_size*/,
-    const grpc::ServerContext* parent, std::string_view token) {
+    const grpc::ServerContext* parent, std::string_view token, int64_t base_version) {
   if (chain.empty()) return absl::InvalidArgumentError("create needs a chain of FileStores");
+  std::optional<std::string> base;
+  if (base_version > 0) {
+    // Every member builds on its own copy: each must hold exactly that version.
+    std::lock_guard lock(mu_);
+    for (const std::string& address : chain) {
+      const auto& objects = stores_[address].objects;
+      auto it = objects.find(file.name());
+      if (it == objects.end() || it->second.info.version() != base_version ||
+          it->second.info.tombstone()) {
+        return ChainMemberFailure(
+            Error(v1::ERROR_BASE_MISSING,
+                  fmt::format("{}@{} is not held on {}", file.name(), base_version, address)),
+            address, "create on a base");
+      }
+      if (!base) base = *it->second.content;
+    }
+  }
   return std::unique_ptr<CreateStream>(
-      std::make_unique<StreamImpl>(this, file, chain, parent != nullptr, token));
+      std::make_unique<StreamImpl>(this, file, chain, parent != nullptr, token, std::move(base)));
 }
 
 absl::StatusOr<std::unique_ptr<FileStoreApi::CreateCall>> MemoryFileStores::StartCreateSmall(

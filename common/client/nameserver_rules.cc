@@ -58,6 +58,7 @@ absl::Status ValidateAddFileOrTombstone(const v1::AddFileOrTombstoneRequest& req
 absl::Status ValidateDoCreate(const v1::DoCreateRequest& req) {
   CHAINFS_RETURN_IF_ERROR(ValidateName(req.path()));
   if (req.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
+  if (req.base_version() < 0) return absl::InvalidArgumentError("negative base version");
   if (req.exclude_size() > kMaxExclude) return absl::InvalidArgumentError("too many excludes");
   for (const std::string& address : req.exclude()) {
     if (!ValidateFileStore(address).ok()) return absl::InvalidArgumentError("bad exclude address");

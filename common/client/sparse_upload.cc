@@ -64,4 +64,74 @@ absl::Status SendExtents(FileStoreApi::CreateStream& stream, int fd, int64_t siz
   return stream.Close(size, checksum.Digest(), /*block_checksum=*/true);
 }
 
+namespace {
+
+// Walks [offset, end) of `fd` in order: `hole(at, length)` for its holes, `data(at, bytes)`
+// for its data in pieces of at most `chunk` bytes. Bytes the file lost meanwhile read as zeros.
+template <typename Hole, typename Data>
+absl::Status Walk(int fd, int64_t offset, int64_t end, size_t chunk, std::string& buffer, Hole hole,
+                  Data data) {
+  while (offset < end) {
+    off_t next = ::lseek(fd, offset, SEEK_DATA);
+    if (next < 0 && errno != ENXIO) return ErrnoStatus("seek data in upload source", errno);
+    const int64_t data_at = next < 0 ? end : std::min<int64_t>(next, end);
+    if (data_at > offset) {
+      CHAINFS_RETURN_IF_ERROR(hole(offset, data_at - offset));
+      offset = data_at;
+      continue;
+    }
+    off_t hole_at = ::lseek(fd, offset, SEEK_HOLE);
+    if (hole_at < 0) return ErrnoStatus("seek hole in upload source", errno);
+    const int64_t data_end = std::min<int64_t>(std::max<int64_t>(hole_at, offset + 1), end);
+    while (offset < data_end) {
+      const auto want = static_cast<size_t>(std::min<int64_t>(chunk, data_end - offset));
+      buffer.assign(want, '\0');
+      if (PreadFull(fd, buffer.data(), want, offset) < 0) {
+        return ErrnoStatus("read upload source", errno);
+      }
+      CHAINFS_RETURN_IF_ERROR(data(offset, buffer));
+      offset += static_cast<int64_t>(want);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SendChanges(FileStoreApi::CreateStream& stream, int fd, int64_t size,
+                         const std::vector<DataExtent>& changed, size_t chunk_bytes) {
+  const auto block = static_cast<size_t>(kChecksumBlockBytes);
+  const size_t chunk = std::max(block, chunk_bytes - chunk_bytes % block);
+  BlockChecksummer checksum;
+  std::string buffer;
+  auto zeros = [&](int64_t, int64_t length) {
+    checksum.Zeros(length);
+    return absl::OkStatus();
+  };
+  auto hash = [&](int64_t, const std::string& data) {
+    checksum.Data(data);
+    return absl::OkStatus();
+  };
+  int64_t at = 0;
+  for (const DataExtent& range : changed) {
+    const int64_t begin = std::min(std::max(range.offset, at), size);
+    const int64_t end = std::min(range.end, size);
+    if (begin >= end) continue;
+    CHAINFS_RETURN_IF_ERROR(Walk(fd, at, begin, chunk, buffer, zeros, hash));  // unchanged
+    CHAINFS_RETURN_IF_ERROR(Walk(
+        fd, begin, end, chunk, buffer,
+        [&](int64_t offset, int64_t length) {
+          checksum.Zeros(length);
+          return stream.WriteHole(offset, length);
+        },
+        [&](int64_t offset, std::string& data) {
+          checksum.Data(data);
+          return stream.WriteExtent(offset, &data);
+        }));
+    at = end;
+  }
+  CHAINFS_RETURN_IF_ERROR(Walk(fd, at, size, chunk, buffer, zeros, hash));
+  return stream.Close(size, checksum.Digest(), /*block_checksum=*/true);
+}
+
 }  // namespace chainfs

@@ -2,6 +2,9 @@
 // parts of a Create stream, found with SEEK_DATA/SEEK_HOLE), with the block-list checksum
 // (common/block_checksum.h) and the file's size in the close; the FileStores store the holes
 // as holes. Writing one byte at 3 GiB sends one 64 KiB block, not 3 GiB of zeros.
+//
+// Uploads on a base version (CreateHeader.base_version) send only the ranges changed since
+// that version; each chain member copies the rest from its own copy of the base.
 #pragma once
 
 #include <cstdint>
@@ -31,5 +34,12 @@ int64_t ExtentBytes(const std::vector<DataExtent>& extents);
 // Bytes the file lost meanwhile are sent as zeros (the file is dirty again then).
 absl::Status SendExtents(FileStoreApi::CreateStream& stream, int fd, int64_t size,
                          const std::vector<DataExtent>& extents, size_t chunk_bytes);
+
+// Sends the `changed` ranges of `fd` (in order, not overlapping; clipped at `size`) on a stream
+// opened on a base version: their data as extents, their holes as hole extents. Closes with
+// `size` and the block-list checksum of all of fd's content, which it reads (locally) once, in
+// the same pass, so that what is sent and what is checked are the same bytes.
+absl::Status SendChanges(FileStoreApi::CreateStream& stream, int fd, int64_t size,
+                         const std::vector<DataExtent>& changed, size_t chunk_bytes);
 
 }  // namespace chainfs

@@ -72,7 +72,15 @@ FileStoreService::FileStoreService(ObjectStore* store, FileStoreApi* filestores,
       chain_errors_(NewCounter(RegistryOr(registry, own_registry_),
                                "chainfs_filestore_chain_forward_errors_total",
                                "Creates whose forwarding to the next FileStore of the chain "
-                               "failed.")) {}
+                               "failed.")),
+      received_bytes_(NewCounter(RegistryOr(registry, own_registry_),
+                                 "chainfs_filestore_create_received_bytes_total",
+                                 "Content bytes that Create and CreateSmall calls brought (what "
+                                 "a base version supplied is not counted).")),
+      base_builds_(NewCounter(RegistryOr(registry, own_registry_),
+                              "chainfs_filestore_base_builds_total",
+                              "New versions committed here on this FileStore's copy of a base "
+                              "version: only their changes were received.")) {}
 
 absl::Status FileStoreService::Forwarded(absl::Status status) {
   if (!status.ok()) chain_errors_.Increment();
@@ -159,6 +167,12 @@ absl::Status FileStoreService::ValidateHeader(const v1::CreateHeader& header) co
   // The NameServer refuses other entries, so a store holding one could never register.
   CHAINFS_RETURN_IF_ERROR(ValidateEntry(file));
   if (header.expected_size() < 0) return absl::InvalidArgumentError("negative expected size");
+  if (header.base_version() < 0 || header.base_version() >= file.version()) {
+    return absl::InvalidArgumentError("base version not below the new version");
+  }
+  if (header.base_version() > 0 && file.kind() != v1::KIND_FILE) {
+    return absl::InvalidArgumentError("only a file is built on a base version");
+  }
   if (header.chain_size() > kMaxChain) return absl::InvalidArgumentError("chain is too long");
   for (const std::string& address : header.chain()) {
     CHAINFS_RETURN_IF_ERROR(ValidateAddress(address));
@@ -230,6 +244,9 @@ grpc::Status FileStoreService::CreateSmall(grpc::ServerContext* ctx,
 absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerContext* ctx,
                                                                 const v1::CreateSmallRequest& req) {
   CHAINFS_RETURN_IF_ERROR(ValidateHeader(req.header()));
+  if (req.header().base_version() != 0) {
+    return absl::InvalidArgumentError("CreateSmall does not build on a base version");
+  }
   const v1::FileInfo& file = req.header().file();
   const std::string what = fmt::format("create {}@{}", file.name(), file.version());
   const std::string& content = req.content();
@@ -237,6 +254,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreateSmall(grpc::ServerCont
     return absl::InvalidArgumentError(fmt::format("{}: {} bytes in one call, the limit is {}", what,
                                                   content.size(), kMaxChunkBytes));
   }
+  received_bytes_.Increment(static_cast<double>(content.size()));
   // Verified before anything is forwarded or written.
   if (req.close().size() < 0) return absl::InvalidArgumentError("negative size in close");
   CHAINFS_RETURN_IF_ERROR(ValidateContentSize(file.kind(), req.close().size()));

@@ -30,6 +30,8 @@ struct FileStoreSettings {
   Duration watchdog_interval = Duration::zero();
 };
 
+class BaseCopy;  // filestore_create.cc
+
 class FileStoreService final : public v1::FileStore::Service {
  public:
   // None is owned; reporter may be null. `filestores` forwards creates down the chain and
@@ -108,6 +110,9 @@ class FileStoreService final : public v1::FileStore::Service {
   // within the cluster's lease.
   absl::Status CheckNewVersion(int64_t version) const;
   void Corrupt(const std::string& name, int64_t version, const absl::Status& status);
+  // The base a create builds on (CreateHeader.base_version): ERROR_BASE_MISSING unless this
+  // FileStore holds exactly that version of file.name().
+  absl::StatusOr<std::unique_ptr<BaseCopy>> OpenBase(const v1::FileInfo& file, int64_t version);
   // `status` of a call to the next chain member, counted when it failed.
   absl::Status Forwarded(absl::Status status);
 
@@ -126,6 +131,8 @@ class FileStoreService final : public v1::FileStore::Service {
   WriteTokenChecker* tokens_ = nullptr;
   std::unique_ptr<prometheus::Registry> own_registry_;
   prometheus::Counter& chain_errors_;
+  prometheus::Counter& received_bytes_;
+  prometheus::Counter& base_builds_;
 };
 
 }  // namespace chainfs::filestore

@@ -1,8 +1,10 @@
 // ObjectReader: ranged reads of a committed object, every block verified against its checksum.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "common/status.h"
@@ -71,6 +73,14 @@ absl::StatusOr<size_t> ObjectReader::ReadAt(int64_t offset, size_t length, char*
     std::memcpy(buf, scratch_.data() + (offset - first * block), static_cast<size_t>(end - offset));
   }
   return static_cast<size_t>(end - offset);
+}
+
+int64_t ObjectReader::NextData(int64_t offset) const {
+  const int64_t size = info().size();
+  if (!data_ || offset >= size) return std::min(offset, size);
+  const off_t data = ::lseek(data_->fd(), offset, SEEK_DATA);
+  if (data < 0) return errno == ENXIO ? size : offset;  // unknown: read it
+  return std::min<int64_t>(data, size);
 }
 
 }  // namespace chainfs::filestore

@@ -165,6 +165,9 @@ class ObjectReader {
   // Up to `length` bytes at `offset` into buf; 0 at or past the end. DATA_LOSS when a
   // block does not match its checksum.
   absl::StatusOr<size_t> ReadAt(int64_t offset, size_t length, char* buf);
+  // Where data starts at or after `offset` (SEEK_DATA of the data file): before it is a hole.
+  // The size when only a hole is left; `offset` itself for inline content.
+  int64_t NextData(int64_t offset) const;
 
  private:
   friend class ObjectStore;

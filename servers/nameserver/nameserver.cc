@@ -249,8 +249,8 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
                   fs.address);
     }
   }
-  std::vector<FileStoreInfo> chain = placement_.Choose(
-      live, static_cast<size_t>(settings_.replication), exclude, req.expected_size());
+  const std::string name = WriteNameOf(req.path());  // a link's writes go to its inode
+  std::vector<FileStoreInfo> chain = ChooseChain(name, req, live, exclude);
   if (chain.empty()) {
     if (!exclude.empty() && placement_.Choose(live, 1, exclude).empty()) {
       return absl::FailedPreconditionError("every live FileStore is excluded");
@@ -264,7 +264,6 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   CHAINFS_ASSIGN_OR_RETURN(int64_t version, allocator_.Allocate());
   for (const FileStoreInfo& fs : chain) reply->add_chain(fs.address);
   reply->set_version(version);
-  const std::string name = WriteNameOf(req.path());  // a link's writes go to its inode
   if (name != req.path()) reply->set_write_name(name);
   if (token_signer_) {
     reply->set_token(
@@ -273,6 +272,35 @@ absl::Status NameServer::DoCreate(const v1::DoCreateRequest& req, v1::DoCreateRe
   replicator_.CreateStarted(name, version);
   Log()->debug("doCreate {} -> version {}", req.path(), version);
   return absl::OkStatus();
+}
+
+std::vector<FileStoreInfo> NameServer::ChooseChain(const std::string& name,
+                                                   const v1::DoCreateRequest& req,
+                                                   const std::vector<FileStoreInfo>& live,
+                                                   const std::vector<std::string>& exclude) {
+  const auto want = static_cast<size_t>(settings_.replication);
+  std::vector<FileStoreInfo> chain;
+  // Building on the latest version: its holders first, each copies its own base.
+  std::optional<NameState> base = req.base_version() > 0 ? ns_.Get(name) : std::nullopt;
+  if (base && base->info.version() == req.base_version() && !base->info.tombstone()) {
+    std::vector<FileStoreInfo> holders;
+    for (const FileStoreInfo& fs : live) {
+      if (std::find(base->holders.begin(), base->holders.end(), fs.address) !=
+          base->holders.end()) {
+        holders.push_back(fs);
+      }
+    }
+    chain = placement_.Choose(std::move(holders), want, exclude, req.expected_size());
+  }
+  if (chain.size() < want) {
+    std::vector<std::string> taken = exclude;
+    for (const FileStoreInfo& fs : chain) taken.push_back(fs.address);
+    for (FileStoreInfo& fs :
+         placement_.Choose(live, want - chain.size(), taken, req.expected_size())) {
+      chain.push_back(std::move(fs));
+    }
+  }
+  return chain;
 }
 
 absl::Status NameServer::CheckNotBeneathAFile(const std::string& path) const {

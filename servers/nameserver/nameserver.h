@@ -117,6 +117,11 @@ class NameServer {
   absl::Status CheckServing() const;
   // FAILED_PRECONDITION "not a directory" when a parent of `path` is a live file or symlink.
   absl::Status CheckNotBeneathAFile(const std::string& path) const;
+  // A create's chain: live FileStores by free space; with req.base_version the latest
+  // version's live holders first, so that the members build from their own copies.
+  std::vector<FileStoreInfo> ChooseChain(const std::string& name, const v1::DoCreateRequest& req,
+                                         const std::vector<FileStoreInfo>& live,
+                                         const std::vector<std::string>& exclude);
   // Whether a FileStore's report of `f` may be recorded: within the lease, not below
   // /minver ("version too old"), not beneath a file.
   absl::Status CheckReported(const v1::FileInfo& f) const;

@@ -4,7 +4,6 @@
 // amounts, and every scrape must parse as the Prometheus text exposition format.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <sys/statfs.h>
 
 #include <cmath>
@@ -18,8 +17,10 @@
 #include <vector>
 
 #include "common/client/nameserver_client.h"
+#include "common/status.h"
 #include "common/zk/zookeeper.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/scrape.h"
 #include "tests/fixtures/tls.h"
 #include "tests/fixtures/zk_server.h"
 
@@ -202,29 +203,9 @@ TEST(ExpositionParser, RefusesWhatIsNotTheTextFormat) {
 
 // --- the cluster ---
 
-// The "metrics at http://HOST:PORT/metrics" line a daemon or mount logs, as HOST:PORT.
-absl::StatusOr<std::string> MetricsAddressInLog(const std::string& log_path) {
-  std::string found;
-  chainfs::testing::Eventually(
-      [&] {
-        std::ifstream in(log_path);
-        std::string text((std::istreambuf_iterator<char>(in)), {});
-        std::smatch m;
-        static const std::regex kLine("metrics at http://([^/ ]+)/metrics");
-        if (std::regex_search(text, m, kLine)) found = m[1];
-        return !found.empty();
-      },
-      seconds(20));
-  if (found.empty()) return absl::NotFoundError("no metrics address in " + log_path);
-  return found;
-}
-
 absl::StatusOr<Exposition> Scrape(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  httplib::Client client(address.substr(0, colon), std::stoi(address.substr(colon + 1)));
-  auto reply = client.Get("/metrics");
-  if (!reply || reply->status != 200) return absl::UnavailableError("scrape of " + address);
-  absl::StatusOr<Exposition> parsed = ParseExposition(reply->body);
+  CHAINFS_ASSIGN_OR_RETURN(std::string text, chainfs::testing::ScrapeMetrics(address));
+  absl::StatusOr<Exposition> parsed = ParseExposition(text);
   if (!parsed.ok()) {
     return absl::Status(parsed.status().code(),
                         address + ": " + std::string(parsed.status().message()));
@@ -271,7 +252,7 @@ class MetricsClusterTest : public ::testing::Test {
     auto daemon = chainfs::testing::StartDaemon(chainfs::testing::BinaryPath(binary), args, log);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     processes_.push_back(std::move(daemon->process));
-    auto metrics = MetricsAddressInLog(log);
+    auto metrics = chainfs::testing::MetricsAddressInLog(log);
     ASSERT_TRUE(metrics.ok()) << metrics.status();
     endpoints_[name] = *metrics;
   }
@@ -291,7 +272,7 @@ class MetricsClusterTest : public ::testing::Test {
     ASSERT_TRUE(chainfs::testing::Eventually([&] { return IsFuseMount(dir); }, seconds(30)))
         << "mount " << i << " did not come up";
     mounted_.push_back(dir);
-    auto metrics = MetricsAddressInLog(log);
+    auto metrics = chainfs::testing::MetricsAddressInLog(log);
     ASSERT_TRUE(metrics.ok()) << metrics.status();
     endpoints_[fmt::format("mount{}", i)] = *metrics;
   }

@@ -1,5 +1,5 @@
 // atime, mtime and ctime of files and their directories, and directories' link counts, on
-// the mount as on a local ext4 directory (both relatime; the mount is asked for it): after each
+// the mount as on a local ext4 directory (both relatime, the mount's default): after each
 // step a scenario writes down which times changed ("a", "m", "c", or "-"), or that one equals the
 // value just set, never an absolute time. Also utimensat by other users (the kernel's rules
 // through default_permissions), and reads on mounts made with -o noatime and -o strictatime,
@@ -19,15 +19,8 @@
 namespace chainfs::testing {
 namespace {
 
-// The mount's default is noatime for now (fuse/mount.h); these compare relatime with ext4's.
-class PosixTimes : public PosixSuite<PosixTimes> {
- public:
-  static MountedClusterOptions ClusterOptions() {
-    MountedClusterOptions options;
-    options.mount_args = {"-o", "relatime"};
-    return options;
-  }
-};
+// The mount's default is relatime (fuse/mount.h), as ext4's here.
+class PosixTimes : public PosixSuite<PosixTimes> {};
 
 int64_t Nanos(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
 

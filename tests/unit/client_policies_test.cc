@@ -1,7 +1,9 @@
 // The client policies (upload with retries, mkdir, symlink, rename) against the in-memory
 // twins of the NameServer and the FileStores.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "common/client/client.h"
@@ -157,6 +159,36 @@ TEST_F(ClientTest, Upload_TheBackoffBetweenAttemptsIsMeasuredOnTheClock) {
   EXPECT_EQ(creates_while_waiting, 1);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(ns_.calls("DoCreate"), 2);
+}
+
+TEST_F(ClientTest, UploadFd_OnABase_BuildsOnItAndUploadsAllWhenTheChainLacksIt) {
+  std::FILE* tmp = std::tmpfile();
+  ASSERT_NE(tmp, nullptr);
+  const int fd = ::fileno(tmp);
+  std::string want(3 << 20, 'a');
+  ASSERT_EQ(::pwrite(fd, want.data(), want.size(), 0), static_cast<ssize_t>(want.size()));
+  auto v1 = client_.UploadFd(NewFile("/f"), fd);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  want[2 << 20] = 'b';
+  ASSERT_EQ(::pwrite(fd, "b", 1, 2 << 20), 1);
+  auto v2 = client_.UploadFd(
+      NewFile("/f"), fd,
+      {.base_version = v1->file().version(), .changed = {{2 << 20, (2 << 20) + 1}}});
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(fs_.Content("a:1", "/f").value(), want);
+  EXPECT_EQ(ns_.calls("DoCreate"), 2);
+  // Version 1 is gone from every member: the whole content goes after all.
+  want[1 << 20] = 'c';
+  ASSERT_EQ(::pwrite(fd, "c", 1, 1 << 20), 1);
+  auto v3 = client_.UploadFd(
+      NewFile("/f"), fd,
+      {.base_version = v1->file().version(), .changed = {{1 << 20, (1 << 20) + 1}}});
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(ns_.calls("DoCreate"), 4);
+  for (const std::string& store : ns_.Holders("/f")) {
+    EXPECT_TRUE(fs_.Content(store, "/f").value() == want) << store;
+  }
+  std::fclose(tmp);
 }
 
 TEST_F(ClientTest, Mkdir_CreatesADirectoryEntryExclusively) {

@@ -1,7 +1,10 @@
 // Sparse uploads down a real chain of two FileStoreServices on loopback (each on its own
 // ObjectStore, no NameServer): only data extents travel, every member stores the holes as
 // holes with the same content, copies stay sparse, and a member lost in the middle of an
-// extent upload leaves the previous version intact.
+// extent upload leaves the previous version intact. Uploads on a base version: only the
+// changes travel, every member builds the same new content from its own base, and a member
+// that lacks the base, holds a corrupt one or builds other content refuses with
+// ERROR_BASE_MISSING and commits nothing.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
@@ -16,6 +19,7 @@
 #include "common/client/filestore_channels.h"
 #include "common/client/filestore_client.h"
 #include "common/client/sparse_upload.h"
+#include "common/status.h"
 #include "servers/filestore/filestore_service.h"
 #include "servers/filestore/object_store.h"
 #include "tests/fixtures/file_info.h"
@@ -209,6 +213,142 @@ TEST_F(SparseChainTest, WrongChecksumInTheClose_RefusedByTheChain_OlderVersionSt
   for (Member* m : {head_.get(), tail_.get()}) {
     EXPECT_EQ(m->store->Lookup("/f")->version(), 1);
   }
+}
+
+class BaseChainTest : public SparseChainTest {
+ protected:
+  static constexpr int64_t kSize = int64_t{4} << 20;
+
+  // A local file of kSize with a different byte in every 4 KiB, stored as version 1 on `chain`.
+  void StoreVersionOne(const std::vector<std::string>& chain) {
+    const std::string path = (root_ / "local").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    std::string page(4096, '\0');
+    for (int64_t at = 0; at < kSize; at += 4096) {
+      page.assign(4096, static_cast<char>('a' + at / 4096 % 26));
+      ASSERT_EQ(::pwrite(fd_, page.data(), page.size(), at), 4096);
+    }
+    auto stored = client_.CreateFromFd(Info("/f", 1), chain, fd_);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+  }
+  void TearDown() override {
+    if (fd_ >= 0) ::close(fd_);
+    SparseChainTest::TearDown();
+  }
+  // Version 2 of /f on version 1, sending `changed` of the local file.
+  absl::StatusOr<v1::CreateReply> UploadOnBase(const std::vector<DataExtent>& changed) {
+    const int64_t size = ::lseek(fd_, 0, SEEK_END);
+    CHAINFS_ASSIGN_OR_RETURN(auto stream,
+                             client_.OpenCreateStream(Info("/f", 2), Chain(), 0, nullptr, {}, 1));
+    CHAINFS_RETURN_IF_ERROR(SendChanges(*stream, fd_, size, changed, kMaxChunkBytes));
+    return stream->Finish();
+  }
+  // The head verifies and commits while the tail still builds (as for every create): when the
+  // tail then refuses, the head holds the old version or, unacknowledged, a whole new one.
+  void ExpectHeadWhole() {
+    const int64_t version = head_->store->Lookup("/f")->version();
+    EXPECT_TRUE(head_->store->CheckStored("/f", version).ok());
+    if (version == 2) {
+      EXPECT_TRUE(head_->Read("/f", 0, kSize + 1) == Local());
+    }
+  }
+  std::string Local() {
+    std::string out(static_cast<size_t>(::lseek(fd_, 0, SEEK_END)), '\0');
+    EXPECT_EQ(::pread(fd_, out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+    return out;
+  }
+
+  int fd_ = -1;
+};
+
+TEST_F(BaseChainTest, OnlyTheChangesTravel_EveryMemberBuildsTheSameNewContent) {
+  ASSERT_NO_FATAL_FAILURE(StoreVersionOne(Chain()));
+  ASSERT_EQ(::pwrite(fd_, "CHANGED", 7, (1 << 20) + 5), 7);
+  ASSERT_EQ(::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2 << 20, 128 << 10), 0);
+  ASSERT_EQ(::pwrite(fd_, "appended", 8, kSize), 8);
+  auto stored = UploadOnBase(
+      {{(1 << 20) + 5, (1 << 20) + 12}, {2 << 20, (2 << 20) + (128 << 10)}, {kSize, kSize + 8}});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->committed_on_size(), 2);
+  const std::string want = Local();
+  for (Member* m : {head_.get(), tail_.get()}) {
+    EXPECT_EQ(m->store->Lookup("/f")->version(), 2);
+    EXPECT_TRUE(m->Read("/f", 0, want.size() + 1) == want);
+    EXPECT_TRUE(m->store->CheckStored("/f", 2).ok());
+    EXPECT_LT(DiskBytesOf(m->store->ObjectPath("/f", 2, false)), kSize);  // the hole stayed one
+  }
+}
+
+TEST_F(BaseChainTest, AMemberWithoutTheBase_BaseMissing_ItCommitsNothing) {
+  ASSERT_NO_FATAL_FAILURE(StoreVersionOne({head_->address}));
+  ASSERT_EQ(::pwrite(fd_, "x", 1, 100), 1);
+  auto stored = UploadOnBase({{100, 101}});
+  EXPECT_TRUE(IsBaseMissing(stored.status())) << stored.status();
+  EXPECT_FALSE(tail_->store->Lookup("/f").has_value());
+  ExpectHeadWhole();
+}
+
+TEST_F(BaseChainTest, ACorruptBase_BaseMissing_TheCopyIsDroppedAndTheOtherStays) {
+  ASSERT_NO_FATAL_FAILURE(StoreVersionOne(Chain()));
+  {  // a flipped byte in an unchanged part of the tail's copy
+    const std::string data = tail_->store->ObjectPath("/f", 1, false);
+    int fd = ::open(data.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "#", 1, 3 << 20), 1);
+    ::close(fd);
+  }
+  ASSERT_EQ(::pwrite(fd_, "x", 1, 100), 1);
+  auto stored = UploadOnBase({{100, 101}});
+  EXPECT_TRUE(IsBaseMissing(stored.status())) << stored.status();
+  EXPECT_FALSE(tail_->store->Lookup("/f").has_value());  // dropped, as a corrupt replica
+  ExpectHeadWhole();
+}
+
+TEST_F(BaseChainTest, ABaseOtherThanTheClientsContent_FailsItsChecksumAsBaseMissing) {
+  ASSERT_NO_FATAL_FAILURE(StoreVersionOne(Chain()));
+  ASSERT_EQ(::pwrite(fd_, "x", 1, 100), 1);
+  ASSERT_EQ(::pwrite(fd_, "not said", 8, 3 << 20), 8);  // changed, but not in the ranges sent
+  auto stored = UploadOnBase({{100, 101}});
+  EXPECT_TRUE(IsBaseMissing(stored.status())) << stored.status();
+  for (Member* m : {head_.get(), tail_.get()}) {
+    EXPECT_EQ(m->store->Lookup("/f")->version(), 1);
+    EXPECT_TRUE(m->store->CheckStored("/f", 1).ok());
+  }
+}
+
+// The in-process form of kill -9 of a member while it builds on its base.
+TEST_F(BaseChainTest, MemberLostWhileBuilding_TheBaseStaysTheLatestEverywhere) {
+  ASSERT_NO_FATAL_FAILURE(StoreVersionOne(Chain()));
+  auto stream = client_.OpenCreateStream(Info("/f", 2), Chain(), 0, nullptr, {}, 1);
+  ASSERT_TRUE(stream.ok());
+  std::string data(64 << 10, 'x');
+  ASSERT_TRUE((*stream)->WriteExtent(1 << 20, &data).ok());
+  tail_->Kill();
+  (*stream)->WriteExtent(3 << 20, &data).IgnoreError();
+  (*stream)->Close(kSize, 0, true).IgnoreError();
+  EXPECT_FALSE((*stream)->Finish().ok());
+  for (Member* m : {head_.get(), tail_.get()}) {
+    EXPECT_EQ(m->store->Lookup("/f")->version(), 1);
+    EXPECT_TRUE(m->store->CheckStored("/f", 1).ok());
+  }
+}
+
+TEST_F(BaseChainTest, HoleExtentsWithoutABase_AndBaseOnCreateSmall_AreInvalidArguments) {
+  auto stream = client_.OpenCreateStream(Info("/g", 2), Chain(), 0);
+  ASSERT_TRUE(stream.ok());
+  (*stream)->WriteHole(0, 100).IgnoreError();
+  (*stream)->Close(100, 0, true).IgnoreError();
+  EXPECT_EQ((*stream)->Finish().status().code(), absl::StatusCode::kInvalidArgument);
+  FileStoreChannels channels(2);
+  auto stub = *channels.Get(head_->address);
+  grpc::ClientContext ctx;
+  v1::CreateSmallRequest small;
+  *small.mutable_header()->mutable_file() = Info("/g", 2);
+  small.mutable_header()->set_base_version(1);
+  v1::CreateReply reply;
+  EXPECT_EQ(stub->CreateSmall(&ctx, small, &reply).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(head_->store->Lookup("/g").has_value());
 }
 
 }  // namespace

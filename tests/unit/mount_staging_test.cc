@@ -67,6 +67,37 @@ TEST_F(StagedFileTest, Dirty_UntilTheGenerationUploadedIsTheLatest) {
   EXPECT_FALSE(f.dirty());
 }
 
+TEST_F(StagedFileTest, Base_TheVersionUploadedAndTheRangesChangedSince) {
+  auto staged = StagedFile::Create(dir_ + "/base", v1::Attributes());
+  ASSERT_TRUE(staged.ok());
+  StagedFile& f = **staged;
+  ASSERT_TRUE(f.Write(std::string(100, 'a').data(), 100, 0, 1).ok());
+  EXPECT_EQ(f.base().version, 0);
+  EXPECT_TRUE(f.base().changed.empty());  // no base: nothing to track
+  f.MarkUploaded(f.generation(), 7);
+  EXPECT_EQ(f.base().version, 7);
+  ASSERT_TRUE(f.Write("xxxxx", 5, 10, 2).ok());
+  ASSERT_TRUE(f.Write("yyyyyyyyyy", 10, 12, 3).ok());  // overlaps: merged
+  ASSERT_TRUE(f.Write("z", 1, 50, 4).ok());
+  ASSERT_TRUE(f.Truncate(150, 5).ok());  // grows: the new bytes changed
+  ASSERT_TRUE(f.Truncate(120, 6).ok());  // shrinks: what went changed too (merged)
+  StagedFile::Base base = f.base();
+  EXPECT_EQ(base.version, 7);
+  ASSERT_EQ(base.changed.size(), 3u);
+  EXPECT_EQ(base.changed[0].offset, 10);
+  EXPECT_EQ(base.changed[0].end, 22);
+  EXPECT_EQ(base.changed[1].offset, 50);
+  EXPECT_EQ(base.changed[1].end, 51);
+  EXPECT_EQ(base.changed[2].offset, 100);
+  EXPECT_EQ(base.changed[2].end, 150);
+  // An upload with writes racing it cannot tell its changes from theirs: no base after it.
+  uint64_t uploading = f.generation();
+  ASSERT_TRUE(f.Write("w", 1, 0, 7).ok());
+  f.MarkUploaded(uploading, 8);
+  EXPECT_EQ(f.base().version, 0);
+  EXPECT_TRUE(f.base().changed.empty());
+}
+
 TEST_F(StagedFileTest, SetAttributes_OnlyTheChosenFields) {
   v1::Attributes attrs;
   attrs.set_mode(0644);

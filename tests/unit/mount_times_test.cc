@@ -230,6 +230,28 @@ TEST_F(MountTimesTest, Relatime_FirstReadAfterAWriteMovesAtime_ByAClone_TheNextO
   EXPECT_EQ(Changed(before, Stat(f)), "a");
 }
 
+TEST_F(MountTimesTest, AnAtimeUpdate_AnotherHandleOfTheVersionItReplacedReadsOn) {
+  uint64_t f = WriteFile("f", "hello");
+  Tick();
+  bool keep = false;
+  auto other = fs_->Open(f, O_RDONLY, &keep);  // opened before the update, not read yet
+  ASSERT_TRUE(other.ok()) << other.status();
+  const int64_t opened = nameserver_.Latest("/d/f")->version();
+  Read(f);  // its close moves atime: a clone replaces the version `other` opened
+  ASSERT_NE(nameserver_.Latest("/d/f")->version(), opened);
+  std::string got;
+  ASSERT_TRUE(fs_->Read(*other, 100, 0,
+                        [&](const iovec* pieces, int count) {
+                          for (int i = 0; i < count; ++i) {
+                            got.append(static_cast<const char*>(pieces[i].iov_base),
+                                       pieces[i].iov_len);
+                          }
+                        })
+                  .ok());
+  EXPECT_EQ(got, "hello");
+  fs_->Release(*other);
+}
+
 TEST_F(MountTimesTest, AnAtimeUpdate_LetsTheNextOpenKeepTheKernelsCachedPages) {
   uint64_t f = WriteFile("f", "hello");
   Tick();

@@ -158,6 +158,32 @@ TEST_F(DoCreatePlacementTest, ExcludedFileStore_IsSkippedByEveryCreateUntilItsNe
   EXPECT_TRUE(used_again);
 }
 
+TEST_F(DoCreatePlacementTest, OnABase_ItsHoldersComeFirst_OtherwiseByFreeSpace) {
+  StartServing();
+  v1::DoCreateRequest req;
+  req.set_path("/f");
+  v1::DoCreateReply created;
+  ASSERT_TRUE(ns_.DoCreate(req, &created).ok());
+  v1::AddFileOrTombstoneRequest add;  // the latest version of /f is on b:1 and d:1 only
+  add.set_filestore("b:1");
+  add.add_also_on("d:1");
+  add.mutable_file()->set_name("/f");
+  add.mutable_file()->set_version(created.version());
+  v1::AddFileOrTombstoneReply added;
+  ASSERT_TRUE(ns_.AddFileOrTombstone(add, &added).ok());
+  for (int i = 0; i < 10; ++i) {
+    req.set_base_version(created.version());
+    v1::DoCreateReply reply;
+    ASSERT_TRUE(ns_.DoCreate(req, &reply).ok());
+    ASSERT_EQ(reply.chain_size(), 3);
+    EXPECT_EQ((std::set<std::string>{reply.chain(0), reply.chain(1)}),
+              (std::set<std::string>{"b:1", "d:1"}));
+  }
+  req.set_base_version(-1);
+  v1::DoCreateReply reply;
+  EXPECT_TRUE(absl::IsInvalidArgument(ns_.DoCreate(req, &reply)));
+}
+
 TEST_F(DoCreatePlacementTest, SuspectsAreUsedWhenTooFewOthersRemain) {
   StartServing({"a:1", "b:1", "c:1"});
   ASSERT_TRUE(Create("/x", {"a:1"}).ok());
