@@ -11,6 +11,53 @@
 #include "common/status.h"
 
 namespace chainfs {
+namespace {
+
+// The largest multiple of the checksum block not above `chunk_bytes` (one block at least).
+size_t WholeBlocks(size_t chunk_bytes) {
+  const auto block = static_cast<size_t>(kChecksumBlockBytes);
+  return std::max(block, chunk_bytes - chunk_bytes % block);
+}
+
+// Reads [offset, end) of `fd` in pieces of at most `chunk` bytes into `buffer` and hands each
+// to `piece(at, buffer)`. Bytes the file lost meanwhile read as zeros.
+template <typename Piece>
+absl::Status ReadPieces(int fd, int64_t offset, int64_t end, size_t chunk, std::string& buffer,
+                        Piece piece) {
+  for (int64_t at = offset; at < end;) {
+    const auto want = static_cast<size_t>(std::min<int64_t>(chunk, end - at));
+    buffer.assign(want, '\0');
+    if (PreadFull(fd, buffer.data(), want, at) < 0) return ErrnoStatus("read upload source", errno);
+    CHAINFS_RETURN_IF_ERROR(piece(at, buffer));
+    at += static_cast<int64_t>(want);
+  }
+  return absl::OkStatus();
+}
+
+// Walks [offset, end) of `fd` in order: `hole(at, length)` for its holes, `data(at, bytes)`
+// for its data in pieces of at most `chunk` bytes. Bytes the file lost meanwhile read as zeros.
+template <typename Hole, typename Data>
+absl::Status Walk(int fd, int64_t offset, int64_t end, size_t chunk, std::string& buffer, Hole hole,
+                  Data data) {
+  while (offset < end) {
+    off_t next = ::lseek(fd, offset, SEEK_DATA);
+    if (next < 0 && errno != ENXIO) return ErrnoStatus("seek data in upload source", errno);
+    const int64_t data_at = next < 0 ? end : std::min<int64_t>(next, end);
+    if (data_at > offset) {
+      CHAINFS_RETURN_IF_ERROR(hole(offset, data_at - offset));
+      offset = data_at;
+      continue;
+    }
+    off_t hole_at = ::lseek(fd, offset, SEEK_HOLE);
+    if (hole_at < 0) return ErrnoStatus("seek hole in upload source", errno);
+    const int64_t data_end = std::min<int64_t>(std::max<int64_t>(hole_at, offset + 1), end);
+    CHAINFS_RETURN_IF_ERROR(ReadPieces(fd, offset, data_end, chunk, buffer, data));
+    offset = data_end;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<DataExtent>> BlockDataExtents(int fd, int64_t size) {
   std::vector<DataExtent> extents;
@@ -43,65 +90,24 @@ int64_t ExtentBytes(const std::vector<DataExtent>& extents) {
 
 absl::Status SendExtents(FileStoreApi::CreateStream& stream, int fd, int64_t size,
                          const std::vector<DataExtent>& extents, size_t chunk_bytes) {
-  const auto block = static_cast<size_t>(kChecksumBlockBytes);
-  const size_t chunk = std::max(block, chunk_bytes - chunk_bytes % block);
+  const size_t chunk = WholeBlocks(chunk_bytes);
   BlockChecksummer checksum;
   std::string data;
   for (const DataExtent& extent : extents) {
     checksum.Zeros(extent.offset - checksum.size());
-    for (int64_t at = extent.offset; at < extent.end;) {
-      const auto want = static_cast<size_t>(std::min<int64_t>(chunk, extent.end - at));
-      data.assign(want, '\0');  // what the file lost since is sent as zeros
-      if (PreadFull(fd, data.data(), want, at) < 0) {
-        return ErrnoStatus("read upload source", errno);
-      }
-      checksum.Data(data);
-      CHAINFS_RETURN_IF_ERROR(stream.WriteExtent(at, &data));
-      at += static_cast<int64_t>(want);
-    }
+    CHAINFS_RETURN_IF_ERROR(
+        ReadPieces(fd, extent.offset, extent.end, chunk, data, [&](int64_t at, std::string& piece) {
+          checksum.Data(piece);
+          return stream.WriteExtent(at, &piece);
+        }));
   }
   checksum.Zeros(size - checksum.size());
   return stream.Close(size, checksum.Digest(), /*block_checksum=*/true);
 }
 
-namespace {
-
-// Walks [offset, end) of `fd` in order: `hole(at, length)` for its holes, `data(at, bytes)`
-// for its data in pieces of at most `chunk` bytes. Bytes the file lost meanwhile read as zeros.
-template <typename Hole, typename Data>
-absl::Status Walk(int fd, int64_t offset, int64_t end, size_t chunk, std::string& buffer, Hole hole,
-                  Data data) {
-  while (offset < end) {
-    off_t next = ::lseek(fd, offset, SEEK_DATA);
-    if (next < 0 && errno != ENXIO) return ErrnoStatus("seek data in upload source", errno);
-    const int64_t data_at = next < 0 ? end : std::min<int64_t>(next, end);
-    if (data_at > offset) {
-      CHAINFS_RETURN_IF_ERROR(hole(offset, data_at - offset));
-      offset = data_at;
-      continue;
-    }
-    off_t hole_at = ::lseek(fd, offset, SEEK_HOLE);
-    if (hole_at < 0) return ErrnoStatus("seek hole in upload source", errno);
-    const int64_t data_end = std::min<int64_t>(std::max<int64_t>(hole_at, offset + 1), end);
-    while (offset < data_end) {
-      const auto want = static_cast<size_t>(std::min<int64_t>(chunk, data_end - offset));
-      buffer.assign(want, '\0');
-      if (PreadFull(fd, buffer.data(), want, offset) < 0) {
-        return ErrnoStatus("read upload source", errno);
-      }
-      CHAINFS_RETURN_IF_ERROR(data(offset, buffer));
-      offset += static_cast<int64_t>(want);
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status SendChanges(FileStoreApi::CreateStream& stream, int fd, int64_t size,
                          const std::vector<DataExtent>& changed, size_t chunk_bytes) {
-  const auto block = static_cast<size_t>(kChecksumBlockBytes);
-  const size_t chunk = std::max(block, chunk_bytes - chunk_bytes % block);
+  const size_t chunk = WholeBlocks(chunk_bytes);
   BlockChecksummer checksum;
   std::string buffer;
   auto zeros = [&](int64_t, int64_t length) {
