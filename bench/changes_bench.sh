@@ -1,14 +1,18 @@
 #!/bin/sh
-# Small changes to big files on a running mount (issue 15 group 9), with a local directory as
-# the same-run baseline: sqlite autocommit inserts on a small and a 32 MiB database, and a
-# 1 MiB append to a 512 MiB file (open, append, close; the open fetches the file). Medians of
-# RUNS runs (default 3).
-#   bench/changes_bench.sh MOUNT LOCAL_DIR [RUNS]
-# e.g. after `scripts/cluster up --mount /tmp/mnt`: bench/changes_bench.sh /tmp/mnt /var/tmp
+# Small changes to big files on a running mount (issue 15 group 9), with same-run baselines: a
+# local directory, and optionally a second mount of the same cluster made with --whole-uploads
+# (every upload whole, as before uploads on a base version). Measures sqlite autocommit inserts
+# on a small and a 32 MiB database, and a 1 MiB append to a 512 MiB file (open, append, close;
+# the open fetches the file). Medians of RUNS runs (default 3).
+#   bench/changes_bench.sh MOUNT LOCAL_DIR [RUNS [WHOLE_UPLOADS_MOUNT]]
+# e.g. after `scripts/cluster up --mount /tmp/mnt` and a second mount at /tmp/whole (the
+# command `up` prints, plus --whole-uploads):
+#   bench/changes_bench.sh /tmp/mnt /var/tmp 3 /tmp/whole
 set -eu
 mnt=$1
 local_dir=$2
 runs=${3:-3}
+whole=${4:-}
 commits=100
 
 # ms per autocommit INSERT into a database of about $2 KiB in directory $1.
@@ -45,6 +49,7 @@ append_s() {
   echo "$end - $start" | bc
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 measure() {  # NAME COMMAND...
@@ -52,8 +57,11 @@ measure() {  # NAME COMMAND...
   shift
   m=$(for i in $(seq "$runs"); do "$@" "$mnt"; done | median)
   l=$(for i in $(seq "$runs"); do "$@" "$local_dir"; done | median)
-  ratio=$(awk -v a="$m" -v b="$l" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }')
-  echo "$name: chainfs $m, local $l, ratio $ratio"
+  echo "$name: chainfs $m, local $l, chainfs/local $(ratio "$m" "$l")"
+  if [ -n "$whole" ]; then
+    w=$(for i in $(seq "$runs"); do "$@" "$whole"; done | median)
+    echo "  with --whole-uploads $w: whole/chainfs $(ratio "$w" "$m")"
+  fi
 }
 
 small() { sqlite_ms "$1" 64; }

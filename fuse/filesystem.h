@@ -62,6 +62,8 @@ struct FilesystemSettings {
   // Write-behind: a file written in order from empty starts uploading in the background
   // once it holds this many bytes (smaller files are uploaded at close in one go); 0 = off.
   int64_t write_behind = 4 << 20;
+  // Uploads send the whole file, never only the ranges changed since its base version.
+  bool whole_uploads = false;
   uint32_t root_uid = 0;  // owner of "/" when it has no entry of its own
   uint32_t root_gid = 0;
   // How long attributes learnt here answer without a Stat: the mount's --attr-timeout (the

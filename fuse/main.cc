@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_flag_callback(
       "--no-allow-other", [&options] { options.allow_other = false; },
       "only the mounting user (and root) may use the mount");
+  app.add_flag("--whole-uploads", options.whole_uploads,
+               "upload whole files, never only the ranges changed since their last version");
   app.add_option("--cache-dir", options.cache_dir, "where staged writes are kept");
   chainfs::AddDurationOption(app, "--attr-timeout", options.attr_timeout,
                              "how long the kernel caches attributes");

@@ -163,6 +163,7 @@ int Serve(const MountOptions& options, const std::string& cache_dir, Readiness& 
   fs_settings.root_gid = ::getgid();
   fs_settings.attr_timeout = options.attr_timeout;
   fs_settings.times.atime = options.atime;
+  fs_settings.whole_uploads = options.whole_uploads;
   Filesystem filesystem((*connection)->nameserver.get(), &(*connection)->filestores,
                         SystemClock::Get(), fs_settings);
   // Processes name files under the mount by its absolute path.
@@ -262,6 +263,8 @@ absl::Status ApplyMountOptions(const std::string& text, MountOptions* options) {
       options->tls.name = value;
     } else if (key == "allow_other" || key == "noallow_other") {
       options->allow_other = key == "allow_other";
+    } else if (key == "whole_uploads") {
+      options->whole_uploads = true;
     } else if (key == "insecure") {
       options->tls.insecure = true;
     } else if (key == "cache_dir") {

@@ -54,14 +54,17 @@ struct MountOptions {
   std::string metrics_listen;
   // -o relatime (default), noatime, strictatime: when reads move atime (fuse/times.h).
   AtimeMode atime = AtimeMode::kRelatime;
+  // -o whole_uploads (--whole-uploads): every upload sends the whole file, never only what
+  // changed since the version it was staged from (to compare, or while FileStores older than
+  // uploads on a base version serve).
+  bool whole_uploads = false;
 };
 
 // Applies one "-o" argument ("a,b=c,..."): chainfs's own keys (zk=, cache_dir=,
 // attr_timeout=, entry_timeout=, negative_timeout=, log_level=, read_ahead_kb=, tls_dir=,
-// tls_name=, insecure, metrics_listen=, allow_other, noallow_other, relatime, noatime,
-// strictatime) set fields,
-// mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail, user, users, x-*, comment=) is
-// dropped, the rest goes to libfuse.
+// tls_name=, insecure, metrics_listen=, allow_other, noallow_other, whole_uploads, relatime,
+// noatime, strictatime) set fields, mount(8) bookkeeping (defaults, _netdev, auto, noauto, nofail,
+// user, users, x-*, comment=) is dropped, the rest goes to libfuse.
 absl::Status ApplyMountOptions(const std::string& text, MountOptions* options);
 
 // What libfuse is given: default_permissions always (the kernel checks modes), allow_other

@@ -46,7 +46,7 @@ absl::StatusOr<v1::FileInfo> Uploader::StoreStaged(const std::string& path, Stag
     Logger("mount")->warn("could not set the attributes of {}: {}; uploading it again", path,
                           Msg(settled.status()));
   }
-  StagedFile::Base base = staged.base();
+  StagedFile::Base base = settings_.whole_uploads ? StagedFile::Base{} : staged.base();
   auto stored =
       client_->UploadFd(StagedEntry(path, staged.attributes()), staged.fd(),
                         {.base_version = base.version, .changed = std::move(base.changed)});

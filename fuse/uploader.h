@@ -25,6 +25,8 @@ struct UploaderSettings {
   // A file written in order from empty starts uploading once it holds this many bytes;
   // 0 = never (it is uploaded at close in one go).
   int64_t write_behind = 0;
+  // Every upload sends the whole file (no base version).
+  bool whole_uploads = false;
 };
 
 class Uploader {

@@ -98,6 +98,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   std::unique_ptr<BaseCopy> base;
   if (header.base_version() > 0) {
     CHAINFS_ASSIGN_OR_RETURN(base, OpenBase(file, header.base_version()));
+    writer->PreferBuffered();
   }
 
   // The rest of the chain, cancelled with this call unless it finishes.
@@ -154,21 +155,25 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
     return absl::InvalidArgumentError("bad size in close");
   }
   CHAINFS_RETURN_IF_ERROR(ValidateContentSize(file.kind(), close.size()));
+  auto close_down = [&] {
+    return down ? Forwarded(down->Close(close.size(), close.checksum(), close.block_checksum()))
+                : absl::OkStatus();
+  };
   if (base) {
     if (!close.block_checksum()) {
       return absl::InvalidArgumentError("a create on a base closes with a block-list checksum");
     }
+    // Each member checks what it built itself: the rest of the chain copies the rest of its
+    // base meanwhile, not after this one.
+    CHAINFS_RETURN_IF_ERROR(close_down());
     CHAINFS_RETURN_IF_ERROR(base->CopyTo(*writer, close.size()));
   }
-  // Verified before the chain is told to commit.
+  // Verified (unless built on a base) before the chain is told to commit.
   if (absl::Status st = writer->Check(close.size(), close.checksum(), close.block_checksum());
       !st.ok()) {
     return base && absl::IsDataLoss(st) ? base->Missing(std::string(st.message())) : st;
   }
-  if (down) {
-    CHAINFS_RETURN_IF_ERROR(
-        Forwarded(down->Close(close.size(), close.checksum(), close.block_checksum())));
-  }
+  if (!base) CHAINFS_RETURN_IF_ERROR(close_down());
   // Commit here while the rest of the chain does the same: every copy is whole and
   // verified before it commits, so none is ever a partial object, and the caller hears of
   // success only once every member has committed and the NameServer recorded it.

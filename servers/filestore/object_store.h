@@ -120,6 +120,10 @@ class ObjectWriter {
   absl::Status Finish(int64_t size, uint64_t checksum, bool block_checksum = false);
   // Finish (once) and commit: the object becomes the name's latest version.
   absl::StatusOr<v1::FileInfo> Commit(int64_t size, uint64_t checksum, bool block_checksum = false);
+  // Writes through the page cache instead of O_DIRECT: for content mostly copied from an
+  // object on this disk (a base version), which the page cache likely holds already. The
+  // durability is the same: the commit's sync (sync mode) or the next group flush.
+  void PreferBuffered() { buffered_ = true; }
   int64_t size() const { return size_; }
   // Of what was written so far, in the block-list form.
   uint64_t block_checksum() const { return blocks_.Digest(); }
@@ -141,6 +145,7 @@ class ObjectWriter {
   std::unique_ptr<File> data_;           // open on temp_path_ until Finish
   std::optional<AtomicFile> meta_file_;  // written and synced by Finish
   bool direct_ = false;                  // data_ has O_DIRECT
+  bool buffered_ = false;                // never O_DIRECT
   char* buffer_;                         // from the store's pool, kWriteBufferBytes, aligned
   size_t fill_ = 0;                      // bytes in buffer_, which go at offset size_ - fill_
   int64_t size_ = 0;

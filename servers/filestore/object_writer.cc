@@ -55,9 +55,9 @@ absl::Status ObjectWriter::Append(std::string_view data) {
 absl::Status ObjectWriter::OpenData() {
   CHAINFS_ASSIGN_OR_RETURN(std::string temp, store_->NewTempPath(file_.name()));
   constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL;
-  direct_ = true;
-  auto data = store_->env_->Open(temp, kFlags | O_DIRECT);
-  if (data.status().code() == absl::StatusCode::kInvalidArgument) {
+  direct_ = !buffered_;
+  auto data = store_->env_->Open(temp, direct_ ? kFlags | O_DIRECT : kFlags);
+  if (direct_ && data.status().code() == absl::StatusCode::kInvalidArgument) {
     direct_ = false;  // the file system has no O_DIRECT (tmpfs)
     data = store_->env_->Open(temp, kFlags);
   }

@@ -35,6 +35,16 @@ TEST(ApplyMountOptions, TlsKeysSetTheTlsSettings) {
   EXPECT_TRUE(options.fuse_options.empty());
 }
 
+TEST(ApplyMountOptions, RelatimeAndUploadsOfChangesByDefault_OptionsTurnThemOff) {
+  MountOptions options;
+  EXPECT_EQ(options.atime, AtimeMode::kRelatime);
+  EXPECT_FALSE(options.whole_uploads);
+  ASSERT_TRUE(ApplyMountOptions("noatime,whole_uploads", &options).ok());
+  EXPECT_EQ(options.atime, AtimeMode::kNoatime);
+  EXPECT_TRUE(options.whole_uploads);
+  EXPECT_TRUE(options.fuse_options.empty());
+}
+
 TEST(FuseOptions, DefaultPermissionsAlways_AllowOtherByDefaultOnlyForRoot) {
   MountOptions options;
   EXPECT_EQ(FuseOptions(options, /*as_root=*/true),
