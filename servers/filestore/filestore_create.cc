@@ -20,6 +20,11 @@ namespace {
 // The largest file size a create may announce (ext4's limit).
 constexpr int64_t kMaxCreateBytes = int64_t{16} << 40;
 constexpr int64_t kBaseCopyBytes = 1 << 20;
+// Objects built on a base up to this size are written through the page cache: faster to commit
+// (bench/changes_bench.sh: a 32 MiB sqlite database commits 1.4x faster than with O_DIRECT).
+// Larger ones go O_DIRECT as every upload does: hundreds of MiB of dirty pages per member
+// slowed a 1 MiB append to 512 MiB 1.6x.
+constexpr int64_t kBufferedBaseBytes = int64_t{64} << 20;
 
 }  // namespace
 
@@ -56,6 +61,8 @@ class BaseCopy {
     }
     return absl::OkStatus();
   }
+
+  int64_t size() const { return base_->info().size(); }
 
   // The base here is not the one the client built on (the built content fails its checksum),
   // or it is unreadable.
@@ -98,7 +105,7 @@ absl::StatusOr<v1::CreateReply> FileStoreService::DoCreate(
   std::unique_ptr<BaseCopy> base;
   if (header.base_version() > 0) {
     CHAINFS_ASSIGN_OR_RETURN(base, OpenBase(file, header.base_version()));
-    writer->PreferBuffered();
+    if (base->size() <= kBufferedBaseBytes) writer->PreferBuffered();
   }
 
   // The rest of the chain, cancelled with this call unless it finishes.
