@@ -46,20 +46,15 @@ absl::StatusOr<size_t> StagedFile::Write(const char* data, size_t size, int64_t 
   // A write that is not the next append ends the append-only state before it changes a byte,
   // so a write-behind read that overlaps it sees the end when it checks afterwards.
   const bool append = EndAppendsUnlessAt(offset);
-  const int64_t end = offset + static_cast<int64_t>(size);
-  if (absl::Status failed = file_->WriteAt(std::string_view(data, size), offset); !failed.ok()) {
-    // Part of it may be in the file: past what a write-behind would send, and different from
-    // what was uploaded last.
-    StopAppends();
-    std::lock_guard lock(mu_);
-    ++generation_;
-    ChangedLocked(offset, end);
-    return failed;
-  }
+  const absl::Status written = file_->WriteAt(std::string_view(data, size), offset);
+  // Even a failed write may have put part of it in the file: past what a write-behind would
+  // send, and different from what was uploaded last.
+  if (!written.ok()) StopAppends();
   {
     std::lock_guard lock(mu_);
     ++generation_;
-    ChangedLocked(offset, end);
+    ChangedLocked(offset, offset + static_cast<int64_t>(size));
+    if (!written.ok()) return written;
     attributes_.set_mtime_ns(now_ns);
     attributes_.set_ctime_ns(now_ns);
     if (append && append_only_) append_end_ += static_cast<int64_t>(size);

@@ -293,12 +293,12 @@ class RealZooKeeper final : public SessionHolder {
     watches_.erase(id);
   }
 
-  // C-client thread: the session's state changed.
   int AddAuth(zhandle_t* zh) const {
     return zoo_add_auth(zh, "digest", digest_.data(), static_cast<int>(digest_.size()), nullptr,
                         nullptr);
   }
 
+  // C-client thread: the session's state changed.
   static void OnSessionEvent(zhandle_t* zh, int type, int state, const char*, void* context) {
     if (type != ZOO_SESSION_EVENT) return;
     auto* ctx = static_cast<HandleContext*>(context);
