@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 
 #include "common/client/filestore_channels.h"
@@ -31,6 +32,24 @@ int Milliseconds(Duration d) {
 }
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// Waits up to `wait` (real time) for a channel that failed to connect to connect again,
+// unless `stop` turns true (checked every few milliseconds). A synchronous client polls
+// gRPC only inside its calls, and a channel in TRANSIENT_FAILURE fails calls at once: left
+// alone, its reconnect attempts would be seen only when gRPC's backup poller (every 5 s)
+// happens by, and a NameServer up again or newly elected would stay unreachable for
+// seconds. Waiting on the channel's state polls it.
+void AwaitReconnect(grpc::Channel& channel, Duration wait, const std::function<bool()>& stop) {
+  constexpr auto kSlice = std::chrono::milliseconds(20);
+  auto until = std::chrono::steady_clock::now() + wait;
+  while (channel.GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_TRANSIENT_FAILURE && !stop()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= until) return;
+    auto slice = std::min<Duration>(kSlice, until - now);
+    channel.WaitForStateChange(GRPC_CHANNEL_TRANSIENT_FAILURE,
+                               std::chrono::system_clock::now() + slice);
+  }
+}
 
 // The leader named by a "not leader" answer, or "".
 std::string LeaderHint(const grpc::ClientContext& ctx) {
@@ -144,7 +163,11 @@ struct NameServerClient::Impl {
   std::mutex mu;
   std::string leader;  // believed in: from /leader, a redirect, or the fixed address
   std::string last_from_zk;
-  std::map<std::string, std::shared_ptr<Stub>> stubs;
+  struct Connection {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<Stub> stub;
+  };
+  std::map<std::string, std::shared_ptr<Connection>> connections;
 
   // The address to call: the last redirect's, unless /leader changed since. After a
   // failure (leader forgotten) /leader is read afresh.
@@ -175,22 +198,25 @@ struct NameServerClient::Impl {
     if (leader == address) leader.clear();
   }
 
-  std::shared_ptr<Stub> StubFor(const std::string& address) {
+  std::shared_ptr<Connection> ConnectionTo(const std::string& address) {
     std::lock_guard lock(mu);
-    auto& stub = stubs[address];
-    if (stub == nullptr) {
+    auto& connection = connections[address];
+    if (connection == nullptr) {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(kMaxMessageBytes);
       args.SetMaxSendMessageSize(kMaxMessageBytes);
       // A NameServer that comes back (or a new leader on an old address) is found quickly.
       args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
                   Milliseconds(settings.reconnect_backoff_initial));
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Milliseconds(settings.reconnect_backoff_min));
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, Milliseconds(settings.reconnect_backoff_max));
-      stub = v1::NameServer::NewStub(
-          grpc::CreateCustomChannel(address, CredentialsOrInsecure(settings.credentials), args));
+      // Despite its name, gRPC's minimum connect timeout.
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Milliseconds(settings.connect_timeout));
+      connection = std::make_shared<Connection>();
+      connection->channel =
+          grpc::CreateCustomChannel(address, CredentialsOrInsecure(settings.credentials), args);
+      connection->stub = v1::NameServer::NewStub(connection->channel);
     }
-    return stub;
+    return connection;
   }
 
   // Runs `rpc(stub, context, reply)` against the leader until it answers something other
@@ -220,8 +246,11 @@ struct NameServerClient::Impl {
         if (idempotent) remaining = std::min(remaining, settings.attempt_timeout);
         ctx.set_deadline(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                       gpr_time_from_nanos(remaining.count(), GPR_TIMESPAN)));
+        auto connection = ConnectionTo(address);
+        AwaitReconnect(*connection->channel, std::min(remaining, settings.reconnect_wait),
+                       [&] { return discovery && discovery->changes() != changes; });
         Reply reply;
-        grpc::Status st = rpc(*StubFor(address), &ctx, &reply);
+        grpc::Status st = rpc(*connection->stub, &ctx, &reply);
         if (st.ok()) return reply;
         last = FromGrpc(st);
         bool attempt_timed_out = idempotent &&

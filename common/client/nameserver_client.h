@@ -30,12 +30,19 @@ struct NameServerClientSettings {
   // a new leader answers "starting up" until its FileStores registered (failover time).
   Duration retry_backoff_min = std::chrono::milliseconds(20);
   Duration retry_backoff_max = std::chrono::milliseconds(250);
-  // gRPC's reconnect backoff of a channel to a NameServer (GRPC_ARG_*_RECONNECT_BACKOFF_MS;
-  // gRPC's own defaults are 1 s, 20 s and 120 s). Short, so that a NameServer that comes
-  // back (or a new leader on an old address) is reached at once.
+  // gRPC's reconnect backoff of a channel to a NameServer (GRPC_ARG_INITIAL_ and
+  // GRPC_ARG_MAX_RECONNECT_BACKOFF_MS; gRPC's own defaults are 1 s and 120 s). Short, so
+  // that a NameServer that comes back (or a new leader on an old address) is reached at once.
   Duration reconnect_backoff_initial = std::chrono::milliseconds(100);
-  Duration reconnect_backoff_min = std::chrono::milliseconds(100);
   Duration reconnect_backoff_max = std::chrono::seconds(1);
+  // How long one connection attempt may take (gRPC's minimum connect timeout, set through
+  // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS; its default is 20 s). Long enough for a SYN lost
+  // once and sent again after 1 s.
+  Duration connect_timeout = std::chrono::seconds(3);
+  // How long an attempt on a channel that failed to connect first waits for it to connect
+  // again, polling it (a synchronous client's channel is polled only inside calls): at least
+  // one reconnect backoff. A change of /leader ends the wait.
+  Duration reconnect_wait = std::chrono::milliseconds(1200);
   // What channels dial with (tls::Credentials::Channel()); null: plain, unauthenticated
   // channels, for --insecure and in-process unit tests.
   std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr;

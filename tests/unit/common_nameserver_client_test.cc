@@ -99,6 +99,7 @@ NameServerClientSettings Fast(Duration call_timeout = seconds(5)) {
   s.call_timeout = call_timeout;
   s.retry_backoff_min = milliseconds(5);
   s.retry_backoff_max = milliseconds(50);
+  s.reconnect_wait = milliseconds(50);
   return s;
 }
 
@@ -237,6 +238,31 @@ TEST_F(NameServerClientTest, MovesOnWhenTheLeaderDiesAndZooKeeperNamesAnother) {
   EXPECT_FALSE(call.done());
   SetLeader(b.address());
   ASSERT_TRUE(call.Finished());
+  ASSERT_TRUE(call.result().ok()) << call.result().status();
+  EXPECT_EQ(call.result()->file().name(), b.address() + "/f");
+}
+
+// A leader that died but is still named waits for its channel to connect again (a real
+// wait, which polls the channel); ZooKeeper naming another leader ends that wait at once.
+TEST_F(NameServerClientTest, NewLeaderInZooKeeperEndsAWaitForAReconnect) {
+  FakeNameServer b;
+  std::string dead;
+  {
+    FakeNameServer a;
+    dead = a.address();
+  }
+  SetLeader(dead);
+  NameServerClientSettings slow = Fast(seconds(60));
+  slow.reconnect_wait = seconds(60);
+  NameServerClient client(zk_.get(), slow);
+  Background<absl::StatusOr<v1::DoReadReply>> call(&clock_,
+                                                   [&] { return client.DoRead(Read("/f")); });
+  std::this_thread::sleep_for(milliseconds(300));  // refused, then waiting on the channel
+  EXPECT_FALSE(call.done());
+  auto named = std::chrono::steady_clock::now();
+  SetLeader(b.address());
+  ASSERT_TRUE(call.Finished());
+  EXPECT_LT(std::chrono::steady_clock::now() - named, seconds(10));
   ASSERT_TRUE(call.result().ok()) << call.result().status();
   EXPECT_EQ(call.result()->file().name(), b.address() + "/f");
 }
