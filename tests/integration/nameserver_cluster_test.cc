@@ -83,14 +83,14 @@ class NameServerClusterTest : public ::testing::Test {
 
   Daemon StartNameServer(const std::string& listen = "127.0.0.1:0") {
     int n = next_nameserver_++;
-    std::vector<std::string> args = {
-        "--zk", zk_server_->ConnectString(chroot_), "--listen", listen, "--session-timeout",
-        "2s", "--heartbeat-interval", "200ms", "--startup-wait", "1s", "--replication-deadline",
-        "3s", "--replication-interval", "300ms", "--create-grace", "1s", "--gc-interval", "1s",
-        "--gc-version-age", "2s",
-        // The tests' bare doCreates are never committed: they
-        // hold GC below them only this long.
-        "--create-timeout", "2s"};
+    std::vector<std::string> args = {"--zk", zk_server_->ConnectString(chroot_), "--listen", listen,
+                                     "--session-timeout", "2s", "--heartbeat-interval", "200ms",
+                                     "--startup-wait", "1s", "--replication-deadline", "3s",
+                                     "--replication-interval", "300ms", "--create-grace", "1s",
+                                     "--gc-interval", "1s", "--gc-version-age", "2s",
+                                     // The tests' bare doCreates are never committed: they
+                                     // hold GC below them only this long.
+                                     "--create-timeout", "2s"};
     auto d = testing::StartDaemon(BinaryPath("servers/nameserver/chainfs-nameserver"), args,
                                   fmt::format("{}/ns{}.log", dir_.path(), n));
     EXPECT_TRUE(d.ok()) << d.status();
