@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/file_util.h"
 #include "tests/fixtures/posix_suite.h"
 #include "tests/fixtures/scrape.h"
 
@@ -127,6 +128,13 @@ int64_t DataBytes(const std::string& dir) {
   return total;
 }
 
+// The last `bytes` of the file at `path`, for a failure's message.
+std::string TailOf(const std::string& path, size_t bytes) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status().ToString();
+  return text->size() > bytes ? text->substr(text->size() - bytes) : *text;
+}
+
 TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNothingIsLost) {
   const std::string dir = cluster().mount_dir() + "/" + TestName();
   ASSERT_TRUE(fs::create_directory(dir));
@@ -157,7 +165,10 @@ TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNo
   want += "tail";
   ASSERT_EQ(::close(fd), 0);  // acknowledged
   const double received = Received() - received_before;
-  EXPECT_GE(received, 8 * kMiB);  // the member without the base got the whole file
+  EXPECT_GE(received, 8 * kMiB)  // the member without the base got the whole file
+      << "killed fs" << victim << "; NameServer:\n"
+      << cluster().nameservers()[0].process->LogTail(30) << "mount:\n"
+      << TailOf(cluster().dir() + "/mount0.log", 4000);
 
   fd = ::open(path.c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
