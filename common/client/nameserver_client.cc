@@ -241,14 +241,16 @@ struct NameServerClient::Impl {
       uint64_t changes = discovery ? discovery->changes() : 0;
       std::string address = Leader();
       if (!address.empty()) {
+        auto connection = ConnectionTo(address);
+        AwaitReconnect(*connection->channel,
+                       std::min<Duration>(deadline - clock->Now(), settings.reconnect_wait),
+                       [&] { return discovery && discovery->changes() != changes; });
+        if (clock->Now() >= deadline) return gave_up();
         grpc::ClientContext ctx;
-        Duration remaining = std::max(Duration::zero(), deadline - clock->Now());
+        Duration remaining = deadline - clock->Now();
         if (idempotent) remaining = std::min(remaining, settings.attempt_timeout);
         ctx.set_deadline(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                       gpr_time_from_nanos(remaining.count(), GPR_TIMESPAN)));
-        auto connection = ConnectionTo(address);
-        AwaitReconnect(*connection->channel, std::min(remaining, settings.reconnect_wait),
-                       [&] { return discovery && discovery->changes() != changes; });
         Reply reply;
         grpc::Status st = rpc(*connection->stub, &ctx, &reply);
         if (st.ok()) return reply;
