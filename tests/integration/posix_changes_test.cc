@@ -7,9 +7,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -118,16 +118,6 @@ TEST_F(PosixChanges, InPlaceUpdatesWithAnFsyncEach_SendTheirPagesOnly) {
   EXPECT_LT(received, kCommits * 3 * 4096 + kMiB);  // not 20 x 8 MiB
 }
 
-// Bytes in the data directory of FileStore i.
-int64_t DataBytes(const std::string& dir) {
-  int64_t total = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    struct stat st {};
-    if (e.is_regular_file() && ::stat(e.path().c_str(), &st) == 0) total += st.st_size;
-  }
-  return total;
-}
-
 // The last `bytes` of the file at `path`, for a failure's message.
 std::string TailOf(const std::string& path, size_t bytes) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
@@ -140,23 +130,20 @@ TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNo
   ASSERT_TRUE(fs::create_directory(dir));
   const std::string path = dir + "/f";
   std::string want = Pattern(8 * kMiB, 5);
-  std::vector<int64_t> before;
-  for (size_t i = 0; i < cluster().filestores().size(); ++i) {
-    before.push_back(DataBytes(fmt::format("{}/fs{}", cluster().dir(), i)));
-  }
   int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, want.data(), want.size()), static_cast<ssize_t>(want.size()));
   ASSERT_EQ(::close(fd), 0);
   // kill -9 one FileStore that holds it: three of the four do.
-  size_t victim = cluster().filestores().size();
-  for (size_t i = 0; i < cluster().filestores().size() && victim == cluster().filestores().size();
-       ++i) {
-    if (DataBytes(fmt::format("{}/fs{}", cluster().dir(), i)) - before[i] >= 8 * kMiB) victim = i;
-  }
-  ASSERT_LT(victim, cluster().filestores().size());
-  cluster().filestores()[victim].process->Kill(SIGKILL);
-  cluster().filestores()[victim].process.reset();
+  absl::StatusOr<std::vector<std::string>> holders = cluster().Holders("/" + TestName() + "/f");
+  ASSERT_TRUE(holders.ok()) << holders.status();
+  ASSERT_EQ(holders->size(), 3u);
+  auto& filestores = cluster().filestores();
+  auto victim = std::find_if(filestores.begin(), filestores.end(),
+                             [&](const Daemon& d) { return d.address == holders->front(); });
+  ASSERT_NE(victim, filestores.end()) << holders->front();
+  victim->process->Kill(SIGKILL);
+  victim->process.reset();
 
   const double received_before = Received();
   fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
@@ -166,7 +153,7 @@ TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNo
   ASSERT_EQ(::close(fd), 0);  // acknowledged
   const double received = Received() - received_before;
   EXPECT_GE(received, 8 * kMiB)  // the member without the base got the whole file
-      << "killed fs" << victim << "; NameServer:\n"
+      << "killed " << holders->front() << "; NameServer:\n"
       << cluster().nameservers()[0].process->LogTail(30) << "mount:\n"
       << TailOf(cluster().dir() + "/mount0.log", 4000);
 
