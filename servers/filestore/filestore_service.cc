@@ -83,8 +83,17 @@ FileStoreService::FileStoreService(ObjectStore* store, FileStoreApi* filestores,
                               "version: only their changes were received.")) {}
 
 absl::Status FileStoreService::Forwarded(absl::Status status) {
-  if (!status.ok()) chain_errors_.Increment();
+  // A member without the base refuses a create on it: an answer, not a forwarding fault.
+  if (!status.ok() && !IsBaseMissing(status)) chain_errors_.Increment();
   return status;
+}
+
+void FileStoreService::LogCreateFailure(const grpc::ServerContext* ctx,
+                                        const absl::Status& status) {
+  // A member without the base is expected now and then (the client sends the whole file
+  // then): not an operator's concern.
+  Log()->log(IsBaseMissing(status) ? spdlog::level::debug : spdlog::level::info,
+             "create from {} failed: {}", ctx->peer(), std::string(status.message()));
 }
 
 FileStoreService::~FileStoreService() {
@@ -153,7 +162,7 @@ grpc::Status FileStoreService::Create(grpc::ServerContext* ctx,
   }
   auto result = DoCreate(ctx, reader);
   if (!result.ok()) {
-    Log()->info("create from {} failed: {}", ctx->peer(), std::string(result.status().message()));
+    LogCreateFailure(ctx, result.status());
     return ToGrpc(result.status());
   }
   *reply = std::move(*result);
@@ -234,7 +243,7 @@ grpc::Status FileStoreService::CreateSmall(grpc::ServerContext* ctx,
   }
   auto result = DoCreateSmall(ctx, *req);
   if (!result.ok()) {
-    Log()->info("create from {} failed: {}", ctx->peer(), std::string(result.status().message()));
+    LogCreateFailure(ctx, result.status());
     return ToGrpc(result.status());
   }
   *reply = std::move(*result);

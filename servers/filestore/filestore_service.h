@@ -113,8 +113,11 @@ class FileStoreService final : public v1::FileStore::Service {
   // The base a create builds on (CreateHeader.base_version): ERROR_BASE_MISSING unless this
   // FileStore holds exactly that version of file.name().
   absl::StatusOr<std::unique_ptr<BaseCopy>> OpenBase(const v1::FileInfo& file, int64_t version);
-  // `status` of a call to the next chain member, counted when it failed.
+  // `status` of a call to the next chain member, counted when it failed (a refusal to build
+  // on a base it lacks is not counted).
   absl::Status Forwarded(absl::Status status);
+  // One line for a create that failed here (at debug for ERROR_BASE_MISSING).
+  void LogCreateFailure(const grpc::ServerContext* ctx, const absl::Status& status);
 
   ObjectStore* store_;
   FileStoreApi* filestores_;

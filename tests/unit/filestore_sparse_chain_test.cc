@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,8 +43,8 @@ int64_t DiskBytesOf(const std::string& path) {
 struct Member {
   Member(const fs::path& dir, FileStoreApi* forward) {
     store = *ObjectStore::Open({.dir = dir.string()});
-    service =
-        std::make_unique<FileStoreService>(store.get(), forward, nullptr, FileStoreSettings{});
+    service = std::make_unique<FileStoreService>(store.get(), forward, nullptr, FileStoreSettings{},
+                                                 SystemClock::Get(), &registry);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -57,6 +58,15 @@ struct Member {
     if (server) server->Shutdown(std::chrono::system_clock::now());
     server.reset();
   }
+  // chainfs_filestore_chain_forward_errors_total.
+  double ForwardErrors() {
+    for (const prometheus::MetricFamily& family : registry.Collect()) {
+      if (family.name == "chainfs_filestore_chain_forward_errors_total") {
+        return family.metric.at(0).counter.value;
+      }
+    }
+    return -1;
+  }
   std::string Read(const std::string& name, int64_t offset, size_t length) {
     auto reader = store->OpenObject(name, 0);
     if (!reader.ok()) return reader.status().ToString();
@@ -67,6 +77,7 @@ struct Member {
     return out;
   }
 
+  prometheus::Registry registry;
   std::unique_ptr<ObjectStore> store;
   std::unique_ptr<FileStoreService> service;
   std::unique_ptr<grpc::Server> server;
@@ -286,6 +297,7 @@ TEST_F(BaseChainTest, AMemberWithoutTheBase_BaseMissing_ItCommitsNothing) {
   EXPECT_TRUE(IsBaseMissing(stored.status())) << stored.status();
   EXPECT_FALSE(tail_->store->Lookup("/f").has_value());
   ExpectHeadWhole();
+  EXPECT_EQ(head_->ForwardErrors(), 0);  // a refusal passed back, not a forwarding fault
 }
 
 TEST_F(BaseChainTest, ACorruptBase_BaseMissing_TheCopyIsDroppedAndTheOtherStays) {
@@ -331,6 +343,7 @@ TEST_F(BaseChainTest, MemberLostWhileBuilding_TheBaseStaysTheLatestEverywhere) {
     EXPECT_EQ(m->store->Lookup("/f")->version(), 1);
     EXPECT_TRUE(m->store->CheckStored("/f", 1).ok());
   }
+  EXPECT_GE(head_->ForwardErrors(), 1);
 }
 
 TEST_F(BaseChainTest, HoleExtentsWithoutABase_AndBaseOnCreateSmall_AreInvalidArguments) {
