@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,6 +119,47 @@ TEST_F(PosixChanges, InPlaceUpdatesWithAnFsyncEach_SendTheirPagesOnly) {
   EXPECT_LT(received, kCommits * 3 * 4096 + kMiB);  // not 20 x 8 MiB
 }
 
+// The content of the file at `path` through the mount (up to `size` + 1 bytes).
+std::string ReadBack(const std::string& path, size_t size) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return "";
+  std::string got(size + 1, '\0');
+  ssize_t n = 0;
+  for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, n)) > 0;) n += r;
+  ::close(fd);
+  got.resize(static_cast<size_t>(n));
+  return got;
+}
+
+// A chmod of a file open for writing and not changed yet stores a clone of its version: the
+// write after it still builds on the FileStores' copies, which hold the same bytes.
+TEST_F(PosixChanges, AChmodBeforeTheFirstWrite_TheUploadStillSendsTheChangeOnly) {
+  const std::string dir = cluster().mount_dir() + "/" + TestName();
+  ASSERT_TRUE(fs::create_directory(dir));
+  const std::string path = dir + "/f";
+  std::string want = Pattern(8 * kMiB, 9);
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, want.data(), want.size()), static_cast<ssize_t>(want.size()));
+  ASSERT_EQ(::close(fd), 0);
+
+  const double before = Received();
+  fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fchmod(fd, 0600), 0);
+  ASSERT_EQ(::pwrite(fd, "changed", 7, 3 * kMiB), 7);
+  want.replace(3 * kMiB, 7, "changed");
+  ASSERT_EQ(::close(fd), 0);
+  const double received = Received() - before;
+  EXPECT_LT(received, kMiB);  // the change on each member, not 3 x 8 MiB
+
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  const std::string got = ReadBack(path, want.size());
+  EXPECT_TRUE(got == want) << "read back " << got.size() << " bytes of " << want.size();
+}
+
 // The last `bytes` of the file at `path`, for a failure's message.
 std::string TailOf(const std::string& path, size_t bytes) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
@@ -157,13 +199,7 @@ TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNo
       << cluster().nameservers()[0].process->LogTail(30) << "mount:\n"
       << TailOf(cluster().dir() + "/mount0.log", 4000);
 
-  fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  std::string got(want.size() + 1, '\0');
-  ssize_t n = 0;
-  for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, n)) > 0;) n += r;
-  ::close(fd);
-  got.resize(static_cast<size_t>(n));
+  const std::string got = ReadBack(path, want.size());
   EXPECT_TRUE(got == want) << "read back " << got.size() << " bytes of " << want.size();
 }
 
