@@ -51,6 +51,17 @@ class PosixChanges : public PosixSuite<PosixChanges> {
     return total;
   }
   double Received() { return FileStoresSum("chainfs_filestore_create_received_bytes_total"); }
+  // Writes `content` through the mount to f in a new directory of the test's own; its path.
+  std::string WriteNewFile(const std::string& content) {
+    const std::string dir = cluster().mount_dir() + "/" + TestName();
+    EXPECT_TRUE(fs::create_directory(dir));
+    const std::string path = dir + "/f";
+    int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    EXPECT_EQ(::close(fd), 0);
+    return path;
+  }
   bool OnMount(const Transcript& t) const { return t.root().starts_with(cluster_->mount_dir()); }
 };
 
@@ -134,17 +145,11 @@ std::string ReadBack(const std::string& path, size_t size) {
 // A chmod of a file open for writing and not changed yet stores a clone of its version: the
 // write after it still builds on the FileStores' copies, which hold the same bytes.
 TEST_F(PosixChanges, AChmodBeforeTheFirstWrite_TheUploadStillSendsTheChangeOnly) {
-  const std::string dir = cluster().mount_dir() + "/" + TestName();
-  ASSERT_TRUE(fs::create_directory(dir));
-  const std::string path = dir + "/f";
   std::string want = Pattern(8 * kMiB, 9);
-  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::write(fd, want.data(), want.size()), static_cast<ssize_t>(want.size()));
-  ASSERT_EQ(::close(fd), 0);
+  const std::string path = WriteNewFile(want);
 
   const double before = Received();
-  fd = ::open(path.c_str(), O_RDWR);
+  int fd = ::open(path.c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::fchmod(fd, 0600), 0);
   ASSERT_EQ(::pwrite(fd, "changed", 7, 3 * kMiB), 7);
@@ -168,14 +173,8 @@ std::string TailOf(const std::string& path, size_t bytes) {
 }
 
 TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNothingIsLost) {
-  const std::string dir = cluster().mount_dir() + "/" + TestName();
-  ASSERT_TRUE(fs::create_directory(dir));
-  const std::string path = dir + "/f";
   std::string want = Pattern(8 * kMiB, 5);
-  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0644);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::write(fd, want.data(), want.size()), static_cast<ssize_t>(want.size()));
-  ASSERT_EQ(::close(fd), 0);
+  const std::string path = WriteNewFile(want);
   // kill -9 one FileStore that holds it: three of the four do.
   absl::StatusOr<std::vector<std::string>> holders = cluster().Holders("/" + TestName() + "/f");
   ASSERT_TRUE(holders.ok()) << holders.status();
@@ -188,7 +187,7 @@ TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNo
   victim->process.reset();
 
   const double received_before = Received();
-  fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, "tail", 4), 4);
   want += "tail";
