@@ -224,10 +224,8 @@ absl::StatusOr<struct stat> Filesystem::SetAttr(uint64_t ino, const struct stat&
     }
     if (named && (!staged || !staged->dirty())) {
       atime_updater_.Drain();  // its clone of the same version would make this one fail
-      std::optional<v1::FileInfo> before = inodes_.Info(ino, TimePoint::min());
       auto reply = nameserver_->SetAttributes(req);
       if (!reply.ok()) return reply.status();
-      FollowClone(ino, before, reply->file());
       inodes_.SetInfo(ino, reply->file(), clock_->Now());
       if (!staged && inodes_.Path(ino)) return ToStat(ino, reply->file());
     }
@@ -245,16 +243,6 @@ absl::StatusOr<std::unique_ptr<StagedFile>> Filesystem::NewStaged(
   v1::Attributes own = attributes;
   own.clear_inode();  // a hard link's inode name is the NameServer's to give, not content's
   return StagedFile::Create(fmt::format("{}/staged-{}", settings_.cache_dir, seq), own);
-}
-
-void Filesystem::FollowClone(uint64_t ino, const std::optional<v1::FileInfo>& before,
-                             const v1::FileInfo& cloned) {
-  std::shared_ptr<StagedFile> staged = inodes_.Staged(ino);
-  if (!staged || !before || before->size() != cloned.size() ||
-      before->attributes().mtime_ns() != cloned.attributes().mtime_ns()) {
-    return;
-  }
-  staged->Rebase(before->version(), cloned.version());
 }
 
 absl::Status Filesystem::UploadStaged(uint64_t ino, StagedFile& staged) {

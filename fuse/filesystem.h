@@ -216,13 +216,6 @@ class Filesystem {
   absl::StatusOr<v1::FileInfo> StatInode(uint64_t ino, const std::string& path);
   struct stat StagedStat(uint64_t ino, StagedFile& staged);
   absl::Status UploadStaged(uint64_t ino, StagedFile& staged);
-  // A SetAttributes of inode `ino` stored `cloned`, a clone of the latest version; `before`
-  // is what this mount knew of it. When that was the version a staged file of `ino` builds
-  // on (same size and mtime: a clone), it builds on `cloned` now, so that its next upload
-  // still sends only its changes (the FileStores check what they build, so a wrong guess
-  // costs a whole upload, never content).
-  void FollowClone(uint64_t ino, const std::optional<v1::FileInfo>& before,
-                   const v1::FileInfo& cloned);
   bool UntouchedCreate(FileHandle* fh);
   absl::StatusOr<std::unique_ptr<StagedFile>> NewStaged(const v1::Attributes& attributes);
   // A staging file holding the current remote content of `path`.

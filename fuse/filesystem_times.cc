@@ -81,7 +81,6 @@ absl::Status Filesystem::SendAtime(uint64_t ino, int64_t atime_ns) {
     const int64_t previous = inodes_.ExchangeVersion(ino, cloned.version());
     if (previous != read->version()) inodes_.ExchangeVersion(ino, previous);  // not ours
   }
-  FollowClone(ino, read, cloned);
   inodes_.SetInfo(ino, cloned, asked);
   return absl::OkStatus();
 }

@@ -79,10 +79,8 @@ absl::Status Filesystem::ChangeAttributes(uint64_t ino, v1::SetAttributesRequest
     return XattrError(staged->UpdateAttributes(apply));
   }
   req.set_path(path);
-  std::optional<v1::FileInfo> before = inodes_.Info(ino, TimePoint::min());
   auto reply = nameserver_->SetAttributes(req);
   if (!reply.ok()) return XattrError(reply.status());
-  FollowClone(ino, before, reply->file());
   inodes_.SetInfo(ino, reply->file(), clock_->Now());
   if (staged) {
     req.set_xattr_flags(0);  // checked by the NameServer already

@@ -169,11 +169,6 @@ StagedFile::Base StagedFile::base() const {
   return base;
 }
 
-void StagedFile::Rebase(int64_t from, int64_t to) {
-  std::lock_guard lock(mu_);
-  if (from > 0 && base_version_ == from) base_version_ = to;
-}
-
 uint64_t StagedFile::generation() const {
   std::lock_guard lock(mu_);
   return generation_;

@@ -83,9 +83,6 @@ class StagedFile {
     std::vector<DataExtent> changed;
   };
   Base base() const;
-  // The base becomes version `to` if it is `from`: `to` is a clone of it (the same bytes,
-  // other attributes), so the ranges changed since stay what they are.
-  void Rebase(int64_t from, int64_t to);
 
   // Write-behind. True while every write so far appended at the end of an empty file.
   bool append_only() const;

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -140,29 +139,6 @@ std::string ReadBack(const std::string& path, size_t size) {
   ::close(fd);
   got.resize(static_cast<size_t>(n));
   return got;
-}
-
-// A chmod of a file open for writing and not changed yet stores a clone of its version: the
-// write after it still builds on the FileStores' copies, which hold the same bytes.
-TEST_F(PosixChanges, AChmodBeforeTheFirstWrite_TheUploadStillSendsTheChangeOnly) {
-  std::string want = Pattern(8 * kMiB, 9);
-  const std::string path = WriteNewFile(want);
-
-  const double before = Received();
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::fchmod(fd, 0600), 0);
-  ASSERT_EQ(::pwrite(fd, "changed", 7, 3 * kMiB), 7);
-  want.replace(3 * kMiB, 7, "changed");
-  ASSERT_EQ(::close(fd), 0);
-  const double received = Received() - before;
-  EXPECT_LT(received, kMiB);  // the change on each member, not 3 x 8 MiB
-
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0600u);
-  const std::string got = ReadBack(path, want.size());
-  EXPECT_TRUE(got == want) << "read back " << got.size() << " bytes of " << want.size();
 }
 
 // The last `bytes` of the file at `path`, for a failure's message.

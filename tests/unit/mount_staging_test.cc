@@ -98,22 +98,6 @@ TEST_F(StagedFileTest, Base_TheVersionUploadedAndTheRangesChangedSince) {
   EXPECT_TRUE(f.base().changed.empty());
 }
 
-TEST_F(StagedFileTest, Rebase_OntoACloneOfTheBase_KeepsTheChangedRanges) {
-  auto staged = StagedFile::Create(dir_ + "/rebase", v1::Attributes());
-  ASSERT_TRUE(staged.ok());
-  StagedFile& f = **staged;
-  ASSERT_TRUE(f.Write(std::string(100, 'a').data(), 100, 0, 1).ok());
-  f.MarkUploaded(f.generation(), 7);
-  ASSERT_TRUE(f.Write("x", 1, 10, 2).ok());
-  f.Rebase(6, 9);  // a clone of another version: not this base
-  EXPECT_EQ(f.base().version, 7);
-  f.Rebase(7, 9);
-  EXPECT_EQ(f.base().version, 9);
-  ASSERT_EQ(f.base().changed.size(), 1u);
-  EXPECT_EQ(f.base().changed[0].offset, 10);
-  EXPECT_EQ(f.base().changed[0].end, 11);
-}
-
 TEST_F(StagedFileTest, SetAttributes_OnlyTheChosenFields) {
   v1::Attributes attrs;
   attrs.set_mode(0644);
