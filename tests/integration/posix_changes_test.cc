@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <string>
 
-#include "common/file_util.h"
 #include "tests/fixtures/posix_suite.h"
 #include "tests/fixtures/scrape.h"
 
@@ -141,13 +140,6 @@ std::string ReadBack(const std::string& path, size_t size) {
   return got;
 }
 
-// The last `bytes` of the file at `path`, for a failure's message.
-std::string TailOf(const std::string& path, size_t bytes) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok()) return text.status().ToString();
-  return text->size() > bytes ? text->substr(text->size() - bytes) : *text;
-}
-
 TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNothingIsLost) {
   std::string want = Pattern(8 * kMiB, 5);
   const std::string path = WriteNewFile(want);
@@ -172,7 +164,7 @@ TEST_F(PosixChanges, AHolderKilled_TheNewChainLacksTheBase_TheWholeFileGoesAndNo
   EXPECT_GE(received, 8 * kMiB)  // the member without the base got the whole file
       << "killed " << holders->front() << "; NameServer:\n"
       << cluster().nameservers()[0].process->LogTail(30) << "mount:\n"
-      << TailOf(cluster().dir() + "/mount0.log", 4000);
+      << cluster().MountLogTail(30);
 
   const std::string got = ReadBack(path, want.size());
   EXPECT_TRUE(got == want) << "read back " << got.size() << " bytes of " << want.size();
